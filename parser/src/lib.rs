@@ -1,0 +1,14 @@
+//! Parsing for loglake: web access-log lines, their timestamps and their user agents.
+//!
+//! Everything here works on bytes borrowed from the input and allocates nothing per line on the
+//! hot path; turning parsed lines into Arrow batches is the `loglake-schemas` crate's job.
+
+pub mod line;
+pub mod reject;
+pub mod timestamp;
+pub mod useragent;
+
+pub use line::{parse_line, AccessLine, LogFormat, Text};
+pub use reject::RejectReason;
+pub use timestamp::{format_rfc3339_micros, parse_clf_timestamp, UtcHour};
+pub use useragent::{classify, has_bot_token, UserAgentCache, UserAgentInfo, BOT_TOKENS};

@@ -1,0 +1,188 @@
+//! The parser against third-party expectations in `../shared/data` (present in CI; set
+//! `LOGLAKE_REQUIRE_SHARED_DATA=1` to make its absence a failure rather than a skip).
+
+use std::fs;
+use std::path::PathBuf;
+
+use loglake_parser::{format_rfc3339_micros, parse_line, LogFormat, UserAgentCache};
+use serde::Deserialize;
+use serde_json::Value;
+
+fn shared_data() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("LOGLAKE_REQUIRE_SHARED_DATA").is_none(),
+        "shared data missing at {}",
+        dir.display()
+    );
+    eprintln!("skipping: no shared data at {}", dir.display());
+    None
+}
+
+#[derive(Deserialize)]
+struct WootheeCase {
+    target: Option<String>,
+    name: String,
+    category: String,
+    os: Option<String>,
+    version: Option<String>,
+    os_version: Option<String>,
+}
+
+#[test]
+fn woothee_testsets_through_the_cached_user_agent_layer() {
+    let Some(data) = shared_data() else { return };
+    let mut cache = UserAgentCache::default();
+    let mut differences = Vec::new();
+    let mut cases = 0;
+    let dir = data.join("useragents/woothee/testsets");
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    // Twice: the second round is answered from the cache and must not change anything.
+    for _round in 0..2 {
+        for file in &files {
+            let parsed: Vec<WootheeCase> =
+                serde_yaml::from_str(&fs::read_to_string(file).unwrap()).unwrap();
+            for case in parsed {
+                cases += 1;
+                let target = case.target.clone().unwrap_or_default();
+                let info = cache.lookup(case.target.as_deref().map(str::as_bytes));
+                let mut check = |field: &'static str, got: &str, expected: Option<&String>| {
+                    if let Some(expected) = expected {
+                        if got != expected {
+                            differences.push((target.clone(), field, got.to_string()));
+                        }
+                    }
+                };
+                check("name", &info.name, Some(&case.name));
+                check("category", &info.category, Some(&case.category));
+                check("os", &info.os, case.os.as_ref());
+                check("version", &info.version, case.version.as_ref());
+                check("os_version", &info.os_version, case.os_version.as_ref());
+                if case.category == "crawler" {
+                    assert!(info.is_bot, "a woothee crawler is a bot: {target}");
+                }
+            }
+        }
+    }
+    assert!(cases >= 2 * 230, "read {cases} cases over two rounds");
+    // The pinned woothee 0.13.0 agrees with every case of these testsets (checked 2026-11-22);
+    // a crate upgrade that changes a classification shows up here.
+    differences.dedup();
+    assert!(
+        differences.is_empty(),
+        "(target, field, ours): {differences:#?}"
+    );
+}
+
+/// VRL's expected fields mapped onto ours. VRL names them per function and format; the
+/// meaning is the same. Returns None for fields we do not store.
+fn our_field(vrl_name: &str) -> Option<&'static str> {
+    Some(match vrl_name {
+        "host" | "client" | "remote_addr" => "client_ip",
+        "user" | "remote_user" => "remote_user",
+        "timestamp" => "ts",
+        "message" | "request" => "request",
+        "method" => "method",
+        "path" => "path",
+        "protocol" => "protocol",
+        "status" => "status",
+        "size" | "body_bytes_size" => "bytes_sent",
+        "referrer" | "referer" | "http_referer" => "referrer",
+        "agent" | "http_user_agent" => "user_agent",
+        "request_time" => "request_time_ms",
+        _ => return None,
+    })
+}
+
+#[test]
+fn vector_vrl_parse_vectors_for_apache_common_and_nginx() {
+    let Some(data) = shared_data() else { return };
+    let vectors: Value = serde_json::from_str(
+        &fs::read_to_string(data.join("vectors/vrl_parse_vectors.json")).unwrap(),
+    )
+    .unwrap();
+    let mut compared = 0;
+    for function in ["parse_apache_log", "parse_common_log", "parse_nginx_log"] {
+        for case in vectors["functions"][function]["tests"].as_array().unwrap() {
+            let name = format!("{function}/{}", case["name"].as_str().unwrap());
+            let line = case["args"]["value"].as_str().unwrap();
+            let parsed = parse_line(line.as_bytes(), LogFormat::Auto);
+            let format = case["args"]["format"].as_str().unwrap_or("common");
+            let custom_timestamp = case["args"].get("timestamp_format").is_some();
+            let expected = case["expected"].as_object();
+            // Lines VRL rejects, error logs, custom timestamp layouts and lines without any
+            // timestamp (VRL returns `{}`; our rows need one to be partitioned) are rejects here.
+            let vrl_row = expected.is_some_and(|e| e.contains_key("timestamp"));
+            if format == "error" || custom_timestamp || !vrl_row {
+                assert!(parsed.is_err(), "{name}: expected a reject, got {parsed:?}");
+                continue;
+            }
+            let l = parsed.unwrap_or_else(|e| panic!("{name}: rejected ({e})"));
+            let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+            let unescaped = |t: Option<loglake_parser::Text<'_>>| t.map(|t| text(&t.unescaped()));
+            for (vrl_name, value) in expected.unwrap() {
+                let Some(field) = our_field(vrl_name) else {
+                    continue;
+                };
+                // `-` and "" mean "not logged": null for us, sometimes a string in VRL.
+                let expected_value = match value {
+                    Value::String(s) if s == "-" || s.is_empty() => Value::Null,
+                    Value::Object(ts) => ts["$timestamp"].clone(),
+                    other => other.clone(),
+                };
+                let ours = match field {
+                    "client_ip" => Value::from(text(l.client)),
+                    "remote_user" => l.remote_user.map(text).into(),
+                    "ts" => {
+                        Value::from(format_rfc3339_micros(l.ts_micros).replace(".000000Z", "Z"))
+                    }
+                    "request" => {
+                        let mut target = unescaped(l.path).unwrap_or_default();
+                        if let Some(q) = unescaped(l.query) {
+                            target = format!("{target}?{q}");
+                        }
+                        let words: Vec<String> =
+                            [l.method.map(text), Some(target), l.protocol.map(text)]
+                                .into_iter()
+                                .flatten()
+                                .filter(|w| !w.is_empty())
+                                .collect();
+                        Value::from(words.join(" "))
+                    }
+                    "method" => l.method.map(text).into(),
+                    "path" => unescaped(l.path).into(),
+                    "protocol" => l.protocol.map(text).into(),
+                    "status" => Value::from(l.status),
+                    "bytes_sent" => l.bytes_sent.into(),
+                    "referrer" => unescaped(l.referrer).into(),
+                    "user_agent" => unescaped(l.user_agent).into(),
+                    "request_time_ms" => {
+                        let seconds = expected_value.as_f64().unwrap();
+                        let ms = l.request_time_ms.unwrap();
+                        assert!(
+                            (ms - seconds * 1000.0).abs() < 1e-9,
+                            "{name}: {ms} ms vs {seconds} s"
+                        );
+                        continue;
+                    }
+                    _ => unreachable!(),
+                };
+                let expected_value = if field == "request" && expected_value.is_null() {
+                    Value::from("")
+                } else {
+                    expected_value
+                };
+                assert_eq!(ours, expected_value, "{name}: field {vrl_name}");
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 60, "compared {compared} fields");
+}

@@ -1,0 +1,175 @@
+//! Parsed lines → columns of an Arrow `RecordBatch` in the file schema.
+
+use std::borrow::Cow;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Float64Builder, Int16Builder, Int64Builder, RecordBatch,
+    StringBuilder, TimestampMicrosecondBuilder,
+};
+use loglake_parser::{AccessLine, Text, UserAgentInfo};
+
+use crate::schema::file_schema;
+
+/// Appends parsed lines column by column. Invalid UTF-8 inside a field is decoded lossily (and
+/// reported by `append`), since Arrow and Parquet strings must be UTF-8.
+pub struct AccessLogBatchBuilder {
+    ts: TimestampMicrosecondBuilder,
+    client_ip: StringBuilder,
+    remote_user: StringBuilder,
+    method: StringBuilder,
+    path: StringBuilder,
+    query: StringBuilder,
+    protocol: StringBuilder,
+    status: Int16Builder,
+    bytes_sent: Int64Builder,
+    referrer: StringBuilder,
+    user_agent: StringBuilder,
+    ua_name: StringBuilder,
+    ua_category: StringBuilder,
+    ua_version: StringBuilder,
+    ua_os: StringBuilder,
+    ua_os_version: StringBuilder,
+    ua_vendor: StringBuilder,
+    is_bot: BooleanBuilder,
+    request_time_ms: Float64Builder,
+    vhost: StringBuilder,
+    source: StringBuilder,
+    source_line: Int64Builder,
+}
+
+/// The raw bytes of a field were not valid UTF-8 and were decoded lossily.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LossyUtf8;
+
+impl AccessLogBatchBuilder {
+    pub fn with_capacity(rows: usize) -> Self {
+        let strings = || StringBuilder::with_capacity(rows, rows * 16);
+        Self {
+            ts: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            client_ip: strings(),
+            remote_user: strings(),
+            method: strings(),
+            path: StringBuilder::with_capacity(rows, rows * 48),
+            query: strings(),
+            protocol: strings(),
+            status: Int16Builder::with_capacity(rows),
+            bytes_sent: Int64Builder::with_capacity(rows),
+            referrer: StringBuilder::with_capacity(rows, rows * 48),
+            user_agent: StringBuilder::with_capacity(rows, rows * 96),
+            ua_name: strings(),
+            ua_category: strings(),
+            ua_version: strings(),
+            ua_os: strings(),
+            ua_os_version: strings(),
+            ua_vendor: strings(),
+            is_bot: BooleanBuilder::with_capacity(rows),
+            request_time_ms: Float64Builder::with_capacity(rows),
+            vhost: strings(),
+            source: strings(),
+            source_line: Int64Builder::with_capacity(rows),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.source_line.values_slice().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends one row. `Err(LossyUtf8)` still appends the row, and tells the caller that some
+    /// field was not UTF-8.
+    pub fn append(
+        &mut self,
+        line: &AccessLine<'_>,
+        ua: &UserAgentInfo,
+        source: &str,
+        source_line: i64,
+    ) -> Result<(), LossyUtf8> {
+        let mut valid = true;
+        self.ts.append_value(line.ts_micros);
+        valid &= append_bytes(&mut self.client_ip, Some(line.client));
+        valid &= append_bytes(&mut self.remote_user, line.remote_user);
+        valid &= append_bytes(&mut self.method, line.method);
+        valid &= append_text(&mut self.path, line.path);
+        valid &= append_text(&mut self.query, line.query);
+        valid &= append_bytes(&mut self.protocol, line.protocol);
+        self.status.append_value(line.status);
+        self.bytes_sent.append_option(line.bytes_sent);
+        valid &= append_text(&mut self.referrer, line.referrer);
+        valid &= append_text(&mut self.user_agent, line.user_agent);
+        self.ua_name.append_value(&ua.name);
+        self.ua_category.append_value(&ua.category);
+        self.ua_version.append_value(&ua.version);
+        self.ua_os.append_value(&ua.os);
+        self.ua_os_version.append_value(&ua.os_version);
+        self.ua_vendor.append_value(&ua.vendor);
+        self.is_bot.append_value(ua.is_bot);
+        self.request_time_ms.append_option(line.request_time_ms);
+        valid &= append_bytes(&mut self.vhost, line.vhost);
+        self.source.append_value(source);
+        self.source_line.append_value(source_line);
+        if valid {
+            Ok(())
+        } else {
+            Err(LossyUtf8)
+        }
+    }
+
+    /// Takes the rows appended so far as a batch, leaving the builder empty.
+    pub fn finish(&mut self) -> RecordBatch {
+        let columns: Vec<ArrayRef> = vec![
+            std::sync::Arc::new(self.ts.finish()),
+            std::sync::Arc::new(self.client_ip.finish()),
+            std::sync::Arc::new(self.remote_user.finish()),
+            std::sync::Arc::new(self.method.finish()),
+            std::sync::Arc::new(self.path.finish()),
+            std::sync::Arc::new(self.query.finish()),
+            std::sync::Arc::new(self.protocol.finish()),
+            std::sync::Arc::new(self.status.finish()),
+            std::sync::Arc::new(self.bytes_sent.finish()),
+            std::sync::Arc::new(self.referrer.finish()),
+            std::sync::Arc::new(self.user_agent.finish()),
+            std::sync::Arc::new(self.ua_name.finish()),
+            std::sync::Arc::new(self.ua_category.finish()),
+            std::sync::Arc::new(self.ua_version.finish()),
+            std::sync::Arc::new(self.ua_os.finish()),
+            std::sync::Arc::new(self.ua_os_version.finish()),
+            std::sync::Arc::new(self.ua_vendor.finish()),
+            std::sync::Arc::new(self.is_bot.finish()),
+            std::sync::Arc::new(self.request_time_ms.finish()),
+            std::sync::Arc::new(self.vhost.finish()),
+            std::sync::Arc::new(self.source.finish()),
+            std::sync::Arc::new(self.source_line.finish()),
+        ];
+        RecordBatch::try_new(file_schema(), columns)
+            .expect("builder columns follow the file schema")
+    }
+}
+
+/// Appends raw bytes as a string; false when they had to be decoded lossily.
+fn append_bytes(builder: &mut StringBuilder, bytes: Option<&[u8]>) -> bool {
+    let Some(bytes) = bytes else {
+        builder.append_null();
+        return true;
+    };
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            builder.append_value(text);
+            true
+        }
+        Err(_) => {
+            builder.append_value(String::from_utf8_lossy(bytes));
+            false
+        }
+    }
+}
+
+fn append_text(builder: &mut StringBuilder, text: Option<Text<'_>>) -> bool {
+    match text.map(|t| t.unescaped()) {
+        None => append_bytes(builder, None),
+        Some(Cow::Borrowed(bytes)) => append_bytes(builder, Some(bytes)),
+        Some(Cow::Owned(bytes)) => append_bytes(builder, Some(&bytes)),
+    }
+}

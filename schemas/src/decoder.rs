@@ -1,0 +1,337 @@
+//! The streaming parser-to-Arrow path, in the shape of arrow-csv's and arrow-json's `Decoder`:
+//! feed it bytes with [`Decoder::decode`], take a [`DecodedBatch`] with [`Decoder::flush`].
+//!
+//! Memory is bounded: a batch holds at most `batch_size` lines, and a line longer than
+//! `max_line_bytes` keeps only its first `max_line_bytes` (for the rejects output) however long
+//! it runs before its newline.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use loglake_parser::{parse_line, LogFormat, RejectReason, UserAgentCache};
+use memchr::memchr;
+
+use crate::builder::AccessLogBatchBuilder;
+
+/// A line that did not become a row, with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub source: Arc<str>,
+    /// 1-based line number (or record index) within `source`.
+    pub source_line: i64,
+    pub reason: RejectReason,
+    /// The line as read, without its line ending; cut at the line limit for `LineTooLong`.
+    pub raw: Vec<u8>,
+    /// The full length of the line in bytes (more than `raw.len()` when it was cut).
+    pub raw_len: u64,
+}
+
+/// What one flush produced. `lines_in == rows.num_rows() + rejects.len()`, always.
+#[derive(Debug)]
+pub struct DecodedBatch {
+    pub rows: RecordBatch,
+    pub rejects: Vec<Reject>,
+    pub lines_in: u64,
+    /// Rows with a field that was not valid UTF-8 (kept, lossily decoded).
+    pub lossy_utf8_rows: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct DecoderOptions {
+    pub format: LogFormat,
+    /// Lines per batch (rows plus rejects).
+    pub batch_size: usize,
+    /// Longer lines are rejected as `line_too_long`.
+    pub max_line_bytes: usize,
+}
+
+impl Default for DecoderOptions {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Auto,
+            batch_size: 8_192,
+            // Apache and nginx cap a request line near 8 KiB; with referrer and user agent a
+            // real line stays far below this.
+            max_line_bytes: 64 * 1024,
+        }
+    }
+}
+
+pub struct Decoder {
+    options: DecoderOptions,
+    source: Arc<str>,
+    next_line: i64,
+    user_agents: UserAgentCache,
+    builder: AccessLogBatchBuilder,
+    rejects: Vec<Reject>,
+    lines_in: u64,
+    lossy_utf8_rows: u64,
+    /// The start of a line whose newline has not arrived yet (at most `max_line_bytes`).
+    partial: Vec<u8>,
+    /// The full length of that line so far, including bytes beyond the limit that were dropped.
+    partial_len: u64,
+}
+
+impl Decoder {
+    pub fn new(source: impl Into<Arc<str>>, options: DecoderOptions) -> Self {
+        Self {
+            options,
+            source: source.into(),
+            next_line: 1,
+            user_agents: UserAgentCache::default(),
+            builder: AccessLogBatchBuilder::with_capacity(options.batch_size),
+            rejects: Vec::new(),
+            lines_in: 0,
+            lossy_utf8_rows: 0,
+            partial: Vec::new(),
+            partial_len: 0,
+        }
+    }
+
+    /// Starts a new input (keeping the user-agent cache warm). Pending lines must have been
+    /// flushed.
+    pub fn reset_source(&mut self, source: impl Into<Arc<str>>, first_line: i64) {
+        debug_assert!(self.lines_in == 0 && self.partial_len == 0);
+        self.source = source.into();
+        self.next_line = first_line;
+    }
+
+    /// Lines decoded but not yet flushed.
+    pub fn pending_lines(&self) -> usize {
+        self.lines_in as usize
+    }
+
+    /// Whether a batch is full and [`Decoder::flush`] should be called before decoding more.
+    pub fn is_full(&self) -> bool {
+        self.pending_lines() >= self.options.batch_size
+    }
+
+    /// Decodes complete lines from `buf` until a batch is full; returns how many bytes were
+    /// consumed. A line without its newline yet is kept until the next call or [`Decoder::finish`].
+    pub fn decode(&mut self, buf: &[u8]) -> usize {
+        let mut consumed = 0;
+        while consumed < buf.len() && !self.is_full() {
+            let rest = &buf[consumed..];
+            match memchr(b'\n', rest) {
+                Some(end) if self.partial_len == 0 => {
+                    self.process_line(&rest[..end], end as u64);
+                    consumed += end + 1;
+                }
+                Some(end) => {
+                    self.extend_partial(&rest[..end]);
+                    self.process_partial(None);
+                    consumed += end + 1;
+                }
+                None => {
+                    self.extend_partial(rest);
+                    consumed = buf.len();
+                }
+            }
+        }
+        consumed
+    }
+
+    /// Ends the input: a last line without a newline becomes a row (or a reject). With
+    /// `truncated`, the input was cut short (a damaged gzip), so that line is incomplete and is
+    /// rejected as `truncated_input`.
+    pub fn finish(&mut self, truncated: bool) {
+        if self.partial_len > 0 {
+            self.process_partial(truncated.then_some(RejectReason::TruncatedInput));
+        }
+    }
+
+    /// Takes the decoded lines as a batch, or `None` when nothing is pending.
+    pub fn flush(&mut self) -> Option<DecodedBatch> {
+        if self.lines_in == 0 {
+            return None;
+        }
+        let batch = DecodedBatch {
+            rows: self.builder.finish(),
+            rejects: std::mem::take(&mut self.rejects),
+            lines_in: std::mem::take(&mut self.lines_in),
+            lossy_utf8_rows: std::mem::take(&mut self.lossy_utf8_rows),
+        };
+        debug_assert_eq!(
+            batch.lines_in as usize,
+            batch.rows.num_rows() + batch.rejects.len()
+        );
+        Some(batch)
+    }
+
+    /// How many user agents had to be classified (cache misses) so far.
+    pub fn user_agent_misses(&self) -> u64 {
+        self.user_agents.misses()
+    }
+
+    fn extend_partial(&mut self, bytes: &[u8]) {
+        let room = self
+            .options
+            .max_line_bytes
+            .saturating_sub(self.partial.len());
+        self.partial
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.partial_len += bytes.len() as u64;
+    }
+
+    fn process_partial(&mut self, forced: Option<RejectReason>) {
+        let line = std::mem::take(&mut self.partial);
+        let len = std::mem::take(&mut self.partial_len);
+        match forced {
+            Some(reason) => self.reject(reason, &line, len),
+            None => self.process_line(&line, len),
+        }
+        self.partial = line;
+        self.partial.clear();
+    }
+
+    fn process_line(&mut self, line: &[u8], full_len: u64) {
+        if full_len > self.options.max_line_bytes as u64 {
+            let kept = &line[..line.len().min(self.options.max_line_bytes)];
+            return self.reject(RejectReason::LineTooLong, kept, full_len);
+        }
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match parse_line(line, self.options.format) {
+            Ok(parsed) => {
+                let ua_key = parsed.user_agent.map(|t| t.unescaped());
+                let ua = self.user_agents.lookup(ua_key.as_deref());
+                let appended = self
+                    .builder
+                    .append(&parsed, ua, &self.source, self.next_line);
+                self.lossy_utf8_rows += u64::from(appended.is_err());
+                self.lines_in += 1;
+                self.next_line += 1;
+            }
+            Err(reason) => self.reject(reason, line, full_len),
+        }
+    }
+
+    fn reject(&mut self, reason: RejectReason, raw: &[u8], raw_len: u64) {
+        self.rejects.push(Reject {
+            source: self.source.clone(),
+            source_line: self.next_line,
+            reason,
+            raw: raw.to_vec(),
+            raw_len,
+        });
+        self.lines_in += 1;
+        self.next_line += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{AsArray, Int64Array};
+    use arrow::datatypes::Int64Type;
+
+    const GOOD: &str =
+        r#"1.2.3.4 - - [10/Oct/2020:10:00:00 +0000] "GET /a HTTP/1.1" 200 10 "-" "curl/8.0""#;
+
+    fn decode_all(input: &[u8], options: DecoderOptions, piece: usize) -> Vec<DecodedBatch> {
+        let mut decoder = Decoder::new("test.log", options);
+        let mut out = Vec::new();
+        for chunk in input.chunks(piece.max(1)) {
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                let used = decoder.decode(rest);
+                rest = &rest[used..];
+                if decoder.is_full() {
+                    out.extend(decoder.flush());
+                }
+            }
+        }
+        decoder.finish(false);
+        out.extend(decoder.flush());
+        out
+    }
+
+    #[test]
+    fn every_line_is_a_row_or_a_reject_whatever_the_feed_sizes() {
+        let mut input = Vec::new();
+        for i in 0..50 {
+            match i % 5 {
+                0 => input.extend_from_slice(b"garbage line\n"),
+                1 => input.extend_from_slice(b"\n"),
+                2 => input.extend_from_slice(b"\xff\xfe binary \x00 junk\r\n"),
+                _ => {
+                    input.extend_from_slice(GOOD.as_bytes());
+                    input.extend_from_slice(b"\r\n");
+                }
+            }
+        }
+        input.extend_from_slice(GOOD.as_bytes()); // no final newline
+        let options = DecoderOptions {
+            batch_size: 7,
+            ..Default::default()
+        };
+        for piece in [1, 3, 64, 100_000] {
+            let batches = decode_all(&input, options, piece);
+            let lines: u64 = batches.iter().map(|b| b.lines_in).sum();
+            let rows: usize = batches.iter().map(|b| b.rows.num_rows()).sum();
+            let rejects: usize = batches.iter().map(|b| b.rejects.len()).sum();
+            assert_eq!(lines, 51, "piece {piece}");
+            assert_eq!(rows, 21, "piece {piece}");
+            assert_eq!(lines as usize, rows + rejects);
+            for b in &batches {
+                assert!(b.lines_in <= 7);
+                assert_eq!(b.lines_in as usize, b.rows.num_rows() + b.rejects.len());
+            }
+            // line numbers: rows and rejects together are exactly 1..=51
+            let mut numbers: Vec<i64> = batches
+                .iter()
+                .flat_map(|b| {
+                    let col = b.rows.column_by_name("source_line").unwrap();
+                    let rows: &Int64Array = col.as_primitive::<Int64Type>();
+                    rows.values()
+                        .to_vec()
+                        .into_iter()
+                        .chain(b.rejects.iter().map(|r| r.source_line))
+                })
+                .collect();
+            numbers.sort_unstable();
+            assert_eq!(numbers, (1..=51).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn giant_lines_are_rejected_with_bounded_memory() {
+        let options = DecoderOptions {
+            max_line_bytes: 100,
+            ..Default::default()
+        };
+        let mut input = vec![b'x'; 10_000];
+        input.push(b'\n');
+        input.extend_from_slice(GOOD.as_bytes());
+        input.push(b'\n');
+        let batches = decode_all(&input, options, 333);
+        let rejects: Vec<_> = batches.iter().flat_map(|b| &b.rejects).collect();
+        assert_eq!(rejects.len(), 1);
+        assert_eq!(rejects[0].reason, RejectReason::LineTooLong);
+        assert_eq!(rejects[0].raw.len(), 100);
+        assert_eq!(rejects[0].raw_len, 10_000);
+        assert_eq!(batches.iter().map(|b| b.rows.num_rows()).sum::<usize>(), 1);
+    }
+
+    #[test]
+    fn a_truncated_last_line_is_a_reject() {
+        let mut decoder = Decoder::new("cut.gz", DecoderOptions::default());
+        let input = format!("{GOOD}\n{}", &GOOD[..40]);
+        assert_eq!(decoder.decode(input.as_bytes()), input.len());
+        decoder.finish(true);
+        let batch = decoder.flush().unwrap();
+        assert_eq!(batch.rows.num_rows(), 1);
+        assert_eq!(batch.rejects[0].reason, RejectReason::TruncatedInput);
+        assert_eq!(batch.rejects[0].source_line, 2);
+        assert_eq!(batch.rejects[0].raw, GOOD[..40].as_bytes());
+    }
+
+    #[test]
+    fn invalid_utf8_fields_are_kept_lossily_and_counted() {
+        let line = b"1.2.3.4 - - [10/Oct/2020:10:00:00 +0000] \"GET /caf\xe9 HTTP/1.1\" 200 1 \"-\" \"ua\"\n";
+        let batches = decode_all(line, DecoderOptions::default(), 1000);
+        assert_eq!(batches[0].rows.num_rows(), 1);
+        assert_eq!(batches[0].lossy_utf8_rows, 1);
+        let path = batches[0].rows.column_by_name("path").unwrap();
+        assert_eq!(path.as_string::<i32>().value(0), "/caf\u{fffd}");
+    }
+}

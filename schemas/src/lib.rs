@@ -1,0 +1,13 @@
+//! The one `access_logs` schema and everything that turns parsed lines into it: Arrow batch
+//! building ([`Decoder`]), the partitioned Parquet lake ([`LakeWriter`]) and the rejects output.
+
+pub mod builder;
+pub mod decoder;
+pub mod lake;
+pub mod rejects;
+pub mod schema;
+
+pub use decoder::{DecodedBatch, Decoder, DecoderOptions, Reject};
+pub use lake::{LakeError, LakeOptions, LakeWriteSummary, LakeWriter};
+pub use rejects::{RejectRecord, RejectsWriter};
+pub use schema::{file_schema, Column, COLUMNS, TABLE_NAME};

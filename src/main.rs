@@ -1,0 +1,124 @@
+//! `loglake`: web access logs → a partitioned Parquet lake, on a laptop with no AWS account.
+
+mod ingest;
+mod input;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use loglake_parser::LogFormat;
+
+use crate::ingest::{IngestOptions, IngestSummary};
+use crate::input::InputSource;
+
+#[derive(Parser)]
+#[command(name = "loglake", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse access logs into the Parquet lake: OUT/access_logs/dt=YYYY-MM-DD/hour=HH/*.parquet,
+    /// with every unparseable line in OUT/rejects/*.ndjson.
+    Ingest {
+        /// Line format: auto (recognise each line), combined, common or vhost_combined.
+        #[arg(long, default_value = "auto", value_parser = parse_format)]
+        format: LogFormat,
+        /// The lake's root directory.
+        #[arg(long, default_value = "lake")]
+        out: PathBuf,
+        /// Print exactly one JSON object with the run's totals on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Log files (plain or gzip), or `-` for standard input.
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+}
+
+fn parse_format(name: &str) -> Result<LogFormat, String> {
+    name.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Ingest {
+            format,
+            out,
+            json,
+            paths,
+        } => {
+            let inputs: Vec<InputSource> = paths.iter().map(|p| InputSource::from_arg(p)).collect();
+            let options = IngestOptions { format, out };
+            let summary =
+                with_progress(&inputs, |progress| ingest::run(&inputs, &options, progress));
+            report(&summary, &options, json)
+        }
+    }
+}
+
+/// Runs `work` with a progress bar on stderr when stderr is a terminal.
+fn with_progress<T>(inputs: &[InputSource], work: impl FnOnce(&(dyn Fn(u64) + Sync)) -> T) -> T {
+    if !std::io::stderr().is_terminal() {
+        return work(&|_| {});
+    }
+    let total: Option<u64> = inputs.iter().map(InputSource::size_hint).sum();
+    let bar = match total {
+        Some(bytes) => ProgressBar::new(bytes).with_style(
+            ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("valid template"),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec}")
+                .expect("valid template"),
+        ),
+    };
+    let result = work(&|n| bar.inc(n));
+    bar.finish_and_clear();
+    result
+}
+
+fn report(summary: &IngestSummary, options: &IngestOptions, json: bool) -> ExitCode {
+    for error in &summary.errors {
+        eprintln!("loglake: error: {}", error.error);
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(summary).expect("the summary serialises")
+        );
+    }
+    let seconds = summary.elapsed_ms.max(1) as f64 / 1000.0;
+    let reasons: Vec<String> = summary
+        .rejects_by_reason
+        .iter()
+        .map(|(reason, n)| format!("{reason} {n}"))
+        .collect();
+    eprintln!(
+        "loglake: {} lines → {} rows, {} rejected{} → {} Parquet files in {} ({:.0} lines/s)",
+        summary.lines_in,
+        summary.rows_out,
+        summary.rejected,
+        if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", reasons.join(", "))
+        },
+        summary.files_written,
+        options.out.display(),
+        summary.lines_in as f64 / seconds,
+    );
+    if summary.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
