@@ -45,6 +45,11 @@ fn parse_format(name: &str) -> Result<LogFormat, String> {
     name.parse()
 }
 
+// Batches allocate and free large column buffers continuously; glibc hands those back to the
+// kernel and faults them in again each time, mimalloc keeps reusing them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {

@@ -78,27 +78,34 @@ impl AccessLogBatchBuilder {
         self.len() == 0
     }
 
-    /// Appends one row. `Err(LossyUtf8)` still appends the row, and tells the caller that some
-    /// field was not UTF-8.
+    /// Appends one row parsed from `raw_line`. `Err(LossyUtf8)` still appends the row, and tells
+    /// the caller that some field was not UTF-8.
     pub fn append(
         &mut self,
+        raw_line: &[u8],
         line: &AccessLine<'_>,
         ua: &UserAgentInfo,
         source: &str,
         source_line: i64,
     ) -> Result<(), LossyUtf8> {
+        // One UTF-8 check for the whole line instead of one per field: fields of a valid line
+        // are then sliced from its text.
+        let text = LineText {
+            bytes: raw_line,
+            text: std::str::from_utf8(raw_line).ok(),
+        };
         let mut valid = true;
         self.ts.append_value(line.ts_micros);
-        valid &= append_bytes(&mut self.client_ip, Some(line.client));
-        valid &= append_bytes(&mut self.remote_user, line.remote_user);
-        valid &= append_bytes(&mut self.method, line.method);
-        valid &= append_text(&mut self.path, line.path);
-        valid &= append_text(&mut self.query, line.query);
-        valid &= append_bytes(&mut self.protocol, line.protocol);
+        valid &= text.append(&mut self.client_ip, Some(line.client));
+        valid &= text.append(&mut self.remote_user, line.remote_user);
+        valid &= text.append(&mut self.method, line.method);
+        valid &= text.append_unescaped(&mut self.path, line.path);
+        valid &= text.append_unescaped(&mut self.query, line.query);
+        valid &= text.append(&mut self.protocol, line.protocol);
         self.status.append_value(line.status);
         self.bytes_sent.append_option(line.bytes_sent);
-        valid &= append_text(&mut self.referrer, line.referrer);
-        valid &= append_text(&mut self.user_agent, line.user_agent);
+        valid &= text.append_unescaped(&mut self.referrer, line.referrer);
+        valid &= text.append_unescaped(&mut self.user_agent, line.user_agent);
         self.ua_name.append_value(&ua.name);
         self.ua_category.append_value(&ua.category);
         self.ua_version.append_value(&ua.version);
@@ -107,7 +114,7 @@ impl AccessLogBatchBuilder {
         self.ua_vendor.append_value(&ua.vendor);
         self.is_bot.append_value(ua.is_bot);
         self.request_time_ms.append_option(line.request_time_ms);
-        valid &= append_bytes(&mut self.vhost, line.vhost);
+        valid &= text.append(&mut self.vhost, line.vhost);
         self.source.append_value(source);
         self.source_line.append_value(source_line);
         if valid {
@@ -148,28 +155,49 @@ impl AccessLogBatchBuilder {
     }
 }
 
-/// Appends raw bytes as a string; false when they had to be decoded lossily.
-fn append_bytes(builder: &mut StringBuilder, bytes: Option<&[u8]>) -> bool {
-    let Some(bytes) = bytes else {
-        builder.append_null();
-        return true;
-    };
-    match std::str::from_utf8(bytes) {
-        Ok(text) => {
-            builder.append_value(text);
-            true
-        }
-        Err(_) => {
-            builder.append_value(String::from_utf8_lossy(bytes));
-            false
-        }
-    }
+/// A line and, when it is valid UTF-8, its text.
+struct LineText<'a> {
+    bytes: &'a [u8],
+    text: Option<&'a str>,
 }
 
-fn append_text(builder: &mut StringBuilder, text: Option<Text<'_>>) -> bool {
-    match text.map(|t| t.unescaped()) {
-        None => append_bytes(builder, None),
-        Some(Cow::Borrowed(bytes)) => append_bytes(builder, Some(bytes)),
-        Some(Cow::Owned(bytes)) => append_bytes(builder, Some(&bytes)),
+impl LineText<'_> {
+    /// `field` (a slice of this line) as text, without validating it again.
+    fn str_of(&self, field: &[u8]) -> Option<&str> {
+        let offset = (field.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
+        let in_line = offset <= self.bytes.len() && field.len() <= self.bytes.len() - offset;
+        self.text
+            .filter(|_| in_line)
+            .and_then(|text| text.get(offset..offset + field.len()))
+    }
+
+    /// Appends a field as a string; false when it had to be decoded lossily.
+    fn append(&self, builder: &mut StringBuilder, field: Option<&[u8]>) -> bool {
+        let Some(field) = field else {
+            builder.append_null();
+            return true;
+        };
+        if let Some(text) = self.str_of(field) {
+            builder.append_value(text);
+            return true;
+        }
+        match std::str::from_utf8(field) {
+            Ok(text) => {
+                builder.append_value(text);
+                true
+            }
+            Err(_) => {
+                builder.append_value(String::from_utf8_lossy(field));
+                false
+            }
+        }
+    }
+
+    fn append_unescaped(&self, builder: &mut StringBuilder, field: Option<Text<'_>>) -> bool {
+        match field.map(|t| t.unescaped()) {
+            None => self.append(builder, None),
+            Some(Cow::Borrowed(bytes)) => self.append(builder, Some(bytes)),
+            Some(Cow::Owned(bytes)) => self.append(builder, Some(&bytes)),
+        }
     }
 }

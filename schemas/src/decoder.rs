@@ -196,7 +196,7 @@ impl Decoder {
                 let ua = self.user_agents.lookup(ua_key.as_deref());
                 let appended = self
                     .builder
-                    .append(&parsed, ua, &self.source, self.next_line);
+                    .append(line, &parsed, ua, &self.source, self.next_line);
                 self.lossy_utf8_rows += u64::from(appended.is_err());
                 self.lines_in += 1;
                 self.next_line += 1;

@@ -1,0 +1,62 @@
+//! Single-core throughput of the two halves of `loglake ingest`, on a file read into memory
+//! first (so the disk is not measured):
+//!
+//! - `decode`: bytes → Arrow batches (parse lines, classify user agents, build columns);
+//! - `lake`: bytes → finished Parquet files in a temporary lake (decode + partition + sort +
+//!   encode + write).
+//!
+//! `throughput FILE [STAGE]` prints one JSON object per stage (or just the one named).
+
+use std::time::Instant;
+
+use anyhow::Context;
+use loglake_schemas::{Decoder, DecoderOptions, LakeOptions, LakeWriter};
+
+// Batches allocate and free large column buffers continuously; glibc hands those back to the
+// kernel and faults them in again each time, mimalloc keeps reusing them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> anyhow::Result<()> {
+    let path = std::env::args().nth(1).context("usage: throughput FILE [STAGE]")?;
+    let only = std::env::args().nth(2);
+    let input = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+    let mb = input.len() as f64 / 1e6;
+
+    for stage in ["decode", "lake"] {
+        if only.as_deref().is_some_and(|o| o != stage) {
+            continue;
+        }
+        let lake_dir = std::env::temp_dir().join(format!("loglake-throughput-{}", std::process::id()));
+        let mut lake = (stage == "lake").then(|| LakeWriter::new(&lake_dir, &path, LakeOptions::default()));
+        let mut decoder = Decoder::new(path.as_str(), DecoderOptions::default());
+        let (mut lines, mut rows) = (0u64, 0u64);
+        let started = Instant::now();
+        let mut rest = input.as_slice();
+        loop {
+            rest = &rest[decoder.decode(rest)..];
+            if rest.is_empty() {
+                decoder.finish(false);
+            }
+            let Some(batch) = decoder.flush() else { break };
+            lines += batch.lines_in;
+            rows += batch.rows.num_rows() as u64;
+            if let Some(lake) = lake.as_mut() {
+                lake.write(&batch.rows)?;
+            }
+        }
+        let files = match lake {
+            Some(lake) => lake.finish()?.files.len(),
+            None => 0,
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let _ = std::fs::remove_dir_all(&lake_dir);
+        println!(
+            "{{\"stage\":\"{stage}\",\"lines\":{lines},\"rows\":{rows},\"files\":{files},\"seconds\":{seconds:.3},\"lines_per_s\":{:.0},\"mb_per_s\":{:.1},\"ua_cache_misses\":{}}}",
+            lines as f64 / seconds,
+            mb / seconds,
+            decoder.user_agent_misses()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! Inputs for loglake's benchmarks and its bundled sample: deterministic generators, so every
+//! run measures the same bytes.
+
+/// A small, fast, deterministic pseudo-random generator (xorshift64*): the same seed gives the
+/// same log on every machine.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Uniform in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// `dd/Mon/yyyy:HH:MM:SS +0000` for seconds since the epoch (UTC).
+pub fn clf_timestamp(epoch_seconds: i64) -> String {
+    let days = epoch_seconds.div_euclid(86_400);
+    let secs = epoch_seconds.rem_euclid(86_400);
+    // civil_from_days (Howard Hinnant)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{day:02}/{}/{year:04}:{:02}:{:02}:{:02} +0000",
+        MONTHS[(month - 1) as usize],
+        secs / 3_600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Replaces the bracketed timestamp of an access-log line, if it has one.
+pub fn with_timestamp(line: &str, epoch_seconds: i64) -> Option<String> {
+    let open = line.find('[')?;
+    let close = open + line[open..].find(']')?;
+    Some(format!(
+        "{}[{}]{}",
+        &line[..open],
+        clf_timestamp(epoch_seconds),
+        &line[close + 1..]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_match_the_parser() {
+        for t in [0, 971_211_336, 1_790_000_000, 1_709_164_800] {
+            let text = clf_timestamp(t);
+            assert_eq!(
+                loglake_parser::parse_clf_timestamp(text.as_bytes()),
+                Some(t * 1_000_000),
+                "{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,88 @@
+"""Checks a lake written by `loglake ingest` with tools that share no code with it.
+
+For each log: parse it here with a plain regular expression (the Apache/nginx combined and
+common layouts), ingest it with loglake, read the Parquet back with DuckDB, and compare row
+count, status histogram, time range, partition values and the reconciliation totals.
+
+usage: check_lake.py LOGLAKE_BINARY LOG...
+"""
+
+import collections
+import datetime
+import json
+import re
+import subprocess
+import sys
+import tempfile
+
+import duckdb
+
+LINE = re.compile(
+    rb'^(?:\S+ )?(?:\S+) \S+ \S+ \[(\d{2})/(\w{3})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})\] '
+    rb'"(?:[^"\\]|\\.)*" (\d{3}) (?:\d+|-)(?: "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*")?(?: .*)?$'
+)
+MONTHS = {m: i + 1 for i, m in enumerate(
+    [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"])}
+
+
+def expected(path):
+    """Lines, and for the lines that match: status counts and UTC epoch microseconds."""
+    lines, statuses, times = 0, collections.Counter(), []
+    with open(path, "rb") as f:
+        for raw in f:
+            lines += 1
+            m = LINE.match(raw.rstrip(b"\r\n"))
+            if not m:
+                continue
+            d, mon, y, hh, mm, ss, sign, oh, om, status = m.groups()
+            offset = datetime.timedelta(hours=int(oh), minutes=int(om))
+            local = datetime.datetime(int(y), MONTHS[mon], int(d), int(hh), int(mm), int(ss),
+                                      tzinfo=datetime.timezone.utc)
+            utc = local - offset if sign == b"+" else local + offset
+            statuses[int(status)] += 1
+            times.append(int(utc.timestamp()) * 1_000_000)
+    return lines, statuses, times
+
+
+def check(binary, log):
+    lines, statuses, times = expected(log)
+    with tempfile.TemporaryDirectory() as out:
+        run = subprocess.run([binary, "ingest", "--json", "--out", out, log],
+                             capture_output=True, check=True)
+        summary = json.loads(run.stdout)
+        assert summary["lines_in"] == lines, (summary, lines)
+        assert summary["lines_in"] == summary["rows_out"] + summary["rejected"], summary
+        assert summary["rows_out"] == len(times), (summary["rows_out"], len(times))
+
+        db = duckdb.connect()
+        db.execute(f"""
+            CREATE VIEW access_logs AS SELECT * FROM read_parquet(
+                '{out}/access_logs/*/*/*.parquet', hive_partitioning = true)""")
+        count, min_ts, max_ts, misplaced = db.execute("""
+            SELECT count(*), min(epoch_us(ts)), max(epoch_us(ts)),
+                   count(*) FILTER (WHERE strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d') <> dt
+                                       OR hour(ts AT TIME ZONE 'UTC') <> hour)
+            FROM access_logs""").fetchone()
+        assert count == len(times), (count, len(times))
+        assert (min_ts, max_ts) == (min(times), max(times)), ((min_ts, max_ts), (min(times), max(times)))
+        assert misplaced == 0, f"{misplaced} rows in the wrong partition"
+        lake_statuses = dict(db.execute(
+            "SELECT status, count(*) FROM access_logs GROUP BY status").fetchall())
+        assert lake_statuses == dict(statuses), (lake_statuses, dict(statuses))
+        rejects = db.execute(
+            f"SELECT count(*) FROM read_json_auto('{out}/rejects/*.ndjson')").fetchone()[0] \
+            if summary["rejected"] else 0
+        assert rejects == summary["rejected"], (rejects, summary["rejected"])
+    print(f"ok: {log}: {lines} lines, {count} rows, {len(statuses)} statuses, "
+          f"{summary['rejected']} rejects match DuckDB over the lake")
+
+
+def main():
+    binary, logs = sys.argv[1], sys.argv[2:]
+    for log in logs:
+        check(binary, log)
+    print(f"{len(logs)} passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
