@@ -13,7 +13,10 @@ fn sample_lines() -> Vec<u8> {
 
 fn benches(c: &mut Criterion) {
     let input = sample_lines();
-    let lines = input.split(|&b| b == b'\n').filter(|l| !l.is_empty()).count() as u64;
+    let lines = input
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as u64;
     let mut group = c.benchmark_group("hot_path");
     group.throughput(Throughput::Elements(lines));
 

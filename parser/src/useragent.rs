@@ -53,9 +53,7 @@ pub struct UserAgentInfo {
 /// gets woothee's `UNKNOWN` values.
 pub fn classify(user_agent: Option<&str>) -> UserAgentInfo {
     let ua = user_agent.unwrap_or("");
-    let result = woothee::parser::Parser::new()
-        .parse(ua)
-        .unwrap_or_default();
+    let result = woothee::parser::Parser::new().parse(ua).unwrap_or_default();
     UserAgentInfo {
         is_bot: result.category == CRAWLER_CATEGORY || has_bot_token(ua),
         name: result.name.into(),

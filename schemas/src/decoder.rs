@@ -322,7 +322,7 @@ mod tests {
         assert_eq!(batch.rows.num_rows(), 1);
         assert_eq!(batch.rejects[0].reason, RejectReason::TruncatedInput);
         assert_eq!(batch.rejects[0].source_line, 2);
-        assert_eq!(batch.rejects[0].raw, GOOD[..40].as_bytes());
+        assert_eq!(batch.rejects[0].raw, &GOOD.as_bytes()[..40]);
     }
 
     #[test]

@@ -3,9 +3,10 @@
 //!
 //! A [`LakeWriter`] takes the batches of one source, splits them by UTC hour, buffers each hour
 //! and writes it as one file sorted by `ts` once the hour goes quiet (logs arrive roughly in time
-//! order) or when the buffers reach their memory budget. File names derive from the source and a
-//! per-hour part counter, so re-ingesting a source rewrites the same files; files of that source
-//! the new run did not write are removed, so a re-run never duplicates rows.
+//! order) or when the buffers reach their memory budget; closed hours are encoded in parallel.
+//! File names derive from the source and a per-hour part counter, so re-ingesting a source
+//! rewrites the same files; files of that source the new run did not write are removed, so a
+//! re-run never duplicates rows.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -21,6 +22,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 
 use crate::schema::{file_schema, TABLE_NAME};
 
@@ -99,12 +101,21 @@ pub struct LakeOptions {
 impl Default for LakeOptions {
     fn default() -> Self {
         Self {
-            buffer_budget_bytes: 48 << 20,
+            buffer_budget_bytes: 24 << 20,
             idle_batches: 4,
             row_group_bytes: 128 << 20,
             zstd_level: 1,
         }
     }
+}
+
+/// Closed hours waiting to be written together.
+const READY_PARTS_PER_WRITE: usize = 16;
+
+/// An hour's rows with the file they go to.
+struct ReadyPart {
+    path: PathBuf,
+    buffer: HourBuffer,
 }
 
 #[derive(Default)]
@@ -120,7 +131,10 @@ pub struct LakeWriter {
     source_id: String,
     options: LakeOptions,
     hours: BTreeMap<UtcHour, HourBuffer>,
+    /// Bytes of every row not yet on disk, in open hours and in ready parts.
     buffered_bytes: usize,
+    ready: Vec<ReadyPart>,
+    ready_bytes: usize,
     next_part: BTreeMap<UtcHour, u32>,
     batches_seen: u64,
     written: Vec<PathBuf>,
@@ -135,6 +149,8 @@ impl LakeWriter {
             options,
             hours: BTreeMap::new(),
             buffered_bytes: 0,
+            ready: Vec::new(),
+            ready_bytes: 0,
             next_part: BTreeMap::new(),
             batches_seen: 0,
             written: Vec::new(),
@@ -161,16 +177,23 @@ impl LakeWriter {
             .map(|(h, _)| *h)
             .collect();
         for hour in idle {
-            self.flush_hour(hour)?;
+            self.close_hour(hour);
         }
-        while self.buffered_bytes > self.options.buffer_budget_bytes {
+        while self.buffered_bytes - self.ready_bytes > self.options.buffer_budget_bytes {
             let largest = self
                 .hours
                 .iter()
                 .max_by_key(|(_, b)| b.bytes)
                 .map(|(h, _)| *h)
-                .expect("over budget means something is buffered");
-            self.flush_hour(largest)?;
+                .expect("over budget means an hour is buffered");
+            self.close_hour(largest);
+        }
+        // Closed hours are encoded together, in parallel, once there are enough of them to keep
+        // every core busy (or they hold too much memory to wait).
+        if self.ready.len() >= READY_PARTS_PER_WRITE
+            || self.buffered_bytes > self.options.buffer_budget_bytes
+        {
+            self.write_ready()?;
         }
         Ok(())
     }
@@ -180,8 +203,9 @@ impl LakeWriter {
     pub fn finish(mut self) -> Result<LakeWriteSummary, LakeError> {
         let hours: Vec<UtcHour> = self.hours.keys().copied().collect();
         for hour in hours {
-            self.flush_hour(hour)?;
+            self.close_hour(hour);
         }
+        self.write_ready()?;
         self.remove_stale_files()?;
         Ok(LakeWriteSummary {
             files: self.written,
@@ -189,19 +213,41 @@ impl LakeWriter {
         })
     }
 
-    fn flush_hour(&mut self, hour: UtcHour) -> Result<(), LakeError> {
+    /// Moves an hour's rows to the parts ready to write, naming its file.
+    fn close_hour(&mut self, hour: UtcHour) {
         let Some(buffer) = self.hours.remove(&hour) else {
-            return Ok(());
+            return;
         };
-        self.buffered_bytes -= buffer.bytes;
         let part = self.next_part.entry(hour).or_insert(0);
         let name = format!("{}-{:04}.parquet", self.source_id, part);
         *part += 1;
-        let dir = self.root.join(partition_dir(hour));
-        let path = dir.join(name);
-        fs::create_dir_all(&dir).map_err(io_error(&dir))?;
-        self.rows_written += write_sorted_parquet(&path, &buffer.batches, &self.options)?;
-        self.written.push(path);
+        self.ready_bytes += buffer.bytes;
+        self.ready.push(ReadyPart {
+            path: self.root.join(partition_dir(hour)).join(name),
+            buffer,
+        });
+    }
+
+    fn write_ready(&mut self) -> Result<(), LakeError> {
+        let options = self.options;
+        let written: Vec<(PathBuf, u64, usize)> = std::mem::take(&mut self.ready)
+            .into_par_iter()
+            .map(|part| {
+                let dir = part
+                    .path
+                    .parent()
+                    .expect("part files are inside a partition");
+                fs::create_dir_all(dir).map_err(io_error(dir))?;
+                let rows = write_sorted_parquet(&part.path, &part.buffer.batches, &options)?;
+                Ok((part.path, rows, part.buffer.bytes))
+            })
+            .collect::<Result<_, LakeError>>()?;
+        for (path, rows, bytes) in written {
+            self.rows_written += rows;
+            self.buffered_bytes -= bytes;
+            self.ready_bytes -= bytes;
+            self.written.push(path);
+        }
         Ok(())
     }
 
@@ -281,13 +327,33 @@ pub fn split_by_hour(batch: &RecordBatch) -> Result<Vec<(UtcHour, RecordBatch)>,
         .collect()
 }
 
-/// Parquet settings for the lake: zstd, dictionaries for the repetitive string columns, page
-/// statistics, and the files declared sorted by `ts`.
+/// Columns whose values are long or varied: the only ones zstd is worth its per-column-chunk
+/// setup cost for (a compressor and decompressor context each, which dominates small hourly
+/// files). The others are dictionary indexes, booleans or delta-encoded counters that their
+/// encoding already packs to a few bits per row.
+const ZSTD_COLUMNS: &[&str] = &[
+    "client_ip",
+    "path",
+    "query",
+    "referrer",
+    "user_agent",
+    "bytes_sent",
+    "request_time_ms",
+];
+
+/// Increasing integers: delta encoding stores them in a few bits per row.
+const DELTA_COLUMNS: &[&str] = &["ts", "source_line"];
+
+/// Nearly unique per row: a dictionary would only be built to be thrown away.
+const NO_DICTIONARY_COLUMNS: &[&str] = &["ts", "bytes_sent", "request_time_ms", "source_line"];
+
+/// Parquet settings for the lake: zstd where it pays, dictionaries for the repetitive strings,
+/// delta encoding for timestamps and line numbers, page statistics, and the files declared
+/// sorted by `ts`.
 pub fn writer_properties(options: &LakeOptions) -> WriterProperties {
+    let zstd = Compression::ZSTD(ZstdLevel::try_new(options.zstd_level).unwrap_or_default());
     let mut builder = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(options.zstd_level).unwrap_or_default(),
-        ))
+        .set_compression(Compression::UNCOMPRESSED)
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(None)
         .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)))
@@ -297,9 +363,17 @@ pub fn writer_properties(options: &LakeOptions) -> WriterProperties {
             nulls_first: false,
         }]))
         .set_created_by(concat!("loglake ", env!("CARGO_PKG_VERSION")).into());
-    // Nearly unique per row: a dictionary would only be built to be thrown away.
-    for column in ["ts", "bytes_sent", "request_time_ms", "source_line"] {
-        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    for column in ZSTD_COLUMNS {
+        builder = builder.set_column_compression(ColumnPath::from(*column), zstd);
+    }
+    for column in NO_DICTIONARY_COLUMNS {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+    }
+    for column in DELTA_COLUMNS {
+        builder = builder.set_column_encoding(
+            ColumnPath::from(*column),
+            parquet::basic::Encoding::DELTA_BINARY_PACKED,
+        );
     }
     builder.build()
 }

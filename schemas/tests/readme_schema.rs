@@ -12,7 +12,12 @@ fn readme() -> String {
 fn table_rows(text: &str) -> Vec<Vec<String>> {
     text.lines()
         .filter(|l| l.starts_with("| `"))
-        .map(|l| l.trim_matches('|').split(" | ").map(|c| c.trim().to_string()).collect())
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
         .collect()
 }
 
@@ -37,7 +42,12 @@ fn readme_schema_table_matches_the_arrow_schema() {
         assert_eq!(nullable, column.nullable, "{} nullability", column.name);
         let base = doc_type.split([' ', '?']).next().unwrap();
         assert_eq!(base, column.athena_type, "{} type", column.name);
-        assert_eq!(doc_type.contains("partition"), column.partition, "{}", column.name);
+        assert_eq!(
+            doc_type.contains("partition"),
+            column.partition,
+            "{}",
+            column.name
+        );
     }
 }
 

@@ -29,14 +29,33 @@ const BOTS: &[&str] = &[
     "Go-http-client/1.1",
 ];
 const PATHS: &[&str] = &[
-    "/", "/", "/", "/products", "/products/espresso-machine", "/products/grinder",
-    "/products/kettle", "/cart", "/checkout", "/search", "/about", "/blog/brewing-guide",
-    "/static/app.js", "/static/app.css", "/static/logo.svg", "/favicon.ico", "/api/v1/stock",
+    "/",
+    "/",
+    "/",
+    "/products",
+    "/products/espresso-machine",
+    "/products/grinder",
+    "/products/kettle",
+    "/cart",
+    "/checkout",
+    "/search",
+    "/about",
+    "/blog/brewing-guide",
+    "/static/app.js",
+    "/static/app.css",
+    "/static/logo.svg",
+    "/favicon.ico",
+    "/api/v1/stock",
 ];
 const MISSING: &[&str] = &["/wp-login.php", "/.env", "/old-page", "/products/teapot"];
 const REFERRERS: &[&str] = &[
-    "-", "-", "https://shop.example.com/", "https://shop.example.com/products",
-    "https://www.google.com/", "https://duckduckgo.com/", "https://news.example.org/post/42",
+    "-",
+    "-",
+    "https://shop.example.com/",
+    "https://shop.example.com/products",
+    "https://www.google.com/",
+    "https://duckduckgo.com/",
+    "https://news.example.org/post/42",
 ];
 
 fn main() -> anyhow::Result<()> {

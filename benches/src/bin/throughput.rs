@@ -18,7 +18,9 @@ use loglake_schemas::{Decoder, DecoderOptions, LakeOptions, LakeWriter};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
-    let path = std::env::args().nth(1).context("usage: throughput FILE [STAGE]")?;
+    let path = std::env::args()
+        .nth(1)
+        .context("usage: throughput FILE [STAGE]")?;
     let only = std::env::args().nth(2);
     let input = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
     let mb = input.len() as f64 / 1e6;
@@ -27,8 +29,10 @@ fn main() -> anyhow::Result<()> {
         if only.as_deref().is_some_and(|o| o != stage) {
             continue;
         }
-        let lake_dir = std::env::temp_dir().join(format!("loglake-throughput-{}", std::process::id()));
-        let mut lake = (stage == "lake").then(|| LakeWriter::new(&lake_dir, &path, LakeOptions::default()));
+        let lake_dir =
+            std::env::temp_dir().join(format!("loglake-throughput-{}", std::process::id()));
+        let mut lake =
+            (stage == "lake").then(|| LakeWriter::new(&lake_dir, &path, LakeOptions::default()));
         let mut decoder = Decoder::new(path.as_str(), DecoderOptions::default());
         let (mut lines, mut rows) = (0u64, 0u64);
         let started = Instant::now();

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Reproduces the figures in benches/README.md on this machine:
+#   bash benches/run.sh            (needs ../shared/data; installs nothing; uses goaccess if present)
+# Every figure is printed next to the time of `cat FILE > /dev/null` measured in the same run, so
+# results from a noisy machine can still be compared as ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --release --locked -p loglake -p loglake-benches --bins
+bin=target/release
+data=bench-data
+mkdir -p "$data"
+source_log=../shared/data/access/elastic_apache_combined.log
+[ -s "$data/bench-1m.log" ] || "$bin/make-bench-log" "$source_log" 1000000 > "$data/bench-1m.log"
+[ -s "$data/bench-1m-diverse.log" ] ||
+  "$bin/make-bench-log" "$source_log" 1000000 --unique-ua-every 18 > "$data/bench-1m-diverse.log"
+[ -s "$data/bench-1m.log.gz" ] || gzip -c "$data/bench-1m.log" > "$data/bench-1m.log.gz"
+
+now_ns() { date +%s%N; }
+# best wall time in ms of N runs of a command (output discarded)
+best_ms() {
+  local runs=$1; shift
+  local best=
+  for _ in $(seq "$runs"); do
+    local start end ms
+    start=$(now_ns); "$@" > /dev/null 2>&1; end=$(now_ns)
+    ms=$(( (end - start) / 1000000 ))
+    if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
+  done
+  echo "$best"
+}
+# "wall_ms peak_rss_mb" of one run
+timed() {
+  /usr/bin/time -f "%e %M" -o /tmp/loglake-bench-time "$@" > /dev/null 2>&1
+  read -r secs kb < /tmp/loglake-bench-time
+  echo "$(python3 -c "print(round($secs*1000))") $(( kb / 1024 ))"
+}
+
+file="$data/bench-1m.log"
+lines=1000000
+mb=$(python3 -c "import os; print(round(os.path.getsize('$file')/1e6))")
+cat_ms=$(best_ms 5 cat "$file")
+echo "input: $file, $lines lines, $mb MB; cat > /dev/null: $cat_ms ms (best of 5)"
+echo
+echo "single core, in memory (throughput binary):"
+for f in "$file" "$data/bench-1m-diverse.log"; do
+  taskset -c 0 "$bin/throughput" "$f"
+done
+echo
+row() { # label wall_ms rss_mb
+  python3 -c "
+label, ms, rss, cat_ms, lines, mb = '$1', $2, $3, $cat_ms, $lines, $mb
+print(f'| {label} | {ms} ms | {lines/ms*1000/1e6:.2f} M lines/s | {mb/ms*1000:.0f} MB/s | {rss} MB | {ms/cat_ms:.1f}x |')"
+}
+echo "| run | wall | lines/s | MB/s | peak RSS | time / cat |"
+echo "|---|---|---|---|---|---|"
+lake=$(mktemp -d)
+read -r ms rss < <(timed taskset -c 0,1 "$bin/loglake" ingest --out "$lake/a" "$file"); row "loglake ingest, 2 cores" "$ms" "$rss"
+read -r ms rss < <(timed taskset -c 0 "$bin/loglake" ingest --out "$lake/b" "$file"); row "loglake ingest, 1 core" "$ms" "$rss"
+read -r ms rss < <(timed taskset -c 0,1 "$bin/loglake" ingest --out "$lake/c" "$data/bench-1m-diverse.log"); row "loglake ingest, 2 cores, 94% UA cache hits" "$ms" "$rss"
+read -r ms rss < <(timed taskset -c 0,1 "$bin/loglake" ingest --out "$lake/d" "$data/bench-1m.log.gz"); row "loglake ingest, 2 cores, gzip input" "$ms" "$rss"
+if command -v goaccess > /dev/null; then
+  read -r ms rss < <(timed taskset -c 0,1 goaccess "$file" --log-format=COMBINED --no-global-config -o "$lake/report.json"); row "goaccess $(goaccess --version | head -1 | awk '{print $3}') (JSON report)" "$ms" "$rss"
+fi
+du -sh "$lake/a" | awk '{print "lake size (zstd Parquet): " $1}'
+find "$lake/a/access_logs" -name '*.parquet' | wc -l | awk '{print "Parquet files: " $1}'
+rm -rf "$lake"
