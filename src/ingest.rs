@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
@@ -120,7 +119,10 @@ fn ingest_source(
     progress: &(dyn Fn(u64) + Sync),
 ) -> (SourceTotals, Option<anyhow::Error>) {
     let name = input.name();
-    let mut reader = match input.open().with_context(|| format!("opening {name}")) {
+    let mut reader = match input
+        .open(progress)
+        .with_context(|| format!("opening {name}"))
+    {
         Ok(reader) => reader,
         Err(error) => return (SourceTotals::default(), Some(error)),
     };
@@ -131,12 +133,12 @@ fn ingest_source(
             ..Default::default()
         },
     );
-    let bytes_read = AtomicU64::new(0);
+    let mut bytes_read = 0;
     let (to_writer, from_reader) = sync_channel::<DecodedBatch>(CHANNEL_DEPTH);
 
     std::thread::scope(|scope| {
         let writer = scope.spawn(|| write_source(&options.out, &name, from_reader));
-        let read_result = read_and_decode(&mut reader, &mut decoder, &bytes_read, progress, |b| {
+        let read_result = read_and_decode(&mut reader, &mut decoder, &mut bytes_read, |b| {
             // The writer only hangs up after an error, which `join` reports below.
             to_writer.send(b).is_ok()
         });
@@ -147,7 +149,7 @@ fn ingest_source(
         }
         drop(to_writer);
         let (mut totals, write_error) = writer.join().expect("writer thread does not panic");
-        totals.bytes_in = bytes_read.load(Ordering::Relaxed);
+        totals.bytes_in = bytes_read;
         let error = match (write_error, read_result) {
             (Some(e), _) => Some(e.context(format!("writing the lake for {name}"))),
             (None, Err(e)) => Some(anyhow::Error::new(e).context(format!("reading {name}"))),
@@ -160,8 +162,7 @@ fn ingest_source(
 fn read_and_decode(
     reader: &mut dyn Read,
     decoder: &mut Decoder,
-    bytes_read: &AtomicU64,
-    progress: &(dyn Fn(u64) + Sync),
+    bytes_read: &mut u64,
     mut send: impl FnMut(DecodedBatch) -> bool,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; READ_BUFFER_BYTES];
@@ -172,8 +173,7 @@ fn read_and_decode(
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        bytes_read.fetch_add(n as u64, Ordering::Relaxed);
-        progress(n as u64);
+        *bytes_read += n as u64;
         let mut rest = &buf[..n];
         while !rest.is_empty() {
             rest = &rest[decoder.decode(rest)..];

@@ -40,17 +40,40 @@ impl InputSource {
     }
 
     /// A reader of the log text, decompressing gzip (including concatenated members).
-    pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
+    /// `progress` is told how many bytes were read from the input as stored (compressed or not),
+    /// to match [`InputSource::size_hint`].
+    pub fn open<'p>(
+        &self,
+        progress: &'p (dyn Fn(u64) + Sync),
+    ) -> io::Result<Box<dyn Read + Send + 'p>> {
         let raw: Box<dyn Read + Send> = match self {
             InputSource::Stdin => Box::new(io::stdin()),
             InputSource::File(path) => Box::new(File::open(path)?),
         };
-        let mut buffered = BufReader::with_capacity(256 * 1024, raw);
+        let counted = ProgressReader {
+            inner: raw,
+            progress,
+        };
+        let mut buffered = BufReader::with_capacity(256 * 1024, counted);
         let is_gzip = buffered.fill_buf()?.starts_with(&[0x1f, 0x8b]);
         Ok(if is_gzip {
             Box::new(MultiGzDecoder::new(buffered))
         } else {
             Box::new(buffered)
         })
+    }
+}
+
+/// Reports the bytes that pass through it.
+struct ProgressReader<'p, R> {
+    inner: R,
+    progress: &'p (dyn Fn(u64) + Sync),
+}
+
+impl<R: Read> Read for ProgressReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
     }
 }

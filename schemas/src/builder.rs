@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int16Builder, Int64Builder, RecordBatch,
+    ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int16Builder, Int64Builder, RecordBatch,
     StringBuilder, TimestampMicrosecondBuilder,
 };
 use loglake_parser::{AccessLine, Text, UserAgentInfo};
@@ -43,29 +43,40 @@ pub struct LossyUtf8;
 
 impl AccessLogBatchBuilder {
     pub fn with_capacity(rows: usize) -> Self {
-        let strings = || StringBuilder::with_capacity(rows, rows * 16);
+        Self::with_string_bytes(rows, |column| {
+            rows * match column {
+                "path" | "referrer" => 48,
+                "user_agent" => 128,
+                _ => 16,
+            }
+        })
+    }
+
+    /// Builders sized by `string_bytes(column name)`, so appends never regrow (and copy) them.
+    fn with_string_bytes(rows: usize, string_bytes: impl Fn(&str) -> usize) -> Self {
+        let strings = |column| StringBuilder::with_capacity(rows, string_bytes(column));
         Self {
             ts: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
-            client_ip: strings(),
-            remote_user: strings(),
-            method: strings(),
-            path: StringBuilder::with_capacity(rows, rows * 48),
-            query: strings(),
-            protocol: strings(),
+            client_ip: strings("client_ip"),
+            remote_user: strings("remote_user"),
+            method: strings("method"),
+            path: strings("path"),
+            query: strings("query"),
+            protocol: strings("protocol"),
             status: Int16Builder::with_capacity(rows),
             bytes_sent: Int64Builder::with_capacity(rows),
-            referrer: StringBuilder::with_capacity(rows, rows * 48),
-            user_agent: StringBuilder::with_capacity(rows, rows * 96),
-            ua_name: strings(),
-            ua_category: strings(),
-            ua_version: strings(),
-            ua_os: strings(),
-            ua_os_version: strings(),
-            ua_vendor: strings(),
+            referrer: strings("referrer"),
+            user_agent: strings("user_agent"),
+            ua_name: strings("ua_name"),
+            ua_category: strings("ua_category"),
+            ua_version: strings("ua_version"),
+            ua_os: strings("ua_os"),
+            ua_os_version: strings("ua_os_version"),
+            ua_vendor: strings("ua_vendor"),
             is_bot: BooleanBuilder::with_capacity(rows),
             request_time_ms: Float64Builder::with_capacity(rows),
-            vhost: strings(),
-            source: strings(),
+            vhost: strings("vhost"),
+            source: strings("source"),
             source_line: Int64Builder::with_capacity(rows),
         }
     }
@@ -124,8 +135,10 @@ impl AccessLogBatchBuilder {
         }
     }
 
-    /// Takes the rows appended so far as a batch, leaving the builder empty.
+    /// Takes the rows appended so far as a batch, leaving the builder empty and sized for a
+    /// batch like this one.
     pub fn finish(&mut self) -> RecordBatch {
+        let rows = self.len();
         let columns: Vec<ArrayRef> = vec![
             std::sync::Arc::new(self.ts.finish()),
             std::sync::Arc::new(self.client_ip.finish()),
@@ -150,8 +163,15 @@ impl AccessLogBatchBuilder {
             std::sync::Arc::new(self.source.finish()),
             std::sync::Arc::new(self.source_line.finish()),
         ];
-        RecordBatch::try_new(file_schema(), columns)
-            .expect("builder columns follow the file schema")
+        let batch = RecordBatch::try_new(file_schema(), columns)
+            .expect("builder columns follow the file schema");
+        if rows > 0 {
+            *self = Self::with_string_bytes(rows, |column| {
+                let used = batch[column].as_string::<i32>().value_data().len();
+                used + used / 4 + 1024
+            });
+        }
+        batch
     }
 }
 

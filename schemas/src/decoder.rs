@@ -88,14 +88,6 @@ impl Decoder {
         }
     }
 
-    /// Starts a new input (keeping the user-agent cache warm). Pending lines must have been
-    /// flushed.
-    pub fn reset_source(&mut self, source: impl Into<Arc<str>>, first_line: i64) {
-        debug_assert!(self.lines_in == 0 && self.partial_len == 0);
-        self.source = source.into();
-        self.next_line = first_line;
-    }
-
     /// Lines decoded but not yet flushed.
     pub fn pending_lines(&self) -> usize {
         self.lines_in as usize
