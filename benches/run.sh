@@ -60,7 +60,7 @@ read -r ms rss < <(timed taskset -c 0 "$bin/loglake" ingest --out "$lake/b" "$fi
 read -r ms rss < <(timed taskset -c 0,1 "$bin/loglake" ingest --out "$lake/c" "$data/bench-1m-diverse.log"); row "loglake ingest, 2 cores, 94% UA cache hits" "$ms" "$rss"
 read -r ms rss < <(timed taskset -c 0,1 "$bin/loglake" ingest --out "$lake/d" "$data/bench-1m.log.gz"); row "loglake ingest, 2 cores, gzip input" "$ms" "$rss"
 if command -v goaccess > /dev/null; then
-  read -r ms rss < <(timed taskset -c 0,1 goaccess "$file" --log-format=COMBINED --no-global-config -o "$lake/report.json"); row "goaccess $(goaccess --version | head -1 | awk '{print $3}') (JSON report)" "$ms" "$rss"
+  read -r ms rss < <(timed taskset -c 0,1 goaccess "$file" --log-format=COMBINED --no-global-config -o "$lake/report.json"); row "goaccess $(goaccess --version | head -1 | awk '{print $3}' | sed 's/\.$//') (JSON report)" "$ms" "$rss"
 fi
 du -sh "$lake/a" | awk '{print "lake size (zstd Parquet): " $1}'
 find "$lake/a/access_logs" -name '*.parquet' | wc -l | awk '{print "Parquet files: " $1}'

@@ -392,3 +392,57 @@ fn every_shared_access_log_reconciles_and_real_formats_parse() {
         "{apache_nginx:?} = {rate}"
     );
 }
+
+/// Many multi-hour files at once on a small thread pool: every file's parser blocks on its
+/// writer's bounded channel while the writers encode. This once deadlocked (encoding jobs queued
+/// on the very threads that were waiting for them); the run must finish and reconcile.
+#[test]
+fn parallel_files_with_many_hours_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for file in 0..4 {
+        let body: String = (0..40_000)
+            .map(|i: i64| {
+                let t = 1_790_812_800 + i * 30 + file;
+                let (d, s) = (t / 86_400 - 20_726, t % 86_400);
+                format!(
+                    "10.0.{file}.1 - - [{:02}/Oct/2026:{:02}:{:02}:{:02} +0000] \"GET /f{file}/{i} HTTP/1.1\" 200 {i} \"-\" \"curl/8\"\n",
+                    d, s / 3600, s / 60 % 60, s % 60
+                )
+            })
+            .collect();
+        let path = dir.path().join(format!("part{file}.log"));
+        fs::write(&path, body).unwrap();
+        paths.push(path);
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_loglake"))
+        .env("RAYON_NUM_THREADS", "2")
+        .args([
+            "ingest",
+            "--json",
+            "--out",
+            dir.path().join("lake").to_str().unwrap(),
+        ])
+        .args(&paths)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("loglake ingest hung on parallel files");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary = summary(&output);
+    assert_eq!(summary["rows_out"], 160_000);
+    assert_eq!(read_lake(&dir.path().join("lake")).rows, 160_000);
+}

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{interleave_record_batch, take_record_batch};
@@ -230,18 +231,18 @@ impl LakeWriter {
 
     fn write_ready(&mut self) -> Result<(), LakeError> {
         let options = self.options;
-        let written: Vec<(PathBuf, u64, usize)> = std::mem::take(&mut self.ready)
-            .into_par_iter()
-            .map(|part| {
-                let dir = part
-                    .path
-                    .parent()
-                    .expect("part files are inside a partition");
-                fs::create_dir_all(dir).map_err(io_error(dir))?;
-                let rows = write_sorted_parquet(&part.path, &part.buffer.batches, &options)?;
-                Ok((part.path, rows, part.buffer.bytes))
-            })
-            .collect::<Result<_, LakeError>>()?;
+        let ready = std::mem::take(&mut self.ready);
+        let written: Vec<(PathBuf, u64, usize)> = encode_pool().install(|| {
+            ready
+                .into_par_iter()
+                .map(|part| {
+                    let dir = part.path.parent().expect("parts are inside a partition");
+                    fs::create_dir_all(dir).map_err(io_error(dir))?;
+                    let rows = write_sorted_parquet(&part.path, &part.buffer.batches, &options)?;
+                    Ok((part.path, rows, part.buffer.bytes))
+                })
+                .collect::<Result<_, LakeError>>()
+        })?;
         for (path, rows, bytes) in written {
             self.rows_written += rows;
             self.buffered_bytes -= bytes;
@@ -273,6 +274,19 @@ impl LakeWriter {
         }
         Ok(())
     }
+}
+
+/// The threads that encode Parquet files. Not rayon's global pool: callers run one source per
+/// global-pool thread and block it while this writer catches up (a bounded channel), so encoding
+/// jobs queued there could wait for threads that are waiting for them.
+fn encode_pool() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("loglake-encode-{i}"))
+            .build()
+            .expect("can start the Parquet encoding threads")
+    })
 }
 
 fn list_dirs(dir: &Path) -> Result<Vec<PathBuf>, LakeError> {
@@ -347,6 +361,18 @@ const DELTA_COLUMNS: &[&str] = &["ts", "source_line"];
 /// Nearly unique per row: a dictionary would only be built to be thrown away.
 const NO_DICTIONARY_COLUMNS: &[&str] = &["ts", "bytes_sent", "request_time_ms", "source_line"];
 
+/// Long, nearly unique strings: min/max statistics over them cost a string comparison per row
+/// and never prune anything (every hour's file spans almost the whole range).
+const NO_STATISTICS_COLUMNS: &[&str] = &[
+    "client_ip",
+    "path",
+    "query",
+    "referrer",
+    "user_agent",
+    "ua_version",
+    "ua_os_version",
+];
+
 /// Parquet settings for the lake: zstd where it pays, dictionaries for the repetitive strings,
 /// delta encoding for timestamps and line numbers, page statistics, and the files declared
 /// sorted by `ts`.
@@ -368,6 +394,10 @@ pub fn writer_properties(options: &LakeOptions) -> WriterProperties {
     }
     for column in NO_DICTIONARY_COLUMNS {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(*column), false);
+    }
+    for column in NO_STATISTICS_COLUMNS {
+        builder = builder
+            .set_column_statistics_enabled(ColumnPath::from(*column), EnabledStatistics::None);
     }
     for column in DELTA_COLUMNS {
         builder = builder.set_column_encoding(
