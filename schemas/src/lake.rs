@@ -16,7 +16,6 @@ use std::sync::OnceLock;
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{interleave_record_batch, take_record_batch};
 use arrow::datatypes::TimestampMicrosecondType;
-use loglake_parser::timestamp::MICROS_PER_HOUR;
 use loglake_parser::UtcHour;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -162,8 +161,10 @@ impl LakeWriter {
     /// Adds a batch of rows (any order, any hours).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), LakeError> {
         self.batches_seen += 1;
+        // A slice shares its parent's buffers: count its share of them, by rows.
+        let bytes_per_row = batch.get_array_memory_size() / batch.num_rows().max(1);
         for (hour, rows) in split_by_hour(batch)? {
-            let bytes = rows.get_array_memory_size();
+            let bytes = rows.num_rows() * bytes_per_row;
             let buffer = self.hours.entry(hour).or_default();
             buffer.batches.push(rows);
             buffer.bytes += bytes;
@@ -315,18 +316,26 @@ fn ts_values(batch: &RecordBatch) -> &[i64] {
         .values()
 }
 
-/// Splits a batch into one batch per UTC hour (no copy when it is all one hour, the usual case).
+/// Splits a batch by UTC hour. Logs are written roughly in time order, so each hour's rows
+/// usually form one contiguous run: those runs become zero-copy slices (an hour may get several).
+/// Only when the hours are so interleaved that slices would be tiny are rows gathered by copy.
 pub fn split_by_hour(batch: &RecordBatch) -> Result<Vec<(UtcHour, RecordBatch)>, LakeError> {
     let ts = ts_values(batch);
-    let Some(&first) = ts.first() else {
-        return Ok(Vec::new());
-    };
-    let first_hour = first.div_euclid(MICROS_PER_HOUR);
-    if ts
-        .iter()
-        .all(|t| t.div_euclid(MICROS_PER_HOUR) == first_hour)
-    {
-        return Ok(vec![(UtcHour::of_micros(first), batch.clone())]);
+    let mut runs: Vec<(UtcHour, usize, usize)> = Vec::new();
+    for (row, &t) in ts.iter().enumerate() {
+        let hour = UtcHour::of_micros(t);
+        match runs.last_mut() {
+            Some((run_hour, _, len)) if *run_hour == hour => *len += 1,
+            _ => runs.push((hour, row, 1)),
+        }
+    }
+    // Slices are cheap, but each becomes a batch the writer handles: fall back to a copy when
+    // runs are short (rows shuffled across hours).
+    if runs.len() <= 8 || runs.len() * 64 <= ts.len() {
+        return Ok(runs
+            .into_iter()
+            .map(|(hour, start, len)| (hour, batch.slice(start, len)))
+            .collect());
     }
     let mut rows_by_hour: BTreeMap<UtcHour, Vec<u32>> = BTreeMap::new();
     for (row, &t) in ts.iter().enumerate() {
@@ -572,6 +581,28 @@ mod tests {
         assert_eq!(parquet_files(dir.path()).len(), small.files.len());
         write(usize::MAX);
         assert_eq!(parquet_files(dir.path()), files);
+    }
+
+    #[test]
+    fn splits_runs_by_slicing_and_shuffled_hours_by_copying() {
+        let in_order: Vec<(u32, u32)> = (0..200).map(|i| (i / 50, i % 60)).collect();
+        let shuffled: Vec<(u32, u32)> = (0..200).map(|i| (i % 3, i % 60)).collect();
+        for (input, expect_slices) in [(in_order, true), (shuffled, false)] {
+            let batch = &decode(&lines(&input), 1000)[0];
+            let parts = split_by_hour(batch).unwrap();
+            let rows: usize = parts.iter().map(|(_, b)| b.num_rows()).sum();
+            assert_eq!(rows, 200);
+            for (hour, part) in &parts {
+                assert!(ts_values(part)
+                    .iter()
+                    .all(|&t| UtcHour::of_micros(t) == *hour));
+            }
+            // a slice reports its parent's (shared) buffers as its size
+            let shares_buffers = parts
+                .iter()
+                .all(|(_, p)| p.get_array_memory_size() == batch.get_array_memory_size());
+            assert_eq!(shares_buffers, expect_slices);
+        }
     }
 
     #[test]
