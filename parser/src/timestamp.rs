@@ -51,6 +51,35 @@ pub fn parse_clf_timestamp(text: &[u8]) -> Option<i64> {
     Some((local_seconds - offset_seconds) * MICROS_PER_SECOND)
 }
 
+/// Remembers the last timestamp's minute: consecutive log lines nearly always share the date,
+/// hour, minute and offset, so only the seconds need reading.
+#[derive(Debug, Default, Clone)]
+pub struct TimestampCache {
+    /// `dd/Mon/yyyy:HH:MM` and ` +zzzz` of the last valid timestamp.
+    minute: [u8; 17],
+    offset: [u8; 6],
+    minute_micros: i64,
+    filled: bool,
+}
+
+impl TimestampCache {
+    /// Same result as [`parse_clf_timestamp`].
+    pub fn parse(&mut self, text: &[u8]) -> Option<i64> {
+        let t: &[u8; TIMESTAMP_LEN] = text.try_into().ok()?;
+        if self.filled && t[..17] == self.minute && t[20..] == self.offset && t[17] == b':' {
+            let second = two_digits(t[18], t[19]).filter(|s| *s <= 60)?;
+            return Some(self.minute_micros + second * MICROS_PER_SECOND);
+        }
+        let micros = parse_clf_timestamp(text)?;
+        let second = two_digits(t[18], t[19])?;
+        self.minute.copy_from_slice(&t[..17]);
+        self.offset.copy_from_slice(&t[20..]);
+        self.minute_micros = micros - second * MICROS_PER_SECOND;
+        self.filled = true;
+        Some(micros)
+    }
+}
+
 fn two_digits(a: u8, b: u8) -> Option<i64> {
     let (a, b) = (a.wrapping_sub(b'0'), b.wrapping_sub(b'0'));
     (a < 10 && b < 10).then(|| i64::from(a * 10 + b))
@@ -208,6 +237,25 @@ mod tests {
             "\u{ff}0/Oct/2000:13:55:36 -070",
         ] {
             assert_eq!(ts(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_cache_agrees_with_the_parser() {
+        let mut cache = TimestampCache::default();
+        for text in [
+            "10/Oct/2000:13:55:36 -0700",
+            "10/Oct/2000:13:55:59 -0700",
+            "10/Oct/2000:13:55:60 -0700",
+            "10/Oct/2000:13:55:61 -0700",
+            "10/Oct/2000:13:55:6x -0700",
+            "10/Oct/2000:13:55:00 +0000",
+            "10/Oct/2000:13:56:00 +0000",
+            "30/Feb/2000:13:56:00 +0000",
+            "10/Oct/2000:13:56:01 +0000",
+            "10/Oct/2000:13:56",
+        ] {
+            assert_eq!(cache.parse(text.as_bytes()), ts(text), "{text}");
         }
     }
 

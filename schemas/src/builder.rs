@@ -103,7 +103,7 @@ impl AccessLogBatchBuilder {
         // are then sliced from its text.
         let text = LineText {
             bytes: raw_line,
-            text: std::str::from_utf8(raw_line).ok(),
+            text: simdutf8::basic::from_utf8(raw_line).ok(),
         };
         let mut valid = true;
         self.ts.append_value(line.ts_micros);

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use loglake_parser::{parse_line, LogFormat, RejectReason, UserAgentCache};
+use loglake_parser::{LineParser, LogFormat, RejectReason, UserAgentCache};
 use memchr::memchr;
 
 use crate::builder::AccessLogBatchBuilder;
@@ -61,6 +61,7 @@ pub struct Decoder {
     options: DecoderOptions,
     source: Arc<str>,
     next_line: i64,
+    lines: LineParser,
     user_agents: UserAgentCache,
     builder: AccessLogBatchBuilder,
     rejects: Vec<Reject>,
@@ -78,6 +79,7 @@ impl Decoder {
             options,
             source: source.into(),
             next_line: 1,
+            lines: LineParser::new(options.format),
             user_agents: UserAgentCache::default(),
             builder: AccessLogBatchBuilder::with_capacity(options.batch_size),
             rejects: Vec::new(),
@@ -182,7 +184,7 @@ impl Decoder {
             return self.reject(RejectReason::LineTooLong, kept, full_len);
         }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        match parse_line(line, self.options.format) {
+        match self.lines.parse(line) {
             Ok(parsed) => {
                 let ua_key = parsed.user_agent.map(|t| t.unescaped());
                 let ua = self.user_agents.lookup(ua_key.as_deref());
