@@ -59,9 +59,10 @@ for stage in ('decode', 'lake'):
     print(json.dumps(min((r for r in runs if r['stage'] == stage), key=lambda r: r['seconds'])))"
 done
 echo
-row() { # label wall_ms rss_mb
+row() { # label wall_ms rss_mb [inputs]
+  local n=${4:-1}
   python3 -c "
-label, ms, rss, cat_ms, lines, mb = '$1', $2, $3, $cat_ms, $lines, $mb
+label, ms, rss, cat_ms, lines, mb = '$1', $2, $3, $cat_ms * $n, $lines * $n, $mb * $n
 print(f'| {label} | {ms} ms | {lines/ms*1000/1e6:.2f} M lines/s | {mb/ms*1000:.0f} MB/s | {rss} MB | {ms/cat_ms:.1f}x |')"
 }
 echo "end to end (best wall time of 3, largest peak RSS of 3):"
@@ -72,6 +73,7 @@ read -r ms rss < <(timed taskset -c 0,1 "$bin/loglake" ingest --out "$lake/a" "$
 read -r ms rss < <(timed taskset -c 0 "$bin/loglake" ingest --out "$lake/b" "$file"); row "loglake ingest, 1 core" "$ms" "$rss"
 read -r ms rss < <(timed taskset -c 0,1 "$bin/loglake" ingest --out "$lake/c" "$data/bench-1m-diverse.log"); row "loglake ingest, 2 cores, 94% UA cache hits" "$ms" "$rss"
 read -r ms rss < <(timed taskset -c 0,1 "$bin/loglake" ingest --out "$lake/d" "$data/bench-1m.log.gz"); row "loglake ingest, 2 cores, gzip input" "$ms" "$rss"
+read -r ms rss < <(timed taskset -c 0,1 "$bin/loglake" ingest --out "$lake/e" "$file" "$data/bench-1m-diverse.log"); row "loglake ingest, 2 cores, both files at once (2 M lines)" "$ms" "$rss" 2
 if command -v goaccess > /dev/null; then
   read -r ms rss < <(timed taskset -c 0,1 goaccess "$file" --log-format=COMBINED --no-global-config -o "$lake/report.json"); row "goaccess $(goaccess --version | head -1 | awk '{print $3}' | sed 's/\.$//') (JSON report)" "$ms" "$rss"
 fi

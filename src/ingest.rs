@@ -1,9 +1,10 @@
 //! `loglake ingest`: log files → the local Parquet lake.
 //!
 //! Files run in parallel on rayon's pool. Within a file, this thread reads and parses while a
-//! second thread partitions, sorts and encodes Parquet, joined by a small bounded channel, so a
-//! single large file still uses two cores and memory stays bounded by the channel depth plus the
-//! lake writer's buffer budget.
+//! second thread partitions and sorts, joined by a small bounded channel, and hands closed hours
+//! to the lake writer's pool, which encodes Parquet files in parallel. A single large file thus
+//! still uses every core, and memory stays bounded by the channel depth plus the lake writer's
+//! buffer budget, per file being read.
 
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Read};
@@ -22,7 +23,7 @@ use serde::Serialize;
 use crate::input::InputSource;
 
 /// Batches in flight between a file's parser and its writer.
-const CHANNEL_DEPTH: usize = 4;
+const CHANNEL_DEPTH: usize = 2;
 const READ_BUFFER_BYTES: usize = 256 * 1024;
 
 pub struct IngestOptions {
@@ -44,7 +45,7 @@ pub struct IngestSummary {
     pub errors: Vec<SourceError>,
 }
 
-/// An input that could not be read to its end.
+/// An input that could not be read to its end, or whose output could not be written.
 #[derive(Debug, Serialize)]
 pub struct SourceError {
     pub source: String,

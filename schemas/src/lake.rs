@@ -101,7 +101,7 @@ pub struct LakeOptions {
 impl Default for LakeOptions {
     fn default() -> Self {
         Self {
-            buffer_budget_bytes: 24 << 20,
+            buffer_budget_bytes: 16 << 20,
             idle_batches: 4,
             row_group_bytes: 128 << 20,
             zstd_level: 1,
