@@ -1,9 +1,11 @@
-//! Parsing for loglake: web access-log lines, their timestamps and their user agents.
+//! Parsing for loglake: web access-log lines, their timestamps and their user agents, and the
+//! Kinesis record payloads (gzip, CloudWatch Logs envelopes, KPL aggregates) they arrive in.
 //!
 //! Everything here works on bytes borrowed from the input and allocates nothing per line on the
 //! hot path; turning parsed lines into Arrow batches is the `loglake-schemas` crate's job.
 
 pub mod line;
+pub mod payload;
 pub mod reject;
 pub mod timestamp;
 pub mod useragent;

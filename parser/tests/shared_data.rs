@@ -186,3 +186,95 @@ fn vector_vrl_parse_vectors_for_apache_common_and_nginx() {
     }
     assert!(compared >= 60, "compared {compared} fields");
 }
+
+/// The base64 `data` of every record in an event fixture: Kinesis (`Records[].kinesis.data`),
+/// Firehose (`records[].data`) or a direct CloudWatch Logs event (`awslogs.data`).
+fn record_data(event: &Value) -> Vec<Vec<u8>> {
+    use base64::Engine;
+    let encoded: Vec<&str> = if let Some(records) = event["Records"].as_array() {
+        records
+            .iter()
+            .map(|r| r["kinesis"]["data"].as_str().unwrap())
+            .collect()
+    } else if let Some(records) = event["records"].as_array() {
+        records
+            .iter()
+            .map(|r| r["data"].as_str().unwrap())
+            .collect()
+    } else {
+        vec![event["awslogs"]["data"].as_str().unwrap()]
+    };
+    encoded
+        .into_iter()
+        .map(|d| base64::engine::general_purpose::STANDARD.decode(d).unwrap())
+        .collect()
+}
+
+#[test]
+fn event_fixture_payloads_decode_as_the_reference_says() {
+    use loglake_parser::payload::{deaggregate, decode_payload, LogText};
+    let Some(data) = shared_data() else { return };
+    let expected: Value = serde_json::from_str(
+        &fs::read_to_string(data.join("vectors/event_payloads_decoded.json")).unwrap(),
+    )
+    .unwrap();
+    let mut checked = 0;
+    for (fixture, want) in expected.as_object().unwrap() {
+        if fixture == "_meta" {
+            continue;
+        }
+        let event: Value =
+            serde_json::from_str(&fs::read_to_string(data.join("events").join(fixture)).unwrap())
+                .unwrap();
+        let records = record_data(&event);
+        let mut texts = Vec::new();
+        for record in &records {
+            texts.extend(decode_payload(record).unwrap().texts);
+        }
+        if let Some(plain) = want.get("decoded_data_utf8") {
+            let want: Vec<LogText<'_>> = plain
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| LogText::Lines(s.as_str().unwrap().as_bytes().to_vec().into()))
+                .collect();
+            assert_eq!(texts, want, "{fixture}");
+        } else if let Some(payloads) = want.get("decoded_payloads") {
+            let want: Vec<LogText<'_>> = payloads
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    LogText::Messages(
+                        p["logEvents"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|e| e["message"].as_str().unwrap().to_string())
+                            .collect(),
+                    )
+                })
+                .collect();
+            assert_eq!(texts, want, "{fixture}");
+        } else {
+            let users = deaggregate(&records[0]).unwrap().expect("a KPL aggregate");
+            let want_users = want["user_records"].as_array().unwrap();
+            assert_eq!(users.len(), want_users.len());
+            assert_eq!(
+                users.len() as u64,
+                want["user_record_count"].as_u64().unwrap()
+            );
+            for (got, want) in users.iter().zip(want_users) {
+                assert_eq!(got.partition_key, want["partition_key"].as_str().unwrap());
+                assert_eq!(
+                    got.explicit_hash_key.as_deref(),
+                    want["explicit_hash_key"].as_str()
+                );
+                assert_eq!(got.data, want["data"].as_str().unwrap().as_bytes());
+            }
+            assert_eq!(texts.len(), users.len(), "{fixture}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 9, "checked {checked} fixtures");
+}

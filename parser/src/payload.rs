@@ -1,0 +1,443 @@
+//! Kinesis record payloads → log text. A record's data is, depending on the shipper:
+//!
+//! - plain text: one or more `\n`-separated log lines (Kinesis Agent, Fluent Bit, Vector);
+//! - gzip of that;
+//! - a CloudWatch Logs subscription envelope: gzip of JSON whose `logEvents[].message` are the
+//!   lines (`CONTROL_MESSAGE`s carry none);
+//! - a KPL aggregate: magic `F3 89 9A C2`, a protobuf `AggregatedRecord`, and the MD5 of the
+//!   protobuf; each user record inside is again any of the above.
+//!
+//! Decoding is bounded: inflated data is capped, and nested aggregates are not followed.
+
+use std::borrow::Cow;
+use std::io::Read;
+
+use flate2::read::MultiGzDecoder;
+use serde::Deserialize;
+
+/// The first bytes of a KPL-aggregated record.
+pub const KPL_MAGIC: [u8; 4] = [0xF3, 0x89, 0x9A, 0xC2];
+const MD5_LEN: usize = 16;
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+/// Kinesis records are at most 1 MiB; CloudWatch payloads inflate about tenfold. Anything
+/// inflating beyond this is rejected rather than allowed to exhaust memory.
+pub const MAX_INFLATED_BYTES: u64 = 64 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("gzip data is corrupt or truncated: {0}")]
+    BadGzip(String),
+    #[error("gzip data inflates beyond {MAX_INFLATED_BYTES} bytes")]
+    GzipTooLarge,
+    #[error("CloudWatch Logs envelope is not valid JSON: {0}")]
+    BadCloudWatchEnvelope(String),
+    #[error("KPL aggregate is malformed: {0}")]
+    BadKplProtobuf(&'static str),
+    #[error("KPL aggregate fails its MD5 check")]
+    KplChecksumMismatch,
+}
+
+impl PayloadError {
+    /// The stable machine name used in rejects and metrics.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PayloadError::BadGzip(_) => "bad_gzip",
+            PayloadError::GzipTooLarge => "gzip_too_large",
+            PayloadError::BadCloudWatchEnvelope(_) => "bad_cloudwatch_envelope",
+            PayloadError::BadKplProtobuf(_) => "bad_kpl_aggregate",
+            PayloadError::KplChecksumMismatch => "kpl_checksum_mismatch",
+        }
+    }
+}
+
+/// Log text found in a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogText<'a> {
+    /// `\n`-separated lines.
+    Lines(Cow<'a, [u8]>),
+    /// One line per message (CloudWatch log events; a message may itself contain newlines).
+    Messages(Vec<String>),
+}
+
+/// What a record held: its log text, in order, and whether it was only a CloudWatch control
+/// message (acknowledged, nothing to ingest).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DecodedPayload<'a> {
+    pub texts: Vec<LogText<'a>>,
+    pub control_messages: usize,
+}
+
+/// A user record inside a KPL aggregate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub partition_key: String,
+    pub explicit_hash_key: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// The CloudWatch Logs subscription message (after base64 and gzip).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudWatchMessage {
+    pub message_type: String,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub log_group: String,
+    #[serde(default)]
+    pub log_stream: String,
+    #[serde(default)]
+    pub log_events: Vec<CloudWatchLogEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CloudWatchLogEvent {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub timestamp: i64,
+    pub message: String,
+}
+
+/// Decodes one record's data (already base64-decoded).
+pub fn decode_payload(data: &[u8]) -> Result<DecodedPayload<'_>, PayloadError> {
+    let mut decoded = DecodedPayload::default();
+    match deaggregate(data)? {
+        Some(records) => {
+            for record in &records {
+                let inner = decode_unaggregated(&record.data)?;
+                decoded.control_messages += inner.control_messages;
+                for text in inner.texts {
+                    decoded.texts.push(into_owned(text));
+                }
+            }
+        }
+        None => decoded = decode_unaggregated(data)?,
+    }
+    Ok(decoded)
+}
+
+fn into_owned(text: LogText<'_>) -> LogText<'static> {
+    match text {
+        LogText::Lines(lines) => LogText::Lines(Cow::Owned(lines.into_owned())),
+        LogText::Messages(messages) => LogText::Messages(messages),
+    }
+}
+
+fn decode_unaggregated(data: &[u8]) -> Result<DecodedPayload<'_>, PayloadError> {
+    let mut decoded = DecodedPayload::default();
+    if !data.starts_with(&GZIP_MAGIC) {
+        decoded.texts.push(LogText::Lines(Cow::Borrowed(data)));
+        return Ok(decoded);
+    }
+    let inflated = inflate(data)?;
+    if inflated.first() == Some(&b'{') && looks_like_cloudwatch(&inflated) {
+        let message: CloudWatchMessage = serde_json::from_slice(&inflated)
+            .map_err(|e| PayloadError::BadCloudWatchEnvelope(e.to_string()))?;
+        if message.message_type == "CONTROL_MESSAGE" {
+            decoded.control_messages += 1;
+        } else {
+            decoded.texts.push(LogText::Messages(
+                message.log_events.into_iter().map(|e| e.message).collect(),
+            ));
+        }
+    } else {
+        decoded.texts.push(LogText::Lines(Cow::Owned(inflated)));
+    }
+    Ok(decoded)
+}
+
+fn looks_like_cloudwatch(json: &[u8]) -> bool {
+    let head = &json[..json.len().min(256)];
+    memchr::memmem::find(head, b"\"messageType\"").is_some()
+}
+
+fn inflate(data: &[u8]) -> Result<Vec<u8>, PayloadError> {
+    let mut out = Vec::with_capacity(data.len() * 4);
+    MultiGzDecoder::new(data)
+        .take(MAX_INFLATED_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| PayloadError::BadGzip(e.to_string()))?;
+    if out.len() as u64 > MAX_INFLATED_BYTES {
+        return Err(PayloadError::GzipTooLarge);
+    }
+    Ok(out)
+}
+
+/// The user records of a KPL aggregate, or `None` when `data` is not one (no magic).
+pub fn deaggregate(data: &[u8]) -> Result<Option<Vec<UserRecord>>, PayloadError> {
+    let Some(body) = data.strip_prefix(&KPL_MAGIC) else {
+        return Ok(None);
+    };
+    if body.len() < MD5_LEN {
+        return Err(PayloadError::BadKplProtobuf("shorter than its checksum"));
+    }
+    let (protobuf, checksum) = body.split_at(body.len() - MD5_LEN);
+    if md5::compute(protobuf).0 != checksum {
+        return Err(PayloadError::KplChecksumMismatch);
+    }
+    let mut partition_keys = Vec::new();
+    let mut hash_keys = Vec::new();
+    let mut records = Vec::new();
+    let mut fields = ProtoReader::new(protobuf);
+    while let Some((field, value)) = fields.next_field()? {
+        match (field, value) {
+            (1, ProtoValue::Bytes(key)) => partition_keys.push(utf8(key)?),
+            (2, ProtoValue::Bytes(key)) => hash_keys.push(utf8(key)?),
+            (3, ProtoValue::Bytes(record)) => records.push(parse_user_record(record)?),
+            (1..=3, _) => return Err(PayloadError::BadKplProtobuf("field of the wrong type")),
+            _ => {} // unknown fields are skipped, as protobuf requires
+        }
+    }
+    records
+        .into_iter()
+        .map(|(pk_index, ehk_index, data)| {
+            let partition_key = usize::try_from(pk_index)
+                .ok()
+                .and_then(|i| partition_keys.get(i))
+                .ok_or(PayloadError::BadKplProtobuf(
+                    "partition key index out of range",
+                ))?
+                .clone();
+            let explicit_hash_key = match ehk_index {
+                None => None,
+                Some(i) => Some(
+                    usize::try_from(i)
+                        .ok()
+                        .and_then(|i| hash_keys.get(i))
+                        .ok_or(PayloadError::BadKplProtobuf("hash key index out of range"))?
+                        .clone(),
+                ),
+            };
+            Ok(UserRecord {
+                partition_key,
+                explicit_hash_key,
+                data,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+fn utf8(bytes: &[u8]) -> Result<String, PayloadError> {
+    String::from_utf8(bytes.to_vec()).map_err(|_| PayloadError::BadKplProtobuf("key is not UTF-8"))
+}
+
+/// `Record { 1: partition_key_index, 2: explicit_hash_key_index, 3: data, 4: tags }`.
+fn parse_user_record(bytes: &[u8]) -> Result<(u64, Option<u64>, Vec<u8>), PayloadError> {
+    let (mut pk_index, mut ehk_index, mut data) = (None, None, None);
+    let mut fields = ProtoReader::new(bytes);
+    while let Some((field, value)) = fields.next_field()? {
+        match (field, value) {
+            (1, ProtoValue::Varint(i)) => pk_index = Some(i),
+            (2, ProtoValue::Varint(i)) => ehk_index = Some(i),
+            (3, ProtoValue::Bytes(d)) => data = Some(d.to_vec()),
+            (1..=3, _) => return Err(PayloadError::BadKplProtobuf("field of the wrong type")),
+            _ => {}
+        }
+    }
+    let pk_index = pk_index.ok_or(PayloadError::BadKplProtobuf("record without partition key"))?;
+    let data = data.ok_or(PayloadError::BadKplProtobuf("record without data"))?;
+    Ok((pk_index, ehk_index, data))
+}
+
+enum ProtoValue<'a> {
+    Varint(u64),
+    Bytes(&'a [u8]),
+    Fixed,
+}
+
+/// Just enough of the protobuf wire format for the KPL messages.
+struct ProtoReader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> ProtoReader<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, pos: 0 }
+    }
+
+    fn varint(&mut self) -> Result<u64, PayloadError> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *self
+                .bytes
+                .get(self.pos)
+                .ok_or(PayloadError::BadKplProtobuf("truncated varint"))?;
+            self.pos += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err(PayloadError::BadKplProtobuf("varint longer than 10 bytes"))
+    }
+
+    fn take(&mut self, len: u64) -> Result<&'a [u8], PayloadError> {
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|len| self.pos.checked_add(len))
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or(PayloadError::BadKplProtobuf("field runs past the end"))?;
+        let bytes = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(bytes)
+    }
+
+    fn next_field(&mut self) -> Result<Option<(u64, ProtoValue<'a>)>, PayloadError> {
+        if self.pos == self.bytes.len() {
+            return Ok(None);
+        }
+        let key = self.varint()?;
+        let value = match key & 7 {
+            0 => ProtoValue::Varint(self.varint()?),
+            1 => {
+                self.take(8)?;
+                ProtoValue::Fixed
+            }
+            2 => {
+                let len = self.varint()?;
+                ProtoValue::Bytes(self.take(len)?)
+            }
+            5 => {
+                self.take(4)?;
+                ProtoValue::Fixed
+            }
+            _ => return Err(PayloadError::BadKplProtobuf("unsupported wire type")),
+        };
+        Ok(Some((key >> 3, value)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    fn bytes_field(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
+        varint(field << 3 | 2, out);
+        varint(bytes.len() as u64, out);
+        out.extend_from_slice(bytes);
+    }
+
+    /// A KPL aggregate built by hand: partition keys, then records of (key index, data).
+    fn aggregate(keys: &[&str], records: &[(u64, &[u8])]) -> Vec<u8> {
+        let mut protobuf = Vec::new();
+        for key in keys {
+            bytes_field(1, key.as_bytes(), &mut protobuf);
+        }
+        for (index, data) in records {
+            let mut record = Vec::new();
+            varint(1 << 3, &mut record);
+            varint(*index, &mut record);
+            bytes_field(3, data, &mut record);
+            bytes_field(3, &record, &mut protobuf);
+        }
+        let mut out = KPL_MAGIC.to_vec();
+        out.extend_from_slice(&protobuf);
+        out.extend_from_slice(&md5::compute(&protobuf).0);
+        out
+    }
+
+    #[test]
+    fn plain_and_gzip_text() {
+        let text = b"line one\nline two\n";
+        assert_eq!(
+            decode_payload(text).unwrap().texts,
+            [LogText::Lines(Cow::Borrowed(&text[..]))]
+        );
+        let gz = gzip(text);
+        assert_eq!(
+            decode_payload(&gz).unwrap().texts,
+            [LogText::Lines(Cow::Owned(text.to_vec()))]
+        );
+    }
+
+    #[test]
+    fn cloudwatch_data_and_control_messages() {
+        let data = br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1,"message":"a\tb"},{"id":"2","timestamp":2,"message":"c"}]}"#;
+        let gz = gzip(data);
+        let decoded = decode_payload(&gz).unwrap();
+        assert_eq!(
+            decoded.texts,
+            [LogText::Messages(vec!["a\tb".into(), "c".into()])]
+        );
+        let control = br#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}"#;
+        let gz = gzip(control);
+        let decoded = decode_payload(&gz).unwrap();
+        assert!(decoded.texts.is_empty());
+        assert_eq!(decoded.control_messages, 1);
+        let broken = br#"{"messageType":"DATA_MESSAGE","logEvents":[{"message":"#;
+        assert!(matches!(
+            decode_payload(&gzip(broken)),
+            Err(PayloadError::BadCloudWatchEnvelope(_))
+        ));
+    }
+
+    #[test]
+    fn kpl_aggregates_nest_any_payload() {
+        let gz = gzip(b"zipped line\n");
+        let data = aggregate(&["a", "b"], &[(0, b"one\ntwo\n"), (1, &gz)]);
+        let records = deaggregate(&data).unwrap().unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[1].partition_key, "b");
+        let decoded = decode_payload(&data).unwrap();
+        assert_eq!(
+            decoded.texts,
+            [
+                LogText::Lines(Cow::Owned(b"one\ntwo\n".to_vec())),
+                LogText::Lines(Cow::Owned(b"zipped line\n".to_vec())),
+            ]
+        );
+    }
+
+    #[test]
+    fn damaged_payloads_are_errors_never_panics() {
+        let good = aggregate(&["k"], &[(0, b"x\n")]);
+        let mut bad_md5 = good.clone();
+        *bad_md5.last_mut().unwrap() ^= 1;
+        assert_eq!(
+            decode_payload(&bad_md5),
+            Err(PayloadError::KplChecksumMismatch)
+        );
+        assert!(matches!(
+            decode_payload(&aggregate(&["k"], &[(5, b"x")])),
+            Err(PayloadError::BadKplProtobuf(_))
+        ));
+        // every truncation and every single-byte corruption: an error or a result, no panic
+        for end in 0..good.len() {
+            let _ = decode_payload(&good[..end]);
+        }
+        for i in 4..good.len() {
+            let mut corrupt = good.clone();
+            corrupt[i] = corrupt[i].wrapping_add(0x41);
+            let _ = decode_payload(&corrupt);
+        }
+        let gz = gzip(b"some text that will be cut short\n");
+        assert!(matches!(
+            decode_payload(&gz[..gz.len() - 6]),
+            Err(PayloadError::BadGzip(_))
+        ));
+    }
+
+    #[test]
+    fn gzip_bombs_are_refused() {
+        let bomb = gzip(&vec![b'\n'; MAX_INFLATED_BYTES as usize + 1]);
+        assert_eq!(decode_payload(&bomb), Err(PayloadError::GzipTooLarge));
+    }
+}
