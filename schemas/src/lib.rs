@@ -1,13 +1,16 @@
 //! The one `access_logs` schema and everything that turns parsed lines into it: Arrow batch
-//! building ([`Decoder`]), the partitioned Parquet lake ([`LakeWriter`]) and the rejects output.
+//! building ([`Decoder`]), the partitioned Parquet lake ([`LakeWriter`]), the JSON rows sent to
+//! Firehose ([`JsonRowWriter`]) and the rejects output.
 
 pub mod builder;
 pub mod decoder;
+pub mod json;
 pub mod lake;
 pub mod rejects;
 pub mod schema;
 
 pub use decoder::{DecodedBatch, Decoder, DecoderOptions, Reject};
+pub use json::JsonRowWriter;
 pub use lake::{LakeError, LakeOptions, LakeWriteSummary, LakeWriter};
 pub use rejects::{RejectRecord, RejectsWriter};
 pub use schema::{file_schema, Column, COLUMNS, TABLE_NAME};
