@@ -1,9 +1,11 @@
 //! The one `access_logs` schema and everything that turns parsed lines into it: Arrow batch
 //! building ([`Decoder`]), the partitioned Parquet lake ([`LakeWriter`]), the JSON rows sent to
-//! Firehose ([`JsonRowWriter`]) and the rejects output.
+//! Firehose ([`JsonRowWriter`]) and their packing into requests ([`firehose`]), and the rejects
+//! output.
 
 pub mod builder;
 pub mod decoder;
+pub mod firehose;
 pub mod json;
 pub mod lake;
 pub mod rejects;
