@@ -52,14 +52,6 @@ pub struct Text<'a> {
 }
 
 impl<'a> Text<'a> {
-    /// A `Text` over bytes that carry no escapes.
-    pub fn raw(bytes: &'a [u8]) -> Self {
-        Text {
-            bytes,
-            escaped: false,
-        }
-    }
-
     /// The value with `\"` and `\\` unescaped. Other sequences such as nginx's `\x16` stay as
     /// written: they are how the server chose to print a non-printable byte.
     pub fn unescaped(&self) -> Cow<'a, [u8]> {

@@ -90,14 +90,9 @@ impl Decoder {
         }
     }
 
-    /// Lines decoded but not yet flushed.
-    pub fn pending_lines(&self) -> usize {
-        self.lines_in as usize
-    }
-
     /// Whether a batch is full and [`Decoder::flush`] should be called before decoding more.
     pub fn is_full(&self) -> bool {
-        self.pending_lines() >= self.options.batch_size
+        self.lines_in as usize >= self.options.batch_size
     }
 
     /// Decodes complete lines from `buf` until a batch is full; returns how many bytes were

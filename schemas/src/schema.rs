@@ -95,11 +95,6 @@ pub fn file_schema() -> SchemaRef {
         .clone()
 }
 
-/// The partition columns, in path order.
-pub fn partition_columns() -> impl Iterator<Item = &'static Column> {
-    COLUMNS.iter().filter(|c| c.partition)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,7 +109,11 @@ mod tests {
         assert_eq!(names.first().map(String::as_str), Some("ts"));
         assert_eq!(names.last().map(String::as_str), Some("source_line"));
         assert_eq!(names.len(), COLUMNS.len() - 2);
-        let partitions: Vec<_> = partition_columns().map(|c| c.name).collect();
+        let partitions: Vec<_> = COLUMNS
+            .iter()
+            .filter(|c| c.partition)
+            .map(|c| c.name)
+            .collect();
         assert_eq!(partitions, ["dt", "hour"]);
     }
 }
