@@ -210,6 +210,29 @@ fn ingests_a_small_log_into_the_lake_and_reruns_identically() {
 }
 
 #[test]
+fn a_forced_format_keeps_only_its_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    fs::write(&log, FIXTURE).unwrap();
+    let out = dir.path().join("lake");
+    let output = loglake(&[
+        "ingest",
+        "--json",
+        "--format",
+        "common",
+        "--out",
+        out.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    let summary = summary(&output);
+    // only line 5 is Common Log Format; the combined and vhost lines are format mismatches
+    assert_eq!(summary["rows_out"], 1);
+    assert_eq!(summary["rejects_by_reason"]["format_mismatch"], 4);
+    assert_eq!(read_lake(&out).source_lines, [5]);
+}
+
+#[test]
 fn reads_gzip_and_stdin_and_reports_a_truncated_gzip() {
     let dir = tempfile::tempdir().unwrap();
     let body: String = (0..2000)
