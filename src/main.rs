@@ -59,7 +59,13 @@ fn main() -> ExitCode {
             json,
             paths,
         } => {
-            let inputs: Vec<InputSource> = paths.iter().map(|p| InputSource::from_arg(p)).collect();
+            // A path named twice would be written by two workers at once: ingest it once.
+            let mut seen = std::collections::HashSet::new();
+            let inputs: Vec<InputSource> = paths
+                .iter()
+                .filter(|p| seen.insert(p.as_str()))
+                .map(|p| InputSource::from_arg(p))
+                .collect();
             let options = IngestOptions { format, out };
             let summary =
                 with_progress(&inputs, |progress| ingest::run(&inputs, &options, progress));

@@ -210,6 +210,17 @@ fn ingests_a_small_log_into_the_lake_and_reruns_identically() {
 }
 
 #[test]
+fn a_path_named_twice_is_ingested_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    fs::write(&log, FIXTURE).unwrap();
+    let out = dir.path().join("lake");
+    let summary = ingest(&out, &[&log, &log]);
+    assert_eq!(summary["rows_out"], 5);
+    assert_eq!(read_lake(&out).rows, 5);
+}
+
+#[test]
 fn a_forced_format_keeps_only_its_layout() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");

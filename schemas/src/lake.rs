@@ -417,15 +417,17 @@ pub fn writer_properties(options: &LakeOptions) -> WriterProperties {
     builder.build()
 }
 
-/// Writes `batches` (all of one partition) to `path` sorted by `ts`, through a temporary file
-/// renamed into place so readers never see half a file. Returns the rows written.
+/// Writes `batches` (all of one partition) to `path` sorted by `ts`, through a hidden temporary
+/// file renamed into place so readers never see half a file. Returns the rows written.
 pub fn write_sorted_parquet(
     path: &Path,
     batches: &[RecordBatch],
     options: &LakeOptions,
 ) -> Result<u64, LakeError> {
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let tmp = path.with_extension("parquet.tmp");
+    // A dot-file: Athena and DataFusion skip it, so a crash mid-write leaves nothing they read.
+    let file_name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{file_name}.tmp"));
     let parquet_error = |source| LakeError::Parquet {
         path: path.to_path_buf(),
         source,
