@@ -66,6 +66,10 @@ def check(binary, log):
         assert count == len(times), (count, len(times))
         assert (min_ts, max_ts) == (min(times), max(times)), ((min_ts, max_ts), (min(times), max(times)))
         assert misplaced == 0, f"{misplaced} rows in the wrong partition"
+        blank_agents = db.execute("""
+            SELECT count(*) FROM access_logs
+            WHERE ua_name = '' OR ua_category = '' OR ua_os = ''""").fetchone()[0]
+        assert blank_agents == 0, f"{blank_agents} rows with blank user-agent fields (want UNKNOWN)"
         lake_statuses = dict(db.execute(
             "SELECT status, count(*) FROM access_logs GROUP BY status").fetchall())
         assert lake_statuses == dict(statuses), (lake_statuses, dict(statuses))

@@ -53,7 +53,12 @@ pub struct UserAgentInfo {
 /// gets woothee's `UNKNOWN` values.
 pub fn classify(user_agent: Option<&str>) -> UserAgentInfo {
     let ua = user_agent.unwrap_or("");
-    let result = woothee::parser::Parser::new().parse(ua).unwrap_or_default();
+    // `new()`, not `Default`: woothee's derived `Default` has empty strings, while its own
+    // "nothing matched" value is `UNKNOWN` everywhere.
+    #[allow(clippy::unwrap_or_default)]
+    let result = woothee::parser::Parser::new()
+        .parse(ua)
+        .unwrap_or_else(woothee::parser::WootheeResult::new);
     UserAgentInfo {
         is_bot: result.category == CRAWLER_CATEGORY || has_bot_token(ua),
         name: result.name.into(),
@@ -164,12 +169,19 @@ mod tests {
     }
 
     #[test]
-    fn missing_agents_are_unknown() {
-        for ua in [None, Some(""), Some("-")] {
+    fn missing_and_unrecognised_agents_are_unknown() {
+        for ua in [
+            None,
+            Some(""),
+            Some("-"),
+            Some("Go-http-client/1.1"),
+            Some("x"),
+        ] {
             let info = classify(ua);
             assert_eq!(&*info.name, "UNKNOWN");
             assert_eq!(&*info.category, "UNKNOWN");
-            assert!(!info.is_bot);
+            assert_eq!(&*info.os, "UNKNOWN");
+            assert_eq!(info.is_bot, ua == Some("Go-http-client/1.1"));
         }
     }
 
