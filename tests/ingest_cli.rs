@@ -139,12 +139,18 @@ const FIXTURE: &str = concat!(
     "10.0.0.6 - - [31/Feb/2020:10:00:00 +0000] \"GET / HTTP/1.1\" 200 1\n",
 );
 
-#[test]
-fn ingests_a_small_log_into_the_lake_and_reruns_identically() {
+/// A temporary directory holding FIXTURE as `access.log`, and where its lake goes.
+fn fixture_log() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
     fs::write(&log, FIXTURE).unwrap();
     let out = dir.path().join("lake");
+    (dir, log, out)
+}
+
+#[test]
+fn ingests_a_small_log_into_the_lake_and_reruns_identically() {
+    let (_dir, log, out) = fixture_log();
 
     let first = ingest(&out, &[&log]);
     assert_eq!(first["lines_in"], 8);
@@ -211,10 +217,7 @@ fn ingests_a_small_log_into_the_lake_and_reruns_identically() {
 
 #[test]
 fn a_path_named_twice_is_ingested_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("access.log");
-    fs::write(&log, FIXTURE).unwrap();
-    let out = dir.path().join("lake");
+    let (_dir, log, out) = fixture_log();
     let summary = ingest(&out, &[&log, &log]);
     assert_eq!(summary["rows_out"], 5);
     assert_eq!(read_lake(&out).rows, 5);
@@ -222,10 +225,7 @@ fn a_path_named_twice_is_ingested_once() {
 
 #[test]
 fn a_forced_format_keeps_only_its_layout() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("access.log");
-    fs::write(&log, FIXTURE).unwrap();
-    let out = dir.path().join("lake");
+    let (_dir, log, out) = fixture_log();
     let output = loglake(&[
         "ingest",
         "--json",
@@ -262,9 +262,9 @@ fn reads_gzip_and_stdin_and_reports_a_truncated_gzip() {
     fs::write(&gz_path, &gz).unwrap();
 
     let out = dir.path().join("lake");
-    let summary = ingest(&out, &[&gz_path]);
-    assert_eq!(summary["rows_out"], 2000);
-    assert_eq!(summary["rejected"], 0);
+    let gzipped = ingest(&out, &[&gz_path]);
+    assert_eq!(gzipped["rows_out"], 2000);
+    assert_eq!(gzipped["rejected"], 0);
 
     // stdin
     let mut child = Command::new(env!("CARGO_BIN_EXE_loglake"))
@@ -288,7 +288,7 @@ fn reads_gzip_and_stdin_and_reports_a_truncated_gzip() {
         .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success());
-    assert_eq!(summary_of(&output)["rows_out"], 2000);
+    assert_eq!(summary(&output)["rows_out"], 2000);
 
     // truncated gzip: the lines before the cut are rows, the cut line a reject, and the run
     // fails naming the file
@@ -305,14 +305,10 @@ fn reads_gzip_and_stdin_and_reports_a_truncated_gzip() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cut.log.gz"), "{stderr}");
-    let summary = summary_of(&output);
-    let rows = summary["rows_out"].as_u64().unwrap();
-    assert!(rows > 2000 && rows < 4000, "{summary}");
-    assert_eq!(summary["errors"].as_array().unwrap().len(), 1);
-}
-
-fn summary_of(output: &Output) -> Value {
-    summary(output)
+    let cut = summary(&output);
+    let rows = cut["rows_out"].as_u64().unwrap();
+    assert!(rows > 2000 && rows < 4000, "{cut}");
+    assert_eq!(cut["errors"].as_array().unwrap().len(), 1);
 }
 
 #[test]

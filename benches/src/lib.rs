@@ -33,18 +33,9 @@ const MONTHS: [&str; 12] = [
 
 /// `dd/Mon/yyyy:HH:MM:SS +0000` for seconds since the epoch (UTC).
 pub fn clf_timestamp(epoch_seconds: i64) -> String {
-    let days = epoch_seconds.div_euclid(86_400);
+    let (year, month, day) =
+        loglake_parser::timestamp::civil_from_days(epoch_seconds.div_euclid(86_400));
     let secs = epoch_seconds.rem_euclid(86_400);
-    // civil_from_days (Howard Hinnant)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
         "{day:02}/{}/{year:04}:{:02}:{:02}:{:02} +0000",
         MONTHS[(month - 1) as usize],

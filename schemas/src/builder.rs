@@ -1,7 +1,5 @@
 //! Parsed lines → columns of an Arrow `RecordBatch` in the file schema.
 
-use std::borrow::Cow;
-
 use arrow::array::{
     ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int16Builder, Int64Builder, RecordBatch,
     StringBuilder, TimestampMicrosecondBuilder,
@@ -214,10 +212,10 @@ impl LineText<'_> {
     }
 
     fn append_unescaped(&self, builder: &mut StringBuilder, field: Option<Text<'_>>) -> bool {
-        match field.map(|t| t.unescaped()) {
+        match field {
             None => self.append(builder, None),
-            Some(Cow::Borrowed(bytes)) => self.append(builder, Some(bytes)),
-            Some(Cow::Owned(bytes)) => self.append(builder, Some(&bytes)),
+            // Borrowed (the usual case) still points into the line, so `str_of` finds it.
+            Some(text) => self.append(builder, Some(&text.unescaped())),
         }
     }
 }
