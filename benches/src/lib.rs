@@ -57,6 +57,46 @@ pub fn with_timestamp(line: &str, epoch_seconds: i64) -> Option<String> {
     ))
 }
 
+/// A Kinesis event as Lambda delivers a full batch: `records` records holding about
+/// `log_bytes` of the given lines in all (whole lines, cycled), each record's data base64.
+pub fn kinesis_batch_event(lines: &[&[u8]], records: usize, log_bytes: usize) -> Vec<u8> {
+    use base64::Engine;
+    let per_record = log_bytes / records.max(1);
+    let mut lines = lines.iter().cycle();
+    let mut json = String::from("{\"Records\":[");
+    for i in 0..records {
+        let mut data = Vec::with_capacity(per_record + 512);
+        while data.len() < per_record {
+            data.extend_from_slice(lines.next().expect("some lines"));
+            data.push(b'\n');
+        }
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&format!(
+            "{{\"kinesis\":{{\"kinesisSchemaVersion\":\"1.0\",\"partitionKey\":\"web-{}\",\
+             \"sequenceNumber\":\"49590338271490256608559692538361571095921575989136{i:06}\",\
+             \"data\":\"{}\",\"approximateArrivalTimestamp\":1700000000.5}},\
+             \"eventSource\":\"aws:kinesis\",\"eventVersion\":\"1.0\",\
+             \"eventID\":\"shardId-000000000000:49590338271490256608559692538361571095921575989136{i:06}\",\
+             \"eventName\":\"aws:kinesis:record\",\"invokeIdentityArn\":\"arn:aws:iam::123456789012:role/ingest\",\
+             \"awsRegion\":\"us-east-1\",\"eventSourceARN\":\"arn:aws:kinesis:us-east-1:123456789012:stream/web-logs\"}}",
+            i % 16,
+            base64::engine::general_purpose::STANDARD.encode(&data)
+        ));
+    }
+    json.push_str("]}");
+    json.into_bytes()
+}
+
+/// The process's peak resident set size in MB (Linux `VmHWM`), if known.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,8 @@ use std::io::Read;
 use flate2::read::MultiGzDecoder;
 use serde::Deserialize;
 
+use crate::RejectReason;
+
 /// The first bytes of a KPL-aggregated record.
 pub const KPL_MAGIC: [u8; 4] = [0xF3, 0x89, 0x9A, 0xC2];
 const MD5_LEN: usize = 16;
@@ -38,14 +40,14 @@ pub enum PayloadError {
 }
 
 impl PayloadError {
-    /// The stable machine name used in rejects and metrics.
-    pub fn as_str(&self) -> &'static str {
+    /// The reason the record is rejected for (its name is what rejects and metrics show).
+    pub fn reject_reason(&self) -> RejectReason {
         match self {
-            PayloadError::BadGzip(_) => "bad_gzip",
-            PayloadError::GzipTooLarge => "gzip_too_large",
-            PayloadError::BadCloudWatchEnvelope(_) => "bad_cloudwatch_envelope",
-            PayloadError::BadKplProtobuf(_) => "bad_kpl_aggregate",
-            PayloadError::KplChecksumMismatch => "kpl_checksum_mismatch",
+            PayloadError::BadGzip(_) => RejectReason::BadGzip,
+            PayloadError::GzipTooLarge => RejectReason::GzipTooLarge,
+            PayloadError::BadCloudWatchEnvelope(_) => RejectReason::BadCloudWatchEnvelope,
+            PayloadError::BadKplProtobuf(_) => RejectReason::BadKplAggregate,
+            PayloadError::KplChecksumMismatch => RejectReason::KplChecksumMismatch,
         }
     }
 }
@@ -147,9 +149,10 @@ fn decode_unaggregated(data: &[u8]) -> Result<DecodedPayload<'_>, PayloadError> 
     Ok(decoded)
 }
 
+/// CloudWatch Logs puts `messageType` first, but JSON key order is not guaranteed: look for it
+/// anywhere (gzip JSON without it is treated as log lines).
 fn looks_like_cloudwatch(json: &[u8]) -> bool {
-    let head = &json[..json.len().min(256)];
-    memchr::memmem::find(head, b"\"messageType\"").is_some()
+    memchr::memmem::find(json, b"\"messageType\"").is_some()
 }
 
 fn inflate(data: &[u8]) -> Result<Vec<u8>, PayloadError> {
@@ -382,6 +385,14 @@ mod tests {
         let decoded = decode_payload(&gz).unwrap();
         assert!(decoded.texts.is_empty());
         assert_eq!(decoded.control_messages, 1);
+        // keys in another order (a long event before `messageType`)
+        let long = "x".repeat(1_000);
+        let reordered = format!(
+            r#"{{"logEvents":[{{"id":"1","timestamp":1,"message":"{long}"}}],"messageType":"DATA_MESSAGE"}}"#
+        );
+        let gz = gzip(reordered.as_bytes());
+        let decoded = decode_payload(&gz).unwrap();
+        assert_eq!(decoded.texts, [LogText::Messages(vec![long])]);
         let broken = br#"{"messageType":"DATA_MESSAGE","logEvents":[{"message":"#;
         assert!(matches!(
             decode_payload(&gzip(broken)),

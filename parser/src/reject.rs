@@ -38,11 +38,31 @@ pub enum RejectReason {
     /// The input ended inside a line because the input itself was cut short (a truncated gzip).
     #[error("input truncated inside this line")]
     TruncatedInput,
+    // Record-level reasons: a whole stream record (Kinesis, Firehose) whose payload could not be
+    // decoded. Its reject carries the record's bytes and `source_line` 0.
+    /// The record's gzip data is corrupt or cut short.
+    #[error("gzip data is corrupt or truncated")]
+    BadGzip,
+    /// The record's gzip data inflates beyond the payload limit (a gzip bomb).
+    #[error("gzip data inflates beyond the payload limit")]
+    GzipTooLarge,
+    /// A gzip JSON record that is not a valid CloudWatch Logs subscription message.
+    #[error("malformed CloudWatch Logs envelope")]
+    BadCloudWatchEnvelope,
+    /// A KPL aggregate whose protobuf is malformed.
+    #[error("malformed KPL aggregate")]
+    BadKplAggregate,
+    /// A KPL aggregate whose MD5 trailer does not match its protobuf.
+    #[error("KPL aggregate fails its MD5 check")]
+    KplChecksumMismatch,
+    /// The record's data in the event is not valid base64.
+    #[error("record data is not valid base64")]
+    BadBase64,
 }
 
 impl RejectReason {
     /// Every reason, in a stable order (for reports and tests).
-    pub const ALL: [RejectReason; 11] = [
+    pub const ALL: [RejectReason; 17] = [
         RejectReason::EmptyLine,
         RejectReason::LineTooLong,
         RejectReason::NoTimestamp,
@@ -54,6 +74,12 @@ impl RejectReason {
         RejectReason::BadQuotedField,
         RejectReason::FormatMismatch,
         RejectReason::TruncatedInput,
+        RejectReason::BadGzip,
+        RejectReason::GzipTooLarge,
+        RejectReason::BadCloudWatchEnvelope,
+        RejectReason::BadKplAggregate,
+        RejectReason::KplChecksumMismatch,
+        RejectReason::BadBase64,
     ];
 
     /// The stable machine name, e.g. `no_timestamp`.
@@ -70,6 +96,12 @@ impl RejectReason {
             RejectReason::BadQuotedField => "bad_quoted_field",
             RejectReason::FormatMismatch => "format_mismatch",
             RejectReason::TruncatedInput => "truncated_input",
+            RejectReason::BadGzip => "bad_gzip",
+            RejectReason::GzipTooLarge => "gzip_too_large",
+            RejectReason::BadCloudWatchEnvelope => "bad_cloudwatch_envelope",
+            RejectReason::BadKplAggregate => "bad_kpl_aggregate",
+            RejectReason::KplChecksumMismatch => "kpl_checksum_mismatch",
+            RejectReason::BadBase64 => "bad_base64",
         }
     }
 }

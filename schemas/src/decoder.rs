@@ -67,6 +67,8 @@ pub struct Decoder {
     rejects: Vec<Reject>,
     lines_in: u64,
     lossy_utf8_rows: u64,
+    rows_total: u64,
+    rejects_total: u64,
     /// The start of a line whose newline has not arrived yet (at most `max_line_bytes`).
     partial: Vec<u8>,
     /// The full length of that line so far, including bytes beyond the limit that were dropped.
@@ -85,9 +87,41 @@ impl Decoder {
             rejects: Vec::new(),
             lines_in: 0,
             lossy_utf8_rows: 0,
+            rows_total: 0,
+            rejects_total: 0,
             partial: Vec::new(),
             partial_len: 0,
         }
+    }
+
+    /// Starts the next source (a stream record, say) on the same decoder, so its parser state
+    /// and user-agent cache carry over: a last line of the previous source without its newline
+    /// is finished first, and line numbers restart at 1.
+    pub fn set_source(&mut self, source: impl Into<Arc<str>>) {
+        self.finish(false);
+        self.source = source.into();
+        self.next_line = 1;
+    }
+
+    /// Appends a reject for a whole record of the current source that could not be decoded
+    /// (`source_line` 0); `raw` is kept up to the line limit.
+    pub fn reject_record(&mut self, reason: RejectReason, raw: &[u8]) {
+        let kept = &raw[..raw.len().min(self.options.max_line_bytes)];
+        self.rejects.push(Reject {
+            source: self.source.clone(),
+            source_line: 0,
+            reason,
+            raw: kept.to_vec(),
+            raw_len: raw.len() as u64,
+        });
+        self.lines_in += 1;
+        self.rejects_total += 1;
+    }
+
+    /// Rows and rejects produced since the decoder was created (flushed or not): tells which
+    /// rows belong to which source when several sources share a batch.
+    pub fn totals(&self) -> (u64, u64) {
+        (self.rows_total, self.rejects_total)
     }
 
     /// Whether a batch is full and [`Decoder::flush`] should be called before decoding more.
@@ -188,6 +222,7 @@ impl Decoder {
                     .append(line, &parsed, ua, &self.source, self.next_line);
                 self.lossy_utf8_rows += u64::from(appended.is_err());
                 self.lines_in += 1;
+                self.rows_total += 1;
                 self.next_line += 1;
             }
             Err(reason) => self.reject(reason, line, full_len),
@@ -203,6 +238,7 @@ impl Decoder {
             raw_len,
         });
         self.lines_in += 1;
+        self.rejects_total += 1;
         self.next_line += 1;
     }
 }

@@ -2,9 +2,13 @@
 //! table): keys are exactly the table's column names, in table order, including the partition
 //! columns `dt` and `hour`; `ts` is `yyyy-MM-ddTHH:mm:ss.ffffffZ`, a layout the OpenX SerDe reads.
 
+use std::cell::RefCell;
 use std::io::Write;
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{
+    Array, AsArray, BooleanArray, Float64Array, Int16Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, TimestampMicrosecondArray,
+};
 use arrow::datatypes::{
     DataType, Float64Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
 };
@@ -14,88 +18,129 @@ use crate::schema::file_schema;
 
 /// Writes rows of one batch (in the file schema) as JSON objects.
 pub struct JsonRowWriter<'a> {
-    batch: &'a RecordBatch,
-    /// `"name":` for each file-schema column, pre-rendered.
-    keys: Vec<String>,
+    ts: &'a TimestampMicrosecondArray,
+    /// Each column once downcast, with its `"name":` key pre-rendered.
+    columns: Vec<(String, TypedColumn<'a>)>,
+    /// `,"dt":"…","hour":N}` of the last hour written: rows of a batch share a few hours.
+    partition_suffix: RefCell<(Option<UtcHour>, String)>,
+}
+
+/// A column downcast once per batch rather than once per value.
+enum TypedColumn<'a> {
+    Utf8(&'a StringArray),
+    Timestamp(&'a TimestampMicrosecondArray),
+    Int16(&'a Int16Array),
+    Int32(&'a Int32Array),
+    Int64(&'a Int64Array),
+    Float64(&'a Float64Array),
+    Boolean(&'a BooleanArray),
 }
 
 impl<'a> JsonRowWriter<'a> {
     pub fn new(batch: &'a RecordBatch) -> Self {
         debug_assert_eq!(batch.schema(), file_schema());
-        let keys = batch
+        let columns = batch
             .schema()
             .fields()
             .iter()
-            .map(|f| format!("\"{}\":", f.name()))
+            .zip(batch.columns())
+            .map(|(field, column)| {
+                let typed = match column.data_type() {
+                    DataType::Utf8 => TypedColumn::Utf8(column.as_string::<i32>()),
+                    DataType::Timestamp(_, _) => {
+                        TypedColumn::Timestamp(column.as_primitive::<TimestampMicrosecondType>())
+                    }
+                    DataType::Int16 => TypedColumn::Int16(column.as_primitive::<Int16Type>()),
+                    DataType::Int32 => TypedColumn::Int32(column.as_primitive::<Int32Type>()),
+                    DataType::Int64 => TypedColumn::Int64(column.as_primitive::<Int64Type>()),
+                    DataType::Float64 => TypedColumn::Float64(column.as_primitive::<Float64Type>()),
+                    DataType::Boolean => TypedColumn::Boolean(column.as_boolean()),
+                    other => unreachable!("the file schema has no {other} column"),
+                };
+                (format!("\"{}\":", field.name()), typed)
+            })
             .collect();
-        Self { batch, keys }
+        Self {
+            ts: batch.column(0).as_primitive::<TimestampMicrosecondType>(),
+            columns,
+            partition_suffix: RefCell::new((None, String::new())),
+        }
     }
 
     pub fn num_rows(&self) -> usize {
-        self.batch.num_rows()
+        self.ts.len()
     }
 
-    /// Appends row `row` as one JSON object (no newline).
-    pub fn write_row(&self, row: usize, out: &mut Vec<u8>) {
+    /// Appends row `row` as one JSON object (no newline); returns the hour it belongs to.
+    pub fn write_row(&self, row: usize, out: &mut Vec<u8>) -> UtcHour {
         out.push(b'{');
-        for (i, column) in self.batch.columns().iter().enumerate() {
+        for (i, (key, column)) in self.columns.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            out.extend_from_slice(self.keys[i].as_bytes());
-            write_value(column.as_ref(), row, out);
+            out.extend_from_slice(key.as_bytes());
+            column.write_value(row, out);
         }
-        let ts = self
-            .batch
-            .column(0)
-            .as_primitive::<TimestampMicrosecondType>();
-        let hour = UtcHour::of_micros(ts.value(row));
         // The partition columns close the object, in table order.
-        let _ = write!(
-            out,
-            ",\"dt\":\"{}\",\"hour\":{}}}",
-            hour.date_string(),
-            hour.hour_of_day()
-        );
+        let hour = UtcHour::of_micros(self.ts.value(row));
+        let mut suffix = self.partition_suffix.borrow_mut();
+        if suffix.0 != Some(hour) {
+            *suffix = (
+                Some(hour),
+                format!(
+                    ",\"dt\":\"{}\",\"hour\":{}}}",
+                    hour.date_string(),
+                    hour.hour_of_day()
+                ),
+            );
+        }
+        out.extend_from_slice(suffix.1.as_bytes());
+        hour
     }
 }
 
-fn write_value(column: &dyn Array, row: usize, out: &mut Vec<u8>) {
-    if column.is_null(row) {
-        out.extend_from_slice(b"null");
-        return;
-    }
-    match column.data_type() {
-        DataType::Utf8 => write_json_string(column.as_string::<i32>().value(row), out),
-        DataType::Timestamp(_, _) => {
-            let micros = column.as_primitive::<TimestampMicrosecondType>().value(row);
-            out.push(b'"');
-            out.extend_from_slice(format_rfc3339_micros(micros).as_bytes());
-            out.push(b'"');
+impl TypedColumn<'_> {
+    fn write_value(&self, row: usize, out: &mut Vec<u8>) {
+        let is_null = match self {
+            TypedColumn::Utf8(a) => a.is_null(row),
+            TypedColumn::Timestamp(a) => a.is_null(row),
+            TypedColumn::Int16(a) => a.is_null(row),
+            TypedColumn::Int32(a) => a.is_null(row),
+            TypedColumn::Int64(a) => a.is_null(row),
+            TypedColumn::Float64(a) => a.is_null(row),
+            TypedColumn::Boolean(a) => a.is_null(row),
+        };
+        if is_null {
+            out.extend_from_slice(b"null");
+            return;
         }
-        DataType::Int16 => {
-            let _ = write!(out, "{}", column.as_primitive::<Int16Type>().value(row));
-        }
-        DataType::Int32 => {
-            let _ = write!(out, "{}", column.as_primitive::<Int32Type>().value(row));
-        }
-        DataType::Int64 => {
-            let _ = write!(out, "{}", column.as_primitive::<Int64Type>().value(row));
-        }
-        DataType::Float64 => {
-            let value = column.as_primitive::<Float64Type>().value(row);
-            if value.is_finite() {
-                let _ = write!(out, "{value}");
-            } else {
-                out.extend_from_slice(b"null");
+        match self {
+            TypedColumn::Utf8(a) => write_json_string(a.value(row), out),
+            TypedColumn::Timestamp(a) => {
+                out.push(b'"');
+                out.extend_from_slice(format_rfc3339_micros(a.value(row)).as_bytes());
+                out.push(b'"');
+            }
+            TypedColumn::Int16(a) => write_integer(i64::from(a.value(row)), out),
+            TypedColumn::Int32(a) => write_integer(i64::from(a.value(row)), out),
+            TypedColumn::Int64(a) => write_integer(a.value(row), out),
+            TypedColumn::Float64(a) => {
+                let value = a.value(row);
+                if value.is_finite() {
+                    let _ = write!(out, "{value}");
+                } else {
+                    out.extend_from_slice(b"null");
+                }
+            }
+            TypedColumn::Boolean(a) => {
+                out.extend_from_slice(if a.value(row) { b"true" } else { b"false" })
             }
         }
-        DataType::Boolean => {
-            let value = column.as_boolean().value(row);
-            out.extend_from_slice(if value { b"true" } else { b"false" });
-        }
-        other => unreachable!("the file schema has no {other} column"),
     }
+}
+
+fn write_integer(value: i64, out: &mut Vec<u8>) {
+    let _ = write!(out, "{value}");
 }
 
 /// A JSON string literal; the common case (nothing to escape) is a plain copy.

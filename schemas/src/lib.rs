@@ -10,9 +10,11 @@ pub mod json;
 pub mod lake;
 pub mod rejects;
 pub mod schema;
+pub mod stream;
 
 pub use decoder::{DecodedBatch, Decoder, DecoderOptions, Reject};
 pub use json::JsonRowWriter;
 pub use lake::{LakeError, LakeOptions, LakeWriteSummary, LakeWriter};
 pub use rejects::{RejectRecord, RejectsWriter};
 pub use schema::{file_schema, Column, COLUMNS, TABLE_NAME};
+pub use stream::{StreamEncoder, StreamRecord, StreamSink, StreamStats};

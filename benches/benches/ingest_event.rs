@@ -1,0 +1,34 @@
+//! Criterion benchmark of one `ingest` invocation's CPU work on a full Kinesis batch (10,000
+//! records, 6 MB of log lines from the bundled sample): event JSON → Firehose request bodies.
+//! `ingest-batch` runs the same on the benchmark log for benches/README.md.
+
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use loglake_ingest::{prepare, RejectsOutput};
+use loglake_parser::LogFormat;
+
+fn benches(c: &mut Criterion) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../sample/access.log");
+    let sample = std::fs::read(path).expect("sample/access.log is in the repository");
+    let lines: Vec<&[u8]> = sample
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let event_json = loglake_benches::kinesis_batch_event(&lines, 10_000, 6_000_000);
+
+    let mut group = c.benchmark_group("ingest_invocation");
+    group.sample_size(20);
+    group.throughput(Throughput::Bytes(6_000_000));
+    group.bench_function("10k_records_6MB_to_firehose_bodies", |b| {
+        b.iter(|| {
+            let event: KinesisEvent = serde_json::from_slice(&event_json).unwrap();
+            prepare(&event, LogFormat::Auto, RejectsOutput::Stream)
+                .rows
+                .len()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(ingest, benches);
+criterion_main!(ingest);

@@ -1,0 +1,67 @@
+//! One `ingest` invocation's CPU work on a full Kinesis batch, as the Lambda does it: event JSON
+//! → Kinesis records → parsed rows → packed `PutRecordBatch` bodies (no network).
+//!
+//! `ingest-batch FILE [RECORDS] [LOG_BYTES] [RUNS]` builds the event from FILE's lines (default
+//! 10,000 records holding 6 MB of lines), then prints one JSON object: the best and median
+//! milliseconds per invocation, what the batch held and produced, and the peak RSS.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use loglake_ingest::{prepare, RejectsOutput};
+use loglake_parser::LogFormat;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let path = args
+        .next()
+        .context("usage: ingest-batch FILE [RECORDS] [LOG_BYTES] [RUNS]")?;
+    let records: usize = args.next().map_or(Ok(10_000), |a| a.parse())?;
+    let log_bytes: usize = args.next().map_or(Ok(6_000_000), |a| a.parse())?;
+    let runs: usize = args.next().map_or(Ok(30), |a| a.parse())?;
+    let input = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
+    let lines: Vec<&[u8]> = input
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .take(200_000)
+        .collect();
+    let event_json = loglake_benches::kinesis_batch_event(&lines, records, log_bytes);
+    drop(lines);
+    drop(input);
+
+    let mut times = Vec::with_capacity(runs);
+    let mut summary = None;
+    for _ in 0..runs {
+        let started = Instant::now();
+        let event: KinesisEvent = serde_json::from_slice(&event_json)?;
+        let prepared = prepare(&event, LogFormat::Auto, RejectsOutput::Stream);
+        times.push(started.elapsed().as_secs_f64() * 1e3);
+        let firehose_records: usize = prepared.rows.iter().map(|r| r.records.len()).sum();
+        let firehose_bytes: usize = prepared.rows.iter().map(|r| r.bytes).sum();
+        summary = Some((
+            prepared.stats,
+            prepared.rows.len(),
+            firehose_records,
+            firehose_bytes,
+        ));
+    }
+    times.sort_by(f64::total_cmp);
+    let (stats, requests, firehose_records, firehose_bytes) = summary.context("no runs")?;
+    println!(
+        "{{\"records\":{records},\"event_json_bytes\":{},\"lines\":{},\"rows\":{},\"rejected\":{},\
+         \"put_requests\":{requests},\"firehose_records\":{firehose_records},\"firehose_bytes\":{firehose_bytes},\
+         \"best_ms\":{:.2},\"median_ms\":{:.2},\"runs\":{runs},\"peak_rss_mb\":{:.1}}}",
+        event_json.len(),
+        stats.lines_in,
+        stats.rows_out,
+        stats.rejected,
+        times[0],
+        times[times.len() / 2],
+        loglake_benches::peak_rss_mb().unwrap_or(f64::NAN),
+    );
+    Ok(())
+}

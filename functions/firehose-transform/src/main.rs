@@ -1,0 +1,43 @@
+//! The Lambda entry point (`bootstrap`) of the Firehose transformation: read `LOG_FORMAT`, then
+//! hand each event to the library. Settings are documented in README.md.
+
+use lambda_runtime::tracing::subscriber::EnvFilter;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use loglake_firehose_transform::FirehoseEvent;
+use loglake_parser::LogFormat;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::subscriber::fmt()
+        .json()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .init();
+
+    let format: LogFormat = match std::env::var("LOG_FORMAT") {
+        Ok(name) if !name.trim().is_empty() => name
+            .trim()
+            .parse()
+            .inspect_err(|error| tracing::error!(%error, "invalid LOG_FORMAT"))?,
+        _ => LogFormat::Auto,
+    };
+
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<FirehoseEvent>| async move {
+            let (response, stats) = loglake_firehose_transform::transform(&event.payload, format);
+            tracing::info!(
+                records = stats.stream.records_in,
+                lines_in = stats.stream.lines_in,
+                rows_out = stats.stream.rows_out,
+                rejected = stats.stream.rejected,
+                ok = stats.ok,
+                dropped = stats.dropped,
+                failed = stats.failed,
+                over_budget = stats.over_budget,
+                "transformed"
+            );
+            Ok::<_, Error>(response)
+        },
+    ))
+    .await
+}

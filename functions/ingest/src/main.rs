@@ -1,0 +1,42 @@
+//! The Lambda entry point (`bootstrap`): read the settings, build the Firehose client, and hand
+//! each Kinesis event to the library. Settings are documented in README.md.
+
+use aws_config::retry::RetryConfig;
+use aws_config::BehaviorVersion;
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use lambda_runtime::tracing::subscriber::EnvFilter;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use loglake_ingest::delivery::FirehoseClient;
+use loglake_ingest::{deadline_from_epoch_ms, Config, IngestFunction};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    // JSON logs; the level comes from RUST_LOG (default info).
+    lambda_runtime::tracing::subscriber::fmt()
+        .json()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .init();
+
+    let config = Config::from_env().inspect_err(|error| {
+        tracing::error!(%error, "invalid configuration");
+    })?;
+    // The library retries per entry within the invocation's deadline; SDK-level retries would
+    // hide throttling from it and could outlive the deadline.
+    let aws = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
+        .load()
+        .await;
+    let function = IngestFunction::new(config, FirehoseClient(aws_sdk_firehose::Client::new(&aws)));
+    let function = &function;
+
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<KinesisEvent>| async move {
+            let deadline = deadline_from_epoch_ms(event.context.deadline);
+            let (response, metrics) = function.handle(&event.payload, deadline).await;
+            function.emit_metrics(&metrics);
+            Ok::<_, Error>(response)
+        },
+    ))
+    .await
+}

@@ -1,0 +1,533 @@
+//! The ingest function against Firehose over the wire: the local AWS stand-in (moto, started by
+//! scripts/test) delivering to S3, and a Firehose stand-in on loopback that fails entries and
+//! throttles, to prove the retries and the redelivery contract.
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::time::Duration;
+
+use aws_lambda_events::event::kinesis::KinesisEvent;
+use aws_sdk_firehose::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfiguration};
+use loglake_ingest::delivery::{FirehoseClient, RetryPolicy};
+use loglake_ingest::metrics::InvocationMetrics;
+use loglake_ingest::{Config, IngestFunction};
+use serde_json::Value;
+use support::*;
+use tokio::time::Instant;
+
+fn firehose_client(endpoint: &str) -> FirehoseClient {
+    let config = aws_sdk_firehose::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .retry_config(aws_sdk_firehose::config::retry::RetryConfig::disabled())
+        .build();
+    FirehoseClient(aws_sdk_firehose::Client::from_conf(config))
+}
+
+fn function(endpoint: &str, rejects_stream: Option<&str>) -> IngestFunction<FirehoseClient> {
+    let config = Config::from_vars(|name| match name {
+        "FIREHOSE_STREAM_NAME" => Some("rows".into()),
+        "REJECTS_STREAM_NAME" => rejects_stream.map(str::to_owned),
+        _ => None,
+    })
+    .unwrap();
+    let mut function = IngestFunction::new(config, firehose_client(endpoint));
+    function.retry = RetryPolicy {
+        base_delay: Duration::from_millis(2),
+        max_delay: Duration::from_millis(20),
+        ..RetryPolicy::default()
+    };
+    function
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(60)
+}
+
+fn event(records: &[Vec<u8>]) -> KinesisEvent {
+    serde_json::from_value(kinesis_event(records)).unwrap()
+}
+
+/// Every input line by its `(source, source_line)`: each must come back once, as a row or a
+/// reject.
+type ExpectedLines = BTreeMap<(String, i64), Vec<u8>>;
+
+/// Kinesis records in every encoding shippers use, built from `lines`, and what each line's
+/// `(source, source_line)` is.
+fn records_in_every_encoding(lines: &[Vec<u8>]) -> (Vec<Vec<u8>>, ExpectedLines) {
+    let mut records = Vec::new();
+    let mut expected = BTreeMap::new();
+    for (chunk_index, chunk) in lines.chunks(7).enumerate() {
+        let index = records.len();
+        let mut joined = Vec::new();
+        for line in chunk {
+            joined.extend_from_slice(line);
+            joined.push(b'\n');
+        }
+        let (data, texts): (Vec<u8>, Vec<Vec<u8>>) = match chunk_index % 5 {
+            0 => (joined, chunk.to_vec()),
+            1 => (gzip(&joined), chunk.to_vec()),
+            2 => {
+                let messages: Vec<String> = chunk
+                    .iter()
+                    .map(|l| String::from_utf8_lossy(l).into_owned())
+                    .collect();
+                let refs: Vec<&str> = messages.iter().map(String::as_str).collect();
+                let texts = messages.iter().map(|m| m.as_bytes().to_vec()).collect();
+                (cloudwatch_envelope(&refs), texts)
+            }
+            3 => {
+                // KPL: the first lines plain in one user record, the rest gzip in another
+                let (head, tail) = chunk.split_at(chunk.len() / 2);
+                let plain: Vec<u8> = head
+                    .iter()
+                    .flat_map(|l| [l.as_slice(), b"\n"].concat())
+                    .collect();
+                let zipped = gzip(
+                    &tail
+                        .iter()
+                        .flat_map(|l| [l.as_slice(), b"\n"].concat())
+                        .collect::<Vec<u8>>(),
+                );
+                (kpl_aggregate(&[&plain, &zipped]), chunk.to_vec())
+            }
+            _ => {
+                // CRLF line endings and no final newline
+                let mut crlf = Vec::new();
+                for (i, line) in chunk.iter().enumerate() {
+                    if i > 0 {
+                        crlf.extend_from_slice(b"\r\n");
+                    }
+                    crlf.extend_from_slice(line);
+                }
+                (crlf, chunk.to_vec())
+            }
+        };
+        records.push(data);
+        for (n, raw) in texts.into_iter().enumerate() {
+            expected.insert((record_source(index), n as i64 + 1), raw);
+        }
+    }
+    (records, expected)
+}
+
+/// Records that cannot be decoded: each must come back as one record-level reject.
+fn damaged_records() -> Vec<(Vec<u8>, &'static str)> {
+    let good =
+        gzip(b"1.2.3.4 - - [10/Oct/2020:13:55:36 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n");
+    let mut bad_md5 = kpl_aggregate(&[b"a line\n"]);
+    let last = bad_md5.len() - 1;
+    bad_md5[last] ^= 0xff;
+    let mut bad_protobuf = vec![0xF3, 0x89, 0x9A, 0xC2, 0x0a, 0xff, 0xff];
+    bad_protobuf.extend_from_slice(&md5::compute(&bad_protobuf[4..]).0);
+    vec![
+        (good[..good.len() / 2].to_vec(), "bad_gzip"),
+        (bad_md5, "kpl_checksum_mismatch"),
+        (bad_protobuf, "bad_kpl_aggregate"),
+        (
+            gzip(br#"{"messageType":"DATA_MESSAGE","logEvents":[{"message":"#),
+            "bad_cloudwatch_envelope",
+        ),
+    ]
+}
+
+fn real_lines() -> Vec<Vec<u8>> {
+    let mut lines: Vec<Vec<u8>> = sample_lines()
+        .into_iter()
+        .take(300)
+        .map(String::into_bytes)
+        .collect();
+    if let Some(shared) = shared_data() {
+        for dir in ["access/apache", "access/nginx", "access/malformed"] {
+            let mut files: Vec<_> = std::fs::read_dir(shared.join(dir))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            files.sort();
+            for file in files {
+                lines.extend(file_lines(&file).into_iter().take(400));
+            }
+        }
+        lines.extend(
+            file_lines(&shared.join("access/elastic_apache_combined.log"))
+                .into_iter()
+                .take(1_500),
+        );
+    }
+    lines
+}
+
+fn file_lines(path: &Path) -> Vec<Vec<u8>> {
+    let data = std::fs::read(path).unwrap();
+    let mut lines: Vec<Vec<u8>> = data.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    if lines.last().is_some_and(Vec::is_empty) {
+        lines.pop();
+    }
+    // Lines end in LF in the records built from them; a CR of the file's own CRLF would be
+    // stripped by the parser and so could not be compared.
+    for line in &mut lines {
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+    }
+    lines
+}
+
+fn create_firehose_to_s3(endpoint: &str, bucket: &str, stream: &str, prefix: &str) {
+    let (status, body) = http("PUT", &format!("{endpoint}/{bucket}"), b"");
+    assert!(
+        status == 200 || status == 409,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    let client = firehose_client(endpoint).0;
+    let destination = ExtendedS3DestinationConfiguration::builder()
+        .role_arn("arn:aws:iam::123456789012:role/loglake-firehose")
+        .bucket_arn(format!("arn:aws:s3:::{bucket}"))
+        .prefix(prefix)
+        .build()
+        .unwrap();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(
+            client
+                .create_delivery_stream()
+                .delivery_stream_name(stream)
+                .delivery_stream_type(DeliveryStreamType::DirectPut)
+                .extended_s3_destination_configuration(destination)
+                .send(),
+        )
+        .unwrap();
+}
+
+/// The JSON objects under `prefix` in the bucket (moto writes one object per call).
+fn delivered(endpoint: &str, bucket: &str, prefix: &str) -> Vec<Value> {
+    s3_objects(endpoint, bucket)
+        .into_iter()
+        .filter(|(key, _)| key.starts_with(prefix))
+        .flat_map(|(_, data)| {
+            data.split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
+        .collect()
+}
+
+#[test]
+fn every_line_reaches_s3_once_as_a_row_or_a_reject() {
+    let Some(endpoint) = aws_standin() else {
+        return;
+    };
+    let bucket = format!("loglake-it-{}", std::process::id());
+    // moto names the streams per account; these names are unique to this test.
+    let rows_stream = format!("rows-{bucket}");
+    let rejects_stream = format!("rejects-{bucket}");
+    create_firehose_to_s3(&endpoint, &bucket, &rows_stream, "access_logs/");
+    create_firehose_to_s3(&endpoint, &bucket, &rejects_stream, "rejects/");
+
+    let lines = real_lines();
+    let (mut records, mut expected) = records_in_every_encoding(&lines);
+    let mut expected_record_rejects = HashMap::new();
+    for (data, reason) in damaged_records() {
+        expected_record_rejects.insert(record_source(records.len()), reason);
+        records.push(data);
+    }
+    records.push(cloudwatch_control_message());
+    records.push(Vec::new());
+    let event = event(&records);
+
+    let mut function = function(&endpoint, Some(&rejects_stream));
+    function.config.firehose_stream = rows_stream;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (response, metrics) = runtime.block_on(function.handle(&event, deadline()));
+    assert!(response.batch_item_failures.is_empty());
+
+    let rows = delivered(&endpoint, &bucket, "access_logs/");
+    let rejects = delivered(&endpoint, &bucket, "rejects/");
+    assert_eq!(metrics.lines_in, metrics.rows_out + metrics.rejected);
+    assert_eq!(rows.len() as u64, metrics.rows_out);
+    assert_eq!(rejects.len() as u64, metrics.rejected);
+    assert_eq!(
+        metrics.lines_in as usize,
+        expected.len() + expected_record_rejects.len()
+    );
+    assert!(
+        metrics.rows_out as usize > lines.len() * 9 / 10,
+        "{metrics:?}"
+    );
+
+    for row in &rows {
+        let key = (
+            row["source"].as_str().unwrap().to_string(),
+            row["source_line"].as_i64().unwrap(),
+        );
+        let line = expected
+            .remove(&key)
+            .unwrap_or_else(|| panic!("row {key:?} delivered twice or never sent"));
+        let text = String::from_utf8_lossy(&line);
+        let (dt, hour) = expected_partition(&text);
+        assert_eq!(row["dt"], dt, "{text}");
+        assert_eq!(row["hour"], hour, "{text}");
+        assert_eq!(&row["ts"].as_str().unwrap()[..10], dt);
+    }
+    for reject in &rejects {
+        let source = reject["source"].as_str().unwrap().to_string();
+        let number = reject["source_line"].as_i64().unwrap();
+        if number == 0 {
+            let reason = expected_record_rejects
+                .remove(&source)
+                .expect("one reject per damaged record");
+            assert_eq!(reject["reason"], reason);
+            continue;
+        }
+        let line = expected
+            .remove(&(source.clone(), number))
+            .unwrap_or_else(|| panic!("reject {reject} delivered twice or never sent"));
+        let raw = match reject["raw_encoding"].as_str().unwrap() {
+            "text" => reject["raw"].as_str().unwrap().as_bytes().to_vec(),
+            _ => {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD
+                    .decode(reject["raw"].as_str().unwrap())
+                    .unwrap()
+            }
+        };
+        assert_eq!(raw, line);
+    }
+    assert!(
+        expected.is_empty(),
+        "lost: {:?}",
+        expected.keys().take(5).collect::<Vec<_>>()
+    );
+    assert!(expected_record_rejects.is_empty());
+}
+
+#[test]
+fn the_shared_kinesis_event_fixtures_reconcile() {
+    let (Some(endpoint), Some(shared)) = (aws_standin(), shared_data()) else {
+        return;
+    };
+    let bucket = format!("loglake-fixtures-{}", std::process::id());
+    let rows_stream = format!("rows-{bucket}");
+    let rejects_stream = format!("rejects-{bucket}");
+    create_firehose_to_s3(&endpoint, &bucket, &rows_stream, "access_logs/");
+    create_firehose_to_s3(&endpoint, &bucket, &rejects_stream, "rejects/");
+    let mut function = function(&endpoint, Some(&rejects_stream));
+    function.config.firehose_stream = rows_stream;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let mut fixtures = Vec::new();
+    for dir in std::fs::read_dir(shared.join("events")).unwrap() {
+        for file in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            let json: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            if json["Records"][0]["kinesis"]["data"].is_string() {
+                fixtures.push((path, json));
+            }
+        }
+    }
+    assert!(fixtures.len() >= 5, "found {}", fixtures.len());
+    let (mut lines_in, mut rows_out, mut rejected) = (0, 0, 0);
+    for (path, json) in &fixtures {
+        let event: KinesisEvent = serde_json::from_value(json.clone())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let (response, metrics) = runtime.block_on(function.handle(&event, deadline()));
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "{}",
+            path.display()
+        );
+        assert_eq!(metrics.lines_in, metrics.rows_out + metrics.rejected);
+        assert!(metrics.lines_in > 0, "{}", path.display());
+        lines_in += metrics.lines_in;
+        rows_out += metrics.rows_out;
+        rejected += metrics.rejected;
+    }
+    let rows = delivered(&endpoint, &bucket, "access_logs/");
+    let rejects = delivered(&endpoint, &bucket, "rejects/");
+    assert_eq!(rows.len() as u64, rows_out);
+    assert_eq!(rejects.len() as u64, rejected);
+    assert_eq!(lines_in, rows_out + rejected);
+}
+
+/// What one invocation against a Firehose stand-in did.
+struct Run {
+    /// The sequence numbers handed back for redelivery.
+    failures: Vec<String>,
+    /// (stream, record data) Firehose accepted.
+    accepted: Vec<(String, Vec<u8>)>,
+    metrics: InvocationMetrics,
+}
+
+/// Runs `records` through the function against a Firehose stand-in answering with `reply`.
+fn run_against(
+    records: &[Vec<u8>],
+    reply: impl Fn(usize, &[Vec<u8>]) -> FirehoseReply + Send + Sync + 'static,
+) -> Run {
+    let (endpoint, accepted) = fake_firehose(reply);
+    let function = function(&endpoint, Some("rejects"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (response, metrics) = runtime.block_on(function.handle(&event(records), deadline()));
+    let failures = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone().unwrap())
+        .collect();
+    let accepted = accepted.lock().unwrap().clone();
+    Run {
+        failures,
+        accepted,
+        metrics,
+    }
+}
+
+/// The (source, source_line) of every row in the accepted records of `stream`.
+fn accepted_rows(accepted: &[(String, Vec<u8>)], stream: &str) -> Vec<(String, i64)> {
+    accepted
+        .iter()
+        .filter(|(s, _)| s == stream)
+        .flat_map(|(_, data)| {
+            data.split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| {
+                    let row: Value = serde_json::from_slice(l).unwrap();
+                    (
+                        row["source"].as_str().unwrap().to_string(),
+                        row["source_line"].as_i64().unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Many records of sample lines: enough rows for several Firehose records.
+fn many_records() -> (Vec<Vec<u8>>, usize) {
+    let lines = sample_lines();
+    let records: Vec<Vec<u8>> = lines
+        .iter()
+        .cycle()
+        .take(6_000)
+        .collect::<Vec<_>>()
+        .chunks(4)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .flat_map(|l| [l.as_bytes(), b"\n"].concat())
+                .collect()
+        })
+        .collect();
+    (records, 6_000)
+}
+
+#[test]
+fn throttling_and_failed_entries_are_retried_until_everything_is_delivered() {
+    let (records, _) = many_records();
+    let Run {
+        failures,
+        accepted,
+        metrics,
+    } = run_against(&records, |call, _| match call {
+        0 => FirehoseReply::Throttle,
+        1 => FirehoseReply::FailEntries(vec![0, 2]),
+        2 => FirehoseReply::Throttle,
+        _ => FirehoseReply::FailEntries(vec![]),
+    });
+    assert!(failures.is_empty());
+    assert!(metrics.retries >= 3, "{metrics:?}");
+    let rows = accepted_rows(&accepted, "rows");
+    assert_eq!(rows.len() as u64, metrics.rows_out);
+    let mut unique = rows.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), rows.len(), "a row was delivered twice");
+    assert!(metrics.firehose_records >= 4, "{metrics:?}");
+}
+
+#[test]
+fn what_firehose_keeps_refusing_is_redelivered_by_kinesis_and_nothing_is_lost() {
+    let (records, _) = many_records();
+    // Firehose refuses every record holding rows of input record 700, on every try.
+    let poisoned = record_source(700);
+    let refuse = move |_: usize, batch: &[Vec<u8>]| {
+        let failed = batch
+            .iter()
+            .enumerate()
+            .filter(|(_, data)| {
+                String::from_utf8_lossy(data).contains(&format!("\"source\":\"{poisoned}\""))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        FirehoseReply::FailEntries(failed)
+    };
+    let Run {
+        failures,
+        accepted,
+        metrics,
+    } = run_against(&records, refuse);
+    assert_eq!(failures.len(), 1);
+    let first = (0..records.len())
+        .position(|i| sequence_number(i) == failures[0])
+        .expect("the failure names a record of the batch");
+    assert!(
+        first <= 700,
+        "redelivery must start at or before the refused record"
+    );
+    assert!(metrics.records_redelivered as usize == records.len() - first);
+
+    // Every line of the records before the redelivery point was delivered exactly once, as a
+    // row or a reject.
+    let delivered = accepted_rows(&accepted, "rows");
+    let delivered_rejects = accepted_rows(&accepted, "rejects");
+    let source_index: HashMap<String, usize> =
+        (0..records.len()).map(|i| (record_source(i), i)).collect();
+    let mut before: Vec<&(String, i64)> = delivered
+        .iter()
+        .chain(&delivered_rejects)
+        .filter(|(source, _)| source_index[source] < first)
+        .collect();
+    let count_before = before.len();
+    before.sort();
+    before.dedup();
+    assert_eq!(
+        before.len(),
+        count_before,
+        "duplicates before the redelivery point"
+    );
+    let lines_before: usize = records[..first]
+        .iter()
+        .map(|r| r.iter().filter(|&&b| b == b'\n').count())
+        .sum();
+    assert_eq!(count_before, lines_before);
+
+    // Kinesis redelivers from there; this time Firehose takes everything.
+    let redelivery = run_against(&records[first..], |_, _| FirehoseReply::FailEntries(vec![]));
+    assert!(redelivery.failures.is_empty());
+    let again = accepted_rows(&redelivery.accepted, "rows");
+    // the redelivered event starts its record numbering at 0
+    let mut all: Vec<(usize, i64)> = delivered
+        .iter()
+        .map(|(s, n)| (source_index[s], *n))
+        .collect();
+    all.extend(again.iter().map(|(s, n)| (source_index[s] + first, *n)));
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len() as u64, metrics.rows_out, "a row was lost");
+}

@@ -1,0 +1,155 @@
+//! The real `ingest` binary under a Lambda Runtime API emulator (the two endpoints a runtime
+//! uses: `invocation/next` and `invocation/{id}/response`), as AWS runs it: init from the
+//! environment, one Kinesis event in, the response JSON and the EMF line out.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::*;
+
+/// What the emulator saw from the runtime.
+enum RuntimeCall {
+    Next(Instant),
+    Response(Value),
+    Error(String),
+}
+
+/// Serves `event` once on `invocation/next`, then reports what the runtime posts back.
+fn runtime_api(event: Value) -> (String, mpsc::Receiver<RuntimeCall>) {
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let served = std::sync::atomic::AtomicBool::new(false);
+    let addr = serve(move |request| {
+        let tx = tx.lock().unwrap().clone();
+        match (request.method.as_str(), request.path.as_str()) {
+            ("GET", "/2018-06-01/runtime/invocation/next") => {
+                let _ = tx.send(RuntimeCall::Next(Instant::now()));
+                if served.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    // The next invocation never comes: the test ends the process.
+                    std::thread::sleep(Duration::from_secs(600));
+                }
+                let deadline = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis()
+                    + 30_000;
+                let mut response = HttpResponse::json(200, &event);
+                response.headers.extend([
+                    ("Lambda-Runtime-Aws-Request-Id".into(), "req-1".into()),
+                    ("Lambda-Runtime-Deadline-Ms".into(), deadline.to_string()),
+                    (
+                        "Lambda-Runtime-Invoked-Function-Arn".into(),
+                        "arn:aws:lambda:us-east-1:123456789012:function:loglake-ingest".into(),
+                    ),
+                ]);
+                response
+            }
+            ("POST", "/2018-06-01/runtime/invocation/req-1/response") => {
+                let _ = tx.send(RuntimeCall::Response(
+                    serde_json::from_slice(&request.body).unwrap(),
+                ));
+                HttpResponse::json(202, &serde_json::json!({}))
+            }
+            (_, path) => {
+                let _ = tx.send(RuntimeCall::Error(format!(
+                    "{path}: {}",
+                    String::from_utf8_lossy(&request.body)
+                )));
+                HttpResponse::json(202, &serde_json::json!({}))
+            }
+        }
+    });
+    (addr.to_string(), rx)
+}
+
+fn start_ingest(runtime_api: &str, firehose: &str, stream_setting: Option<&str>) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ingest"));
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "loglake-ingest")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_ENDPOINT_URL", firehose)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(stream) = stream_setting {
+        command.env("FIREHOSE_STREAM_NAME", stream);
+    }
+    command.spawn().unwrap()
+}
+
+#[test]
+fn the_binary_serves_an_invocation_as_lambda_runs_it() {
+    let lines = sample_lines();
+    let records: Vec<Vec<u8>> = lines[..200]
+        .chunks(10)
+        .map(|chunk| chunk.join("\n").into_bytes())
+        .collect();
+    let (firehose, accepted) = fake_firehose(|_, _| FirehoseReply::FailEntries(vec![]));
+    let (api, calls) = runtime_api(kinesis_event(&records));
+
+    let started = Instant::now();
+    let mut child = start_ingest(&api, &firehose, Some("rows"));
+    let first_next = match calls.recv_timeout(Duration::from_secs(30)).unwrap() {
+        RuntimeCall::Next(at) => at.duration_since(started),
+        _ => panic!("the runtime's first call must be invocation/next"),
+    };
+    let response = match calls.recv_timeout(Duration::from_secs(30)).unwrap() {
+        RuntimeCall::Response(body) => body,
+        RuntimeCall::Error(error) => panic!("the runtime reported an error: {error}"),
+        RuntimeCall::Next(_) => panic!("no response to the invocation"),
+    };
+    // It asks for the next invocation once done.
+    assert!(matches!(
+        calls.recv_timeout(Duration::from_secs(30)).unwrap(),
+        RuntimeCall::Next(_)
+    ));
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    eprintln!("time to the first invocation/next (debug build): {first_next:?}");
+
+    assert_eq!(response, serde_json::json!({"batchItemFailures": []}));
+    let rows: usize = accepted
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, data)| data.iter().filter(|&&b| b == b'\n').count())
+        .sum();
+    assert_eq!(rows, 200);
+
+    // One EMF line with the invocation's numbers, and JSON logs.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let emf: Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v.get("_aws").is_some())
+        .unwrap_or_else(|| panic!("no EMF line in:\n{stdout}"));
+    assert_eq!(emf["LinesIn"], 200.0);
+    assert_eq!(emf["RowsOut"], 200.0);
+    assert_eq!(emf["Rejected"], 0.0);
+    assert_eq!(emf["FunctionName"], "loglake-ingest");
+    assert!(emf["MaxEventLagMs"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_missing_setting_fails_init_with_a_clear_message() {
+    let (api, _calls) = runtime_api(kinesis_event(&[]));
+    let child = start_ingest(&api, "http://127.0.0.1:9", None);
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(all.contains("FIREHOSE_STREAM_NAME is not set"), "{all}");
+}

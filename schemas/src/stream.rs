@@ -1,0 +1,357 @@
+//! Stream records (Kinesis records, Firehose records) → JSON rows and rejects: the core of the
+//! real-time functions, free of AWS so it is tested and benchmarked on its own.
+//!
+//! Records share one [`Decoder`] (its parser state and user-agent cache carry over), and each
+//! output row and reject is handed to a [`StreamSink`] with the index of the record it came
+//! from, in input order, so a caller can pack rows for Firehose and still know which record to
+//! have redelivered, or group the rows per record.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use arrow::array::AsArray;
+use arrow::datatypes::TimestampMicrosecondType;
+use loglake_parser::payload::{decode_payload, LogText};
+use loglake_parser::{RejectReason, UtcHour};
+use serde::Serialize;
+
+use crate::decoder::{DecodedBatch, Decoder, DecoderOptions, Reject};
+use crate::json::JsonRowWriter;
+use crate::rejects::RejectRecord;
+
+/// One input record: where it came from (e.g. `kinesis:STREAM/SHARD/SEQUENCE`) and its data,
+/// already base64-decoded.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamRecord<'a> {
+    pub source: &'a str,
+    pub data: &'a [u8],
+}
+
+/// Receives the output of a [`StreamEncoder`], in input order.
+pub trait StreamSink {
+    /// One row as a JSON object (no newline), from record `input`, in UTC hour `hour`.
+    fn row(&mut self, input: usize, hour: UtcHour, json: &[u8]);
+    /// One reject of record `input`, with its JSON object (no newline) for the rejects output.
+    fn reject(&mut self, input: usize, reject: &Reject, json: &[u8]);
+}
+
+/// What an encoder saw. `lines_in == rows_out + rejected`, always.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StreamStats {
+    pub records_in: u64,
+    pub lines_in: u64,
+    pub rows_out: u64,
+    pub rejected: u64,
+    pub rejects_by_reason: BTreeMap<&'static str, u64>,
+    /// CloudWatch Logs control messages: acknowledged, nothing to ingest.
+    pub control_messages: u64,
+    pub lossy_utf8_rows: u64,
+    /// The earliest event time among the rows (µs since the epoch), for the event-time lag.
+    pub oldest_ts_micros: Option<i64>,
+}
+
+/// Decodes stream records and hands their rows and rejects to a sink.
+pub struct StreamEncoder {
+    decoder: Decoder,
+    /// For each finished record still being flushed: (record index, rows total, rejects total)
+    /// at its end, as [`Decoder::totals`] counts them.
+    record_ends: VecDeque<(usize, u64, u64)>,
+    /// The record being decoded now.
+    current: usize,
+    rows_emitted: u64,
+    rejects_emitted: u64,
+    json: Vec<u8>,
+    stats: StreamStats,
+}
+
+impl StreamEncoder {
+    pub fn new(options: DecoderOptions) -> Self {
+        Self {
+            decoder: Decoder::new("", options),
+            record_ends: VecDeque::new(),
+            current: 0,
+            rows_emitted: 0,
+            rejects_emitted: 0,
+            json: Vec::with_capacity(4096),
+            stats: StreamStats::default(),
+        }
+    }
+
+    /// Decodes record number `input` (indices must increase). A payload that cannot be decoded
+    /// (corrupt gzip, bad KPL aggregate, …) becomes one reject carrying the record's bytes.
+    pub fn push(&mut self, input: usize, record: StreamRecord<'_>, sink: &mut impl StreamSink) {
+        self.start_record(input, record.source);
+        match decode_payload(record.data) {
+            Err(error) => self
+                .decoder
+                .reject_record(error.reject_reason(), record.data),
+            Ok(payload) => {
+                self.stats.control_messages += payload.control_messages as u64;
+                for text in &payload.texts {
+                    match text {
+                        LogText::Lines(lines) => self.feed(lines, sink),
+                        LogText::Messages(messages) => {
+                            for message in messages {
+                                self.feed(message.as_bytes(), sink);
+                                self.feed(b"\n", sink);
+                            }
+                        }
+                    }
+                    // Texts are separate (KPL user records): a line never runs across two.
+                    self.decoder.finish(false);
+                }
+            }
+        }
+        self.end_record(input, sink);
+    }
+
+    /// Records record number `input` as one reject, for an envelope the caller could not open
+    /// (e.g. its base64): the record still counts, as a line in and a reject out.
+    pub fn reject_record(
+        &mut self,
+        input: usize,
+        source: &str,
+        reason: RejectReason,
+        raw: &[u8],
+        sink: &mut impl StreamSink,
+    ) {
+        self.start_record(input, source);
+        self.decoder.reject_record(reason, raw);
+        self.end_record(input, sink);
+    }
+
+    fn start_record(&mut self, input: usize, source: &str) {
+        debug_assert!(self.stats.records_in == 0 || input > self.current);
+        self.current = input;
+        self.stats.records_in += 1;
+        self.decoder.set_source(Arc::<str>::from(source));
+    }
+
+    fn end_record(&mut self, input: usize, sink: &mut impl StreamSink) {
+        let (rows, rejects) = self.decoder.totals();
+        self.record_ends.push_back((input, rows, rejects));
+        if self.decoder.is_full() {
+            self.flush(sink);
+        }
+    }
+
+    /// Flushes what is pending and returns the totals.
+    pub fn finish(mut self, sink: &mut impl StreamSink) -> StreamStats {
+        self.flush(sink);
+        debug_assert_eq!(
+            self.stats.lines_in,
+            self.stats.rows_out + self.stats.rejected
+        );
+        self.stats
+    }
+
+    fn feed(&mut self, mut bytes: &[u8], sink: &mut impl StreamSink) {
+        while !bytes.is_empty() {
+            let used = self.decoder.decode(bytes);
+            bytes = &bytes[used..];
+            if self.decoder.is_full() {
+                self.flush(sink);
+            }
+        }
+    }
+
+    fn flush(&mut self, sink: &mut impl StreamSink) {
+        let Some(batch) = self.decoder.flush() else {
+            return;
+        };
+        self.count(&batch);
+        let writer = JsonRowWriter::new(&batch.rows);
+        for row in 0..writer.num_rows() {
+            let input = self.record_of(self.rows_emitted, |end| end.1);
+            self.json.clear();
+            let hour = writer.write_row(row, &mut self.json);
+            sink.row(input, hour, &self.json);
+            self.rows_emitted += 1;
+        }
+        for reject in &batch.rejects {
+            let input = self.record_of(self.rejects_emitted, |end| end.2);
+            self.json.clear();
+            serde_json::to_writer(&mut self.json, &RejectRecord::from(reject))
+                .expect("a reject always serializes");
+            sink.reject(input, reject, &self.json);
+            self.rejects_emitted += 1;
+        }
+        // Forget records whose rows and rejects have all been emitted.
+        while self.record_ends.front().is_some_and(|&(_, rows, rejects)| {
+            rows <= self.rows_emitted && rejects <= self.rejects_emitted
+        }) {
+            self.record_ends.pop_front();
+        }
+    }
+
+    /// The record that output number `emitted` (of rows or of rejects, per `end`) came from:
+    /// the first finished record whose total runs past it, else the record being decoded.
+    fn record_of(&self, emitted: u64, end: impl Fn(&(usize, u64, u64)) -> u64) -> usize {
+        self.record_ends
+            .iter()
+            .find(|e| end(e) > emitted)
+            .map_or(self.current, |e| e.0)
+    }
+
+    fn count(&mut self, batch: &DecodedBatch) {
+        let stats = &mut self.stats;
+        stats.lines_in += batch.lines_in;
+        stats.rows_out += batch.rows.num_rows() as u64;
+        stats.rejected += batch.rejects.len() as u64;
+        stats.lossy_utf8_rows += batch.lossy_utf8_rows;
+        for reject in &batch.rejects {
+            *stats
+                .rejects_by_reason
+                .entry(reject.reason.as_str())
+                .or_default() += 1;
+        }
+        let ts = batch
+            .rows
+            .column(0)
+            .as_primitive::<TimestampMicrosecondType>();
+        if let Some(oldest) = ts.values().iter().min() {
+            stats.oldest_ts_micros =
+                Some(stats.oldest_ts_micros.map_or(*oldest, |o| o.min(*oldest)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::write::GzEncoder;
+    use flate2::Compression;
+
+    use super::*;
+
+    const LINE_10H: &str =
+        r#"1.2.3.4 - - [10/Oct/2020:10:59:59 +0000] "GET /a HTTP/1.1" 200 10 "-" "curl/8.0""#;
+    const LINE_11H: &str =
+        r#"5.6.7.8 - - [10/Oct/2020:11:00:01 +0000] "GET /b HTTP/1.1" 404 - "-" "Mozilla/5.0""#;
+
+    #[derive(Default)]
+    struct Collected {
+        rows: Vec<(usize, UtcHour, serde_json::Value)>,
+        rejects: Vec<(usize, RejectReason, serde_json::Value)>,
+    }
+
+    impl StreamSink for Collected {
+        fn row(&mut self, input: usize, hour: UtcHour, json: &[u8]) {
+            self.rows
+                .push((input, hour, serde_json::from_slice(json).unwrap()));
+        }
+        fn reject(&mut self, input: usize, reject: &Reject, json: &[u8]) {
+            self.rejects
+                .push((input, reject.reason, serde_json::from_slice(json).unwrap()));
+        }
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    fn encode(records: &[Vec<u8>], batch_size: usize) -> (Collected, StreamStats) {
+        let options = DecoderOptions {
+            batch_size,
+            ..Default::default()
+        };
+        let mut encoder = StreamEncoder::new(options);
+        let mut sink = Collected::default();
+        let sources: Vec<String> = (0..records.len()).map(|i| format!("rec-{i}")).collect();
+        for (i, data) in records.iter().enumerate() {
+            let record = StreamRecord {
+                source: &sources[i],
+                data,
+            };
+            encoder.push(i, record, &mut sink);
+        }
+        let stats = encoder.finish(&mut sink);
+        (sink, stats)
+    }
+
+    #[test]
+    fn rows_and_rejects_are_traced_to_their_record_whatever_the_batch_size() {
+        let plain = format!("{LINE_10H}\nnot a log line\n{LINE_11H}").into_bytes();
+        let cloudwatch = gzip(
+            serde_json::json!({
+                "messageType": "DATA_MESSAGE", "owner": "1", "logGroup": "g", "logStream": "s",
+                "logEvents": [{"id": "1", "timestamp": 0, "message": LINE_11H},
+                              {"id": "2", "timestamp": 0, "message": "junk"}]
+            })
+            .to_string()
+            .as_bytes(),
+        );
+        let control = gzip(br#"{"messageType":"CONTROL_MESSAGE","logEvents":[]}"#);
+        let records = vec![
+            plain.clone(),
+            gzip(LINE_10H.as_bytes()),
+            b"\x1f\x8b\x08 not really gzip".to_vec(),
+            cloudwatch,
+            control,
+            Vec::new(),
+            plain,
+        ];
+        for batch_size in [1, 2, 3, 8_192] {
+            let (sink, stats) = encode(&records, batch_size);
+            let inputs: Vec<usize> = sink.rows.iter().map(|r| r.0).collect();
+            assert_eq!(inputs, [0, 0, 1, 3, 6, 6], "batch size {batch_size}");
+            let rejects: Vec<(usize, RejectReason)> =
+                sink.rejects.iter().map(|r| (r.0, r.1)).collect();
+            assert_eq!(
+                rejects,
+                [
+                    (0, RejectReason::NoTimestamp),
+                    (2, RejectReason::BadGzip),
+                    (3, RejectReason::NoTimestamp),
+                    (6, RejectReason::NoTimestamp),
+                ],
+                "batch size {batch_size}"
+            );
+            for (input, _, row) in &sink.rows {
+                assert_eq!(row["source"], format!("rec-{input}"));
+            }
+            // line numbers restart per record; a record-level reject is line 0
+            let lines: Vec<i64> = sink
+                .rows
+                .iter()
+                .map(|r| r.2["source_line"].as_i64().unwrap())
+                .collect();
+            assert_eq!(lines, [1, 3, 1, 1, 1, 3]);
+            assert_eq!(sink.rejects[1].2["source_line"], 0);
+            assert_eq!(sink.rejects[1].2["reason"], "bad_gzip");
+            assert_eq!(sink.rejects[1].2["source"], "rec-2");
+            assert_eq!(stats.records_in, 7);
+            assert_eq!(stats.lines_in, 10);
+            assert_eq!(stats.rows_out, 6);
+            assert_eq!(stats.rejected, 4);
+            assert_eq!(stats.control_messages, 1);
+            assert_eq!(stats.rejects_by_reason["no_timestamp"], 3);
+            assert_eq!(stats.rejects_by_reason["bad_gzip"], 1);
+        }
+    }
+
+    #[test]
+    fn hours_and_the_oldest_event_time_are_reported() {
+        let (sink, stats) = encode(&[format!("{LINE_11H}\n{LINE_10H}\n").into_bytes()], 100);
+        let hours: Vec<i32> = sink.rows.iter().map(|r| r.1.hour_of_day()).collect();
+        assert_eq!(hours, [11, 10]);
+        assert_eq!(sink.rows[0].2["hour"], 11);
+        // 2020-10-10T10:59:59Z
+        assert_eq!(stats.oldest_ts_micros, Some(1_602_327_599_000_000));
+    }
+
+    #[test]
+    fn a_line_never_spans_two_records() {
+        // The first record ends without a newline: its last line must not absorb the second's.
+        let first = LINE_10H.as_bytes()[..30].to_vec();
+        let (sink, stats) = encode(&[first, format!("{LINE_11H}\n").into_bytes()], 100);
+        assert_eq!(sink.rows.len(), 1);
+        assert_eq!(sink.rows[0].0, 1);
+        assert_eq!(sink.rejects.len(), 1);
+        assert_eq!(sink.rejects[0].0, 0);
+        assert_eq!(stats.lines_in, 2);
+    }
+}
