@@ -2,9 +2,8 @@
 //! records, 6 MB of log lines from the bundled sample): event JSON → Firehose request bodies.
 //! `ingest-batch` runs the same on the benchmark log for benches/README.md.
 
-use aws_lambda_events::event::kinesis::KinesisEvent;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use loglake_ingest::{prepare, RejectsOutput};
+use loglake_ingest::{prepare, KinesisBatch, RejectsOutput};
 use loglake_parser::LogFormat;
 
 fn benches(c: &mut Criterion) {
@@ -21,7 +20,7 @@ fn benches(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(6_000_000));
     group.bench_function("10k_records_6MB_to_firehose_bodies", |b| {
         b.iter(|| {
-            let event: KinesisEvent = serde_json::from_slice(&event_json).unwrap();
+            let event: KinesisBatch = serde_json::from_slice(&event_json).unwrap();
             prepare(&event, LogFormat::Auto, RejectsOutput::Stream)
                 .rows
                 .len()

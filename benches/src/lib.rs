@@ -89,6 +89,12 @@ pub fn kinesis_batch_event(lines: &[&[u8]], records: usize, log_bytes: usize) ->
     json.into_bytes()
 }
 
+/// Restarts the peak-RSS count (Linux: writing 5 to `clear_refs` resets `VmHWM`), so a
+/// benchmark can leave out the memory it used to build its input.
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
 /// The process's peak resident set size in MB (Linux `VmHWM`), if known.
 pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -12,5 +12,5 @@ pub mod useragent;
 
 pub use line::{parse_line, AccessLine, LineParser, LogFormat, Text};
 pub use reject::RejectReason;
-pub use timestamp::{format_rfc3339_micros, parse_clf_timestamp, UtcHour};
+pub use timestamp::{format_rfc3339_micros, parse_clf_timestamp, write_rfc3339_micros, UtcHour};
 pub use useragent::{classify, has_bot_token, UserAgentCache, UserAgentInfo, BOT_TOKENS};

@@ -171,17 +171,46 @@ impl UtcHour {
 
 /// Formats UTC microseconds as RFC 3339 with microseconds, e.g. `2000-10-10T20:55:36.000000Z`.
 pub fn format_rfc3339_micros(ts_micros: i64) -> String {
+    let mut out = Vec::with_capacity(27);
+    write_rfc3339_micros(ts_micros, &mut out);
+    String::from_utf8(out).expect("digits and ASCII punctuation")
+}
+
+/// Appends [`format_rfc3339_micros`]'s text to `out` without allocating: it is written once per
+/// row sent to Firehose.
+pub fn write_rfc3339_micros(ts_micros: i64, out: &mut Vec<u8>) {
+    fn digits(value: u64, width: usize, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.resize(start + width, b'0');
+        let mut rest = value;
+        for digit in out[start..].iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+    }
     let days = ts_micros.div_euclid(MICROS_PER_DAY);
-    let in_day = ts_micros.rem_euclid(MICROS_PER_DAY);
+    let in_day = ts_micros.rem_euclid(MICROS_PER_DAY) as u64;
     let (year, month, day) = civil_from_days(days);
-    let seconds = in_day / MICROS_PER_SECOND;
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        seconds / 3_600,
-        seconds / 60 % 60,
-        seconds % 60,
-        in_day % MICROS_PER_SECOND
-    )
+    let seconds = in_day / MICROS_PER_SECOND as u64;
+    // Years outside 0..=9999 cannot come from a parsed timestamp; keep them readable anyway.
+    if (0..=9_999).contains(&year) {
+        digits(year as u64, 4, out);
+    } else {
+        out.extend_from_slice(year.to_string().as_bytes());
+    }
+    out.push(b'-');
+    digits(u64::from(month), 2, out);
+    out.push(b'-');
+    digits(u64::from(day), 2, out);
+    out.push(b'T');
+    digits(seconds / 3_600, 2, out);
+    out.push(b':');
+    digits(seconds / 60 % 60, 2, out);
+    out.push(b':');
+    digits(seconds % 60, 2, out);
+    out.push(b'.');
+    digits(in_day % MICROS_PER_SECOND as u64, 6, out);
+    out.push(b'Z');
 }
 
 #[cfg(test)]
@@ -277,5 +306,19 @@ mod tests {
         assert_eq!(before_epoch.date_string(), "1969-12-31");
         assert_eq!(before_epoch.hour_of_day(), 23);
         assert_eq!(format_rfc3339_micros(t + 5), "2000-10-10T20:55:36.000005Z");
+    }
+
+    #[test]
+    fn rfc3339_text_at_the_edges() {
+        assert_eq!(format_rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(format_rfc3339_micros(-1), "1969-12-31T23:59:59.999999Z");
+        assert_eq!(
+            format_rfc3339_micros(253_402_300_799_999_999),
+            "9999-12-31T23:59:59.999999Z"
+        );
+        assert_eq!(
+            format_rfc3339_micros(951_782_400_123_456),
+            "2000-02-29T00:00:00.123456Z"
+        );
     }
 }

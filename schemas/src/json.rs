@@ -3,7 +3,6 @@
 //! columns `dt` and `hour`; `ts` is `yyyy-MM-ddTHH:mm:ss.ffffffZ`, a layout the OpenX SerDe reads.
 
 use std::cell::RefCell;
-use std::io::Write;
 
 use arrow::array::{
     Array, AsArray, BooleanArray, Float64Array, Int16Array, Int32Array, Int64Array, RecordBatch,
@@ -12,7 +11,7 @@ use arrow::array::{
 use arrow::datatypes::{
     DataType, Float64Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
 };
-use loglake_parser::{format_rfc3339_micros, UtcHour};
+use loglake_parser::{write_rfc3339_micros, UtcHour};
 
 use crate::schema::file_schema;
 
@@ -21,8 +20,14 @@ pub struct JsonRowWriter<'a> {
     ts: &'a TimestampMicrosecondArray,
     /// Each column once downcast, with its `"name":` key pre-rendered.
     columns: Vec<(String, TypedColumn<'a>)>,
-    /// `,"dt":"…","hour":N}` of the last hour written: rows of a batch share a few hours.
-    partition_suffix: RefCell<(Option<UtcHour>, String)>,
+    partition_suffix: RefCell<PartitionSuffix>,
+}
+
+/// `,"dt":"…","hour":N}` of the last hour written: rows of a batch share a few hours.
+#[derive(Default)]
+struct PartitionSuffix {
+    hour: Option<UtcHour>,
+    text: Vec<u8>,
 }
 
 /// A column downcast once per batch rather than once per value.
@@ -63,7 +68,7 @@ impl<'a> JsonRowWriter<'a> {
         Self {
             ts: batch.column(0).as_primitive::<TimestampMicrosecondType>(),
             columns,
-            partition_suffix: RefCell::new((None, String::new())),
+            partition_suffix: RefCell::default(),
         }
     }
 
@@ -84,17 +89,16 @@ impl<'a> JsonRowWriter<'a> {
         // The partition columns close the object, in table order.
         let hour = UtcHour::of_micros(self.ts.value(row));
         let mut suffix = self.partition_suffix.borrow_mut();
-        if suffix.0 != Some(hour) {
-            *suffix = (
-                Some(hour),
-                format!(
-                    ",\"dt\":\"{}\",\"hour\":{}}}",
-                    hour.date_string(),
-                    hour.hour_of_day()
-                ),
-            );
+        if suffix.hour != Some(hour) {
+            suffix.hour = Some(hour);
+            suffix.text = format!(
+                ",\"dt\":\"{}\",\"hour\":{}}}",
+                hour.date_string(),
+                hour.hour_of_day()
+            )
+            .into_bytes();
         }
-        out.extend_from_slice(suffix.1.as_bytes());
+        out.extend_from_slice(&suffix.text);
         hour
     }
 }
@@ -118,7 +122,7 @@ impl TypedColumn<'_> {
             TypedColumn::Utf8(a) => write_json_string(a.value(row), out),
             TypedColumn::Timestamp(a) => {
                 out.push(b'"');
-                out.extend_from_slice(format_rfc3339_micros(a.value(row)).as_bytes());
+                write_rfc3339_micros(a.value(row), out);
                 out.push(b'"');
             }
             TypedColumn::Int16(a) => write_integer(i64::from(a.value(row)), out),
@@ -127,7 +131,7 @@ impl TypedColumn<'_> {
             TypedColumn::Float64(a) => {
                 let value = a.value(row);
                 if value.is_finite() {
-                    let _ = write!(out, "{value}");
+                    out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
                 } else {
                     out.extend_from_slice(b"null");
                 }
@@ -140,13 +144,12 @@ impl TypedColumn<'_> {
 }
 
 fn write_integer(value: i64, out: &mut Vec<u8>) {
-    let _ = write!(out, "{value}");
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 /// A JSON string literal; the common case (nothing to escape) is a plain copy.
 fn write_json_string(value: &str, out: &mut Vec<u8>) {
-    let needs_escape = value.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20);
-    if needs_escape {
+    if needs_json_escape(value.as_bytes()) {
         serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
     } else {
         out.push(b'"');
@@ -155,10 +158,56 @@ fn write_json_string(value: &str, out: &mut Vec<u8>) {
     }
 }
 
+/// Whether `bytes` holds a `"`, a `\\` or a control character, eight bytes at a time: rows are
+/// mostly long strings (paths, referrers, user agents) with nothing to escape.
+fn needs_json_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Exact for "is any byte below n" when n <= 0x80 (no false positives in the OR of lanes).
+    let any_below = |v: u64, n: u8| v.wrapping_sub(ONES * u64::from(n)) & !v & HIGH != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let v = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        if any_below(v, 0x20) || any_below(v ^ (ONES * 0x22), 1) || any_below(v ^ (ONES * 0x5c), 1)
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b == b'"' || b == b'\\' || b < 0x20)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::decoder::{Decoder, DecoderOptions};
+
+    #[test]
+    fn the_escape_check_agrees_with_a_byte_by_byte_one() {
+        let slow = |b: &[u8]| b.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
+        let alphabet: Vec<u8> = (0u8..=255).collect();
+        for len in 0..24 {
+            for (i, &special) in alphabet.iter().enumerate() {
+                let mut bytes = vec![b'a'; len];
+                if len > 0 {
+                    bytes[i % len] = special;
+                }
+                assert_eq!(needs_json_escape(&bytes), slow(&bytes), "{bytes:?}");
+            }
+        }
+        // bytes near the thresholds, in every lane
+        for special in [
+            0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff,
+        ] {
+            for lane in 0..16 {
+                let mut bytes = vec![0xe9; 16];
+                bytes[lane] = special;
+                assert_eq!(needs_json_escape(&bytes), slow(&bytes), "{bytes:?}");
+            }
+        }
+    }
     use crate::schema::COLUMNS;
 
     /// The JSON keys of a row, in order: every column of the table.

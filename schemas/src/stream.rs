@@ -53,9 +53,10 @@ pub struct StreamStats {
 /// Decodes stream records and hands their rows and rejects to a sink.
 pub struct StreamEncoder {
     decoder: Decoder,
-    /// For each finished record still being flushed: (record index, rows total, rejects total)
-    /// at its end, as [`Decoder::totals`] counts them.
-    record_ends: VecDeque<(usize, u64, u64)>,
+    /// For each finished record whose rows (rejects) are not all emitted yet: (record index,
+    /// rows (rejects) total at its end, as [`Decoder::totals`] counts them).
+    row_ends: VecDeque<(usize, u64)>,
+    reject_ends: VecDeque<(usize, u64)>,
     /// The record being decoded now.
     current: usize,
     rows_emitted: u64,
@@ -68,7 +69,8 @@ impl StreamEncoder {
     pub fn new(options: DecoderOptions) -> Self {
         Self {
             decoder: Decoder::new("", options),
-            record_ends: VecDeque::new(),
+            row_ends: VecDeque::new(),
+            reject_ends: VecDeque::new(),
             current: 0,
             rows_emitted: 0,
             rejects_emitted: 0,
@@ -129,7 +131,8 @@ impl StreamEncoder {
 
     fn end_record(&mut self, input: usize, sink: &mut impl StreamSink) {
         let (rows, rejects) = self.decoder.totals();
-        self.record_ends.push_back((input, rows, rejects));
+        self.row_ends.push_back((input, rows));
+        self.reject_ends.push_back((input, rejects));
         if self.decoder.is_full() {
             self.flush(sink);
         }
@@ -162,35 +165,20 @@ impl StreamEncoder {
         self.count(&batch);
         let writer = JsonRowWriter::new(&batch.rows);
         for row in 0..writer.num_rows() {
-            let input = self.record_of(self.rows_emitted, |end| end.1);
+            let input = record_of(&mut self.row_ends, self.rows_emitted, self.current);
             self.json.clear();
             let hour = writer.write_row(row, &mut self.json);
             sink.row(input, hour, &self.json);
             self.rows_emitted += 1;
         }
         for reject in &batch.rejects {
-            let input = self.record_of(self.rejects_emitted, |end| end.2);
+            let input = record_of(&mut self.reject_ends, self.rejects_emitted, self.current);
             self.json.clear();
             serde_json::to_writer(&mut self.json, &RejectRecord::from(reject))
                 .expect("a reject always serializes");
             sink.reject(input, reject, &self.json);
             self.rejects_emitted += 1;
         }
-        // Forget records whose rows and rejects have all been emitted.
-        while self.record_ends.front().is_some_and(|&(_, rows, rejects)| {
-            rows <= self.rows_emitted && rejects <= self.rejects_emitted
-        }) {
-            self.record_ends.pop_front();
-        }
-    }
-
-    /// The record that output number `emitted` (of rows or of rejects, per `end`) came from:
-    /// the first finished record whose total runs past it, else the record being decoded.
-    fn record_of(&self, emitted: u64, end: impl Fn(&(usize, u64, u64)) -> u64) -> usize {
-        self.record_ends
-            .iter()
-            .find(|e| end(e) > emitted)
-            .map_or(self.current, |e| e.0)
     }
 
     fn count(&mut self, batch: &DecodedBatch) {
@@ -214,6 +202,16 @@ impl StreamEncoder {
                 Some(stats.oldest_ts_micros.map_or(*oldest, |o| o.min(*oldest)));
         }
     }
+}
+
+/// The record that output number `emitted` (of rows, or of rejects) came from: the first
+/// finished record whose total runs past it (records before it are done and forgotten), else
+/// the record being decoded. Outputs arrive in order, so this is amortised O(1).
+fn record_of(ends: &mut VecDeque<(usize, u64)>, emitted: u64, current: usize) -> usize {
+    while ends.front().is_some_and(|&(_, end)| end <= emitted) {
+        ends.pop_front();
+    }
+    ends.front().map_or(current, |&(input, _)| input)
 }
 
 #[cfg(test)]

@@ -11,13 +11,14 @@ pub mod metrics;
 
 use std::time::{Instant as StdInstant, SystemTime, UNIX_EPOCH};
 
-use aws_lambda_events::event::kinesis::{KinesisEvent, KinesisEventRecord};
 use aws_lambda_events::event::streams::KinesisEventResponse;
-use loglake_parser::{LogFormat, UtcHour};
+use base64::Engine;
+use loglake_parser::{LogFormat, RejectReason, UtcHour};
 use loglake_schemas::firehose::{first_input_to_redeliver, PutRequest, RecordPacker};
 use loglake_schemas::{
     DecoderOptions, Reject, RejectRecord, StreamEncoder, StreamRecord, StreamSink, StreamStats,
 };
+use serde::Deserialize;
 use tokio::time::Instant;
 
 pub use config::{Config, ConfigError};
@@ -42,18 +43,46 @@ pub struct PreparedBatch {
     pub stats: StreamStats,
 }
 
+/// The Kinesis event Lambda delivers, read for what the function uses (the same JSON as
+/// `aws_lambda_events`' `KinesisEvent`; a test checks both read the fixtures alike). Reading only
+/// these fields is a third faster on a full batch, and leaving `data` as base64 text until the
+/// record is processed means a record that is not valid base64 is one reject instead of a
+/// failed invocation that Kinesis would retry forever.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct KinesisBatch {
+    #[serde(rename = "Records")]
+    pub records: Vec<KinesisBatchRecord>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct KinesisBatchRecord {
+    /// `shardId-…:sequence`
+    #[serde(rename = "eventID", default)]
+    pub event_id: String,
+    #[serde(rename = "eventSourceARN", default)]
+    pub event_source_arn: String,
+    pub kinesis: KinesisRecordData,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KinesisRecordData {
+    #[serde(default)]
+    pub sequence_number: String,
+    /// Base64, as the event carries it.
+    pub data: String,
+}
+
 /// The `source` of a Kinesis record's rows: `kinesis:STREAM/SHARD/SEQUENCE`, which with the
 /// line number identifies every input line.
-pub fn record_source(record: &KinesisEventRecord) -> String {
+pub fn record_source(record: &KinesisBatchRecord) -> String {
     let stream = record
         .event_source_arn
-        .as_deref()
-        .and_then(|arn| arn.rsplit_once(":stream/"))
+        .rsplit_once(":stream/")
         .map_or("unknown", |(_, name)| name);
     let shard = record
         .event_id
-        .as_deref()
-        .and_then(|id| id.split_once(':'))
+        .split_once(':')
         .map_or("unknown", |(shard, _)| shard);
     format!(
         "kinesis:{stream}/{shard}/{}",
@@ -62,7 +91,7 @@ pub fn record_source(record: &KinesisEventRecord) -> String {
 }
 
 /// Decodes every record of the event and packs its rows (and rejects) into Firehose requests.
-pub fn prepare(event: &KinesisEvent, format: LogFormat, rejects: RejectsOutput) -> PreparedBatch {
+pub fn prepare(event: &KinesisBatch, format: LogFormat, rejects: RejectsOutput) -> PreparedBatch {
     let mut encoder = StreamEncoder::new(DecoderOptions {
         format,
         ..Default::default()
@@ -71,13 +100,27 @@ pub fn prepare(event: &KinesisEvent, format: LogFormat, rejects: RejectsOutput) 
         rows: RecordPacker::new(),
         rejects: (rejects == RejectsOutput::Stream).then(RecordPacker::new),
     };
+    let mut data = Vec::new();
     for (index, record) in event.records.iter().enumerate() {
         let source = record_source(record);
-        let data = StreamRecord {
-            source: &source,
-            data: &record.kinesis.data,
-        };
-        encoder.push(index, data, &mut sink);
+        data.clear();
+        match base64::engine::general_purpose::STANDARD.decode_vec(&record.kinesis.data, &mut data)
+        {
+            Ok(()) => {
+                let input = StreamRecord {
+                    source: &source,
+                    data: &data,
+                };
+                encoder.push(index, input, &mut sink);
+            }
+            Err(_) => encoder.reject_record(
+                index,
+                &source,
+                RejectReason::BadBase64,
+                record.kinesis.data.as_bytes(),
+                &mut sink,
+            ),
+        }
     }
     let stats = encoder.finish(&mut sink);
     PreparedBatch {
@@ -142,7 +185,7 @@ impl<C: PutRecordBatch> IngestFunction<C> {
     /// to redeliver if anything could not be delivered before `deadline`.
     pub async fn handle(
         &self,
-        event: &KinesisEvent,
+        event: &KinesisBatch,
         deadline: Instant,
     ) -> (KinesisEventResponse, InvocationMetrics) {
         let started = StdInstant::now();

@@ -3,11 +3,10 @@
 
 use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
-use aws_lambda_events::event::kinesis::KinesisEvent;
 use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use loglake_ingest::delivery::FirehoseClient;
-use loglake_ingest::{deadline_from_epoch_ms, Config, IngestFunction};
+use loglake_ingest::{deadline_from_epoch_ms, Config, IngestFunction, KinesisBatch};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -31,7 +30,7 @@ async fn main() -> Result<(), Error> {
     let function = &function;
 
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<KinesisEvent>| async move {
+        move |event: LambdaEvent<KinesisBatch>| async move {
             let deadline = deadline_from_epoch_ms(event.context.deadline);
             let (response, metrics) = function.handle(&event.payload, deadline).await;
             function.emit_metrics(&metrics);

@@ -11,9 +11,10 @@ use std::time::Duration;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_sdk_firehose::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfiguration};
+use base64::Engine;
 use loglake_ingest::delivery::{FirehoseClient, RetryPolicy};
 use loglake_ingest::metrics::InvocationMetrics;
-use loglake_ingest::{Config, IngestFunction};
+use loglake_ingest::{Config, IngestFunction, KinesisBatch};
 use serde_json::Value;
 use support::*;
 use tokio::time::Instant;
@@ -49,7 +50,7 @@ fn deadline() -> Instant {
     Instant::now() + Duration::from_secs(60)
 }
 
-fn event(records: &[Vec<u8>]) -> KinesisEvent {
+fn event(records: &[Vec<u8>]) -> KinesisBatch {
     serde_json::from_value(kinesis_event(records)).unwrap()
 }
 
@@ -242,7 +243,11 @@ fn every_line_reaches_s3_once_as_a_row_or_a_reject() {
     }
     records.push(cloudwatch_control_message());
     records.push(Vec::new());
-    let event = event(&records);
+    // a record whose data in the event is not base64: one reject, not a failed invocation
+    expected_record_rejects.insert(record_source(records.len()), "bad_base64");
+    records.push(Vec::new());
+    let mut event = event(&records);
+    event.records.last_mut().unwrap().kinesis.data = "not base64!".into();
 
     let mut function = function(&endpoint, Some(&rejects_stream));
     function.config.firehose_stream = rows_stream;
@@ -296,12 +301,9 @@ fn every_line_reaches_s3_once_as_a_row_or_a_reject() {
             .unwrap_or_else(|| panic!("reject {reject} delivered twice or never sent"));
         let raw = match reject["raw_encoding"].as_str().unwrap() {
             "text" => reject["raw"].as_str().unwrap().as_bytes().to_vec(),
-            _ => {
-                use base64::Engine;
-                base64::engine::general_purpose::STANDARD
-                    .decode(reject["raw"].as_str().unwrap())
-                    .unwrap()
-            }
+            _ => base64::engine::general_purpose::STANDARD
+                .decode(reject["raw"].as_str().unwrap())
+                .unwrap(),
         };
         assert_eq!(raw, line);
     }
@@ -343,8 +345,20 @@ fn the_shared_kinesis_event_fixtures_reconcile() {
     assert!(fixtures.len() >= 5, "found {}", fixtures.len());
     let (mut lines_in, mut rows_out, mut rejected) = (0, 0, 0);
     for (path, json) in &fixtures {
-        let event: KinesisEvent = serde_json::from_value(json.clone())
+        let event: KinesisBatch = serde_json::from_value(json.clone())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // The function's lean reading of the event agrees with aws_lambda_events' full one.
+        let full: KinesisEvent = serde_json::from_value(json.clone())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(event.records.len(), full.records.len());
+        for (lean, full) in event.records.iter().zip(&full.records) {
+            assert_eq!(lean.kinesis.sequence_number, full.kinesis.sequence_number);
+            assert_eq!(Some(&lean.event_id), full.event_id.as_ref());
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(&lean.kinesis.data)
+                .unwrap();
+            assert_eq!(data, full.kinesis.data.0);
+        }
         let (response, metrics) = runtime.block_on(function.handle(&event, deadline()));
         assert!(
             response.batch_item_failures.is_empty(),
