@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --locked -p loglake -p loglake-benches --bins
+cargo build --release --locked -p loglake -p loglake-benches -p loglake-ingest --bins
 bin=target/release
 data=bench-data
 mkdir -p "$data"
@@ -80,3 +80,10 @@ fi
 du -sh "$lake/a" | awk '{print "lake size (zstd Parquet): " $1}'
 find "$lake/a/access_logs" -name '*.parquet' | wc -l | awk '{print "Parquet files: " $1}'
 rm -rf "$lake"
+
+echo
+echo "ingest Lambda: one invocation's CPU work, event JSON → Firehose request bodies (10,000 records, 6 MB of lines, one core):"
+for f in "$file" "$data/bench-1m-diverse.log"; do taskset -c 0 "$bin/ingest-batch" "$f"; done
+echo "time to the first invocation/next (Runtime API on loopback):"
+"$bin/cold-start" "$bin/ingest" 20
+ls -l "$bin/ingest" | awk '{printf "ingest binary (release, stripped, %s): %.1f MB\n", "'"$(uname -m)"'", $5/1e6}'

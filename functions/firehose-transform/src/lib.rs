@@ -3,7 +3,8 @@
 //! as the `ingest` function.
 //!
 //! - `Ok`: the record had rows; `data` is its JSON rows, newline-separated, and
-//!   `metadata.partitionKeys` holds `dt` and `hour` for dynamic partitioning. Firehose gives a
+//!   `metadata.partitionKeys` holds `dt` and `hour` (two digits, as in the lake's `hour=03`)
+//!   for dynamic partitioning. Firehose gives a
 //!   record one partition, so **a record whose rows span two hours goes to the hour of its
 //!   earliest row**; each row still carries its own `dt`/`hour` fields and exact `ts`.
 //! - `Dropped`: nothing to ingest (a CloudWatch Logs control message, an empty record).
@@ -211,7 +212,7 @@ pub fn transform(
                     *out.data = output.rows;
                     out.metadata.partition_keys = HashMap::from([
                         ("dt".to_string(), hour.date_string()),
-                        ("hour".to_string(), hour.hour_of_day().to_string()),
+                        ("hour".to_string(), format!("{:02}", hour.hour_of_day())),
                     ]);
                     stats.ok += 1;
                 }

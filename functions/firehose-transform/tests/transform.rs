@@ -57,6 +57,8 @@ const AT_10_59: &str =
     r#"1.2.3.4 - - [22/Nov/2026:10:59:58 +0000] "GET /a HTTP/1.1" 200 10 "-" "curl/8.0""#;
 const AT_11_00: &str =
     r#"1.2.3.4 - - [22/Nov/2026:12:00:01 +0100] "GET /b HTTP/1.1" 200 10 "-" "curl/8.0""#;
+const AT_03_00: &str =
+    r#"1.2.3.4 - - [22/Nov/2026:03:00:01 +0000] "GET /c HTTP/1.1" 200 10 "-" "curl/8.0""#;
 
 #[test]
 fn every_record_gets_exactly_one_result() {
@@ -68,6 +70,7 @@ fn every_record_gets_exactly_one_result() {
         Vec::new(),
         kpl_aggregate(&[AT_10_59.as_bytes()]),
         b"\x1f\x8b\x08\x00 cut gzip".to_vec(),
+        AT_03_00.as_bytes().to_vec(),
     ];
     let event = firehose_event(&records);
     let (response, stats) = transform(&event, LogFormat::Auto);
@@ -93,6 +96,7 @@ fn every_record_gets_exactly_one_result() {
             ("rec-4", DROPPED),
             ("rec-5", OK),
             ("rec-6", PROCESSING_FAILED),
+            ("rec-7", OK),
         ]
     );
     // Rows spanning two hours: the record goes to the partition of its earliest row, and each
@@ -106,6 +110,8 @@ fn every_record_gets_exactly_one_result() {
         (Some(10), Some(11))
     );
     assert_eq!(out[3]["metadata"]["partitionKeys"]["hour"], "11");
+    // two digits, as in the lake's layout (hour=03)
+    assert_eq!(out[7]["metadata"]["partitionKeys"]["hour"], "03");
     assert_eq!(rows_of(&out[3]).len(), 1);
     assert_eq!(
         rows[0]["source"],
@@ -117,10 +123,10 @@ fn every_record_gets_exactly_one_result() {
 
     let s = &stats.stream;
     assert_eq!(s.lines_in, s.rows_out + s.rejected);
-    assert_eq!(s.rows_out, 4);
+    assert_eq!(s.rows_out, 5);
     assert_eq!(s.rejects_by_reason["bad_gzip"], 1);
     assert_eq!(s.control_messages, 1);
-    assert_eq!((stats.ok, stats.dropped, stats.failed), (3, 2, 2));
+    assert_eq!((stats.ok, stats.dropped, stats.failed), (4, 2, 2));
 }
 
 #[test]
