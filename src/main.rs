@@ -2,6 +2,7 @@
 
 mod ingest;
 mod input;
+mod query;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -10,6 +11,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use loglake_parser::LogFormat;
+use loglake_queries::athena::AthenaTarget;
+use loglake_queries::{DateRange, OutputFormat};
 
 use crate::ingest::{IngestOptions, IngestSummary};
 use crate::input::InputSource;
@@ -39,6 +42,44 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<String>,
     },
+    /// Run a shipped report (Athena SQL from queries/reports/) on the local lake with DataFusion,
+    /// or on Athena with --athena.
+    Query {
+        /// The report to run (`--list` shows them all).
+        #[arg(required_unless_present = "list")]
+        name: Option<String>,
+        /// List the reports with a one-line description each.
+        #[arg(long)]
+        list: bool,
+        /// First day (UTC, YYYY-MM-DD) of the range; default: the beginning of the lake.
+        #[arg(long, default_value = "1970-01-01")]
+        from: String,
+        /// Last day (UTC, YYYY-MM-DD, included) of the range; default: the end of the lake.
+        #[arg(long, default_value = "9999-12-31")]
+        to: String,
+        /// table, csv, or json (one array of objects keyed by column name).
+        #[arg(long, default_value = "table", value_parser = parse_output_format)]
+        format: OutputFormat,
+        /// The local lake's root directory.
+        #[arg(long, default_value = "lake", conflicts_with = "athena")]
+        lake: PathBuf,
+        /// Run on Athena instead (credentials and region from the usual AWS settings).
+        #[arg(long, requires_all = ["workgroup", "database"])]
+        athena: bool,
+        /// The Athena workgroup.
+        #[arg(long, requires = "athena")]
+        workgroup: Option<String>,
+        /// The Glue/Athena database holding `access_logs`.
+        #[arg(long, requires = "athena")]
+        database: Option<String>,
+        /// Where Athena writes results (s3://…), if the workgroup does not set it.
+        #[arg(long, requires = "athena")]
+        output: Option<String>,
+    },
+}
+
+fn parse_output_format(name: &str) -> Result<OutputFormat, String> {
+    name.parse()
 }
 
 fn parse_format(name: &str) -> Result<LogFormat, String> {
@@ -70,6 +111,46 @@ fn main() -> ExitCode {
             let summary =
                 with_progress(&inputs, |progress| ingest::run(&inputs, &options, progress));
             report(&summary, &options, json)
+        }
+        Command::Query {
+            name,
+            list,
+            from,
+            to,
+            format,
+            lake,
+            athena,
+            workgroup,
+            database,
+            output,
+        } => {
+            if list {
+                print!("{}", query::list());
+                return ExitCode::SUCCESS;
+            }
+            let engine = match (athena, workgroup, database) {
+                (true, Some(workgroup), Some(database)) => query::Engine::Athena(AthenaTarget {
+                    workgroup,
+                    database,
+                    output,
+                }),
+                _ => query::Engine::Local { lake },
+            };
+            let outcome = query::find(name.as_deref().unwrap_or_default())
+                .map_err(anyhow::Error::from)
+                .and_then(|report| Ok((report, DateRange::new(&from, &to)?)))
+                .and_then(|(report, range)| query::run(report, &range, &engine));
+            match outcome {
+                Ok(outcome) => {
+                    print!("{}", outcome.table.render(format));
+                    eprintln!("loglake: {}", outcome.note);
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("loglake: error: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

@@ -1,0 +1,66 @@
+//! The report function's work against the local AWS stand-in (moto's Athena): every chosen
+//! report is started for the day, with its results under reports/dt=…/NAME/.
+
+#[path = "../../ingest/tests/support/http.rs"]
+mod http;
+
+use std::time::Duration;
+
+use aws_sdk_athena::config::{BehaviorVersion, Credentials, Region};
+use loglake_queries::athena::PollPolicy;
+use loglake_report::{run_reports, Config};
+
+#[test]
+fn every_chosen_report_runs_for_the_day() {
+    let Some(endpoint) = http::aws_standin() else {
+        return;
+    };
+    let client = aws_sdk_athena::Client::from_conf(
+        aws_sdk_athena::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+            .endpoint_url(&endpoint)
+            .build(),
+    );
+    let config = Config::from_vars(|name| {
+        match name {
+            "ATHENA_WORKGROUP" => Some("primary"),
+            "ATHENA_DATABASE" => Some("loglake"),
+            "REPORTS_OUTPUT" => Some("s3://lake/reports"),
+            "REPORTS" => Some("traffic_by_hour,top_paths,bots"),
+            _ => None,
+        }
+        .map(str::to_owned)
+    })
+    .unwrap();
+    let poll = PollPolicy {
+        first_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(20),
+        timeout: Duration::from_secs(10),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let summary = runtime
+        .block_on(run_reports(&client, &config, "2026-11-21", poll))
+        .unwrap();
+    assert_eq!(summary.failed(), 0, "{summary:?}");
+    let names: Vec<&str> = summary.reports.iter().map(|r| r.report.as_str()).collect();
+    assert_eq!(names, ["traffic_by_hour", "top_paths", "bots"]);
+    for outcome in &summary.reports {
+        let location = outcome.output_location.as_deref().unwrap();
+        assert!(
+            location.starts_with(&format!(
+                "s3://lake/reports/dt=2026-11-21/{}/",
+                outcome.report
+            )),
+            "{location}"
+        );
+    }
+    // a bad date is refused before anything runs
+    assert!(runtime
+        .block_on(run_reports(&client, &config, "2026-11-31", poll))
+        .is_err());
+}

@@ -1,0 +1,246 @@
+//! The shipped reports: Athena (Trino) SQL in `queries/reports/`, one file each, every one
+//! filtered on a `dt` range given as two execution parameters (`?`, `?`: from and to,
+//! `YYYY-MM-DD`, inclusive). The same text runs on Athena and, after [`for_datafusion`], locally.
+//! Also here: the DDL, a result table both engines fill, its rendering, and the Athena runner.
+
+pub mod athena;
+pub mod table;
+
+pub use table::{Cell, OutputFormat, ResultTable};
+
+/// One shipped report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+impl Report {
+    /// The report's one-line description: its first line, a `--` comment.
+    pub fn description(&self) -> &'static str {
+        self.sql
+            .lines()
+            .next()
+            .and_then(|line| line.strip_prefix("--"))
+            .map_or("", str::trim)
+    }
+}
+
+macro_rules! reports {
+    ($($name:literal),* $(,)?) => {
+        &[$(Report { name: $name, sql: include_str!(concat!("../reports/", $name, ".sql")) }),*]
+    };
+}
+
+/// Every report in `queries/reports/` (a test checks the folder and this list agree).
+pub const REPORTS: &[Report] = reports!(
+    "traffic_by_hour",
+    "status_by_hour",
+    "error_rate_by_hour",
+    "top_paths",
+    "top_404_paths",
+    "top_referrers",
+    "browsers",
+    "operating_systems",
+    "device_categories",
+    "bot_share",
+    "bots",
+    "bandwidth_by_path",
+    "slowest_paths",
+    "top_clients",
+    "top_vhosts",
+);
+
+/// The DDL in `queries/ddl/`, in the order to run it (`LAKE_BUCKET` to be replaced).
+pub const DDL: &[(&str, &str)] = &[
+    (
+        "create_database",
+        include_str!("../ddl/create_database.sql"),
+    ),
+    ("access_logs", include_str!("../ddl/access_logs.sql")),
+    ("rejects", include_str!("../ddl/rejects.sql")),
+];
+
+pub fn report(name: &str) -> Option<&'static Report> {
+    REPORTS.iter().find(|r| r.name == name)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    #[error("unknown report {0:?} (`loglake query --list` lists them)")]
+    UnknownReport(String),
+    #[error("{0:?} is not a date of the form YYYY-MM-DD")]
+    BadDate(String),
+    #[error("--from {0} is after --to {1}")]
+    EmptyRange(String, String),
+    #[error("the report has {found} parameters, expected 2 (from and to)")]
+    Parameters { found: usize },
+}
+
+/// The date range a report covers, both ends included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateRange {
+    pub from: String,
+    pub to: String,
+}
+
+impl DateRange {
+    /// Checks both dates (`YYYY-MM-DD`, a real calendar day) and their order.
+    pub fn new(from: &str, to: &str) -> Result<Self, QueryError> {
+        for date in [from, to] {
+            if !is_date(date) {
+                return Err(QueryError::BadDate(date.to_string()));
+            }
+        }
+        if from > to {
+            return Err(QueryError::EmptyRange(from.into(), to.into()));
+        }
+        Ok(Self {
+            from: from.into(),
+            to: to.into(),
+        })
+    }
+
+    /// The two execution parameters as SQL literals (Athena substitutes them as written).
+    pub fn parameters(&self) -> [String; 2] {
+        [format!("'{}'", self.from), format!("'{}'", self.to)]
+    }
+}
+
+fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| b[range].iter().all(u8::is_ascii_digit);
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) {
+        return false;
+    }
+    if !digits(5..7) || !digits(8..10) {
+        return false;
+    }
+    let year: u32 = text[0..4].parse().unwrap_or(0);
+    let month: u32 = text[5..7].parse().unwrap_or(0);
+    let day: u32 = text[8..10].parse().unwrap_or(0);
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days_in_month).contains(&day)
+}
+
+/// Where Trino and DataFusion name a function differently: (Trino, DataFusion). The only
+/// rewrite the local engine needs; each report is otherwise run as written.
+pub const FUNCTION_RENAMES: &[(&str, &str)] = &[("approx_percentile(", "approx_percentile_cont(")];
+
+/// A report's SQL for DataFusion: the two `?` parameters replaced by the range's literals (the
+/// dates are validated, so they are safe to inline) and Trino-only function names renamed.
+/// `?` inside string literals and comments is left alone.
+pub fn for_datafusion(sql: &str, range: &DateRange) -> Result<String, QueryError> {
+    let parameters = range.parameters();
+    let mut out = String::with_capacity(sql.len() + 32);
+    let mut found = 0;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                // a string literal, '' being an escaped quote inside it
+                out.push(c);
+                while let Some(inner) = chars.next() {
+                    out.push(inner);
+                    if inner == '\'' {
+                        if chars.peek() == Some(&'\'') {
+                            out.push(chars.next().expect("peeked"));
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                // a comment, to the end of the line
+                out.push(c);
+                for inner in chars.by_ref() {
+                    out.push(inner);
+                    if inner == '\n' {
+                        break;
+                    }
+                }
+            }
+            '?' => {
+                if let Some(value) = parameters.get(found) {
+                    out.push_str(value);
+                }
+                found += 1;
+            }
+            _ => out.push(c),
+        }
+    }
+    if found != 2 {
+        return Err(QueryError::Parameters { found });
+    }
+    for (trino, datafusion) in FUNCTION_RENAMES {
+        out = out.replace(trino, datafusion);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_validated() {
+        assert!(DateRange::new("2026-11-01", "2026-11-30").is_ok());
+        assert!(DateRange::new("2024-02-29", "2024-02-29").is_ok());
+        for bad in [
+            "2023-02-29",
+            "2026-13-01",
+            "2026-1-01",
+            "26-11-01",
+            "2026-11-31",
+            "x",
+        ] {
+            assert_eq!(
+                DateRange::new(bad, "2026-12-01"),
+                Err(QueryError::BadDate(bad.into()))
+            );
+        }
+        assert!(matches!(
+            DateRange::new("2026-11-02", "2026-11-01"),
+            Err(QueryError::EmptyRange(..))
+        ));
+    }
+
+    #[test]
+    fn the_datafusion_rewrite_fills_parameters_and_renames_functions_only() {
+        let range = DateRange::new("2026-11-01", "2026-11-02").unwrap();
+        let sql = "-- what? a comment\nSELECT approx_percentile(x, 0.5), 'it''s ?' FROM t WHERE dt BETWEEN ? AND ?";
+        assert_eq!(
+            for_datafusion(sql, &range).unwrap(),
+            "-- what? a comment\nSELECT approx_percentile_cont(x, 0.5), 'it''s ?' FROM t WHERE dt BETWEEN '2026-11-01' AND '2026-11-02'"
+        );
+        assert_eq!(
+            for_datafusion("SELECT 1 WHERE dt = ?", &range),
+            Err(QueryError::Parameters { found: 1 })
+        );
+    }
+
+    #[test]
+    fn every_report_has_a_description_and_two_parameters() {
+        let range = DateRange::new("2026-01-01", "2026-01-31").unwrap();
+        for report in REPORTS {
+            assert!(!report.description().is_empty(), "{}", report.name);
+            assert!(report.description().ends_with('.'), "{}", report.name);
+            let sql = for_datafusion(report.sql, &range).unwrap();
+            assert!(
+                sql.contains("dt BETWEEN '2026-01-01' AND '2026-01-31'"),
+                "{}",
+                report.name
+            );
+        }
+        assert_eq!(report("top_paths").unwrap().name, "top_paths");
+        assert!(report("nope").is_none());
+    }
+}

@@ -1,0 +1,152 @@
+"""Checks the shipped SQL in queries/ with tools that share no code with loglake.
+
+1. Every file parses with a real Athena/Trino parser (sqlglot, read="athena").
+2. A lake is built from the given logs with `loglake ingest`; every report runs on it through
+   `loglake query NAME --format json` (DataFusion), and the key reports are compared with the
+   same numbers computed by DuckDB over the same Parquet with SQL written here.
+
+usage: check_queries.py LOGLAKE_BINARY LOG...
+"""
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import duckdb
+import sqlglot
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+
+
+def check_parse():
+    failures = 0
+    files = sorted(glob.glob(os.path.join(ROOT, "queries", "*", "*.sql")))
+    for path in files:
+        sql = open(path).read()
+        try:
+            statements = sqlglot.parse(sql, read="athena")
+            assert len(statements) == 1, f"{len(statements)} statements"
+            kind = type(statements[0]).__name__
+            expected = "Create" if "/ddl/" in path else "Select"
+            assert kind == expected, f"parsed as {kind}, expected {expected}"
+        except Exception as error:  # noqa: BLE001 - report every file
+            failures += 1
+            print(f"FAIL parse {os.path.relpath(path, ROOT)}: {error}")
+    print(f"{len(files) - failures} of {len(files)} SQL files parse as Athena SQL")
+    return failures
+
+
+def query(binary, lake, name):
+    run = subprocess.run(
+        [binary, "query", name, "--lake", lake, "--format", "json"],
+        capture_output=True, text=True)
+    if run.returncode != 0:
+        raise AssertionError(f"{name}: exit {run.returncode}: {run.stderr.strip()}")
+    return json.loads(run.stdout)
+
+
+def check_results(binary, logs):
+    failures = 0
+    with tempfile.TemporaryDirectory() as lake:
+        subprocess.run([binary, "ingest", "--out", lake, *logs], check=True,
+                       capture_output=True)
+        db = duckdb.connect()
+        files = os.path.join(lake, "access_logs", "*", "*", "*.parquet").replace("'", "''")
+        db.execute(
+            f"CREATE VIEW logs AS SELECT * FROM read_parquet('{files}', hive_partitioning = true)")
+
+        def truth(sql):
+            return db.execute(sql).fetchall()
+
+        checks = {
+            "traffic_by_hour": lambda rows: compare(
+                [(r["dt"], r["hour"], r["requests"], r["bytes"]) for r in rows],
+                truth("SELECT CAST(dt AS VARCHAR), CAST(hour AS INT), count(*), coalesce(sum(bytes_sent), 0) "
+                      "FROM logs GROUP BY ALL ORDER BY 1, 2"))
+            and visitors_close(rows, truth(
+                "SELECT count(DISTINCT client_ip || '|' || coalesce(user_agent, '')) FROM logs "
+                "GROUP BY dt, hour ORDER BY dt, hour")),
+            "status_by_hour": lambda rows: compare(
+                [(r["dt"], r["hour"], r["status_class"], r["requests"]) for r in rows],
+                truth("SELECT CAST(dt AS VARCHAR), CAST(hour AS INT), CAST(status // 100 AS VARCHAR) || 'xx', count(*) "
+                      "FROM logs GROUP BY ALL ORDER BY 1, 2, 3")),
+            "top_paths": lambda rows: compare(
+                [(r["path"], r["requests"]) for r in rows],
+                truth("SELECT path, count(*) FROM logs WHERE path IS NOT NULL "
+                      "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50")),
+            "top_404_paths": lambda rows: compare(
+                [(r["path"], r["requests"]) for r in rows],
+                truth("SELECT path, count(*) FROM logs WHERE status = 404 AND path IS NOT NULL "
+                      "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50")),
+            "browsers": lambda rows: compare(
+                [(r["ua_name"], r["requests"]) for r in rows],
+                truth("SELECT ua_name, count(*) FROM logs GROUP BY 1 ORDER BY 2 DESC, 1")),
+            "bots": lambda rows: compare(
+                [(r["ua_name"], r["requests"]) for r in rows],
+                truth("SELECT ua_name, count(*) FROM logs WHERE is_bot GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50")),
+            "bot_share": lambda rows: compare(
+                [(r["is_bot"], r["requests"], r["bytes"]) for r in rows],
+                truth("SELECT is_bot, count(*), coalesce(sum(bytes_sent), 0) FROM logs GROUP BY 1 ORDER BY 1")),
+            "top_clients": lambda rows: compare(
+                [(r["client_ip"], r["requests"]) for r in rows],
+                truth("SELECT client_ip, count(*) FROM logs GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50")),
+        }
+        listing = subprocess.run([binary, "query", "--list"], capture_output=True, text=True,
+                                 check=True).stdout
+        names = [line.split()[0] for line in listing.splitlines() if line.strip()]
+        for name in names:
+            try:
+                rows = query(binary, lake, name)
+                assert isinstance(rows, list), "not a JSON array"
+                check = checks.get(name)
+                if check is not None:
+                    assert rows, "no rows"
+                    assert check(rows), "differs from DuckDB"
+                print(f"ok {name}: {len(rows)} rows" + (" (= DuckDB)" if check else ""))
+            except AssertionError as error:
+                failures += 1
+                print(f"FAIL {name}: {error}")
+        missing = set(checks) - set(names)
+        if missing:
+            failures += 1
+            print(f"FAIL reports missing from --list: {sorted(missing)}")
+    return failures
+
+
+def compare(got, want):
+    got = [tuple(row) for row in got]
+    want = [tuple(row) for row in want]
+    if got != want:
+        for i, (g, w) in enumerate(zip(got, want)):
+            if g != w:
+                print(f"  first difference at row {i}: loglake {g} DuckDB {w}")
+                break
+        else:
+            print(f"  loglake has {len(got)} rows, DuckDB {len(want)}")
+        return False
+    return True
+
+
+def visitors_close(rows, exact):
+    """approx_distinct is HyperLogLog (2.3% standard error): within 10% of the exact count."""
+    for row, (count,) in zip(rows, exact):
+        if abs(row["visitors"] - count) > max(2, 0.1 * count):
+            print(f"  visitors {row['visitors']} vs exact {count} at {row['dt']} {row['hour']}")
+            return False
+    return len(rows) == len(exact)
+
+
+def main():
+    binary, logs = sys.argv[1], sys.argv[2:]
+    failures = check_parse() + check_results(binary, logs)
+    if failures:
+        print(f"{failures} query checks failed")
+        sys.exit(1)
+    print("all query checks passed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+//! `loglake query`: a shipped report, on the local lake with DataFusion or on Athena.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
+use datafusion::arrow::datatypes::{self, DataType};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::SessionContext;
+use loglake_queries::athena::{self, AthenaTarget, PollPolicy};
+use loglake_queries::{for_datafusion, Cell, DateRange, QueryError, Report, ResultTable};
+
+/// Where a report runs.
+pub enum Engine {
+    /// DataFusion over `LAKE/access_logs/dt=…/hour=…/*.parquet`.
+    Local {
+        lake: PathBuf,
+    },
+    Athena(AthenaTarget),
+}
+
+/// What a run produced, and what to tell the user about it on stderr.
+pub struct QueryOutcome {
+    pub table: ResultTable,
+    pub note: String,
+}
+
+pub fn run(report: &Report, range: &DateRange, engine: &Engine) -> anyhow::Result<QueryOutcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        match engine {
+            Engine::Local { lake } => run_local(report, range, lake).await,
+            Engine::Athena(target) => run_athena(report, range, target).await,
+        }
+    })
+}
+
+async fn run_local(
+    report: &Report,
+    range: &DateRange,
+    lake: &Path,
+) -> anyhow::Result<QueryOutcome> {
+    let started = Instant::now();
+    let context = local_context(lake).await?;
+    let sql = for_datafusion(report.sql, range)?;
+    let batches = context
+        .sql(&sql)
+        .await
+        .with_context(|| format!("planning {}", report.name))?
+        .collect()
+        .await
+        .with_context(|| format!("running {}", report.name))?;
+    let table = to_result_table(&batches)?;
+    let note = format!(
+        "{}: {} rows in {} ms (DataFusion, {})",
+        report.name,
+        table.rows.len(),
+        started.elapsed().as_millis(),
+        lake.display()
+    );
+    Ok(QueryOutcome { table, note })
+}
+
+/// A DataFusion session with the lake registered as `access_logs`: a Hive-partitioned listing
+/// table, its schema the lake's file schema plus `dt` (string) and `hour` (int).
+pub async fn local_context(lake: &Path) -> anyhow::Result<SessionContext> {
+    let table_dir = lake.join("access_logs");
+    let table_dir = table_dir.canonicalize().with_context(|| {
+        format!(
+            "no lake at {}: run `loglake ingest LOG --out {}` first",
+            table_dir.display(),
+            lake.display()
+        )
+    })?;
+    let url = ListingTableUrl::parse(format!("{}/", table_dir.display()))?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        // also keeps out the hidden `.NAME.parquet.tmp` files of a write in progress
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![
+            ("dt".to_string(), DataType::Utf8),
+            ("hour".to_string(), DataType::Int32),
+        ]);
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(loglake_schemas::file_schema());
+    let context = SessionContext::new();
+    context.register_table("access_logs", Arc::new(ListingTable::try_new(config)?))?;
+    Ok(context)
+}
+
+async fn run_athena(
+    report: &Report,
+    range: &DateRange,
+    target: &AthenaTarget,
+) -> anyhow::Result<QueryOutcome> {
+    let client = athena::client_from_env().await;
+    let result = athena::run_query(
+        &client,
+        target,
+        report.sql,
+        &range.parameters(),
+        PollPolicy::default(),
+    )
+    .await?;
+    let note = format!(
+        "{}: {} rows; scanned {:.1} MB, ${:.6} at $5/TB; engine {} ms; query {}",
+        report.name,
+        result.table.rows.len(),
+        result.data_scanned_bytes as f64 / 1e6,
+        result.cost_usd(),
+        result.engine_ms,
+        result.query_execution_id
+    );
+    Ok(QueryOutcome {
+        table: result.table,
+        note,
+    })
+}
+
+/// DataFusion's batches as a result table: integers, floats and booleans typed, the rest as
+/// Arrow displays it.
+pub fn to_result_table(batches: &[RecordBatch]) -> Result<ResultTable, anyhow::Error> {
+    let mut table = ResultTable::default();
+    let Some(first) = batches.first() else {
+        return Ok(table);
+    };
+    table.columns = first
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    for batch in batches {
+        let mut rows: Vec<Vec<Cell>> =
+            vec![Vec::with_capacity(batch.num_columns()); batch.num_rows()];
+        for column in batch.columns() {
+            let formatter = ArrayFormatter::try_new(column.as_ref(), &FormatOptions::default())?;
+            for (i, row) in rows.iter_mut().enumerate() {
+                row.push(cell(column.as_ref(), i, &formatter));
+            }
+        }
+        table.rows.extend(rows);
+    }
+    Ok(table)
+}
+
+fn cell(column: &dyn Array, i: usize, formatter: &ArrayFormatter<'_>) -> Cell {
+    if column.is_null(i) {
+        return Cell::Null;
+    }
+    match column.data_type() {
+        DataType::Int8 => Cell::Int(column.as_primitive::<datatypes::Int8Type>().value(i).into()),
+        DataType::Int16 => Cell::Int(
+            column
+                .as_primitive::<datatypes::Int16Type>()
+                .value(i)
+                .into(),
+        ),
+        DataType::Int32 => Cell::Int(
+            column
+                .as_primitive::<datatypes::Int32Type>()
+                .value(i)
+                .into(),
+        ),
+        DataType::Int64 => Cell::Int(column.as_primitive::<datatypes::Int64Type>().value(i)),
+        DataType::UInt32 => Cell::Int(
+            column
+                .as_primitive::<datatypes::UInt32Type>()
+                .value(i)
+                .into(),
+        ),
+        DataType::UInt64 => {
+            let value = column.as_primitive::<datatypes::UInt64Type>().value(i);
+            i64::try_from(value).map_or(Cell::Float(value as f64), Cell::Int)
+        }
+        DataType::Float32 => Cell::Float(
+            column
+                .as_primitive::<datatypes::Float32Type>()
+                .value(i)
+                .into(),
+        ),
+        DataType::Float64 => Cell::Float(column.as_primitive::<datatypes::Float64Type>().value(i)),
+        DataType::Boolean => Cell::Bool(column.as_boolean().value(i)),
+        _ => Cell::Text(formatter.value(i).to_string()),
+    }
+}
+
+/// `loglake query --list`: each report with its description.
+pub fn list() -> String {
+    let width = loglake_queries::REPORTS
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(0);
+    loglake_queries::REPORTS
+        .iter()
+        .map(|r| format!("{:width$}  {}\n", r.name, r.description()))
+        .collect()
+}
+
+/// The report named `name`, or a typed error naming it.
+pub fn find(name: &str) -> Result<&'static Report, QueryError> {
+    loglake_queries::report(name).ok_or_else(|| QueryError::UnknownReport(name.into()))
+}
