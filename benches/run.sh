@@ -87,3 +87,16 @@ for f in "$file" "$data/bench-1m-diverse.log"; do taskset -c 0 "$bin/ingest-batc
 echo "time to the first invocation/next (Runtime API on loopback):"
 "$bin/cold-start" "$bin/ingest" 20
 ls -l "$bin/ingest" | awk '{printf "ingest binary (release, stripped, %s): %.1f MB\n", "'"$(uname -m)"'", $5/1e6}'
+
+echo
+echo "reports on DataFusion over the lake of bench-1m (wall time of loglake query, best of 3; Parquet read):"
+query_lake="$data/lake-1m"
+[ -d "$query_lake/access_logs" ] || "$bin/loglake" ingest --out "$query_lake" "$file" 2> /dev/null
+du -sh "$query_lake/access_logs" | awk '{print "lake size: " $1}'
+echo "| report | wall | Parquet read |"
+echo "|---|---|---|"
+for name in $("$bin/loglake" query --list | awk '{print $1}'); do
+  ms=$(best_ms 3 "$bin/loglake" query "$name" --lake "$query_lake" --format csv)
+  read_mb=$("$bin/loglake" query "$name" --lake "$query_lake" --format csv 2>&1 > /dev/null | sed -n 's/.*read \([0-9.]*\) MB.*/\1/p')
+  echo "| $name | $ms ms | $read_mb MB |"
+done

@@ -12,6 +12,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::SessionContext;
 use loglake_queries::athena::{self, AthenaTarget, PollPolicy};
 use loglake_queries::{for_datafusion, Cell, DateRange, QueryError, Report, ResultTable};
@@ -52,22 +53,41 @@ async fn run_local(
     let started = Instant::now();
     let context = local_context(lake).await?;
     let sql = for_datafusion(report.sql, range)?;
-    let batches = context
+    let frame = context
         .sql(&sql)
         .await
-        .with_context(|| format!("planning {}", report.name))?
-        .collect()
+        .with_context(|| format!("planning {}", report.name))?;
+    let plan = frame
+        .create_physical_plan()
+        .await
+        .with_context(|| format!("planning {}", report.name))?;
+    let batches = collect(Arc::clone(&plan), context.task_ctx())
         .await
         .with_context(|| format!("running {}", report.name))?;
     let table = to_result_table(&batches)?;
     let note = format!(
-        "{}: {} rows in {} ms (DataFusion, {})",
+        "{}: {} rows in {} ms; read {:.1} MB of Parquet (DataFusion, {})",
         report.name,
         table.rows.len(),
         started.elapsed().as_millis(),
+        bytes_scanned(plan.as_ref()) as f64 / 1e6,
         lake.display()
     );
     Ok(QueryOutcome { table, note })
+}
+
+/// The Parquet bytes a finished plan read (after row-group and column pruning): what the same
+/// query would scan on Athena, give or take its own pruning.
+fn bytes_scanned(plan: &dyn ExecutionPlan) -> usize {
+    let own = plan
+        .metrics()
+        .and_then(|m| m.sum_by_name("bytes_scanned"))
+        .map_or(0, |v| v.as_usize());
+    own + plan
+        .children()
+        .into_iter()
+        .map(|child| bytes_scanned(child.as_ref()))
+        .sum::<usize>()
 }
 
 /// A DataFusion session with the lake registered as `access_logs`: a Hive-partitioned listing
