@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use arrow::array::AsArray;
 use arrow::datatypes::TimestampMicrosecondType;
+use base64::Engine;
 use loglake_parser::payload::{decode_payload, LogText};
 use loglake_parser::{RejectReason, UtcHour};
 use serde::Serialize;
@@ -62,6 +63,7 @@ pub struct StreamEncoder {
     rows_emitted: u64,
     rejects_emitted: u64,
     json: Vec<u8>,
+    base64_buffer: Vec<u8>,
     stats: StreamStats,
 }
 
@@ -75,6 +77,7 @@ impl StreamEncoder {
             rows_emitted: 0,
             rejects_emitted: 0,
             json: Vec::with_capacity(4096),
+            base64_buffer: Vec::new(),
             stats: StreamStats::default(),
         }
     }
@@ -107,9 +110,41 @@ impl StreamEncoder {
         self.end_record(input, sink);
     }
 
-    /// Records record number `input` as one reject, for an envelope the caller could not open
-    /// (e.g. its base64): the record still counts, as a line in and a reject out.
-    pub fn reject_record(
+    /// [`StreamEncoder::push`] for data still in base64, as Lambda events carry it (decoded into
+    /// one reused buffer). Data that is not valid base64 is one `bad_base64` reject of the
+    /// record, not a failed invocation.
+    pub fn push_base64(
+        &mut self,
+        input: usize,
+        source: &str,
+        data_base64: &str,
+        sink: &mut impl StreamSink,
+    ) {
+        let mut data = std::mem::take(&mut self.base64_buffer);
+        data.clear();
+        match base64::engine::general_purpose::STANDARD.decode_vec(data_base64, &mut data) {
+            Ok(()) => self.push(
+                input,
+                StreamRecord {
+                    source,
+                    data: &data,
+                },
+                sink,
+            ),
+            Err(_) => self.reject_record(
+                input,
+                source,
+                RejectReason::BadBase64,
+                data_base64.as_bytes(),
+                sink,
+            ),
+        }
+        self.base64_buffer = data;
+    }
+
+    /// Records record number `input` as one reject: the record still counts, as a line in and a
+    /// reject out.
+    fn reject_record(
         &mut self,
         input: usize,
         source: &str,

@@ -18,10 +18,9 @@
 use std::collections::HashMap;
 
 use aws_lambda_events::event::firehose::{KinesisFirehoseResponse, KinesisFirehoseResponseRecord};
-use base64::Engine;
-use loglake_parser::{LogFormat, RejectReason, UtcHour};
+use loglake_parser::{LogFormat, UtcHour};
 use loglake_schemas::{
-    DecoderOptions, Reject, RejectRecord, StreamEncoder, StreamRecord, StreamSink, StreamStats,
+    DecoderOptions, Reject, RejectRecord, StreamEncoder, StreamSink, StreamStats,
 };
 use serde::Deserialize;
 
@@ -154,22 +153,7 @@ pub fn transform(
     };
     for (index, record) in event.records.iter().enumerate() {
         let source = record_source(event, record);
-        match base64::engine::general_purpose::STANDARD.decode(&record.data) {
-            Ok(data) => {
-                let input = StreamRecord {
-                    source: &source,
-                    data: &data,
-                };
-                encoder.push(index, input, &mut sink);
-            }
-            Err(_) => encoder.reject_record(
-                index,
-                &source,
-                RejectReason::BadBase64,
-                record.data.as_bytes(),
-                &mut sink,
-            ),
-        }
+        encoder.push_base64(index, &source, &record.data, &mut sink);
     }
     let mut stats = TransformStats {
         stream: encoder.finish(&mut sink),

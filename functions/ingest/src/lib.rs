@@ -12,11 +12,10 @@ pub mod metrics;
 use std::time::{Instant as StdInstant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::streams::KinesisEventResponse;
-use base64::Engine;
-use loglake_parser::{LogFormat, RejectReason, UtcHour};
+use loglake_parser::{LogFormat, UtcHour};
 use loglake_schemas::firehose::{first_input_to_redeliver, PutRequest, RecordPacker};
 use loglake_schemas::{
-    DecoderOptions, Reject, RejectRecord, StreamEncoder, StreamRecord, StreamSink, StreamStats,
+    DecoderOptions, Reject, RejectRecord, StreamEncoder, StreamSink, StreamStats,
 };
 use serde::Deserialize;
 use tokio::time::Instant;
@@ -100,27 +99,9 @@ pub fn prepare(event: &KinesisBatch, format: LogFormat, rejects: RejectsOutput) 
         rows: RecordPacker::new(),
         rejects: (rejects == RejectsOutput::Stream).then(RecordPacker::new),
     };
-    let mut data = Vec::new();
     for (index, record) in event.records.iter().enumerate() {
         let source = record_source(record);
-        data.clear();
-        match base64::engine::general_purpose::STANDARD.decode_vec(&record.kinesis.data, &mut data)
-        {
-            Ok(()) => {
-                let input = StreamRecord {
-                    source: &source,
-                    data: &data,
-                };
-                encoder.push(index, input, &mut sink);
-            }
-            Err(_) => encoder.reject_record(
-                index,
-                &source,
-                RejectReason::BadBase64,
-                record.kinesis.data.as_bytes(),
-                &mut sink,
-            ),
-        }
+        encoder.push_base64(index, &source, &record.kinesis.data, &mut sink);
     }
     let stats = encoder.finish(&mut sink);
     PreparedBatch {
