@@ -50,6 +50,22 @@ impl<'a> From<&'a Reject> for RejectRecord<'a> {
     }
 }
 
+impl RejectRecord<'_> {
+    /// The rejects output as a structured log line (`WARN`, one field per key), for the
+    /// functions when no rejects stream is configured: the raw data stays in the logs.
+    pub fn log(&self) {
+        tracing::warn!(
+            source = self.source,
+            source_line = self.source_line,
+            reason = self.reason,
+            raw = %self.raw,
+            raw_encoding = self.raw_encoding,
+            raw_len = self.raw_len,
+            "rejected line"
+        );
+    }
+}
+
 /// Writes one source's rejects. The file is created on the first reject and replaced on a
 /// re-run; a re-run with no rejects removes the old file.
 pub struct RejectsWriter {

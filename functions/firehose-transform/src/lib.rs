@@ -124,16 +124,7 @@ impl StreamSink for PerRecordSink {
 
     fn reject(&mut self, input: usize, reject: &Reject, _json: &[u8]) {
         self.outputs[input].rejects += 1;
-        let record = RejectRecord::from(reject);
-        tracing::warn!(
-            source = record.source,
-            source_line = record.source_line,
-            reason = record.reason,
-            raw = %record.raw,
-            raw_encoding = record.raw_encoding,
-            raw_len = record.raw_len,
-            "rejected line"
-        );
+        RejectRecord::from(reject).log();
     }
 }
 

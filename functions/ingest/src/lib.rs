@@ -130,18 +130,7 @@ impl StreamSink for PackingSink {
             Some(packer) => packer
                 .push_row(input, json)
                 .expect("rejects keep at most 64 KiB of raw data"),
-            None => {
-                let record = RejectRecord::from(reject);
-                tracing::warn!(
-                    source = record.source,
-                    source_line = record.source_line,
-                    reason = record.reason,
-                    raw = %record.raw,
-                    raw_encoding = record.raw_encoding,
-                    raw_len = record.raw_len,
-                    "rejected line"
-                );
-            }
+            None => RejectRecord::from(reject).log(),
         }
     }
 }
