@@ -30,9 +30,20 @@ fn firehose_client(endpoint: &str) -> FirehoseClient {
     FirehoseClient(aws_sdk_firehose::Client::from_conf(config))
 }
 
-fn function(endpoint: &str, rejects_stream: Option<&str>) -> IngestFunction<FirehoseClient> {
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn function(
+    endpoint: &str,
+    rows_stream: &str,
+    rejects_stream: Option<&str>,
+) -> IngestFunction<FirehoseClient> {
     let config = Config::from_vars(|name| match name {
-        "FIREHOSE_STREAM_NAME" => Some("rows".into()),
+        "FIREHOSE_STREAM_NAME" => Some(rows_stream.into()),
         "REJECTS_STREAM_NAME" => rejects_stream.map(str::to_owned),
         _ => None,
     })
@@ -193,10 +204,7 @@ fn create_firehose_to_s3(endpoint: &str, bucket: &str, stream: &str, prefix: &st
         .prefix(prefix)
         .build()
         .unwrap();
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    runtime()
         .block_on(
             client
                 .create_delivery_stream()
@@ -206,6 +214,17 @@ fn create_firehose_to_s3(endpoint: &str, bucket: &str, stream: &str, prefix: &st
                 .send(),
         )
         .unwrap();
+}
+
+/// A bucket with a rows stream delivering to `access_logs/` and a rejects stream delivering to
+/// `rejects/` (names unique to the bucket: moto names streams per account), and the function
+/// writing to them.
+fn function_into_s3(endpoint: &str, bucket: &str) -> IngestFunction<FirehoseClient> {
+    let rows_stream = format!("rows-{bucket}");
+    let rejects_stream = format!("rejects-{bucket}");
+    create_firehose_to_s3(endpoint, bucket, &rows_stream, "access_logs/");
+    create_firehose_to_s3(endpoint, bucket, &rejects_stream, "rejects/");
+    function(endpoint, &rows_stream, Some(&rejects_stream))
 }
 
 /// The JSON objects under `prefix` in the bucket (moto writes one object per call).
@@ -228,11 +247,7 @@ fn every_line_reaches_s3_once_as_a_row_or_a_reject() {
         return;
     };
     let bucket = format!("loglake-it-{}", std::process::id());
-    // moto names the streams per account; these names are unique to this test.
-    let rows_stream = format!("rows-{bucket}");
-    let rejects_stream = format!("rejects-{bucket}");
-    create_firehose_to_s3(&endpoint, &bucket, &rows_stream, "access_logs/");
-    create_firehose_to_s3(&endpoint, &bucket, &rejects_stream, "rejects/");
+    let function = function_into_s3(&endpoint, &bucket);
 
     let lines = real_lines();
     let (mut records, mut expected) = records_in_every_encoding(&lines);
@@ -249,13 +264,7 @@ fn every_line_reaches_s3_once_as_a_row_or_a_reject() {
     let mut event = event(&records);
     event.records.last_mut().unwrap().kinesis.data = "not base64!".into();
 
-    let mut function = function(&endpoint, Some(&rejects_stream));
-    function.config.firehose_stream = rows_stream;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (response, metrics) = runtime.block_on(function.handle(&event, deadline()));
+    let (response, metrics) = runtime().block_on(function.handle(&event, deadline()));
     assert!(response.batch_item_failures.is_empty());
 
     let rows = delivered(&endpoint, &bucket, "access_logs/");
@@ -321,16 +330,8 @@ fn the_shared_kinesis_event_fixtures_reconcile() {
         return;
     };
     let bucket = format!("loglake-fixtures-{}", std::process::id());
-    let rows_stream = format!("rows-{bucket}");
-    let rejects_stream = format!("rejects-{bucket}");
-    create_firehose_to_s3(&endpoint, &bucket, &rows_stream, "access_logs/");
-    create_firehose_to_s3(&endpoint, &bucket, &rejects_stream, "rejects/");
-    let mut function = function(&endpoint, Some(&rejects_stream));
-    function.config.firehose_stream = rows_stream;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let function = function_into_s3(&endpoint, &bucket);
+    let runtime = runtime();
 
     let mut fixtures = Vec::new();
     for dir in std::fs::read_dir(shared.join("events")).unwrap() {
@@ -393,12 +394,8 @@ fn run_against(
     reply: impl Fn(usize, &[Vec<u8>]) -> FirehoseReply + Send + Sync + 'static,
 ) -> Run {
     let (endpoint, accepted) = fake_firehose(reply);
-    let function = function(&endpoint, Some("rejects"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (response, metrics) = runtime.block_on(function.handle(&event(records), deadline()));
+    let function = function(&endpoint, "rows", Some("rejects"));
+    let (response, metrics) = runtime().block_on(function.handle(&event(records), deadline()));
     let failures = response
         .batch_item_failures
         .iter()
