@@ -1,11 +1,11 @@
-//! Opening inputs: a plain file, a gzip file (recognised by its magic bytes, not its name), or
+//! Opening inputs: a plain, gzip or zstd file (recognised by its magic bytes, not its name), or
 //! standard input as `-`.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
 use std::path::PathBuf;
 
-use flate2::bufread::MultiGzDecoder;
+use loglake_schemas::{decompressing_reader, ProgressReader};
 
 /// One thing to ingest.
 #[derive(Debug, Clone)]
@@ -39,7 +39,7 @@ impl InputSource {
         }
     }
 
-    /// A reader of the log text, decompressing gzip (including concatenated members).
+    /// A reader of the log text, decompressing gzip (including concatenated members) and zstd.
     /// `progress` is told how many bytes were read from the input as stored (compressed or not),
     /// to match [`InputSource::size_hint`].
     pub fn open<'p>(
@@ -50,30 +50,9 @@ impl InputSource {
             InputSource::Stdin => Box::new(io::stdin()),
             InputSource::File(path) => Box::new(File::open(path)?),
         };
-        let counted = ProgressReader {
+        decompressing_reader(ProgressReader {
             inner: raw,
             progress,
-        };
-        let mut buffered = BufReader::with_capacity(256 * 1024, counted);
-        let is_gzip = buffered.fill_buf()?.starts_with(&[0x1f, 0x8b]);
-        Ok(if is_gzip {
-            Box::new(MultiGzDecoder::new(buffered))
-        } else {
-            Box::new(buffered)
         })
-    }
-}
-
-/// Reports the bytes that pass through it.
-struct ProgressReader<'p, R> {
-    inner: R,
-    progress: &'p (dyn Fn(u64) + Sync),
-}
-
-impl<R: Read> Read for ProgressReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        (self.progress)(n as u64);
-        Ok(n)
     }
 }

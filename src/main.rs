@@ -1,5 +1,6 @@
 //! `loglake`: web access logs → a partitioned Parquet lake, on a laptop with no AWS account.
 
+mod backfill;
 mod ingest;
 mod input;
 mod query;
@@ -10,9 +11,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use loglake_backfill::BackfillOptions;
 use loglake_parser::LogFormat;
 use loglake_queries::athena::AthenaTarget;
 use loglake_queries::{DateRange, OutputFormat};
+use loglake_schemas::{Progress, TimeRange};
 
 use crate::ingest::{IngestOptions, IngestSummary};
 use crate::input::InputSource;
@@ -41,6 +44,38 @@ enum Command {
         /// Log files (plain or gzip), or `-` for standard input.
         #[arg(required = true)]
         paths: Vec<String>,
+    },
+    /// Replay stored logs (a directory or s3://bucket/prefix; plain, gzip or zstd) into a lake
+    /// (a directory or s3://bucket/prefix), in parallel. Re-runs skip finished sources and
+    /// rewrite the same files; a changed source replaces its earlier output.
+    Backfill {
+        /// Where the logs are: a file, a directory (read recursively) or s3://bucket/prefix.
+        src: String,
+        /// The lake's root: a directory or s3://bucket/prefix.
+        #[arg(long)]
+        dest: String,
+        /// Line format: auto (recognise each line), combined, common or vhost_combined.
+        #[arg(long, default_value = "auto", value_parser = parse_format)]
+        format: LogFormat,
+        /// Keep only rows at or after this UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ); only
+        /// the hours in the range are replaced.
+        #[arg(long, value_parser = parse_instant)]
+        since: Option<i64>,
+        /// Keep only rows before this UTC time (excluded).
+        #[arg(long, value_parser = parse_instant)]
+        until: Option<i64>,
+        /// List what would be read and replaced, with sizes, and stop.
+        #[arg(long)]
+        dry_run: bool,
+        /// Read sources again even when the manifest says they are done.
+        #[arg(long)]
+        force: bool,
+        /// Sources processed at once (default: the number of cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print exactly one JSON object with the run's totals on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Run a shipped report (Athena SQL from queries/reports/) on the local lake with DataFusion,
     /// or on Athena with --athena.
@@ -86,6 +121,11 @@ fn parse_format(name: &str) -> Result<LogFormat, String> {
     name.parse()
 }
 
+fn parse_instant(text: &str) -> Result<i64, String> {
+    loglake_parser::parse_utc_instant(text)
+        .ok_or_else(|| format!("{text:?} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)"))
+}
+
 // Batches allocate and free large column buffers continuously; glibc hands those back to the
 // kernel and faults them in again each time, mimalloc keeps reusing them.
 #[global_allocator]
@@ -108,9 +148,41 @@ fn main() -> ExitCode {
                 .map(|p| InputSource::from_arg(p))
                 .collect();
             let options = IngestOptions { format, out };
-            let summary =
-                with_progress(&inputs, |progress| ingest::run(&inputs, &options, progress));
+            let total = inputs.iter().map(InputSource::size_hint).sum();
+            let summary = with_progress(total, |progress| ingest::run(&inputs, &options, progress));
             report(&summary, &options, json)
+        }
+        Command::Backfill {
+            src,
+            dest,
+            format,
+            since,
+            until,
+            dry_run,
+            force,
+            jobs,
+            json,
+        } => {
+            let options = backfill::BackfillArgs {
+                src,
+                dest,
+                options: BackfillOptions {
+                    format,
+                    range: TimeRange { since, until },
+                    force,
+                    lake: BackfillOptions::backfill_lake_options(),
+                },
+                dry_run,
+                jobs: jobs.unwrap_or_else(rayon::current_num_threads),
+                json,
+            };
+            match backfill::run(options) {
+                Ok(code) => code,
+                Err(error) => {
+                    eprintln!("loglake: error: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Query {
             name,
@@ -155,25 +227,35 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs `work` with a progress bar on stderr when stderr is a terminal.
-fn with_progress<T>(inputs: &[InputSource], work: impl FnOnce(&(dyn Fn(u64) + Sync)) -> T) -> T {
+/// Runs `work` with a progress bar on stderr when stderr is a terminal: bytes of `total_bytes`
+/// (as stored) with their rate and the ETA, and lines parsed per second.
+fn with_progress<T>(total_bytes: Option<u64>, work: impl FnOnce(&Progress) -> T) -> T {
     if !std::io::stderr().is_terminal() {
-        return work(&|_| {});
+        return work(&Progress::none());
     }
-    let total: Option<u64> = inputs.iter().map(InputSource::size_hint).sum();
-    let bar = match total {
+    let bar = match total_bytes {
         Some(bytes) => ProgressBar::new(bytes).with_style(
             ProgressStyle::with_template(
-                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {msg} eta {eta}",
             )
             .expect("valid template"),
         ),
         None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec}")
+            ProgressStyle::with_template("{spinner} {bytes} {bytes_per_sec} {msg}")
                 .expect("valid template"),
         ),
     };
-    let result = work(&|n| bar.inc(n));
+    let started = std::time::Instant::now();
+    let lines = std::sync::atomic::AtomicU64::new(0);
+    let count_lines = |n| {
+        let total = lines.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+        let seconds = started.elapsed().as_secs_f64().max(1e-3);
+        bar.set_message(format!("{:.0} lines/s", total as f64 / seconds));
+    };
+    let result = work(&Progress {
+        bytes: &|n| bar.inc(n),
+        lines: &count_lines,
+    });
     bar.finish_and_clear();
     result
 }

@@ -12,5 +12,7 @@ pub mod useragent;
 
 pub use line::{parse_line, AccessLine, LineParser, LogFormat, Text};
 pub use reject::RejectReason;
-pub use timestamp::{format_rfc3339_micros, parse_clf_timestamp, write_rfc3339_micros, UtcHour};
+pub use timestamp::{
+    format_rfc3339_micros, parse_clf_timestamp, parse_utc_instant, write_rfc3339_micros, UtcHour,
+};
 pub use useragent::{classify, has_bot_token, UserAgentCache, UserAgentInfo, BOT_TOKENS};

@@ -51,6 +51,38 @@ pub fn parse_clf_timestamp(text: &[u8]) -> Option<i64> {
     Some((local_seconds - offset_seconds) * MICROS_PER_SECOND)
 }
 
+/// Parses a UTC instant given on a command line or in an event: `YYYY-MM-DD` (midnight) or
+/// `YYYY-MM-DDTHH:MM:SSZ`, into microseconds since the epoch. `None` when it is not a real date
+/// and time.
+pub fn parse_utc_instant(text: &str) -> Option<i64> {
+    let t = text.as_bytes();
+    if t.len() < 10 || t[4] != b'-' || t[7] != b'-' {
+        return None;
+    }
+    let year = two_digits(t[0], t[1])? * 100 + two_digits(t[2], t[3])?;
+    let month = two_digits(t[5], t[6])?;
+    let day = two_digits(t[8], t[9])?;
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    let seconds_in_day = match &t[10..] {
+        [] => 0,
+        [b'T', h1, h2, b':', m1, m2, b':', s1, s2, b'Z'] => {
+            let (hour, minute, second) = (
+                two_digits(*h1, *h2)?,
+                two_digits(*m1, *m2)?,
+                two_digits(*s1, *s2)?,
+            );
+            if hour > 23 || minute > 59 || second > 59 {
+                return None;
+            }
+            hour * 3_600 + minute * 60 + second
+        }
+        _ => return None,
+    };
+    Some((days_from_civil(year, month, day) * 86_400 + seconds_in_day) * MICROS_PER_SECOND)
+}
+
 /// Remembers the last timestamp's minute: consecutive log lines nearly always share the date,
 /// hour, minute and offset, so only the seconds need reading.
 #[derive(Debug, Default, Clone)]
@@ -229,6 +261,27 @@ mod tests {
         assert_eq!(ts("11/Oct/2000:06:25:36 +0930"), Some(971_211_336_000_000));
         assert_eq!(ts("01/Jan/1970:00:00:00 +0000"), Some(0));
         assert_eq!(ts("31/Dec/1969:23:59:59 +0000"), Some(-MICROS_PER_SECOND));
+    }
+
+    #[test]
+    fn parses_utc_instants_for_ranges() {
+        let midnight = parse_utc_instant("2000-10-10").unwrap();
+        assert_eq!(
+            format_rfc3339_micros(midnight),
+            "2000-10-10T00:00:00.000000Z"
+        );
+        let later = parse_utc_instant("2000-10-10T20:55:36Z").unwrap();
+        assert_eq!(later, 971_211_336_000_000);
+        for bad in [
+            "2000-02-30",
+            "2000-13-01",
+            "2000-10-10T24:00:00Z",
+            "2000-10-10 20:55:36",
+            "10/Oct/2000",
+            "",
+        ] {
+            assert_eq!(parse_utc_instant(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -16,7 +16,8 @@ use std::sync::OnceLock;
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{interleave_record_batch, take_record_batch};
 use arrow::datatypes::TimestampMicrosecondType;
-use loglake_parser::UtcHour;
+use loglake_parser::timestamp::MICROS_PER_HOUR;
+use loglake_parser::{parse_utc_instant, UtcHour};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
@@ -60,9 +61,7 @@ pub fn partition_dir(hour: UtcHour) -> PathBuf {
 /// full source name (for uniqueness). FNV-1a, because std's hasher may change between releases
 /// and names must not.
 pub fn source_id(source: &str) -> String {
-    let hash = source.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let hash = fnv1a(source.as_bytes());
     let stem: String = Path::new(source)
         .file_name()
         .map(|n| n.to_string_lossy())
@@ -83,6 +82,53 @@ pub fn source_id(source: &str) -> String {
         stem
     };
     format!("{stem}-{hash:016x}")
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// A span of event time, `since` included and `until` excluded (UTC microseconds); an open end
+/// is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TimeRange {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+impl TimeRange {
+    pub fn is_all(&self) -> bool {
+        self.since.is_none() && self.until.is_none()
+    }
+
+    pub fn contains(&self, ts_micros: i64) -> bool {
+        self.since.is_none_or(|since| ts_micros >= since)
+            && self.until.is_none_or(|until| ts_micros < until)
+    }
+
+    /// Whether any instant of `hour` is in the range.
+    pub fn overlaps(&self, hour: UtcHour) -> bool {
+        let start = hour.hours_since_epoch * MICROS_PER_HOUR;
+        self.since
+            .is_none_or(|since| start + MICROS_PER_HOUR > since)
+            && self.until.is_none_or(|until| start < until)
+    }
+}
+
+/// The hour of a partition directory's path relative to the lake root
+/// (`access_logs/dt=YYYY-MM-DD/hour=HH`, as [`partition_dir`] writes it).
+pub fn partition_hour(relative: &Path) -> Option<UtcHour> {
+    let mut parts = relative
+        .components()
+        .rev()
+        .filter_map(|c| c.as_os_str().to_str());
+    let hour: i64 = parts.next()?.strip_prefix("hour=")?.parse().ok()?;
+    let day = parse_utc_instant(parts.next()?.strip_prefix("dt=")?)?;
+    (0..24)
+        .contains(&hour)
+        .then(|| UtcHour::of_micros(day + hour * MICROS_PER_HOUR))
 }
 
 /// Writer settings: Athena-friendly defaults, with the memory budget as the one knob.
@@ -129,6 +175,10 @@ struct HourBuffer {
 pub struct LakeWriter {
     root: PathBuf,
     source_id: String,
+    /// Between the source id and the part number in file names: a hash of the source's version.
+    version_tag: Option<String>,
+    /// Earlier files of the source are removed only in these hours.
+    cleanup_range: TimeRange,
     options: LakeOptions,
     hours: BTreeMap<UtcHour, HourBuffer>,
     /// Bytes of every row not yet on disk, in open hours and in ready parts.
@@ -146,6 +196,8 @@ impl LakeWriter {
         Self {
             root: root.into(),
             source_id: source_id(source),
+            version_tag: None,
+            cleanup_range: TimeRange::default(),
             options,
             hours: BTreeMap::new(),
             buffered_bytes: 0,
@@ -156,6 +208,21 @@ impl LakeWriter {
             written: Vec::new(),
             rows_written: 0,
         }
+    }
+
+    /// Names the files after a version of the source as well (an S3 ETag, a content hash), so
+    /// the output of a changed source never shares a name with the output it replaces. Earlier
+    /// files of the source are still removed by [`LakeWriter::finish`], whatever their version.
+    pub fn with_version(mut self, version: &str) -> Self {
+        self.version_tag = Some(format!("{:08x}", fnv1a(version.as_bytes()) as u32));
+        self
+    }
+
+    /// Removes earlier files of the source only in the hours of `range`: a run that rewrites
+    /// part of a source's time leaves its other hours alone.
+    pub fn with_cleanup_range(mut self, range: TimeRange) -> Self {
+        self.cleanup_range = range;
+        self
     }
 
     /// Adds a batch of rows (any order, any hours).
@@ -221,7 +288,10 @@ impl LakeWriter {
             return;
         };
         let part = self.next_part.entry(hour).or_insert(0);
-        let name = format!("{}-{:04}.parquet", self.source_id, part);
+        let name = match &self.version_tag {
+            Some(tag) => format!("{}-{tag}-{part:04}.parquet", self.source_id),
+            None => format!("{}-{part:04}.parquet", self.source_id),
+        };
         *part += 1;
         self.ready_bytes += buffer.bytes;
         self.ready.push(ReadyPart {
@@ -262,6 +332,14 @@ impl LakeWriter {
             .flat_map(|d| list_dirs(d).ok())
             .flatten()
         {
+            let in_range = partition
+                .strip_prefix(&self.root)
+                .ok()
+                .and_then(partition_hour)
+                .is_some_and(|hour| self.cleanup_range.overlaps(hour));
+            if !in_range {
+                continue;
+            }
             for entry in fs::read_dir(&partition).map_err(io_error(&partition))? {
                 let path = entry.map_err(io_error(&partition))?.path();
                 let ours = path

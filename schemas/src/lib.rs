@@ -8,13 +8,18 @@ pub mod decoder;
 pub mod firehose;
 pub mod json;
 pub mod lake;
+pub mod pipeline;
 pub mod rejects;
 pub mod schema;
 pub mod stream;
 
 pub use decoder::{DecodedBatch, Decoder, DecoderOptions, Reject};
 pub use json::JsonRowWriter;
-pub use lake::{LakeError, LakeOptions, LakeWriteSummary, LakeWriter};
+pub use lake::{LakeError, LakeOptions, LakeWriteSummary, LakeWriter, TimeRange};
+pub use pipeline::{
+    decompressing_reader, ingest_stream, PipelineError, Progress, ProgressReader, SourceOptions,
+    SourceTotals,
+};
 pub use rejects::{RejectRecord, RejectsWriter};
 pub use schema::{file_schema, Column, COLUMNS, TABLE_NAME};
 pub use stream::{StreamEncoder, StreamRecord, StreamSink, StreamStats};

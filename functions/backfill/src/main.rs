@@ -1,0 +1,55 @@
+//! The Lambda entry point (`bootstrap`) of the backfill: a Step Functions Distributed Map worker.
+//! Settings come with each batch (`BatchInput`); see README.md.
+
+use lambda_runtime::tracing::subscriber::EnvFilter;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use loglake_backfill::s3::S3;
+use loglake_backfill::worker::{MapBatch, WorkerResult};
+use loglake_backfill::{summarize, Backfill};
+use loglake_schemas::Progress;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::subscriber::fmt()
+        .json()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_target(false)
+        .init();
+    let s3 = S3::new(
+        S3::client_from_env().await,
+        tokio::runtime::Handle::current(),
+    );
+    let s3 = &s3;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<MapBatch>| {
+        let s3 = s3.clone();
+        async move {
+            let plan = event.payload.plan()?;
+            let backfill = Backfill::new(plan.dest, Some(s3), plan.options)?;
+            // Parsing blocks: off the async threads, which keep serving the S3 streams.
+            let result = tokio::task::spawn_blocking(move || {
+                let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let sources = backfill.run_each(&plan.sources, jobs, &Progress::none());
+                WorkerResult {
+                    summary: summarize(&sources),
+                    sources,
+                }
+            })
+            .await?;
+            tracing::info!(
+                lines_in = result.summary.totals.lines_in,
+                rows_out = result.summary.totals.rows_out,
+                rejected = result.summary.totals.rejected,
+                failed = result.summary.errors.len(),
+                "batch done"
+            );
+            if result.all_failed() {
+                return Err(Error::from(format!(
+                    "every object of the batch failed: {}",
+                    serde_json::to_string(&result.summary.errors).unwrap_or_default()
+                )));
+            }
+            Ok::<_, Error>(result)
+        }
+    }))
+    .await
+}

@@ -1,0 +1,367 @@
+//! One source, start to end: a byte stream of log text into the local lake and its rejects.
+//! `loglake ingest` and the backfill run every source through [`ingest_stream`].
+//!
+//! This thread reads and parses while a second thread filters, partitions and sorts, joined by a
+//! small bounded channel; the lake writer encodes closed hours on its own pool. A single large
+//! source thus still uses every core, and memory stays bounded by the channel depth plus the lake
+//! writer's buffer budget.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufRead, BufReader, ErrorKind, Read};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
+
+use arrow::array::{AsArray, BooleanArray, RecordBatch};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::TimestampMicrosecondType;
+use flate2::bufread::MultiGzDecoder;
+use loglake_parser::LogFormat;
+use serde::Serialize;
+
+use crate::decoder::{DecodedBatch, Decoder, DecoderOptions};
+use crate::lake::{LakeError, LakeOptions, LakeWriter, TimeRange};
+use crate::rejects::RejectsWriter;
+
+/// Batches in flight between a source's parser and its writer.
+const CHANNEL_DEPTH: usize = 2;
+const READ_BUFFER_BYTES: usize = 256 * 1024;
+
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+
+/// The log text of a stored source: gzip (including concatenated members) and zstd are
+/// recognised by their magic bytes, not their names; anything else is read as it is.
+pub fn decompressing_reader<'a>(
+    raw: impl Read + Send + 'a,
+) -> io::Result<Box<dyn Read + Send + 'a>> {
+    let mut buffered = BufReader::with_capacity(READ_BUFFER_BYTES, raw);
+    let head = buffered.fill_buf()?;
+    Ok(if head.starts_with(GZIP_MAGIC) {
+        Box::new(MultiGzDecoder::new(buffered))
+    } else if head.starts_with(ZSTD_MAGIC) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(buffered)?)
+    } else {
+        Box::new(buffered)
+    })
+}
+
+/// Progress callbacks of a run: bytes read from storage, and lines parsed.
+#[derive(Clone, Copy)]
+pub struct Progress<'a> {
+    pub bytes: &'a (dyn Fn(u64) + Sync),
+    pub lines: &'a (dyn Fn(u64) + Sync),
+}
+
+impl Progress<'_> {
+    pub fn none() -> Progress<'static> {
+        Progress {
+            bytes: &|_| {},
+            lines: &|_| {},
+        }
+    }
+}
+
+/// Reports the bytes that pass through it: progress in bytes as stored (before decompression).
+pub struct ProgressReader<'p, R> {
+    pub inner: R,
+    pub progress: &'p (dyn Fn(u64) + Sync),
+}
+
+impl<R: Read> Read for ProgressReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        (self.progress)(n as u64);
+        Ok(n)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("reading {source_name}: {error}")]
+    Read {
+        source_name: String,
+        error: io::Error,
+    },
+    #[error("writing the lake for {source_name}: {error}")]
+    Write {
+        source_name: String,
+        error: LakeError,
+    },
+}
+
+/// How a source is ingested.
+#[derive(Debug, Clone, Default)]
+pub struct SourceOptions {
+    pub format: LogFormat,
+    pub lake: LakeOptions,
+    /// Rows outside it are counted as `out_of_range` and not written.
+    pub range: TimeRange,
+    /// A version of the source (S3 ETag, size and mtime) that output file names carry.
+    pub version: Option<String>,
+}
+
+/// What became of one source's lines: `lines_in == rows_out + rejected + out_of_range`.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct SourceTotals {
+    pub lines_in: u64,
+    pub rows_out: u64,
+    pub rejected: u64,
+    /// Rows outside the requested time range, left out on purpose.
+    pub out_of_range: u64,
+    pub rejects_by_reason: BTreeMap<&'static str, u64>,
+    /// Bytes of log text read (after decompression).
+    pub bytes_in: u64,
+    pub files_written: u64,
+    pub lossy_utf8_rows: u64,
+    /// The Parquet files written, and the rejects file when there were rejects.
+    #[serde(skip)]
+    pub outputs: Vec<PathBuf>,
+}
+
+impl SourceTotals {
+    /// Adds another source's totals (outputs are per source and are not merged).
+    pub fn add(&mut self, other: &SourceTotals) {
+        self.lines_in += other.lines_in;
+        self.rows_out += other.rows_out;
+        self.rejected += other.rejected;
+        self.out_of_range += other.out_of_range;
+        self.bytes_in += other.bytes_in;
+        self.files_written += other.files_written;
+        self.lossy_utf8_rows += other.lossy_utf8_rows;
+        for (reason, count) in &other.rejects_by_reason {
+            *self.rejects_by_reason.entry(reason).or_default() += count;
+        }
+    }
+
+    fn add_batch(&mut self, batch: &DecodedBatch) {
+        self.lines_in += batch.lines_in;
+        self.lossy_utf8_rows += batch.lossy_utf8_rows;
+        self.rejected += batch.rejects.len() as u64;
+        for reject in &batch.rejects {
+            *self
+                .rejects_by_reason
+                .entry(reject.reason.as_str())
+                .or_default() += 1;
+        }
+    }
+}
+
+/// Ingests one source's log text (already decompressed) into the lake under `out`, named
+/// `source_name` in the `source` column and in output file names; `on_lines` is told how many
+/// lines each parsed batch held. Returns the totals and the
+/// error that stopped it early, if any. A read error part-way (a truncated gzip) still writes
+/// every line read before it and rejects the cut line, so the totals reconcile whatever happened;
+/// after a write error only what reached the disk is counted.
+pub fn ingest_stream(
+    reader: &mut dyn Read,
+    source_name: &str,
+    out: &Path,
+    options: &SourceOptions,
+    on_lines: &(dyn Fn(u64) + Sync),
+) -> (SourceTotals, Option<PipelineError>) {
+    let mut decoder = Decoder::new(
+        source_name,
+        DecoderOptions {
+            format: options.format,
+            ..Default::default()
+        },
+    );
+    let mut bytes_read = 0;
+    let (to_writer, from_reader) = sync_channel::<DecodedBatch>(CHANNEL_DEPTH);
+
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| write_source(out, source_name, options, from_reader));
+        let read_result = read_and_decode(reader, &mut decoder, &mut bytes_read, |b| {
+            on_lines(b.lines_in);
+            // The writer only hangs up after an error, which `join` reports below.
+            to_writer.send(b).is_ok()
+        });
+        decoder.finish(read_result.is_err());
+        if let Some(batch) = decoder.flush() {
+            let _ = to_writer.send(batch);
+        }
+        drop(to_writer);
+        let (mut totals, write_error) = writer.join().expect("writer thread does not panic");
+        totals.bytes_in = bytes_read;
+        let source_name = source_name.to_string();
+        let error = match (write_error, read_result) {
+            (Some(error), _) => Some(PipelineError::Write { source_name, error }),
+            (None, Err(error)) => Some(PipelineError::Read { source_name, error }),
+            (None, Ok(())) => None,
+        };
+        (totals, error)
+    })
+}
+
+fn read_and_decode(
+    reader: &mut dyn Read,
+    decoder: &mut Decoder,
+    bytes_read: &mut u64,
+    mut send: impl FnMut(DecodedBatch) -> bool,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; READ_BUFFER_BYTES];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        *bytes_read += n as u64;
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            rest = &rest[decoder.decode(rest)..];
+            if decoder.is_full() {
+                let batch = decoder.flush().expect("a full decoder has a batch");
+                if !send(batch) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// The writer half of a source: filters by time, partitions, sorts and writes Parquet and
+/// rejects. On an error it stops (dropping the receiver, which stops the reader) and reports
+/// nothing as written, so the totals never claim rows that are not on disk.
+fn write_source(
+    out: &Path,
+    source_name: &str,
+    options: &SourceOptions,
+    batches: Receiver<DecodedBatch>,
+) -> (SourceTotals, Option<LakeError>) {
+    let mut lake =
+        LakeWriter::new(out, source_name, options.lake).with_cleanup_range(options.range);
+    if let Some(version) = &options.version {
+        lake = lake.with_version(version);
+    }
+    let mut rejects = RejectsWriter::new(out, source_name);
+    let mut totals = SourceTotals::default();
+    let result = (|| -> Result<(), LakeError> {
+        for batch in batches {
+            let (rows, out_of_range) = keep_in_range(&batch.rows, options.range)?;
+            lake.write(&rows)?;
+            rejects.write(&batch.rejects)?;
+            totals.add_batch(&batch);
+            totals.out_of_range += out_of_range;
+        }
+        let written = lake.finish()?;
+        totals.rows_out = written.rows;
+        totals.files_written = written.files.len() as u64;
+        totals.outputs = written.files;
+        totals.outputs.extend(rejects.finish()?);
+        Ok(())
+    })();
+    match result {
+        Ok(()) => (totals, None),
+        Err(error) => (SourceTotals::default(), Some(error)),
+    }
+}
+
+/// The rows inside `range`, and how many were left out.
+fn keep_in_range(rows: &RecordBatch, range: TimeRange) -> Result<(RecordBatch, u64), LakeError> {
+    if range.is_all() {
+        return Ok((rows.clone(), 0));
+    }
+    let ts = rows
+        .column(0)
+        .as_primitive::<TimestampMicrosecondType>()
+        .values();
+    let keep: BooleanArray = ts.iter().map(|&t| Some(range.contains(t))).collect();
+    let kept = filter_record_batch(rows, &keep)?;
+    let left_out = (rows.num_rows() - kept.num_rows()) as u64;
+    Ok((kept, left_out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    const LINES: &str = "\
+1.2.3.4 - - [10/Oct/2020:10:00:00 +0000] \"GET /a HTTP/1.1\" 200 1 \"-\" \"curl/8\"
+not a log line
+1.2.3.4 - - [10/Oct/2020:11:00:00 +0000] \"GET /b HTTP/1.1\" 200 1 \"-\" \"curl/8\"
+1.2.3.4 - - [10/Oct/2020:12:00:00 +0000] \"GET /c HTTP/1.1\" 200 1 \"-\" \"curl/8\"
+";
+
+    fn run(input: &[u8], options: &SourceOptions, out: &Path) -> SourceTotals {
+        let mut reader = decompressing_reader(input).unwrap();
+        let (totals, error) = ingest_stream(&mut reader, "logs/a.log", out, options, &|_| {});
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(
+            totals.lines_in,
+            totals.rows_out + totals.rejected + totals.out_of_range
+        );
+        totals
+    }
+
+    #[test]
+    fn reads_plain_gzip_and_zstd_alike() {
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzip.write_all(LINES.as_bytes()).unwrap();
+        let gzip = gzip.finish().unwrap();
+        let zstd = zstd::encode_all(LINES.as_bytes(), 1).unwrap();
+        for input in [LINES.as_bytes(), &gzip, &zstd] {
+            let dir = tempfile::tempdir().unwrap();
+            let totals = run(input, &SourceOptions::default(), dir.path());
+            assert_eq!(
+                (totals.lines_in, totals.rows_out, totals.rejected),
+                (4, 3, 1)
+            );
+            assert_eq!(totals.bytes_in, LINES.len() as u64);
+            assert_eq!(totals.rejects_by_reason["no_timestamp"], 1);
+            // three hourly files and the rejects file
+            assert_eq!(totals.outputs.len(), 4);
+            assert!(totals.outputs.iter().all(|p| p.exists()));
+        }
+    }
+
+    #[test]
+    fn a_time_range_counts_what_it_leaves_out_and_keeps_other_hours_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = run(LINES.as_bytes(), &SourceOptions::default(), dir.path());
+        let range = TimeRange {
+            since: loglake_parser::parse_utc_instant("2020-10-10T11:00:00Z"),
+            until: loglake_parser::parse_utc_instant("2020-10-10T12:00:00Z"),
+        };
+        let options = SourceOptions {
+            range,
+            version: Some("v2".into()),
+            ..Default::default()
+        };
+        let partial = run(LINES.as_bytes(), &options, dir.path());
+        assert_eq!((partial.rows_out, partial.out_of_range), (1, 2));
+        // Hour 11 was rewritten under the new version's name; hours 10 and 12 kept their files.
+        let parquet: Vec<&PathBuf> = full
+            .outputs
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .collect();
+        assert!(parquet[0].exists() && !parquet[1].exists() && parquet[2].exists());
+        assert!(partial.outputs[0].exists());
+        assert_ne!(partial.outputs[0], *parquet[1]);
+    }
+
+    #[test]
+    fn a_cut_stream_keeps_what_came_before() {
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzip.write_all(LINES.as_bytes()).unwrap();
+        let gzip = gzip.finish().unwrap();
+        let cut = &gzip[..gzip.len() - 12];
+        let dir = tempfile::tempdir().unwrap();
+        let mut reader = decompressing_reader(cut).unwrap();
+        let (totals, error) = ingest_stream(
+            &mut reader,
+            "cut.gz",
+            dir.path(),
+            &Default::default(),
+            &|_| {},
+        );
+        assert!(
+            matches!(error, Some(PipelineError::Read { .. })),
+            "{error:?}"
+        );
+        assert_eq!(totals.lines_in, totals.rows_out + totals.rejected);
+    }
+}
