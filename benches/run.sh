@@ -79,6 +79,20 @@ if command -v goaccess > /dev/null; then
 fi
 du -sh "$lake/a" | awk '{print "lake size (zstd Parquet): " $1}'
 find "$lake/a/access_logs" -name '*.parquet' | wc -l | awk '{print "Parquet files: " $1}'
+
+echo
+echo "backfill, local to local (best wall time of 3, largest peak RSS of 3; --force re-reads each time):"
+objects="$data/objects-100x10k"
+if [ ! -d "$objects" ]; then
+  mkdir -p "$objects"
+  split -l 10000 -d -a 3 "$file" "$objects/part-"
+  gzip "$objects"/part-*
+fi
+echo "| run | wall | lines/s | MB/s | peak RSS | time / cat |"
+echo "|---|---|---|---|---|---|"
+read -r ms rss < <(timed taskset -c 0,1 "$bin/loglake" backfill "$data/bench-1m.log.gz" --dest "$lake/f" --force); row "loglake backfill, one gzip object of 1 M lines, 2 cores" "$ms" "$rss"
+read -r ms rss < <(timed taskset -c 0,1 "$bin/loglake" backfill "$objects" --dest "$lake/g" --force); row "loglake backfill, 100 gzip objects of 10,000 lines, 2 cores" "$ms" "$rss"
+find "$lake/f/access_logs" -name '*.parquet' | wc -l | awk '{print "Parquet files (one object): " $1}'
 rm -rf "$lake"
 
 echo

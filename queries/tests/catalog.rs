@@ -95,21 +95,6 @@ fn the_rejects_ddl_is_the_rejects_output() {
     let ddl = DDL.iter().find(|(name, _)| *name == "rejects").unwrap().1;
     let (columns, partitions) = ddl_columns(ddl);
     let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
-    // the keys of the rejects output, in the order it writes them
-    let reject = loglake_schemas::Reject {
-        source: "s".into(),
-        source_line: 1,
-        reason: loglake_parser::RejectReason::NoTimestamp,
-        raw: b"x".to_vec(),
-        raw_len: 1,
-    };
-    let json = serde_json::to_string(&loglake_schemas::RejectRecord::from(&reject)).unwrap();
-    let mut keys: Vec<(usize, &str)> = names
-        .iter()
-        .map(|n| (json.find(&format!("\"{n}\":")).expect(n), *n))
-        .collect();
-    keys.sort();
-    assert_eq!(keys.iter().map(|k| k.1).collect::<Vec<_>>(), names);
-    assert_eq!(json.matches("\":").count(), names.len());
+    assert_eq!(names, loglake_schemas::REJECT_FIELDS);
     assert_eq!(partitions, [("dt".to_string(), "string".to_string())]);
 }

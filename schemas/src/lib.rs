@@ -20,6 +20,6 @@ pub use pipeline::{
     decompressing_reader, ingest_stream, PipelineError, Progress, ProgressReader, SourceOptions,
     SourceTotals,
 };
-pub use rejects::{RejectRecord, RejectsWriter};
+pub use rejects::{RejectRecord, RejectsWriter, REJECT_FIELDS};
 pub use schema::{file_schema, Column, COLUMNS, TABLE_NAME};
 pub use stream::{StreamEncoder, StreamRecord, StreamSink, StreamStats};

@@ -15,6 +15,16 @@ use crate::lake::{source_id, LakeError};
 /// The directory of the rejects output, relative to the lake root.
 pub const REJECTS_DIR: &str = "rejects";
 
+/// The keys of a reject's JSON form, in the order they are written: the `rejects` table's columns.
+pub const REJECT_FIELDS: [&str; 6] = [
+    "source",
+    "source_line",
+    "reason",
+    "raw",
+    "raw_encoding",
+    "raw_len",
+];
+
 /// The JSON form of a reject.
 #[derive(Debug, Serialize)]
 pub struct RejectRecord<'a> {
@@ -133,6 +143,24 @@ impl RejectsWriter {
 mod tests {
     use super::*;
     use loglake_parser::RejectReason;
+
+    #[test]
+    fn the_json_keys_are_the_reject_fields_in_order() {
+        let reject = Reject {
+            source: "s".into(),
+            source_line: 1,
+            reason: RejectReason::NoTimestamp,
+            raw: b"x".to_vec(),
+            raw_len: 1,
+        };
+        let json = serde_json::to_string(&RejectRecord::from(&reject)).unwrap();
+        let positions: Vec<usize> = REJECT_FIELDS
+            .iter()
+            .map(|f| json.find(&format!("\"{f}\":")).expect(f))
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{json}");
+        assert_eq!(json.matches("\":").count(), REJECT_FIELDS.len());
+    }
 
     #[test]
     fn raw_is_lossless() {

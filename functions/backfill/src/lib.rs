@@ -33,6 +33,10 @@ use serde::Serialize;
 use crate::manifest::{manifest_path, reconcile_outputs, ManifestEntry};
 use crate::s3::{S3Error, S3};
 
+/// Every environment variable the `backfill` function reads besides the AWS SDK's and `RUST_LOG`:
+/// none, its settings come with each batch (`BatchInput`).
+pub const ENV_VARS: [&str; 0] = [];
+
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
     #[error("{0:?} is neither a local path nor s3://bucket/prefix")]

@@ -58,6 +58,12 @@ pub struct KinesisMetadata {
     pub sequence_number: Option<String>,
 }
 
+/// The one environment variable the function reads: the log format (`auto` when unset).
+pub const LOG_FORMAT_VAR: &str = "LOG_FORMAT";
+
+/// Every environment variable the function reads (README.md documents each).
+pub const ENV_VARS: [&str; 1] = [LOG_FORMAT_VAR];
+
 /// Lambda's synchronous response limit is 6 MB; this keeps room for the JSON around the data.
 pub const RESPONSE_BUDGET_BYTES: usize = 6 * 1024 * 1024 - 64 * 1024;
 

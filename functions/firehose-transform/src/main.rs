@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
         .with_target(false)
         .init();
 
-    let format: LogFormat = match std::env::var("LOG_FORMAT") {
+    let format: LogFormat = match std::env::var(loglake_firehose_transform::LOG_FORMAT_VAR) {
         Ok(name) if !name.trim().is_empty() => name
             .trim()
             .parse()

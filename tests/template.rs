@@ -1,0 +1,237 @@
+//! template.yaml cannot drift from the code: the Glue tables are the Arrow schema and the rejects
+//! output, the named queries are queries/reports/*.sql, every function's code and binary exist,
+//! and each function's environment is what its code reads (and is enough to start it).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use loglake_queries::REPORTS;
+use loglake_schemas::{COLUMNS, REJECT_FIELDS};
+use serde_yaml::Value;
+
+fn template() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml");
+    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Resources of a type, by logical id.
+fn resources<'a>(template: &'a Value, kind: &str) -> BTreeMap<&'a str, &'a Value> {
+    template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .map(|(id, r)| (id.as_str().unwrap(), &r["Properties"]))
+        .collect()
+}
+
+/// A value as a deployed stack would see it, approximately: `!Ref` of a parameter is its
+/// default, of a resource its logical id; `!Sub` substitutes `x` for every variable.
+fn render(template: &Value, value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Tagged(tagged) if tagged.tag == "!Ref" => {
+            let name = tagged.value.as_str().unwrap();
+            match &template["Parameters"][name]["Default"] {
+                Value::Null => name.to_string(),
+                default => render(template, default),
+            }
+        }
+        Value::Tagged(tagged) if tagged.tag == "!Sub" => {
+            let text = match &tagged.value {
+                Value::Sequence(parts) => parts[0].as_str().unwrap(),
+                other => other.as_str().unwrap(),
+            };
+            let mut out = String::new();
+            let mut rest = text;
+            while let Some(start) = rest.find("${") {
+                out.push_str(&rest[..start]);
+                out.push('x');
+                rest = &rest[start + rest[start..].find('}').unwrap() + 1..];
+            }
+            out + rest
+        }
+        other => panic!("cannot render {other:?}"),
+    }
+}
+
+fn name_type_list(list: &Value) -> Vec<(String, String)> {
+    list.as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["Name"].as_str().unwrap().to_string(),
+                c["Type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn glue_table<'a>(template: &'a Value, name: &str) -> &'a Value {
+    resources(template, "AWS::Glue::Table")
+        .into_values()
+        .map(|p| &p["TableInput"])
+        .find(|t| t["Name"] == name)
+        .unwrap_or_else(|| panic!("no Glue table {name}"))
+}
+
+#[test]
+fn glue_access_logs_columns_are_the_arrow_schema() {
+    let template = template();
+    let table = glue_table(&template, loglake_schemas::TABLE_NAME);
+    let expected = |partition: bool| -> Vec<(String, String)> {
+        COLUMNS
+            .iter()
+            .filter(|c| c.partition == partition)
+            .map(|c| (c.name.to_string(), c.athena_type.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        name_type_list(&table["StorageDescriptor"]["Columns"]),
+        expected(false)
+    );
+    assert_eq!(name_type_list(&table["PartitionKeys"]), expected(true));
+    // Firehose's prefix and Athena's projection use the same partition names and layout as the
+    // local lake (`dt=YYYY-MM-DD/hour=HH`).
+    let template_path = render(&template, &table["Parameters"]["storage.location.template"]);
+    assert!(
+        template_path.ends_with("/access_logs/dt=x/hour=x/"),
+        "{template_path}"
+    );
+    assert_eq!(table["Parameters"]["projection.hour.digits"], "2");
+}
+
+#[test]
+fn glue_rejects_columns_are_the_rejects_output() {
+    let template = template();
+    let table = glue_table(&template, "rejects");
+    let columns: Vec<String> = name_type_list(&table["StorageDescriptor"]["Columns"])
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(columns, REJECT_FIELDS);
+    assert_eq!(
+        name_type_list(&table["PartitionKeys"]),
+        [("dt".to_string(), "string".to_string())]
+    );
+}
+
+#[test]
+fn named_queries_are_the_report_files() {
+    let template = template();
+    let named: BTreeMap<String, String> = resources(&template, "AWS::Athena::NamedQuery")
+        .into_values()
+        .map(|q| {
+            (
+                q["Name"].as_str().unwrap().to_string(),
+                q["QueryString"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let reports: BTreeMap<String, String> = REPORTS
+        .iter()
+        .map(|r| (r.name.to_string(), r.sql.to_string()))
+        .collect();
+    assert_eq!(
+        named.keys().collect::<Vec<_>>(),
+        reports.keys().collect::<Vec<_>>()
+    );
+    for (name, sql) in &reports {
+        assert_eq!(&named[name], sql, "NamedQuery {name} differs from its file");
+    }
+}
+
+#[test]
+fn functions_point_at_their_crates_and_set_what_their_code_reads() {
+    let template = template();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let functions = resources(&template, "AWS::Serverless::Function");
+    assert_eq!(
+        functions.keys().copied().collect::<Vec<_>>(),
+        [
+            "BackfillFunction",
+            "FirehoseTransformFunction",
+            "IngestFunction",
+            "ReportFunction"
+        ]
+    );
+    for (id, properties) in functions {
+        let code_uri = properties["CodeUri"].as_str().unwrap();
+        let manifest = std::fs::read_to_string(root.join(code_uri).join("Cargo.toml"))
+            .unwrap_or_else(|e| panic!("{id}: CodeUri {code_uri} has no Cargo.toml: {e}"));
+        let binary = template["Resources"][id]["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            template["Resources"][id]["Metadata"]["BuildMethod"],
+            "rust-cargolambda"
+        );
+        assert!(
+            manifest.contains(&format!("[[bin]]\nname = \"{binary}\"")),
+            "{id}: {code_uri} has no binary {binary}"
+        );
+
+        let env: BTreeMap<String, String> = properties["Environment"]["Variables"]
+            .as_mapping()
+            .map(|vars| {
+                vars.iter()
+                    .map(|(k, v)| (k.as_str().unwrap().to_string(), render(&template, v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let read_by_code: &[&str] = match binary {
+            "ingest" => &loglake_ingest::config::ENV_VARS,
+            "report" => &loglake_report::ENV_VARS,
+            "firehose-transform" => &loglake_firehose_transform::ENV_VARS,
+            "backfill" => &loglake_backfill::ENV_VARS,
+            other => panic!("{other}: unknown function"),
+        };
+        for name in env.keys() {
+            // RUST_LOG is read by the tracing subscriber every function installs.
+            assert!(
+                name == "RUST_LOG" || read_by_code.contains(&name.as_str()),
+                "{id} sets {name}, which its code does not read"
+            );
+        }
+        // The settings are enough to start the function: its own config accepts them.
+        let var = |name: &str| env.get(name).cloned();
+        match binary {
+            "ingest" => {
+                let config = loglake_ingest::Config::from_vars(var).unwrap();
+                assert!(
+                    config.rejects_stream.is_some(),
+                    "rejects go to their stream"
+                );
+            }
+            "report" => {
+                loglake_report::Config::from_vars(var).unwrap();
+            }
+            "firehose-transform" => {
+                let format = var(loglake_firehose_transform::LOG_FORMAT_VAR).unwrap();
+                format.parse::<loglake_parser::LogFormat>().unwrap();
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn the_ingest_event_source_reports_partial_failures() {
+    let template = template();
+    let ingest = &template["Resources"]["IngestFunction"]["Properties"];
+    let stream = &ingest["Events"]["Stream"];
+    assert_eq!(stream["Type"], "Kinesis");
+    let properties = &stream["Properties"];
+    assert_eq!(
+        properties["FunctionResponseTypes"][0],
+        "ReportBatchItemFailures"
+    );
+    assert_eq!(properties["BisectBatchOnFunctionError"], true);
+    assert!(matches!(
+        properties["DestinationConfig"]["OnFailure"]["Destination"],
+        Value::Tagged(_)
+    ));
+}
