@@ -159,12 +159,13 @@ pub struct BackfillOptions {
 }
 
 impl BackfillOptions {
-    /// The lake writer settings a backfill uses: a larger buffer than `ingest`, so each source's
-    /// hour usually becomes one file (Athena prefers fewer, bigger files).
+    /// The lake writer settings a backfill uses: a larger buffer than `ingest`, so a source's
+    /// busy hour still becomes one file (Athena prefers fewer, bigger files). Hours close once
+    /// no row came for a few batches: stored logs are in time order, so their hours end for good.
     pub fn backfill_lake_options() -> LakeOptions {
         LakeOptions {
-            buffer_budget_bytes: 96 << 20,
-            idle_batches: 64,
+            buffer_budget_bytes: 64 << 20,
+            idle_batches: 4,
             ..LakeOptions::default()
         }
     }
