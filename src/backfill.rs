@@ -4,10 +4,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use loglake_backfill::s3::S3;
-use loglake_backfill::{Backfill, BackfillOptions, BackfillSummary, Location, PlannedSource};
+use loglake_backfill::{Backfill, BackfillOptions, Location, PlannedSource};
 use serde::Serialize;
 
-use crate::with_progress;
+use crate::{finish_run, with_progress};
 
 pub struct BackfillArgs {
     pub src: String,
@@ -81,28 +81,10 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     let summary = with_progress(Some(total_bytes), |progress| {
         backfill.run(&sources, args.jobs, progress)
     });
-    print_summary(&summary, &dest, args.json);
-    Ok(if summary.errors.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-fn print_summary(summary: &BackfillSummary, dest: &Location, json: bool) {
-    for error in &summary.errors {
-        eprintln!("loglake: error: {}", error.error);
-    }
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(summary).expect("the summary serialises")
-        );
-    }
     let totals = &summary.totals;
     let seconds = summary.elapsed_ms.max(1) as f64 / 1000.0;
-    eprintln!(
-        "loglake: {} sources read, {} already done; {} lines → {} rows, {} rejected, {} out of range → {} Parquet files in {dest} ({:.0} lines/s)",
+    let line = format!(
+        "{} sources read, {} already done; {} lines → {} rows, {} rejected, {} out of range → {} Parquet files in {dest} ({:.0} lines/s)",
         summary.sources_read,
         summary.sources_skipped,
         totals.lines_in,
@@ -112,4 +94,5 @@ fn print_summary(summary: &BackfillSummary, dest: &Location, json: bool) {
         totals.files_written,
         totals.lines_in as f64 / seconds,
     );
+    Ok(finish_run(&summary.errors, &summary, args.json, &line))
 }

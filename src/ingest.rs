@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use loglake_parser::LogFormat;
-use loglake_schemas::{ingest_stream, Progress, SourceOptions, SourceTotals};
+use loglake_schemas::{ingest_stream, Progress, SourceFailure, SourceOptions, SourceTotals};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -28,14 +28,7 @@ pub struct IngestSummary {
     pub files_written: u64,
     pub elapsed_ms: u64,
     pub lossy_utf8_rows: u64,
-    pub errors: Vec<SourceError>,
-}
-
-/// An input that could not be read to its end, or whose output could not be written.
-#[derive(Debug, Serialize)]
-pub struct SourceError {
-    pub source: String,
-    pub error: String,
+    pub errors: Vec<SourceFailure>,
 }
 
 /// Ingests every input into the lake under `options.out`.
@@ -71,7 +64,7 @@ pub fn run(inputs: &[InputSource], options: &IngestOptions, progress: &Progress)
     let mut total = SourceTotals::default();
     let mut errors = Vec::new();
     for (source, totals, error) in results {
-        errors.extend(error.map(|error| SourceError { source, error }));
+        errors.extend(error.map(|error| SourceFailure { source, error }));
         total.add(&totals);
     }
     IngestSummary {

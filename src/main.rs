@@ -15,7 +15,7 @@ use loglake_backfill::BackfillOptions;
 use loglake_parser::LogFormat;
 use loglake_queries::athena::AthenaTarget;
 use loglake_queries::{DateRange, OutputFormat};
-use loglake_schemas::{Progress, TimeRange};
+use loglake_schemas::{Progress, SourceFailure, TimeRange};
 
 use crate::ingest::{IngestOptions, IngestSummary};
 use crate::input::InputSource;
@@ -261,23 +261,14 @@ fn with_progress<T>(total_bytes: Option<u64>, work: impl FnOnce(&Progress) -> T)
 }
 
 fn report(summary: &IngestSummary, options: &IngestOptions, json: bool) -> ExitCode {
-    for error in &summary.errors {
-        eprintln!("loglake: error: {}", error.error);
-    }
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(summary).expect("the summary serialises")
-        );
-    }
     let seconds = summary.elapsed_ms.max(1) as f64 / 1000.0;
     let reasons: Vec<String> = summary
         .rejects_by_reason
         .iter()
         .map(|(reason, n)| format!("{reason} {n}"))
         .collect();
-    eprintln!(
-        "loglake: {} lines → {} rows, {} rejected{} → {} Parquet files in {} ({:.0} lines/s)",
+    let line = format!(
+        "{} lines → {} rows, {} rejected{} → {} Parquet files in {} ({:.0} lines/s)",
         summary.lines_in,
         summary.rows_out,
         summary.rejected,
@@ -290,7 +281,28 @@ fn report(summary: &IngestSummary, options: &IngestOptions, json: bool) -> ExitC
         options.out.display(),
         summary.lines_in as f64 / seconds,
     );
-    if summary.errors.is_empty() {
+    finish_run(&summary.errors, summary, json, &line)
+}
+
+/// Ends a run: each failed source on stderr, the summary as exactly one JSON object on stdout
+/// with `--json`, then the one-line summary on stderr; failure when any source failed.
+fn finish_run(
+    errors: &[SourceFailure],
+    summary: &impl serde::Serialize,
+    json: bool,
+    line: &str,
+) -> ExitCode {
+    for error in errors {
+        eprintln!("loglake: error: {}", error.error);
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(summary).expect("the summary serialises")
+        );
+    }
+    eprintln!("loglake: {line}");
+    if errors.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

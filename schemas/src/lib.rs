@@ -17,8 +17,8 @@ pub use decoder::{DecodedBatch, Decoder, DecoderOptions, Reject};
 pub use json::JsonRowWriter;
 pub use lake::{LakeError, LakeOptions, LakeWriteSummary, LakeWriter, TimeRange};
 pub use pipeline::{
-    decompressing_reader, ingest_stream, PipelineError, Progress, ProgressReader, SourceOptions,
-    SourceTotals,
+    decompressing_reader, ingest_stream, PipelineError, Progress, ProgressReader, SourceFailure,
+    SourceOptions, SourceTotals,
 };
 pub use rejects::{RejectRecord, RejectsWriter, REJECT_FIELDS};
 pub use schema::{file_schema, Column, COLUMNS, TABLE_NAME};

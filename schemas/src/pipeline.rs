@@ -100,6 +100,13 @@ pub struct SourceOptions {
     pub version: Option<String>,
 }
 
+/// A source that could not be read to its end, or whose output could not be written.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceFailure {
+    pub source: String,
+    pub error: String,
+}
+
 /// What became of one source's lines: `lines_in == rows_out + rejected + out_of_range`.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct SourceTotals {

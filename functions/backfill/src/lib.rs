@@ -25,7 +25,7 @@ use std::time::{Instant, UNIX_EPOCH};
 use loglake_parser::LogFormat;
 use loglake_schemas::{
     decompressing_reader, ingest_stream, LakeOptions, PipelineError, Progress, ProgressReader,
-    SourceOptions, SourceTotals, TimeRange,
+    SourceFailure, SourceOptions, SourceTotals, TimeRange,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -205,12 +205,6 @@ pub struct BackfillSummary {
     pub errors: Vec<SourceFailure>,
 }
 
-#[derive(Debug, Serialize)]
-pub struct SourceFailure {
-    pub source: String,
-    pub error: String,
-}
-
 /// A backfill into one destination.
 pub struct Backfill {
     dest: Location,
@@ -256,10 +250,7 @@ impl Backfill {
             .iter()
             .map(|source| {
                 let earlier = self.read_manifest(&source.name)?;
-                let done = !self.options.force
-                    && earlier
-                        .as_ref()
-                        .is_some_and(|m| m.covers(&source.version, self.options.range));
+                let done = self.is_done(source, earlier.as_ref());
                 Ok(PlannedSource {
                     source: source.name.clone(),
                     size: source.size,
@@ -271,6 +262,13 @@ impl Backfill {
                 })
             })
             .collect()
+    }
+
+    /// Whether an earlier run finished this version of the source over the same range (and the
+    /// run is not forced).
+    fn is_done(&self, source: &Source, earlier: Option<&ManifestEntry>) -> bool {
+        !self.options.force
+            && earlier.is_some_and(|m| m.covers(&source.version, self.options.range))
     }
 
     /// Replays every source, `jobs` at a time, and totals the outcomes.
@@ -331,11 +329,7 @@ impl Backfill {
         progress: &Progress,
     ) -> Result<Option<(SourceTotals, Option<BackfillError>)>, BackfillError> {
         let earlier = self.read_manifest(&source.name)?;
-        if !self.options.force
-            && earlier
-                .as_ref()
-                .is_some_and(|m| m.covers(&source.version, self.options.range))
-        {
+        if self.is_done(source, earlier.as_ref()) {
             return Ok(None);
         }
         let raw: Box<dyn Read + Send> = match &source.at {
@@ -357,19 +351,17 @@ impl Backfill {
             range: self.options.range,
             version: Some(source.version.clone()),
         };
-        let staging = match &self.dest {
-            Location::Local(_) => None,
-            Location::S3 { .. } => Some(
-                tempfile::Builder::new()
+        // To S3, the lake is staged locally and uploaded when complete; `_staging` is removed
+        // when this function returns.
+        let (lake_root, _staging) = match &self.dest {
+            Location::Local(root) => (root.clone(), None),
+            Location::S3 { .. } => {
+                let dir = tempfile::Builder::new()
                     .prefix("loglake-backfill-")
                     .tempdir()
-                    .map_err(io_error(&std::env::temp_dir()))?,
-            ),
-        };
-        let lake_root = match (&self.dest, &staging) {
-            (_, Some(dir)) => dir.path().to_path_buf(),
-            (Location::Local(root), None) => root.clone(),
-            (Location::S3 { .. }, None) => unreachable!("S3 destinations are staged"),
+                    .map_err(io_error(&std::env::temp_dir()))?;
+                (dir.path().to_path_buf(), Some(dir))
+            }
         };
         let (totals, error) = ingest_stream(
             &mut reader,
