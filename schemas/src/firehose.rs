@@ -60,7 +60,8 @@ impl RecordPacker {
             self.close_record();
         }
         let record = self.current.get_or_insert_with(|| PackedRecord {
-            data: Vec::with_capacity(64 * 1024),
+            // Full size at once: growing it would copy each record's megabyte several times.
+            data: Vec::with_capacity(MAX_RECORD_BYTES),
             rows: 0,
             first_input: input,
         });

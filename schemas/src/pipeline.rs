@@ -1,15 +1,16 @@
 //! One source, start to end: a byte stream of log text into the local lake and its rejects.
 //! `loglake ingest` and the backfill run every source through [`ingest_stream`].
 //!
-//! This thread reads and parses while a second thread filters, partitions and sorts, joined by a
-//! small bounded channel; the lake writer encodes closed hours on its own pool. A single large
-//! source thus still uses every core, and memory stays bounded by the channel depth plus the lake
-//! writer's buffer budget.
+//! Three threads per source, joined by small bounded channels: one reads (and decompresses), this
+//! one parses, a third filters, partitions and sorts; the lake writer encodes closed hours on its
+//! own pool. A single large source thus still uses every core, decompressing a gzip never waits
+//! for the parser (or the other way round), and memory stays bounded by the channel depths plus
+//! the lake writer's buffer budget.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
@@ -25,6 +26,8 @@ use crate::rejects::RejectsWriter;
 /// Batches in flight between a source's parser and its writer.
 const CHANNEL_DEPTH: usize = 2;
 const READ_BUFFER_BYTES: usize = 256 * 1024;
+/// Buffers read ahead of the parser.
+const READ_AHEAD_BUFFERS: usize = 4;
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
@@ -160,7 +163,7 @@ impl SourceTotals {
 /// every line read before it and rejects the cut line, so the totals reconcile whatever happened;
 /// after a write error only what reached the disk is counted.
 pub fn ingest_stream(
-    reader: &mut dyn Read,
+    reader: &mut (dyn Read + Send),
     source_name: &str,
     out: &Path,
     options: &SourceOptions,
@@ -178,11 +181,20 @@ pub fn ingest_stream(
 
     std::thread::scope(|scope| {
         let writer = scope.spawn(|| write_source(out, source_name, options, from_reader));
-        let read_result = read_and_decode(reader, &mut decoder, &mut bytes_read, |b| {
-            on_lines(b.lines_in);
-            // The writer only hangs up after an error, which `join` reports below.
-            to_writer.send(b).is_ok()
-        });
+        let (to_parser, from_reader_thread) = sync_channel(READ_AHEAD_BUFFERS);
+        let (spare_buffers, from_parser) = channel();
+        scope.spawn(|| read_ahead(reader, to_parser, from_parser));
+        let read_result = decode_buffers(
+            from_reader_thread,
+            spare_buffers,
+            &mut decoder,
+            &mut bytes_read,
+            |b| {
+                on_lines(b.lines_in);
+                // The writer only hangs up after an error, which `join` reports below.
+                to_writer.send(b).is_ok()
+            },
+        );
         decoder.finish(read_result.is_err());
         if let Some(batch) = decoder.flush() {
             let _ = to_writer.send(batch);
@@ -200,22 +212,52 @@ pub fn ingest_stream(
     })
 }
 
-fn read_and_decode(
-    reader: &mut dyn Read,
+/// The reading thread: sends buffers of text until the end of the input or its first error, or
+/// until the parser hangs up. Buffers the parser is done with come back through `spare`.
+fn read_ahead(
+    reader: &mut (dyn Read + Send),
+    to_parser: SyncSender<io::Result<Vec<u8>>>,
+    spare: Receiver<Vec<u8>>,
+) {
+    loop {
+        let mut buf = spare.try_recv().unwrap_or_default();
+        buf.resize(READ_BUFFER_BYTES, 0);
+        let read = loop {
+            match reader.read(&mut buf) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let sent = match read {
+            Ok(0) => return,
+            Ok(n) => {
+                buf.truncate(n);
+                to_parser.send(Ok(buf))
+            }
+            Err(e) => {
+                let _ = to_parser.send(Err(e));
+                return;
+            }
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+/// Parses the buffers the reading thread sends, handing each full batch to `send` (which says
+/// whether to go on). Returns the read error that ended the input, if any.
+fn decode_buffers(
+    buffers: Receiver<io::Result<Vec<u8>>>,
+    spare: Sender<Vec<u8>>,
     decoder: &mut Decoder,
     bytes_read: &mut u64,
     mut send: impl FnMut(DecodedBatch) -> bool,
 ) -> io::Result<()> {
-    let mut buf = vec![0u8; READ_BUFFER_BYTES];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        *bytes_read += n as u64;
-        let mut rest = &buf[..n];
+    for buf in buffers {
+        let buf = buf?;
+        *bytes_read += buf.len() as u64;
+        let mut rest = buf.as_slice();
         while !rest.is_empty() {
             rest = &rest[decoder.decode(rest)..];
             if decoder.is_full() {
@@ -225,7 +267,9 @@ fn read_and_decode(
                 }
             }
         }
+        let _ = spare.send(buf);
     }
+    Ok(())
 }
 
 /// The writer half of a source: filters by time, partitions, sorts and writes Parquet and

@@ -5,7 +5,8 @@
 //! - `lake`: bytes → finished Parquet files in a temporary lake (decode + partition + sort +
 //!   encode + write).
 //!
-//! `throughput FILE [STAGE]` prints one JSON object per stage (or just the one named).
+//! `throughput FILE [STAGE]` prints one JSON object per stage (or just the one named). Run it with
+//! `MIMALLOC_PURGE_DELAY=-1`, the setting `loglake` makes for itself (`keep_freed_memory`).
 
 use std::time::Instant;
 
@@ -22,6 +23,7 @@ fn main() -> anyhow::Result<()> {
         .nth(1)
         .context("usage: throughput FILE [STAGE]")?;
     let only = std::env::args().nth(2);
+    loglake_schemas::lake::keep_freed_c_memory();
     let input = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
     let mb = input.len() as f64 / 1e6;
 
