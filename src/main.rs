@@ -126,28 +126,9 @@ fn parse_instant(text: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("{text:?} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)"))
 }
 
-// Batches allocate and free large column buffers continuously; glibc hands those back to the
-// kernel and faults them in again each time, mimalloc keeps reusing them.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// `mi_option_purge_delay` in the mimalloc that libmimalloc-sys 0.1.49 compiles (v3); its Rust
-/// bindings do not name it. A test checks that the option still has its default (options.c).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// mimalloc gives memory it has not reused for a while back to the kernel, which then has to
-/// fault it in and zero it again (2 MiB at a time with transparent huge pages) for the next
-/// batches: about 10 % of a backfill's CPU. The pipeline's budgets bound memory anyway, so keep it; and
-/// the same for the memory zstd's C code frees.
-fn keep_freed_memory() {
-    // SAFETY: options may be set at any time; -1 means "never purge".
-    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
-    loglake_schemas::lake::keep_freed_c_memory();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    keep_freed_memory();
+    loglake_schemas::lake::keep_freed_memory();
     match cli.command {
         Command::Ingest {
             format,
@@ -321,20 +302,5 @@ fn finish_run(
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_purge_delay_option_is_the_one_mimalloc_documents() {
-        // A libmimalloc-sys upgrade that renumbers mimalloc's options would make
-        // `keep_freed_memory` set some other option: purge_delay's default is 1000 (ms).
-        assert_eq!(
-            unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) },
-            1000
-        );
     }
 }

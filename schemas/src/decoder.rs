@@ -103,6 +103,19 @@ impl Decoder {
         self.next_line = 1;
     }
 
+    /// Numbers the next line `line`: for a source parsed in chunks, each by the decoder that is
+    /// free (see [`crate::chunks`]). Call it between whole lines.
+    pub fn set_next_line(&mut self, line: i64) {
+        debug_assert_eq!(self.partial_len, 0, "called inside a line");
+        self.next_line = line;
+    }
+
+    /// Counts `n` more bytes of the line being decoded that the caller left out: past the line
+    /// limit they would not be kept anyway, so a reader may drop them (see [`crate::chunks`]).
+    pub fn skip_line_bytes(&mut self, n: u64) {
+        self.partial_len += n;
+    }
+
     /// Appends a reject for a whole record of the current source that could not be decoded
     /// (`source_line` 0); `raw` is kept up to the line limit.
     pub fn reject_record(&mut self, reason: RejectReason, raw: &[u8]) {

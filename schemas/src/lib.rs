@@ -4,6 +4,7 @@
 //! output.
 
 pub mod builder;
+pub mod chunks;
 pub mod decoder;
 pub mod firehose;
 pub mod json;

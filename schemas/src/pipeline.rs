@@ -1,16 +1,17 @@
 //! One source, start to end: a byte stream of log text into the local lake and its rejects.
 //! `loglake ingest` and the backfill run every source through [`ingest_stream`].
 //!
-//! Three threads per source, joined by small bounded channels: one reads (and decompresses), this
-//! one parses, a third filters, partitions and sorts; the lake writer encodes closed hours on its
-//! own pool. A single large source thus still uses every core, decompressing a gzip never waits
-//! for the parser (or the other way round), and memory stays bounded by the channel depths plus
+//! Threads per source, joined by small bounded channels: one reads (and decompresses) and cuts
+//! the text into chunks of whole lines ([`crate::chunks`]), one per core parses chunks in turn,
+//! this one hands their batches on in input order to one that filters, partitions and sorts;
+//! the lake writer encodes closed hours on its own pool. A single large source thus uses every
+//! core, reading never waits for parsing, and memory stays bounded by the channel depths plus
 //! the lake writer's buffer budget.
 
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
@@ -19,6 +20,7 @@ use flate2::bufread::MultiGzDecoder;
 use loglake_parser::LogFormat;
 use serde::Serialize;
 
+use crate::chunks::{decode_piece, Chunker, Piece};
 use crate::decoder::{DecodedBatch, Decoder, DecoderOptions};
 use crate::lake::{LakeError, LakeOptions, LakeWriter, TimeRange};
 use crate::rejects::RejectsWriter;
@@ -26,8 +28,12 @@ use crate::rejects::RejectsWriter;
 /// Batches in flight between a source's parser and its writer.
 const CHANNEL_DEPTH: usize = 2;
 const READ_BUFFER_BYTES: usize = 256 * 1024;
-/// Buffers read ahead of the parser.
-const READ_AHEAD_BUFFERS: usize = 4;
+/// A chunk is a batch of lines, or this many bytes of them if fewer.
+const CHUNK_BYTES: usize = 4 << 20;
+/// Chunks travel in pieces of about this size.
+const PIECE_BYTES: usize = READ_BUFFER_BYTES;
+/// Parsing threads per source, at most: several sources are usually read at once.
+const MAX_PARSE_THREADS: usize = 4;
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
@@ -101,6 +107,9 @@ pub struct SourceOptions {
     pub range: TimeRange,
     /// A version of the source (S3 ETag, size and mtime) that output file names carry.
     pub version: Option<String>,
+    /// Threads parsing the source; `None`: a third of the cores. The output is the same
+    /// whatever the number.
+    pub parse_threads: Option<usize>,
 }
 
 /// A source that could not be read to its end, or whose output could not be written.
@@ -156,6 +165,13 @@ impl SourceTotals {
     }
 }
 
+/// Threads to parse one source with: a third of the cores (encoding Parquet costs about twice
+/// what parsing does, and has the rest), at least one.
+fn default_parse_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 3).clamp(1, MAX_PARSE_THREADS)
+}
+
 /// Ingests one source's log text (already decompressed) into the lake under `out`, named
 /// `source_name` in the `source` column and in output file names; `on_lines` is told how many
 /// lines each parsed batch held. Returns the totals and the
@@ -169,37 +185,59 @@ pub fn ingest_stream(
     options: &SourceOptions,
     on_lines: &(dyn Fn(u64) + Sync),
 ) -> (SourceTotals, Option<PipelineError>) {
-    let mut decoder = Decoder::new(
-        source_name,
-        DecoderOptions {
-            format: options.format,
-            ..Default::default()
-        },
-    );
-    let mut bytes_read = 0;
-    let (to_writer, from_reader) = sync_channel::<DecodedBatch>(CHANNEL_DEPTH);
+    let decoder_options = DecoderOptions {
+        format: options.format,
+        ..Default::default()
+    };
+    let parse_threads = options
+        .parse_threads
+        .unwrap_or_else(default_parse_threads)
+        .max(1);
+    let (to_writer, writer_input) = sync_channel::<DecodedBatch>(CHANNEL_DEPTH);
 
     std::thread::scope(|scope| {
-        let writer = scope.spawn(|| write_source(out, source_name, options, from_reader));
-        let (to_parser, from_reader_thread) = sync_channel(READ_AHEAD_BUFFERS);
-        let (spare_buffers, from_parser) = channel();
-        scope.spawn(|| read_ahead(reader, to_parser, from_parser));
-        let read_result = decode_buffers(
-            from_reader_thread,
-            spare_buffers,
-            &mut decoder,
-            &mut bytes_read,
-            |b| {
-                on_lines(b.lines_in);
-                // The writer only hangs up after an error, which `join` reports below.
-                to_writer.send(b).is_ok()
-            },
-        );
-        decoder.finish(read_result.is_err());
-        if let Some(batch) = decoder.flush() {
-            let _ = to_writer.send(batch);
+        let writer = scope.spawn(|| write_source(out, source_name, options, writer_input));
+        let (mut to_parsers, mut from_parsers) = (Vec::new(), Vec::new());
+        let (spare_texts, parsed_texts) = channel::<Vec<u8>>();
+        for _ in 0..parse_threads {
+            let (to_parser, pieces) = sync_channel::<Piece>(1);
+            let (parsed, from_parser) = sync_channel::<Vec<DecodedBatch>>(0);
+            let mut decoder = Decoder::new(source_name, decoder_options);
+            let spare_texts = spare_texts.clone();
+            scope.spawn(move || {
+                let mut batches = Vec::new();
+                for piece in pieces {
+                    decode_piece(&mut decoder, &piece, &mut batches);
+                    let _ = spare_texts.send(piece.text);
+                    if piece.ends_chunk && parsed.send(std::mem::take(&mut batches)).is_err() {
+                        return;
+                    }
+                }
+            });
+            to_parsers.push(to_parser);
+            from_parsers.push(from_parser);
         }
+        drop(spare_texts);
+        let reading =
+            scope.spawn(|| read_chunks(reader, &decoder_options, to_parsers, parsed_texts));
+        // Chunk `i` went to parser `i % parse_threads`: taking their results in turn keeps the
+        // input order. The first parser with nothing more comes after the last chunk.
+        'in_order: for from_parser in from_parsers.iter().cycle() {
+            let Ok(batches) = from_parser.recv() else {
+                break;
+            };
+            for batch in batches {
+                on_lines(batch.lines_in);
+                // The writer only hangs up after an error, which `join` reports below.
+                if to_writer.send(batch).is_err() {
+                    break 'in_order;
+                }
+            }
+        }
+        // Hanging up stops the parsers, and so the reader, after an error.
+        drop(from_parsers);
         drop(to_writer);
+        let (bytes_read, read_result) = reading.join().expect("reader thread does not panic");
         let (mut totals, write_error) = writer.join().expect("writer thread does not panic");
         totals.bytes_in = bytes_read;
         let source_name = source_name.to_string();
@@ -212,64 +250,47 @@ pub fn ingest_stream(
     })
 }
 
-/// The reading thread: sends buffers of text until the end of the input or its first error, or
-/// until the parser hangs up. Buffers the parser is done with come back through `spare`.
-fn read_ahead(
+/// The reading thread: reads to the end of the input (or its first error) and hands the chunks
+/// to the parsers in turn, a chunk's pieces to one parser, refilling the texts they give back;
+/// stops early when they hang up. Returns the bytes read and the error.
+fn read_chunks(
     reader: &mut (dyn Read + Send),
-    to_parser: SyncSender<io::Result<Vec<u8>>>,
-    spare: Receiver<Vec<u8>>,
-) {
-    loop {
-        let mut buf = spare.try_recv().unwrap_or_default();
-        buf.resize(READ_BUFFER_BYTES, 0);
-        let read = loop {
-            match reader.read(&mut buf) {
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                other => break other,
-            }
-        };
-        let sent = match read {
-            Ok(0) => return,
+    options: &DecoderOptions,
+    parsers: Vec<SyncSender<Piece>>,
+    parsed_texts: Receiver<Vec<u8>>,
+) -> (u64, io::Result<()>) {
+    let mut chunker = Chunker::new(
+        options.batch_size,
+        CHUNK_BYTES,
+        PIECE_BYTES,
+        options.max_line_bytes,
+    );
+    let mut chunks = 0;
+    let mut send = |piece: Piece| {
+        let parser = &parsers[chunks % parsers.len()];
+        chunks += usize::from(piece.ends_chunk);
+        parser.send(piece).is_ok()
+    };
+    let mut buf = vec![0u8; READ_BUFFER_BYTES];
+    let mut bytes_read = 0;
+    let result = loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break Ok(()),
             Ok(n) => {
-                buf.truncate(n);
-                to_parser.send(Ok(buf))
-            }
-            Err(e) => {
-                let _ = to_parser.send(Err(e));
-                return;
-            }
-        };
-        if sent.is_err() {
-            return;
-        }
-    }
-}
-
-/// Parses the buffers the reading thread sends, handing each full batch to `send` (which says
-/// whether to go on). Returns the read error that ended the input, if any.
-fn decode_buffers(
-    buffers: Receiver<io::Result<Vec<u8>>>,
-    spare: Sender<Vec<u8>>,
-    decoder: &mut Decoder,
-    bytes_read: &mut u64,
-    mut send: impl FnMut(DecodedBatch) -> bool,
-) -> io::Result<()> {
-    for buf in buffers {
-        let buf = buf?;
-        *bytes_read += buf.len() as u64;
-        let mut rest = buf.as_slice();
-        while !rest.is_empty() {
-            rest = &rest[decoder.decode(rest)..];
-            if decoder.is_full() {
-                let batch = decoder.flush().expect("a full decoder has a batch");
-                if !send(batch) {
-                    return Ok(());
+                bytes_read += n as u64;
+                for text in parsed_texts.try_iter() {
+                    chunker.recycle(text);
+                }
+                if !chunker.push(&buf[..n], &mut send) {
+                    return (bytes_read, Ok(()));
                 }
             }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => break Err(e),
         }
-        let _ = spare.send(buf);
-    }
-    Ok(())
+    };
+    send(chunker.finish(result.is_err()));
+    (bytes_read, result)
 }
 
 /// The writer half of a source: filters by time, partitions, sorts and writes Parquet and
@@ -327,6 +348,7 @@ fn keep_in_range(rows: &RecordBatch, range: TimeRange) -> Result<(RecordBatch, u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::io::Write;
 
     const LINES: &str = "\
@@ -392,6 +414,51 @@ not a log line
         assert!(parquet[0].exists() && !parquet[1].exists() && parquet[2].exists());
         assert!(partial.outputs[0].exists());
         assert_ne!(partial.outputs[0], *parquet[1]);
+    }
+
+    #[test]
+    fn parsing_threads_change_nothing_in_the_output() {
+        let mut input = String::new();
+        for i in 0..30_000u32 {
+            let (hour, minute, second) = (i / 12_000, i / 200 % 60, i % 60);
+            match i % 997 {
+                5 => input.push_str("not a log line\n"),
+                9 => input.push_str(&format!("{}\n", "x".repeat(70_000))),
+                _ => input.push_str(&format!(
+                    "10.0.{}.{} - - [10/Oct/2020:1{hour}:{minute:02}:{second:02} +0000] \"GET /p/{i} HTTP/1.1\" 200 {i} \"-\" \"curl/8\"\n",
+                    i % 7,
+                    i % 250
+                )),
+            }
+        }
+        let outputs = |threads| {
+            let dir = tempfile::tempdir().unwrap();
+            let options = SourceOptions {
+                parse_threads: Some(threads),
+                ..Default::default()
+            };
+            let totals = run(input.as_bytes(), &options, dir.path());
+            let files: Vec<(PathBuf, Vec<u8>)> = totals
+                .outputs
+                .iter()
+                .map(|p| {
+                    (
+                        p.strip_prefix(dir.path()).unwrap().to_path_buf(),
+                        fs::read(p).unwrap(),
+                    )
+                })
+                .collect();
+            (
+                totals.lines_in,
+                totals.rows_out,
+                totals.rejects_by_reason,
+                files,
+            )
+        };
+        let one = outputs(1);
+        assert_eq!(one.0, 30_000);
+        assert_eq!(one.2["line_too_long"], 31);
+        assert_eq!(outputs(3), one);
     }
 
     #[test]

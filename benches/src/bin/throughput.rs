@@ -5,25 +5,19 @@
 //! - `lake`: bytes → finished Parquet files in a temporary lake (decode + partition + sort +
 //!   encode + write).
 //!
-//! `throughput FILE [STAGE]` prints one JSON object per stage (or just the one named). Run it with
-//! `MIMALLOC_PURGE_DELAY=-1`, the setting `loglake` makes for itself (`keep_freed_memory`).
+//! `throughput FILE [STAGE]` prints one JSON object per stage (or just the one named).
 
 use std::time::Instant;
 
 use anyhow::Context;
 use loglake_schemas::{Decoder, DecoderOptions, LakeOptions, LakeWriter};
 
-// Batches allocate and free large column buffers continuously; glibc hands those back to the
-// kernel and faults them in again each time, mimalloc keeps reusing them.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
         .nth(1)
         .context("usage: throughput FILE [STAGE]")?;
     let only = std::env::args().nth(2);
-    loglake_schemas::lake::keep_freed_c_memory();
+    loglake_schemas::lake::keep_freed_memory();
     let input = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
     let mb = input.len() as f64 / 1e6;
 

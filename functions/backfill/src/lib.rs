@@ -350,6 +350,7 @@ impl Backfill {
             lake: self.options.lake,
             range: self.options.range,
             version: Some(source.version.clone()),
+            parse_threads: None,
         };
         // To S3, the lake is staged locally and uploaded when complete; `_staging` is removed
         // when this function returns.

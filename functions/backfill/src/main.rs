@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_target(false)
         .init();
-    loglake_schemas::lake::keep_freed_c_memory();
+    loglake_schemas::lake::keep_freed_memory();
     let s3 = S3::new(
         S3::client_from_env().await,
         tokio::runtime::Handle::current(),
