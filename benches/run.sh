@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Reproduces the figures in benches/README.md on this machine:
 #   bash benches/run.sh            (needs ../shared/data; installs nothing; uses goaccess if present)
+#   PROFILE=profiling bash benches/run.sh   (release optimisation without LTO: builds in minutes,
+#                                            not the half hour fat LTO takes with DataFusion)
 # Every figure is printed next to the time of `cat FILE > /dev/null` measured in the same run, so
 # results from a noisy machine can still be compared as ratios.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --locked -p loglake -p loglake-benches -p loglake-ingest --bins
-bin=target/release
+profile=${PROFILE:-release}
+cargo build --profile "$profile" --locked -p loglake -p loglake-benches -p loglake-ingest --bins
+bin=target/$profile
 data=bench-data
 mkdir -p "$data"
 source_log=../shared/data/access/elastic_apache_combined.log
@@ -100,7 +103,7 @@ echo "ingest Lambda: one invocation's CPU work, event JSON → Firehose request 
 for f in "$file" "$data/bench-1m-diverse.log"; do taskset -c 0 "$bin/ingest-batch" "$f"; done
 echo "time to the first invocation/next (Runtime API on loopback):"
 "$bin/cold-start" "$bin/ingest" 20
-ls -l "$bin/ingest" | awk '{printf "ingest binary (release, stripped, %s): %.1f MB\n", "'"$(uname -m)"'", $5/1e6}'
+ls -l "$bin/ingest" | awk '{printf "ingest binary ('"$profile"', %s): %.1f MB\n", "'"$(uname -m)"'", $5/1e6}'
 
 echo
 echo "reports on DataFusion over the lake of bench-1m (wall time of loglake query, best of 3; Parquet read):"
