@@ -3,10 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use loglake_parser::LogFormat;
-use loglake_schemas::{ingest_stream, Progress, SourceFailure, SourceOptions, SourceTotals};
+use loglake_schemas::{
+    ingest_stream, ExistingFiles, Progress, SourceFailure, SourceOptions, SourceTotals,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -36,6 +39,9 @@ pub fn run(inputs: &[InputSource], options: &IngestOptions, progress: &Progress)
     let started = Instant::now();
     let source_options = SourceOptions {
         format: options.format,
+        // Listed once for all inputs; if that fails, each input's writer lists the lake itself
+        // and reports the error as that input's.
+        existing_files: ExistingFiles::list(&options.out).ok().map(Arc::new),
         ..Default::default()
     };
     let results: Vec<(String, SourceTotals, Option<String>)> = inputs

@@ -8,10 +8,10 @@
 //! rewrites the same files; files of that source the new run did not write are removed, so a
 //! re-run never duplicates rows.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{interleave_record_batch, take_record_batch};
@@ -179,6 +179,8 @@ pub struct LakeWriter {
     version_tag: Option<String>,
     /// Earlier files of the source are removed only in these hours.
     cleanup_range: TimeRange,
+    /// The lake's files when the run started, if the caller listed them once for all sources.
+    existing: Option<Arc<ExistingFiles>>,
     options: LakeOptions,
     hours: BTreeMap<UtcHour, HourBuffer>,
     /// Bytes of every row not yet on disk, in open hours and in ready parts.
@@ -198,6 +200,7 @@ impl LakeWriter {
             source_id: source_id(source),
             version_tag: None,
             cleanup_range: TimeRange::default(),
+            existing: None,
             options,
             hours: BTreeMap::new(),
             buffered_bytes: 0,
@@ -222,6 +225,13 @@ impl LakeWriter {
     /// part of a source's time leaves its other hours alone.
     pub fn with_cleanup_range(mut self, range: TimeRange) -> Self {
         self.cleanup_range = range;
+        self
+    }
+
+    /// Finds the source's earlier files in `existing` instead of walking the lake: a run of many
+    /// sources lists the lake once rather than once per source.
+    pub fn with_existing_files(mut self, existing: Arc<ExistingFiles>) -> Self {
+        self.existing = Some(existing);
         self
     }
 
@@ -324,35 +334,75 @@ impl LakeWriter {
     }
 
     fn remove_stale_files(&self) -> Result<(), LakeError> {
-        let table = self.root.join(TABLE_NAME);
+        let walked;
+        let existing = match &self.existing {
+            Some(existing) => existing,
+            None => {
+                walked = ExistingFiles::list(&self.root)?;
+                &walked
+            }
+        };
         let written: BTreeSet<&Path> = self.written.iter().map(PathBuf::as_path).collect();
-        let prefix = format!("{}-", self.source_id);
-        for partition in list_dirs(&table)?
-            .iter()
-            .flat_map(|d| list_dirs(d).ok())
-            .flatten()
-        {
-            let in_range = partition
-                .strip_prefix(&self.root)
-                .ok()
+        for path in existing.of_source(&self.source_id) {
+            let in_range = path
+                .parent()
+                .and_then(|partition| partition.strip_prefix(&self.root).ok())
                 .and_then(partition_hour)
                 .is_some_and(|hour| self.cleanup_range.overlaps(hour));
-            if !in_range {
-                continue;
-            }
-            for entry in fs::read_dir(&partition).map_err(io_error(&partition))? {
-                let path = entry.map_err(io_error(&partition))?.path();
-                let ours = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".parquet"));
-                if ours && !written.contains(path.as_path()) {
-                    fs::remove_file(&path).map_err(io_error(&path))?;
+            if in_range && !written.contains(path.as_path()) {
+                match fs::remove_file(path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(io_error(path)(e))
+                    }
+                    _ => {}
                 }
             }
         }
         Ok(())
     }
+}
+
+/// The Parquet files of a lake's partitions, by the source id their names start with: what a
+/// writer needs to find a source's files from earlier runs.
+#[derive(Debug, Default)]
+pub struct ExistingFiles {
+    by_source: HashMap<String, Vec<PathBuf>>,
+}
+
+impl ExistingFiles {
+    /// Walks `root`'s partitions (none yet is fine).
+    pub fn list(root: &Path) -> Result<Self, LakeError> {
+        let mut by_source: HashMap<String, Vec<PathBuf>> = HashMap::new();
+        for partition in list_dirs(&root.join(TABLE_NAME))?
+            .iter()
+            .flat_map(|d| list_dirs(d).ok())
+            .flatten()
+        {
+            for entry in fs::read_dir(&partition).map_err(io_error(&partition))? {
+                let path = entry.map_err(io_error(&partition))?.path();
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                if let Some(id) = name.strip_suffix(".parquet").and_then(source_id_of_file) {
+                    by_source.entry(id.to_string()).or_default().push(path);
+                }
+            }
+        }
+        Ok(Self { by_source })
+    }
+
+    fn of_source(&self, source_id: &str) -> &[PathBuf] {
+        self.by_source.get(source_id).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The source id a file name starts with: `STEM-HASH`, where the stem has no `-` (see
+/// [`source_id`]).
+fn source_id_of_file(name: &str) -> Option<&str> {
+    let stem_end = name.find('-')?;
+    let hash_end = stem_end + 1 + name[stem_end + 1..].find('-')?;
+    Some(&name[..hash_end])
 }
 
 /// Lets the allocator keep freed memory for reuse. A run allocates and frees batch-sized column
@@ -704,6 +754,52 @@ mod tests {
         assert_eq!(parquet_files(dir.path()).len(), small.files.len());
         write(usize::MAX);
         assert_eq!(parquet_files(dir.path()), files);
+    }
+
+    #[test]
+    fn a_listing_made_once_finds_each_sources_earlier_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = lines(&[(10, 30), (10, 5), (11, 1), (10, 7), (23, 59), (11, 0)]);
+        let write = |source: &str, budget, existing: Option<Arc<ExistingFiles>>| {
+            let mut writer = LakeWriter::new(
+                dir.path(),
+                source,
+                LakeOptions {
+                    buffer_budget_bytes: budget,
+                    ..Default::default()
+                },
+            );
+            if let Some(existing) = existing {
+                writer = writer.with_existing_files(existing);
+            }
+            for batch in decode(&input, 2) {
+                writer.write(&batch).unwrap();
+            }
+            writer.finish().unwrap().files
+        };
+        // Two sources, each split into many small files by a tiny budget.
+        let a_small = write("/logs/a-1.log", 1, None);
+        let b_small = write("/logs/b.log", 1, None);
+        assert!(a_small.len() > 3 && b_small.len() > 3);
+        assert_eq!(
+            source_id_of_file("a_1.log-0123456789abcdef-0000"),
+            Some("a_1.log-0123456789abcdef")
+        );
+        // One listing for a run over both: each source's re-run removes its own extra files only.
+        let existing = Arc::new(ExistingFiles::list(dir.path()).unwrap());
+        let a = write("/logs/a-1.log", usize::MAX, Some(existing.clone()));
+        assert_eq!(a.len(), 3);
+        let mut expected: Vec<PathBuf> = a.iter().chain(&b_small).cloned().collect();
+        expected.sort();
+        assert_eq!(parquet_files(dir.path()), expected);
+        let b = write("/logs/b.log", usize::MAX, Some(existing));
+        let mut expected: Vec<PathBuf> = a.iter().chain(&b).cloned().collect();
+        expected.sort();
+        assert_eq!(parquet_files(dir.path()), expected);
+        assert!(ExistingFiles::list(&dir.path().join("none"))
+            .unwrap()
+            .by_source
+            .is_empty());
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod stream;
 
 pub use decoder::{DecodedBatch, Decoder, DecoderOptions, Reject};
 pub use json::JsonRowWriter;
-pub use lake::{LakeError, LakeOptions, LakeWriteSummary, LakeWriter, TimeRange};
+pub use lake::{ExistingFiles, LakeError, LakeOptions, LakeWriteSummary, LakeWriter, TimeRange};
 pub use pipeline::{
     decompressing_reader, ingest_stream, PipelineError, Progress, ProgressReader, SourceFailure,
     SourceOptions, SourceTotals,

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::io::{self, BufRead, BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
@@ -22,7 +23,7 @@ use serde::Serialize;
 
 use crate::chunks::{decode_piece, Chunker, Piece};
 use crate::decoder::{DecodedBatch, Decoder, DecoderOptions};
-use crate::lake::{LakeError, LakeOptions, LakeWriter, TimeRange};
+use crate::lake::{ExistingFiles, LakeError, LakeOptions, LakeWriter, TimeRange};
 use crate::rejects::RejectsWriter;
 
 /// Batches in flight between a source's parser and its writer.
@@ -110,6 +111,8 @@ pub struct SourceOptions {
     /// Threads parsing the source; `None`: a third of the cores. The output is the same
     /// whatever the number.
     pub parse_threads: Option<usize>,
+    /// The lake's files listed once for a run of many sources; `None`: the writer lists them.
+    pub existing_files: Option<Arc<ExistingFiles>>,
 }
 
 /// A source that could not be read to its end, or whose output could not be written.
@@ -306,6 +309,9 @@ fn write_source(
         LakeWriter::new(out, source_name, options.lake).with_cleanup_range(options.range);
     if let Some(version) = &options.version {
         lake = lake.with_version(version);
+    }
+    if let Some(existing) = &options.existing_files {
+        lake = lake.with_existing_files(existing.clone());
     }
     let mut rejects = RejectsWriter::new(out, source_name);
     let mut totals = SourceTotals::default();

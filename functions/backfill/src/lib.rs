@@ -20,12 +20,13 @@ pub mod worker;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Instant, UNIX_EPOCH};
 
 use loglake_parser::LogFormat;
 use loglake_schemas::{
-    decompressing_reader, ingest_stream, LakeOptions, PipelineError, Progress, ProgressReader,
-    SourceFailure, SourceOptions, SourceTotals, TimeRange,
+    decompressing_reader, ingest_stream, ExistingFiles, LakeOptions, PipelineError, Progress,
+    ProgressReader, SourceFailure, SourceOptions, SourceTotals, TimeRange,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -291,23 +292,38 @@ impl Backfill {
             .thread_name(|i| format!("loglake-backfill-{i}"))
             .build()
             .expect("can start the backfill threads");
+        // A local lake is listed once, not once per source, to find sources' earlier files; if
+        // that fails, each source lists it itself and reports the error as its own.
+        let existing = match &self.dest {
+            Location::Local(root) => ExistingFiles::list(root).ok().map(Arc::new),
+            Location::S3 { .. } => None,
+        };
         pool.install(|| {
             sources
                 .par_iter()
-                .map(|s| self.process(s, progress))
+                .map(|s| self.process_in(s, progress, existing.clone()))
                 .collect()
         })
     }
 
     /// Replays one source. Errors are reported in the outcome; they never stop other sources.
     pub fn process(&self, source: &Source, progress: &Progress) -> SourceOutcome {
+        self.process_in(source, progress, None)
+    }
+
+    fn process_in(
+        &self,
+        source: &Source,
+        progress: &Progress,
+        existing_files: Option<Arc<ExistingFiles>>,
+    ) -> SourceOutcome {
         let mut outcome = SourceOutcome {
             source: source.name.clone(),
             skipped: false,
             totals: SourceTotals::default(),
             error: None,
         };
-        match self.replay(source, progress) {
+        match self.replay(source, progress, existing_files) {
             Ok(None) => outcome.skipped = true,
             Ok(Some((totals, error))) => {
                 outcome.totals = totals;
@@ -327,6 +343,7 @@ impl Backfill {
         &self,
         source: &Source,
         progress: &Progress,
+        existing_files: Option<Arc<ExistingFiles>>,
     ) -> Result<Option<(SourceTotals, Option<BackfillError>)>, BackfillError> {
         let earlier = self.read_manifest(&source.name)?;
         if self.is_done(source, earlier.as_ref()) {
@@ -351,6 +368,7 @@ impl Backfill {
             range: self.options.range,
             version: Some(source.version.clone()),
             parse_threads: None,
+            existing_files,
         };
         // To S3, the lake is staged locally and uploaded when complete; `_staging` is removed
         // when this function returns.
