@@ -2,9 +2,9 @@
 //! `loglake ingest` and the backfill run every source through [`ingest_stream`].
 //!
 //! Threads per source, joined by small bounded channels: one reads (and decompresses) and cuts
-//! the text into chunks of whole lines ([`crate::chunks`]), one per core parses chunks in turn,
-//! this one hands their batches on in input order to one that filters, partitions and sorts;
-//! the lake writer encodes closed hours on its own pool. A single large source thus uses every
+//! the text into chunks of whole lines ([`crate::chunks`]), parsing threads (a third of the
+//! cores) take chunks in turn, this one hands their batches on in input order to one that
+//! filters, partitions and sorts; the lake writer encodes closed hours on its own pool. A single large source thus uses every
 //! core, reading never waits for parsing, and memory stays bounded by the channel depths plus
 //! the lake writer's buffer budget.
 
