@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::Int64Type;
-use loglake_schemas::JsonRowWriter;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 
@@ -71,15 +71,27 @@ fn read_parquet(bytes: Vec<u8>) -> Vec<RecordBatch> {
         .collect()
 }
 
-/// Every row as its JSON object (the Firehose form, keyed by column name), sorted.
-fn rows_as_json(batches: &[RecordBatch]) -> Vec<String> {
+/// Every row as text (`name=value` for each column, nulls shown as such), sorted.
+fn rows_as_text(batches: &[RecordBatch]) -> Vec<String> {
+    let options = FormatOptions::default().with_null("<null>");
     let mut rows = Vec::new();
     for batch in batches {
-        let writer = JsonRowWriter::new(batch);
-        for row in 0..writer.num_rows() {
-            let mut out = Vec::new();
-            writer.write_row(row, &mut out);
-            rows.push(String::from_utf8(out).unwrap());
+        let schema = batch.schema();
+        let columns: Vec<(&str, ArrayFormatter)> = schema
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .map(|(field, column)| {
+                let formatter = ArrayFormatter::try_new(column.as_ref(), &options).unwrap();
+                (field.name().as_str(), formatter)
+            })
+            .collect();
+        for row in 0..batch.num_rows() {
+            let fields: Vec<String> = columns
+                .iter()
+                .map(|(name, values)| format!("{name}={}", values.value(row)))
+                .collect();
+            rows.push(fields.join("\t"));
         }
     }
     rows.sort();
@@ -282,7 +294,7 @@ fn ingest_and_backfill_write_the_same_rows() {
                 }
             }
         }
-        rows_as_json(&batches)
+        rows_as_text(&batches)
     };
     let rows = read_lake(&ingested);
     assert_eq!(rows.len() as u64, summary["rows_out"].as_u64().unwrap());

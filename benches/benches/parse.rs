@@ -2,7 +2,7 @@
 //! generator, so they run anywhere). The million-line figures come from `benches/run.sh`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use loglake_parser::{parse_line, LogFormat, UserAgentCache};
+use loglake_parser::{parse_line, LogFormat, UserAgentCache, UserAgentInfo};
 use loglake_schemas::{Decoder, DecoderOptions};
 
 fn sample_lines() -> Vec<u8> {
@@ -29,7 +29,7 @@ fn benches(c: &mut Criterion) {
         })
     });
     group.bench_function("parse_line_and_cached_user_agent", |b| {
-        let mut cache = UserAgentCache::default();
+        let mut cache = UserAgentCache::<UserAgentInfo>::default();
         b.iter(|| {
             input
                 .split(|&b| b == b'\n')

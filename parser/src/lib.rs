@@ -15,4 +15,6 @@ pub use reject::RejectReason;
 pub use timestamp::{
     format_rfc3339_micros, parse_clf_timestamp, parse_utc_instant, write_rfc3339_micros, UtcHour,
 };
-pub use useragent::{classify, has_bot_token, UserAgentCache, UserAgentInfo, BOT_TOKENS};
+pub use useragent::{
+    classify, has_bot_token, CachedUserAgent, UserAgentCache, UserAgentInfo, BOT_TOKENS,
+};

@@ -80,20 +80,36 @@ pub fn has_bot_token(user_agent: &str) -> bool {
 /// back to the previous one, and only then run woothee. When the current generation is full it
 /// becomes the previous one, so the strings in use survive while stale ones age out, at a cost
 /// of one map move instead of per-entry recency bookkeeping.
-pub struct UserAgentCache {
-    current: HashMap<Box<[u8]>, UserAgentInfo>,
-    previous: HashMap<Box<[u8]>, UserAgentInfo>,
+///
+/// It stores `V`, made once per distinct agent ([`CachedUserAgent`]): the classification itself,
+/// or whatever a writer derives from the agent and its classification (say, their columns
+/// already rendered as JSON).
+pub struct UserAgentCache<V = UserAgentInfo> {
+    current: HashMap<Box<[u8]>, V>,
+    previous: HashMap<Box<[u8]>, V>,
     generation_capacity: usize,
     misses: u64,
 }
 
-impl Default for UserAgentCache {
+/// What a [`UserAgentCache`] keeps per distinct agent, made from the agent's bytes as they are
+/// looked up (empty for a missing agent) and its classification.
+pub trait CachedUserAgent {
+    fn new(agent: &[u8], info: UserAgentInfo) -> Self;
+}
+
+impl CachedUserAgent for UserAgentInfo {
+    fn new(_agent: &[u8], info: UserAgentInfo) -> Self {
+        info
+    }
+}
+
+impl<V: CachedUserAgent> Default for UserAgentCache<V> {
     fn default() -> Self {
         Self::with_capacity(Self::DEFAULT_GENERATION_CAPACITY)
     }
 }
 
-impl UserAgentCache {
+impl<V: CachedUserAgent> UserAgentCache<V> {
     /// Entries per generation: far above the few hundred distinct agents in a typical hour of
     /// traffic, and small (about 1 MB) next to a batch.
     pub const DEFAULT_GENERATION_CAPACITY: usize = 4_096;
@@ -109,7 +125,7 @@ impl UserAgentCache {
 
     /// The classification of `user_agent` (raw bytes as logged; `None` for a missing agent).
     /// Invalid UTF-8 is decoded lossily before classification.
-    pub fn lookup(&mut self, user_agent: Option<&[u8]>) -> &UserAgentInfo {
+    pub fn lookup(&mut self, user_agent: Option<&[u8]>) -> &V {
         let key = user_agent.unwrap_or_default();
         if self.current.len() >= self.generation_capacity && !self.current.contains_key(key) {
             self.previous = std::mem::take(&mut self.current);
@@ -122,7 +138,8 @@ impl UserAgentCache {
                     Some(info) => info,
                     None => {
                         self.misses += 1;
-                        classify(user_agent.map(String::from_utf8_lossy).as_deref())
+                        let info = classify(user_agent.map(String::from_utf8_lossy).as_deref());
+                        V::new(key, info)
                     }
                 };
                 entry.insert(info)
@@ -187,7 +204,7 @@ mod tests {
 
     #[test]
     fn cache_is_bounded_and_agrees_with_woothee() {
-        let mut cache = UserAgentCache::with_capacity(2);
+        let mut cache = UserAgentCache::<UserAgentInfo>::with_capacity(2);
         let agents: Vec<String> = (0..10).map(|i| format!("{CHROME} v{i}")).collect();
         for round in 0..3 {
             for ua in &agents {
@@ -196,7 +213,7 @@ mod tests {
                 assert!(cache.current.len() <= 2 && cache.previous.len() <= 2);
             }
         }
-        let mut cache = UserAgentCache::default();
+        let mut cache = UserAgentCache::<UserAgentInfo>::default();
         for _ in 0..100 {
             cache.lookup(Some(CHROME.as_bytes()));
             cache.lookup(None);
@@ -206,7 +223,7 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_classified_lossily() {
-        let mut cache = UserAgentCache::default();
+        let mut cache = UserAgentCache::<UserAgentInfo>::default();
         let info = cache.lookup(Some(b"Mozilla/5.0 \xff\xfe bot"));
         assert!(info.is_bot);
     }

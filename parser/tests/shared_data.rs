@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-use loglake_parser::{format_rfc3339_micros, parse_line, LogFormat, UserAgentCache};
+use loglake_parser::{format_rfc3339_micros, parse_line, LogFormat, UserAgentCache, UserAgentInfo};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -35,7 +35,7 @@ struct WootheeCase {
 #[test]
 fn woothee_testsets_through_the_cached_user_agent_layer() {
     let Some(data) = shared_data() else { return };
-    let mut cache = UserAgentCache::default();
+    let mut cache = UserAgentCache::<UserAgentInfo>::default();
     let mut differences = Vec::new();
     let mut cases = 0;
     let dir = data.join("useragents/woothee/testsets");

@@ -1,12 +1,50 @@
-//! Parsed lines → columns of an Arrow `RecordBatch` in the file schema.
+//! Parsed lines → rows: the [`RowBuilder`] a [`crate::Decoder`] appends to, and the one for
+//! columns of an Arrow `RecordBatch` in the file schema.
+
+use std::borrow::Cow;
 
 use arrow::array::{
     ArrayRef, AsArray, BooleanBuilder, Float64Builder, Int16Builder, Int64Builder, RecordBatch,
     StringBuilder, TimestampMicrosecondBuilder,
 };
-use loglake_parser::{AccessLine, Text, UserAgentInfo};
+use loglake_parser::{AccessLine, CachedUserAgent, Text, UserAgentInfo};
 
 use crate::schema::file_schema;
+
+/// Where a [`crate::Decoder`] puts the lines it parses: Arrow columns for the lake
+/// ([`AccessLogBatchBuilder`]), JSON objects for Firehose ([`crate::json::JsonRowsBuilder`]).
+pub trait RowBuilder {
+    /// What the decoder's user-agent cache keeps per distinct agent for this builder.
+    type UserAgent: CachedUserAgent;
+    /// The rows appended since the last [`RowBuilder::finish`].
+    type Rows;
+
+    fn with_capacity(rows: usize) -> Self;
+
+    /// Appends one row parsed from `raw_line`. `Err(LossyUtf8)` still appends the row, and
+    /// tells the caller that some field was not UTF-8.
+    fn append(
+        &mut self,
+        raw_line: &[u8],
+        line: &AccessLine<'_>,
+        ua: &Self::UserAgent,
+        source: &str,
+        source_line: i64,
+    ) -> Result<(), LossyUtf8>;
+
+    /// Rows appended since the last [`RowBuilder::finish`].
+    fn len(&self) -> usize;
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes the rows appended so far, leaving the builder empty.
+    fn finish(&mut self) -> Self::Rows;
+
+    /// Gives back rows the caller is done with, for their buffers to be reused.
+    fn recycle(&mut self, _rows: Self::Rows) {}
+}
 
 /// Appends parsed lines column by column. Invalid UTF-8 inside a field is decoded lossily (and
 /// reported by `append`), since Arrow and Parquet strings must be UTF-8.
@@ -40,16 +78,6 @@ pub struct AccessLogBatchBuilder {
 pub struct LossyUtf8;
 
 impl AccessLogBatchBuilder {
-    pub fn with_capacity(rows: usize) -> Self {
-        Self::with_string_bytes(rows, |column| {
-            rows * match column {
-                "path" | "referrer" => 48,
-                "user_agent" => 128,
-                _ => 16,
-            }
-        })
-    }
-
     /// Builders sized by `string_bytes(column name)`, so appends never regrow (and copy) them.
     fn with_string_bytes(rows: usize, string_bytes: impl Fn(&str) -> usize) -> Self {
         let strings = |column| StringBuilder::with_capacity(rows, string_bytes(column));
@@ -78,18 +106,27 @@ impl AccessLogBatchBuilder {
             source_line: Int64Builder::with_capacity(rows),
         }
     }
+}
 
-    pub fn len(&self) -> usize {
+impl RowBuilder for AccessLogBatchBuilder {
+    type UserAgent = UserAgentInfo;
+    type Rows = RecordBatch;
+
+    fn with_capacity(rows: usize) -> Self {
+        Self::with_string_bytes(rows, |column| {
+            rows * match column {
+                "path" | "referrer" => 48,
+                "user_agent" => 128,
+                _ => 16,
+            }
+        })
+    }
+
+    fn len(&self) -> usize {
         self.source_line.values_slice().len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Appends one row parsed from `raw_line`. `Err(LossyUtf8)` still appends the row, and tells
-    /// the caller that some field was not UTF-8.
-    pub fn append(
+    fn append(
         &mut self,
         raw_line: &[u8],
         line: &AccessLine<'_>,
@@ -97,12 +134,7 @@ impl AccessLogBatchBuilder {
         source: &str,
         source_line: i64,
     ) -> Result<(), LossyUtf8> {
-        // One UTF-8 check for the whole line instead of one per field: fields of a valid line
-        // are then sliced from its text.
-        let text = LineText {
-            bytes: raw_line,
-            text: simdutf8::basic::from_utf8(raw_line).ok(),
-        };
+        let text = LineText::new(raw_line);
         let mut valid = true;
         self.ts.append_value(line.ts_micros);
         valid &= text.append(&mut self.client_ip, Some(line.client));
@@ -133,9 +165,8 @@ impl AccessLogBatchBuilder {
         }
     }
 
-    /// Takes the rows appended so far as a batch, leaving the builder empty and sized for a
-    /// batch like this one.
-    pub fn finish(&mut self) -> RecordBatch {
+    /// The builder is left sized for a batch like this one.
+    fn finish(&mut self) -> RecordBatch {
         let rows = self.len();
         let columns: Vec<ArrayRef> = vec![
             std::sync::Arc::new(self.ts.finish()),
@@ -173,20 +204,42 @@ impl AccessLogBatchBuilder {
     }
 }
 
-/// A line and, when it is valid UTF-8, its text.
-struct LineText<'a> {
+/// A line and, when it is valid UTF-8, its text: one UTF-8 check for the whole line instead of
+/// one per field, whose text is then sliced from the line's.
+pub(crate) struct LineText<'a> {
     bytes: &'a [u8],
     text: Option<&'a str>,
 }
 
-impl LineText<'_> {
+impl<'a> LineText<'a> {
+    pub(crate) fn new(line: &'a [u8]) -> Self {
+        Self {
+            bytes: line,
+            text: simdutf8::basic::from_utf8(line).ok(),
+        }
+    }
+
     /// `field` (a slice of this line) as text, without validating it again.
-    fn str_of(&self, field: &[u8]) -> Option<&str> {
+    fn str_of(&self, field: &[u8]) -> Option<&'a str> {
         let offset = (field.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
         let in_line = offset <= self.bytes.len() && field.len() <= self.bytes.len() - offset;
         self.text
             .filter(|_| in_line)
             .and_then(|text| text.get(offset..offset + field.len()))
+    }
+
+    /// A field as text, decoded lossily when it is not UTF-8 (then the flag is false).
+    pub(crate) fn text<'f>(&self, field: &'f [u8]) -> (Cow<'f, str>, bool)
+    where
+        'a: 'f,
+    {
+        if let Some(text) = self.str_of(field) {
+            return (Cow::Borrowed(text), true);
+        }
+        match std::str::from_utf8(field) {
+            Ok(text) => (Cow::Borrowed(text), true),
+            Err(_) => (String::from_utf8_lossy(field), false),
+        }
     }
 
     /// Appends a field as a string; false when it had to be decoded lossily.
@@ -195,20 +248,9 @@ impl LineText<'_> {
             builder.append_null();
             return true;
         };
-        if let Some(text) = self.str_of(field) {
-            builder.append_value(text);
-            return true;
-        }
-        match std::str::from_utf8(field) {
-            Ok(text) => {
-                builder.append_value(text);
-                true
-            }
-            Err(_) => {
-                builder.append_value(String::from_utf8_lossy(field));
-                false
-            }
-        }
+        let (text, valid) = self.text(field);
+        builder.append_value(text);
+        valid
     }
 
     fn append_unescaped(&self, builder: &mut StringBuilder, field: Option<Text<'_>>) -> bool {

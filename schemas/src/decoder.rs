@@ -11,7 +11,7 @@ use arrow::array::RecordBatch;
 use loglake_parser::{LineParser, LogFormat, RejectReason, UserAgentCache};
 use memchr::memchr;
 
-use crate::builder::AccessLogBatchBuilder;
+use crate::builder::{AccessLogBatchBuilder, RowBuilder};
 
 /// A line that did not become a row, with where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,10 +26,11 @@ pub struct Reject {
     pub raw_len: u64,
 }
 
-/// What one flush produced. `lines_in == rows.num_rows() + rejects.len()`, always.
+/// What one flush produced: an Arrow batch of rows unless the decoder was made for other rows
+/// ([`Decoder::with_row_builder`]). `lines_in == rows + rejects.len()`, always.
 #[derive(Debug)]
-pub struct DecodedBatch {
-    pub rows: RecordBatch,
+pub struct DecodedBatch<Rows = RecordBatch> {
+    pub rows: Rows,
     pub rejects: Vec<Reject>,
     pub lines_in: u64,
     /// Rows with a field that was not valid UTF-8 (kept, lossily decoded).
@@ -57,13 +58,14 @@ impl Default for DecoderOptions {
     }
 }
 
-pub struct Decoder {
+/// Decodes lines into rows (by default Arrow columns in the file schema) and rejects.
+pub struct Decoder<B: RowBuilder = AccessLogBatchBuilder> {
     options: DecoderOptions,
     source: Arc<str>,
     next_line: i64,
     lines: LineParser,
-    user_agents: UserAgentCache,
-    builder: AccessLogBatchBuilder,
+    user_agents: UserAgentCache<B::UserAgent>,
+    builder: B,
     rejects: Vec<Reject>,
     lines_in: u64,
     lossy_utf8_rows: u64,
@@ -76,14 +78,22 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// A decoder of lines into Arrow batches.
     pub fn new(source: impl Into<Arc<str>>, options: DecoderOptions) -> Self {
+        Self::with_row_builder(source, options)
+    }
+}
+
+impl<B: RowBuilder> Decoder<B> {
+    /// A decoder of lines into `B`'s rows.
+    pub fn with_row_builder(source: impl Into<Arc<str>>, options: DecoderOptions) -> Self {
         Self {
             options,
             source: source.into(),
             next_line: 1,
             lines: LineParser::new(options.format),
             user_agents: UserAgentCache::default(),
-            builder: AccessLogBatchBuilder::with_capacity(options.batch_size),
+            builder: B::with_capacity(options.batch_size),
             rejects: Vec::new(),
             lines_in: 0,
             lossy_utf8_rows: 0,
@@ -177,21 +187,26 @@ impl Decoder {
     }
 
     /// Takes the decoded lines as a batch, or `None` when nothing is pending.
-    pub fn flush(&mut self) -> Option<DecodedBatch> {
+    pub fn flush(&mut self) -> Option<DecodedBatch<B::Rows>> {
         if self.lines_in == 0 {
             return None;
         }
+        debug_assert_eq!(
+            self.lines_in as usize,
+            self.builder.len() + self.rejects.len()
+        );
         let batch = DecodedBatch {
             rows: self.builder.finish(),
             rejects: std::mem::take(&mut self.rejects),
             lines_in: std::mem::take(&mut self.lines_in),
             lossy_utf8_rows: std::mem::take(&mut self.lossy_utf8_rows),
         };
-        debug_assert_eq!(
-            batch.lines_in as usize,
-            batch.rows.num_rows() + batch.rejects.len()
-        );
         Some(batch)
+    }
+
+    /// Gives back the rows of a flushed batch once used, for the builder to reuse their buffers.
+    pub fn recycle(&mut self, rows: B::Rows) {
+        self.builder.recycle(rows);
     }
 
     /// How many user agents had to be classified (cache misses) so far.

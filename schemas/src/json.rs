@@ -1,145 +1,302 @@
 //! Rows as JSON objects, the form Firehose turns into Parquet (OpenX JSON SerDe + the Glue
 //! table): keys are exactly the table's column names, in table order, including the partition
 //! columns `dt` and `hour`; `ts` is `yyyy-MM-ddTHH:mm:ss.ffffffZ`, a layout the OpenX SerDe reads.
+//!
+//! The real-time path never needs Arrow columns, so [`JsonRowsBuilder`] writes each parsed line
+//! straight to JSON. A test holds it to the schema: its rows must be byte-for-byte what a
+//! schema-driven rendering of the decoder's Arrow batch gives for the same lines.
 
-use std::cell::RefCell;
-
-use arrow::array::{
-    Array, AsArray, BooleanArray, Float64Array, Int16Array, Int32Array, Int64Array, RecordBatch,
-    StringArray, TimestampMicrosecondArray,
+use loglake_parser::{
+    write_rfc3339_micros, AccessLine, CachedUserAgent, Text, UserAgentInfo, UtcHour,
 };
-use arrow::datatypes::{
-    DataType, Float64Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType,
-};
-use loglake_parser::{write_rfc3339_micros, UtcHour};
 
-use crate::schema::file_schema;
+use std::borrow::Cow;
 
-/// Writes rows of one batch (in the file schema) as JSON objects.
-pub struct JsonRowWriter<'a> {
-    ts: &'a TimestampMicrosecondArray,
-    /// Each column once downcast, with its `"name":` key pre-rendered.
-    columns: Vec<(String, TypedColumn<'a>)>,
-    partition_suffix: RefCell<PartitionSuffix>,
-}
+use crate::builder::{LineText, LossyUtf8, RowBuilder};
 
-/// `,"dt":"…","hour":N}` of the last hour written: rows of a batch share a few hours.
-#[derive(Default)]
-struct PartitionSuffix {
-    hour: Option<UtcHour>,
+/// JSON rows, one after another in `text`, as a [`crate::Decoder`] made with
+/// [`JsonRowsBuilder`] flushes them.
+#[derive(Debug, Default)]
+pub struct JsonRows {
     text: Vec<u8>,
+    /// Where each row ends in `text`.
+    ends: Vec<usize>,
+    hours: Vec<UtcHour>,
+    /// The earliest `ts` among the rows (µs since the epoch).
+    pub oldest_ts_micros: Option<i64>,
 }
 
-/// A column downcast once per batch rather than once per value.
-enum TypedColumn<'a> {
-    Utf8(&'a StringArray),
-    Timestamp(&'a TimestampMicrosecondArray),
-    Int16(&'a Int16Array),
-    Int32(&'a Int32Array),
-    Int64(&'a Int64Array),
-    Float64(&'a Float64Array),
-    Boolean(&'a BooleanArray),
+impl JsonRows {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Each row (a JSON object, no newline) with the UTC hour it belongs to, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], UtcHour)> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .zip(&self.hours)
+            .map(|((start, &end), &hour)| (&self.text[start..end], hour))
+    }
 }
 
-impl<'a> JsonRowWriter<'a> {
-    pub fn new(batch: &'a RecordBatch) -> Self {
-        debug_assert_eq!(batch.schema(), file_schema());
-        let columns = batch
-            .schema()
-            .fields()
-            .iter()
-            .zip(batch.columns())
-            .map(|(field, column)| {
-                let typed = match column.data_type() {
-                    DataType::Utf8 => TypedColumn::Utf8(column.as_string::<i32>()),
-                    DataType::Timestamp(_, _) => {
-                        TypedColumn::Timestamp(column.as_primitive::<TimestampMicrosecondType>())
-                    }
-                    DataType::Int16 => TypedColumn::Int16(column.as_primitive::<Int16Type>()),
-                    DataType::Int32 => TypedColumn::Int32(column.as_primitive::<Int32Type>()),
-                    DataType::Int64 => TypedColumn::Int64(column.as_primitive::<Int64Type>()),
-                    DataType::Float64 => TypedColumn::Float64(column.as_primitive::<Float64Type>()),
-                    DataType::Boolean => TypedColumn::Boolean(column.as_boolean()),
-                    other => unreachable!("the file schema has no {other} column"),
-                };
-                (format!("\"{}\":", field.name()), typed)
-            })
-            .collect();
-        Self {
-            ts: batch.column(0).as_primitive::<TimestampMicrosecondType>(),
-            columns,
-            partition_suffix: RefCell::default(),
-        }
-    }
+/// A user agent's columns rendered once, from `,"user_agent":` to `"is_bot":…`: what the
+/// decoder's cache keeps for [`JsonRowsBuilder`], so a row copies them instead of writing eight
+/// fields.
+pub struct UserAgentJson {
+    text: Box<[u8]>,
+    /// Where `,"ua_name":` starts: a row without an agent writes `null` and the rest from here
+    /// (its classification is the empty agent's).
+    classification_start: usize,
+    /// The agent was not UTF-8 and is decoded lossily.
+    lossy: bool,
+}
 
-    pub fn num_rows(&self) -> usize {
-        self.ts.len()
-    }
-
-    /// Appends row `row` as one JSON object (no newline); returns the hour it belongs to.
-    pub fn write_row(&self, row: usize, out: &mut Vec<u8>) -> UtcHour {
-        out.push(b'{');
-        for (i, (key, column)) in self.columns.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
+impl CachedUserAgent for UserAgentJson {
+    fn new(agent: &[u8], ua: UserAgentInfo) -> Self {
+        let mut out = Vec::with_capacity(2 * agent.len() + 160);
+        out.extend_from_slice(b",\"user_agent\":");
+        let text = String::from_utf8_lossy(agent);
+        write_json_string(&text, &mut out);
+        let classification_start = out.len();
+        for (key, value) in [
+            ("ua_name", &ua.name),
+            ("ua_category", &ua.category),
+            ("ua_version", &ua.version),
+            ("ua_os", &ua.os),
+            ("ua_os_version", &ua.os_version),
+            ("ua_vendor", &ua.vendor),
+        ] {
+            out.extend_from_slice(b",\"");
             out.extend_from_slice(key.as_bytes());
-            column.write_value(row, out);
+            out.extend_from_slice(b"\":");
+            write_json_string(value, &mut out);
         }
-        // The partition columns close the object, in table order.
-        let hour = UtcHour::of_micros(self.ts.value(row));
-        let mut suffix = self.partition_suffix.borrow_mut();
-        if suffix.hour != Some(hour) {
-            suffix.hour = Some(hour);
-            suffix.text = format!(
-                ",\"dt\":\"{}\",\"hour\":{}}}",
-                hour.date_string(),
-                hour.hour_of_day()
-            )
-            .into_bytes();
+        out.extend_from_slice(if ua.is_bot {
+            b",\"is_bot\":true"
+        } else {
+            b",\"is_bot\":false"
+        });
+        Self {
+            text: out.into_boxed_slice(),
+            classification_start,
+            lossy: matches!(text, Cow::Owned(_)),
         }
-        out.extend_from_slice(&suffix.text);
-        hour
     }
 }
 
-impl TypedColumn<'_> {
-    fn write_value(&self, row: usize, out: &mut Vec<u8>) {
-        let is_null = match self {
-            TypedColumn::Utf8(a) => a.is_null(row),
-            TypedColumn::Timestamp(a) => a.is_null(row),
-            TypedColumn::Int16(a) => a.is_null(row),
-            TypedColumn::Int32(a) => a.is_null(row),
-            TypedColumn::Int64(a) => a.is_null(row),
-            TypedColumn::Float64(a) => a.is_null(row),
-            TypedColumn::Boolean(a) => a.is_null(row),
+/// A row of a combined log with its user-agent columns is 500 to 800 bytes of JSON: a first
+/// batch's text is reserved at this much per row so it rarely has to grow (and be copied).
+const TYPICAL_ROW_BYTES: usize = 640;
+
+/// Writes parsed lines as JSON rows (see the module documentation).
+#[derive(Default)]
+pub struct JsonRowsBuilder {
+    rows: JsonRows,
+    /// Rows given back by [`RowBuilder::recycle`]: a batch's text is megabytes, and fresh memory
+    /// costs a page fault per 4 KiB.
+    spare: Option<JsonRows>,
+    /// The text of the last hour written: a batch's rows share a few hours.
+    hour_text: Option<HourText>,
+}
+
+/// What the JSON of rows in one UTC hour shares.
+struct HourText {
+    hour: UtcHour,
+    /// `{"ts":"YYYY-MM-DDTHH:`
+    row_start: Vec<u8>,
+    /// `,"dt":"YYYY-MM-DD","hour":N}`
+    row_end: Vec<u8>,
+}
+
+impl HourText {
+    fn new(hour: UtcHour) -> Self {
+        let mut row_start = b"{\"ts\":\"".to_vec();
+        write_rfc3339_micros(hour.hours_since_epoch * MICROS_PER_HOUR, &mut row_start);
+        // keep `…THH:`, drop `00:00.000000Z`
+        row_start.truncate(row_start.len() - "00:00.000000Z".len());
+        let row_end = format!(
+            ",\"dt\":\"{}\",\"hour\":{}}}",
+            hour.date_string(),
+            hour.hour_of_day()
+        )
+        .into_bytes();
+        Self {
+            hour,
+            row_start,
+            row_end,
+        }
+    }
+}
+
+const MICROS_PER_HOUR: i64 = 3_600_000_000;
+
+/// `MM:SS.ffffffZ"` of a time `micros_in_hour` into its hour, as `write_rfc3339_micros` ends it.
+fn write_minutes_to_micros(micros_in_hour: u64, out: &mut Vec<u8>) {
+    let mut text = *b"00:00.000000Z\"";
+    let digit = |value: u64| b'0' + (value % 10) as u8;
+    let (minute, second) = (micros_in_hour / 60_000_000, micros_in_hour / 1_000_000 % 60);
+    text[0] = digit(minute / 10);
+    text[1] = digit(minute);
+    text[3] = digit(second / 10);
+    text[4] = digit(second);
+    let mut micros = micros_in_hour % 1_000_000;
+    for place in text[6..12].iter_mut().rev() {
+        *place = digit(micros);
+        micros /= 10;
+    }
+    out.extend_from_slice(&text);
+}
+
+impl RowBuilder for JsonRowsBuilder {
+    type UserAgent = UserAgentJson;
+    type Rows = JsonRows;
+
+    fn with_capacity(rows: usize) -> Self {
+        let mut builder = Self::default();
+        builder.rows.text.reserve(rows * TYPICAL_ROW_BYTES);
+        builder.rows.ends.reserve(rows);
+        builder.rows.hours.reserve(rows);
+        builder
+    }
+
+    fn append(
+        &mut self,
+        raw_line: &[u8],
+        line: &AccessLine<'_>,
+        ua: &UserAgentJson,
+        source: &str,
+        source_line: i64,
+    ) -> Result<(), LossyUtf8> {
+        let text = LineText::new(raw_line);
+        let out = &mut self.rows.text;
+        // Escaping at most doubles a field, but for control bytes (six-fold): a first guess.
+        out.reserve(2 * raw_line.len() + ua.text.len() + source.len() + 256);
+        let mut valid = true;
+        let hour = UtcHour::of_micros(line.ts_micros);
+        let hour_text = match &mut self.hour_text {
+            Some(text) if text.hour == hour => text,
+            slot => slot.insert(HourText::new(hour)),
         };
-        if is_null {
-            out.extend_from_slice(b"null");
-            return;
+        out.extend_from_slice(&hour_text.row_start);
+        write_minutes_to_micros(
+            (line.ts_micros - hour.hours_since_epoch * MICROS_PER_HOUR) as u64,
+            out,
+        );
+        out.extend_from_slice(b",\"client_ip\":");
+        valid &= write_field(&text, Some(line.client), out);
+        out.extend_from_slice(b",\"remote_user\":");
+        valid &= write_field(&text, line.remote_user, out);
+        out.extend_from_slice(b",\"method\":");
+        valid &= write_field(&text, line.method, out);
+        out.extend_from_slice(b",\"path\":");
+        valid &= write_unescaped(&text, line.path, out);
+        out.extend_from_slice(b",\"query\":");
+        valid &= write_unescaped(&text, line.query, out);
+        out.extend_from_slice(b",\"protocol\":");
+        valid &= write_field(&text, line.protocol, out);
+        out.extend_from_slice(b",\"status\":");
+        write_integer(i64::from(line.status), out);
+        out.extend_from_slice(b",\"bytes_sent\":");
+        match line.bytes_sent {
+            Some(bytes) => write_integer(bytes, out),
+            None => out.extend_from_slice(b"null"),
         }
-        match self {
-            TypedColumn::Utf8(a) => write_json_string(a.value(row), out),
-            TypedColumn::Timestamp(a) => {
-                out.push(b'"');
-                write_rfc3339_micros(a.value(row), out);
-                out.push(b'"');
+        out.extend_from_slice(b",\"referrer\":");
+        valid &= write_unescaped(&text, line.referrer, out);
+        match line.user_agent {
+            Some(_) => {
+                out.extend_from_slice(&ua.text);
+                valid &= !ua.lossy;
             }
-            TypedColumn::Int16(a) => write_integer(i64::from(a.value(row)), out),
-            TypedColumn::Int32(a) => write_integer(i64::from(a.value(row)), out),
-            TypedColumn::Int64(a) => write_integer(a.value(row), out),
-            TypedColumn::Float64(a) => {
-                let value = a.value(row);
-                if value.is_finite() {
-                    out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
-                } else {
-                    out.extend_from_slice(b"null");
-                }
-            }
-            TypedColumn::Boolean(a) => {
-                out.extend_from_slice(if a.value(row) { b"true" } else { b"false" })
+            None => {
+                out.extend_from_slice(b",\"user_agent\":null");
+                out.extend_from_slice(&ua.text[ua.classification_start..]);
             }
         }
+        out.extend_from_slice(b",\"request_time_ms\":");
+        match line.request_time_ms {
+            Some(ms) => write_float(ms, out),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"vhost\":");
+        valid &= write_field(&text, line.vhost, out);
+        out.extend_from_slice(b",\"source\":");
+        write_json_string(source, out);
+        out.extend_from_slice(b",\"source_line\":");
+        write_integer(source_line, out);
+        // The partition columns close the object, in table order.
+        out.extend_from_slice(&hour_text.row_end);
+        self.rows.ends.push(out.len());
+        self.rows.hours.push(hour);
+        let oldest = &mut self.rows.oldest_ts_micros;
+        *oldest = Some(oldest.map_or(line.ts_micros, |t| t.min(line.ts_micros)));
+        if valid {
+            Ok(())
+        } else {
+            Err(LossyUtf8)
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn finish(&mut self) -> JsonRows {
+        let rows = self.rows.len();
+        // Sized for a batch like this one, so appends do not regrow (and copy) the text.
+        let bytes = self.rows.text.len() * 5 / 4;
+        let mut next = self.spare.take().unwrap_or_default();
+        if next.text.capacity() < bytes {
+            // A new block: growing the spare would copy its old bytes (`realloc` does not know
+            // they are stale).
+            next.text = Vec::with_capacity(bytes);
+        }
+        next.ends.reserve(rows);
+        next.hours.reserve(rows);
+        std::mem::replace(&mut self.rows, next)
+    }
+
+    fn recycle(&mut self, mut rows: JsonRows) {
+        rows.text.clear();
+        rows.ends.clear();
+        rows.hours.clear();
+        rows.oldest_ts_micros = None;
+        self.spare = Some(rows);
+    }
+}
+
+/// A field of the line as a JSON string (`null` when absent); false when it had to be decoded
+/// lossily.
+fn write_field(line: &LineText<'_>, field: Option<&[u8]>, out: &mut Vec<u8>) -> bool {
+    let Some(field) = field else {
+        out.extend_from_slice(b"null");
+        return true;
+    };
+    let (text, valid) = line.text(field);
+    write_json_string(&text, out);
+    valid
+}
+
+fn write_unescaped(line: &LineText<'_>, field: Option<Text<'_>>, out: &mut Vec<u8>) -> bool {
+    match field {
+        None => write_field(line, None, out),
+        // Borrowed (the usual case) still points into the line, so its text is not checked again.
+        Some(text) => write_field(line, Some(&text.unescaped()), out),
+    }
+}
+
+/// A finite number as JSON, or `null` (JSON has no NaN or infinity).
+fn write_float(value: f64, out: &mut Vec<u8>) {
+    if value.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
     }
 }
 
@@ -184,6 +341,162 @@ mod tests {
     use super::*;
     use crate::decoder::{Decoder, DecoderOptions};
 
+    use arrow::array::{Array, AsArray, RecordBatch};
+    use arrow::datatypes::{DataType, Int16Type, Int64Type, TimestampMicrosecondType};
+
+    use crate::schema::COLUMNS;
+
+    /// The oracle: row `row` of a decoder's Arrow batch rendered column by column under the
+    /// schema's names, then the partition columns: what every Firehose row must be.
+    fn arrow_row_json(batch: &RecordBatch, row: usize) -> Vec<u8> {
+        let mut out = vec![b'{'];
+        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            write_json_string(field.name(), &mut out);
+            out.push(b':');
+            if column.is_null(row) {
+                out.extend_from_slice(b"null");
+                continue;
+            }
+            match column.data_type() {
+                DataType::Utf8 => write_json_string(column.as_string::<i32>().value(row), &mut out),
+                DataType::Timestamp(_, _) => {
+                    let ts = column.as_primitive::<TimestampMicrosecondType>().value(row);
+                    out.push(b'"');
+                    write_rfc3339_micros(ts, &mut out);
+                    out.push(b'"');
+                }
+                DataType::Int16 => {
+                    let value = column.as_primitive::<Int16Type>().value(row);
+                    write_integer(value.into(), &mut out)
+                }
+                DataType::Int64 => {
+                    write_integer(column.as_primitive::<Int64Type>().value(row), &mut out)
+                }
+                DataType::Float64 => write_float(
+                    column
+                        .as_primitive::<arrow::datatypes::Float64Type>()
+                        .value(row),
+                    &mut out,
+                ),
+                DataType::Boolean => out.extend_from_slice(match column.as_boolean().value(row) {
+                    true => b"true",
+                    false => b"false",
+                }),
+                other => panic!("the file schema has no {other} column"),
+            }
+        }
+        let ts = batch.column(0).as_primitive::<TimestampMicrosecondType>();
+        let hour = UtcHour::of_micros(ts.value(row));
+        out.extend_from_slice(
+            format!(
+                ",\"dt\":\"{}\",\"hour\":{}}}",
+                hour.date_string(),
+                hour.hour_of_day()
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    /// `input` through the JSON decoder, and through the Arrow decoder and the oracle.
+    fn both_ways(input: &[u8], options: DecoderOptions) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let mut json = Decoder::<JsonRowsBuilder>::with_row_builder("in.log", options);
+        let mut arrow = Decoder::new("in.log", options);
+        let (mut direct, mut via_arrow) = (Vec::new(), Vec::new());
+        let mut rest = input;
+        while !rest.is_empty() {
+            let used = json.decode(rest);
+            assert_eq!(arrow.decode(rest), used);
+            rest = &rest[used..];
+            json.finish(false);
+            arrow.finish(false);
+            if let (Some(j), Some(a)) = (json.flush(), arrow.flush()) {
+                assert_eq!(j.lossy_utf8_rows, a.lossy_utf8_rows);
+                assert_eq!(j.rejects, a.rejects);
+                assert_eq!(j.lines_in, a.lines_in);
+                assert_eq!(
+                    j.rows.oldest_ts_micros,
+                    ts_min(&a.rows),
+                    "the oldest event time"
+                );
+                let hours: Vec<UtcHour> = j.rows.iter().map(|(_, hour)| hour).collect();
+                direct.extend(j.rows.iter().map(|(row, _)| row.to_vec()));
+                via_arrow.extend((0..a.rows.num_rows()).map(|row| arrow_row_json(&a.rows, row)));
+                let expected_hours: Vec<UtcHour> = a
+                    .rows
+                    .column(0)
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .values()
+                    .iter()
+                    .map(|&t| UtcHour::of_micros(t))
+                    .collect();
+                assert_eq!(hours, expected_hours);
+            }
+        }
+        (direct, via_arrow)
+    }
+
+    fn ts_min(batch: &RecordBatch) -> Option<i64> {
+        let ts = batch.column(0).as_primitive::<TimestampMicrosecondType>();
+        ts.values().iter().copied().min()
+    }
+
+    #[test]
+    fn an_hours_start_and_the_time_into_it_make_the_rfc3339_timestamp() {
+        let mut ts: i64 = -2_000_000_000_000_000; // 1906
+        while ts < 4_102_444_800_000_000 {
+            let hour = UtcHour::of_micros(ts);
+            let mut ours = HourText::new(hour).row_start;
+            write_minutes_to_micros(
+                (ts - hour.hours_since_epoch * MICROS_PER_HOUR) as u64,
+                &mut ours,
+            );
+            let mut expected = b"{\"ts\":\"".to_vec();
+            write_rfc3339_micros(ts, &mut expected);
+            expected.push(b'"');
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                String::from_utf8(expected).unwrap()
+            );
+            ts += 987_654_321_013; // about 11 days and a few odd microseconds
+        }
+    }
+
+    #[test]
+    fn json_rows_are_the_arrow_rows_rendered_by_the_schema() {
+        let sample = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample/access.log"))
+            .expect("the bundled sample log");
+        let odd = [
+            &b"10.0.0.1 - bob [10/Oct/2020:13:55:36 -0700] \"GET /a\\\"b?q=1\\\\ HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0 \\\"quoted\\\"\" 0.125\r\n"[..],
+            b"::1 - - [10/Oct/2020:23:59:59 +0000] \"-\" 408 - \"-\" \"-\"\n",
+            b"www.example.com:443 10.0.0.2 - - [11/Oct/2020:00:00:00 +0000] \"POST /\xff\xfe\x01 HTTP/1.0\" 500 0 \"http://r\xe9f\" \"bot\xc3\"\n",
+            b"unix: - - [11/Oct/2020:00:00:01 +0000] \"\x16\x03\x01\x00\" 400 157 \"-\" \"\"\n",
+            b"10.0.0.3 - - [11/Oct/2020:00:00:02 +0000] \"GET /t\tab HTTP/1.1\" 200 1 \"-\" \"curl/8.0\" 12345\n",
+            b"not a log line at all\n",
+            b"10.0.0.4 - - [30/Feb/2020:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"\n",
+        ]
+        .concat();
+        for (input, batch_size) in [(&sample, 8_192), (&sample, 7), (&odd, 3)] {
+            let options = DecoderOptions {
+                batch_size,
+                ..Default::default()
+            };
+            let (direct, via_arrow) = both_ways(input, options);
+            assert!(!direct.is_empty());
+            assert_eq!(direct.len(), via_arrow.len());
+            for (d, a) in direct.iter().zip(&via_arrow) {
+                assert_eq!(
+                    String::from_utf8_lossy(d),
+                    String::from_utf8_lossy(a),
+                    "batch size {batch_size}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_escape_check_agrees_with_a_byte_by_byte_one() {
         let slow = |b: &[u8]| b.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
@@ -208,7 +521,6 @@ mod tests {
             }
         }
     }
-    use crate::schema::COLUMNS;
 
     /// The JSON keys of a row, in order: every column of the table.
     fn json_keys() -> Vec<&'static str> {
@@ -221,18 +533,16 @@ mod tests {
             "10.0.0.1 - bob [10/Oct/2020:13:55:36 -0700] \"GET /a\\\"b?q=1 HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/118.0\" 0.125\n",
             "::1 - - [10/Oct/2020:23:59:59 +0000] \"-\" 408 - \"-\" \"-\"\n",
         );
-        let mut decoder = Decoder::new("in.log", DecoderOptions::default());
+        let mut decoder =
+            Decoder::<JsonRowsBuilder>::with_row_builder("in.log", DecoderOptions::default());
         decoder.decode(input.as_bytes());
         let batch = decoder.flush().unwrap().rows;
-        let writer = JsonRowWriter::new(&batch);
         let mut rows: Vec<serde_json::Map<String, serde_json::Value>> = Vec::new();
-        for row in 0..writer.num_rows() {
-            let mut out = Vec::new();
-            writer.write_row(row, &mut out);
+        for (row, _) in batch.iter() {
             let parsed: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_slice(&out).unwrap();
+                serde_json::from_slice(row).unwrap();
             // exactly the table's columns, written in table order
-            let text = String::from_utf8(out).unwrap();
+            let text = std::str::from_utf8(row).unwrap();
             let positions: Vec<usize> = json_keys()
                 .iter()
                 .map(|k| text.find(&format!("\"{k}\":")).unwrap())

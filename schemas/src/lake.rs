@@ -405,13 +405,13 @@ fn source_id_of_file(name: &str) -> Option<&str> {
     Some(&name[..hash_end])
 }
 
-/// Lets the allocator keep freed memory for reuse. A run allocates and frees batch-sized column
-/// buffers continuously, and parquet-rs a zstd context (in zstd's C code) for every compressed
-/// column chunk; glibc's defaults hand blocks of more than 128 KiB back to the kernel on free,
-/// so each of them costs page faults and freshly zeroed pages again (about 10 % of writing an
-/// hourly lake). Memory stays bounded by the pipeline's budgets, and the peak RSS is half what
-/// mimalloc holds on to. Call once at the start of a program that writes many Parquet files;
-/// it does nothing where the C library is not glibc.
+/// Lets the allocator keep freed memory for reuse. A run allocates and frees batch-sized buffers
+/// continuously (column buffers, JSON rows, Firehose records), and parquet-rs a zstd context (in
+/// zstd's C code) for every compressed column chunk; glibc's defaults hand blocks of more than
+/// 128 KiB back to the kernel on free, so each of them costs page faults and freshly zeroed
+/// pages again (about 10 % of writing an hourly lake, a fifth of an `ingest` invocation).
+/// Memory stays bounded by the pipeline's budgets, and the peak RSS is half what mimalloc holds
+/// on to. Call once at the start of a program; it does nothing where the C library is not glibc.
 pub fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning parameters; any values are valid.

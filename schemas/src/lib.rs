@@ -1,6 +1,6 @@
 //! The one `access_logs` schema and everything that turns parsed lines into it: Arrow batch
 //! building ([`Decoder`]), the partitioned Parquet lake ([`LakeWriter`]), the JSON rows sent to
-//! Firehose ([`JsonRowWriter`]) and their packing into requests ([`firehose`]), and the rejects
+//! Firehose ([`JsonRowsBuilder`]) and their packing into requests ([`firehose`]), and the rejects
 //! output.
 
 pub mod builder;
@@ -15,7 +15,7 @@ pub mod schema;
 pub mod stream;
 
 pub use decoder::{DecodedBatch, Decoder, DecoderOptions, Reject};
-pub use json::JsonRowWriter;
+pub use json::{JsonRows, JsonRowsBuilder};
 pub use lake::{ExistingFiles, LakeError, LakeOptions, LakeWriteSummary, LakeWriter, TimeRange};
 pub use pipeline::{
     decompressing_reader, ingest_stream, PipelineError, Progress, ProgressReader, SourceFailure,

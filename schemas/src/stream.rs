@@ -9,14 +9,12 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use arrow::array::AsArray;
-use arrow::datatypes::TimestampMicrosecondType;
 use loglake_parser::payload::{decode_payload, LogText};
 use loglake_parser::{RejectReason, UtcHour};
 use serde::Serialize;
 
 use crate::decoder::{DecodedBatch, Decoder, DecoderOptions, Reject};
-use crate::json::JsonRowWriter;
+use crate::json::{JsonRows, JsonRowsBuilder};
 use crate::rejects::RejectRecord;
 
 /// One input record: where it came from (e.g. `kinesis:STREAM/SHARD/SEQUENCE`) and its data,
@@ -52,7 +50,7 @@ pub struct StreamStats {
 
 /// Decodes stream records and hands their rows and rejects to a sink.
 pub struct StreamEncoder {
-    decoder: Decoder,
+    decoder: Decoder<JsonRowsBuilder>,
     /// For each finished record whose rows (rejects) are not all emitted yet: (record index,
     /// rows (rejects) total at its end, as [`Decoder::totals`] counts them).
     row_ends: VecDeque<(usize, u64)>,
@@ -69,7 +67,7 @@ pub struct StreamEncoder {
 impl StreamEncoder {
     pub fn new(options: DecoderOptions) -> Self {
         Self {
-            decoder: Decoder::new("", options),
+            decoder: Decoder::with_row_builder("", options),
             row_ends: VecDeque::new(),
             reject_ends: VecDeque::new(),
             current: 0,
@@ -198,14 +196,12 @@ impl StreamEncoder {
             return;
         };
         self.count(&batch);
-        let writer = JsonRowWriter::new(&batch.rows);
-        for row in 0..writer.num_rows() {
+        for (row, hour) in batch.rows.iter() {
             let input = record_of(&mut self.row_ends, self.rows_emitted, self.current);
-            self.json.clear();
-            let hour = writer.write_row(row, &mut self.json);
-            sink.row(input, hour, &self.json);
+            sink.row(input, hour, row);
             self.rows_emitted += 1;
         }
+        self.decoder.recycle(batch.rows);
         for reject in &batch.rejects {
             let input = record_of(&mut self.reject_ends, self.rejects_emitted, self.current);
             self.json.clear();
@@ -216,10 +212,10 @@ impl StreamEncoder {
         }
     }
 
-    fn count(&mut self, batch: &DecodedBatch) {
+    fn count(&mut self, batch: &DecodedBatch<JsonRows>) {
         let stats = &mut self.stats;
         stats.lines_in += batch.lines_in;
-        stats.rows_out += batch.rows.num_rows() as u64;
+        stats.rows_out += batch.rows.len() as u64;
         stats.rejected += batch.rejects.len() as u64;
         stats.lossy_utf8_rows += batch.lossy_utf8_rows;
         for reject in &batch.rejects {
@@ -228,13 +224,8 @@ impl StreamEncoder {
                 .entry(reject.reason.as_str())
                 .or_default() += 1;
         }
-        let ts = batch
-            .rows
-            .column(0)
-            .as_primitive::<TimestampMicrosecondType>();
-        if let Some(oldest) = ts.values().iter().min() {
-            stats.oldest_ts_micros =
-                Some(stats.oldest_ts_micros.map_or(*oldest, |o| o.min(*oldest)));
+        if let Some(oldest) = batch.rows.oldest_ts_micros {
+            stats.oldest_ts_micros = Some(stats.oldest_ts_micros.map_or(oldest, |o| o.min(oldest)));
         }
     }
 }

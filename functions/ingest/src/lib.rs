@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod delivery;
+pub mod event;
 pub mod metrics;
 
 use std::time::{Instant as StdInstant, SystemTime, UNIX_EPOCH};
@@ -17,11 +18,11 @@ use loglake_schemas::firehose::{first_input_to_redeliver, PutRequest, RecordPack
 use loglake_schemas::{
     DecoderOptions, Reject, RejectRecord, StreamEncoder, StreamSink, StreamStats,
 };
-use serde::Deserialize;
 use tokio::time::Instant;
 
 pub use config::{Config, ConfigError};
 use delivery::{deliver, DeliveryReport, PutRecordBatch, RetryPolicy};
+pub use event::{EventError, KinesisBatch, KinesisBatchRecord, KinesisEventText};
 use metrics::InvocationMetrics;
 
 /// Where rejects go.
@@ -42,39 +43,9 @@ pub struct PreparedBatch {
     pub stats: StreamStats,
 }
 
-/// The Kinesis event Lambda delivers, read for what the function uses (the same JSON as
-/// `aws_lambda_events`' `KinesisEvent`; a test checks both read the fixtures alike). Reading only
-/// these fields is a third faster on a full batch, and leaving `data` as base64 text until the
-/// record is processed means a record that is not valid base64 is one reject instead of a
-/// failed invocation that Kinesis would retry forever.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct KinesisBatch {
-    #[serde(rename = "Records")]
-    pub records: Vec<KinesisBatchRecord>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct KinesisBatchRecord {
-    /// `shardId-…:sequence`
-    #[serde(rename = "eventID", default)]
-    pub event_id: String,
-    #[serde(rename = "eventSourceARN", default)]
-    pub event_source_arn: String,
-    pub kinesis: KinesisRecordData,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KinesisRecordData {
-    #[serde(default)]
-    pub sequence_number: String,
-    /// Base64, as the event carries it.
-    pub data: String,
-}
-
 /// The `source` of a Kinesis record's rows: `kinesis:STREAM/SHARD/SEQUENCE`, which with the
 /// line number identifies every input line.
-pub fn record_source(record: &KinesisBatchRecord) -> String {
+pub fn record_source(record: &KinesisBatchRecord<'_>) -> String {
     // `arn:aws:kinesis:REGION:ACCOUNT:stream/NAME`; stream names have no `/`. Split on chars,
     // not on a `&str` pattern: this runs for each of up to 10,000 records.
     let stream = record
@@ -93,7 +64,11 @@ pub fn record_source(record: &KinesisBatchRecord) -> String {
 }
 
 /// Decodes every record of the event and packs its rows (and rejects) into Firehose requests.
-pub fn prepare(event: &KinesisBatch, format: LogFormat, rejects: RejectsOutput) -> PreparedBatch {
+pub fn prepare(
+    event: &KinesisBatch<'_>,
+    format: LogFormat,
+    rejects: RejectsOutput,
+) -> PreparedBatch {
     let mut encoder = StreamEncoder::new(DecoderOptions {
         format,
         ..Default::default()
@@ -158,7 +133,7 @@ impl<C: PutRecordBatch> IngestFunction<C> {
     /// to redeliver if anything could not be delivered before `deadline`.
     pub async fn handle(
         &self,
-        event: &KinesisBatch,
+        event: &KinesisBatch<'_>,
         deadline: Instant,
     ) -> (KinesisEventResponse, InvocationMetrics) {
         let started = StdInstant::now();
@@ -202,7 +177,7 @@ impl<C: PutRecordBatch> IngestFunction<C> {
                 last_error = rows.last_error.as_deref().or(rejects.last_error.as_deref()),
                 "Firehose did not take every record: asking Kinesis to redeliver from here"
             );
-            response.add_failure(sequence.clone());
+            response.add_failure(sequence.to_string());
         }
 
         let stats = prepared.stats;

@@ -6,10 +6,12 @@ use aws_config::BehaviorVersion;
 use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use loglake_ingest::delivery::FirehoseClient;
-use loglake_ingest::{deadline_from_epoch_ms, Config, IngestFunction, KinesisBatch};
+use loglake_ingest::{deadline_from_epoch_ms, Config, IngestFunction, KinesisEventText};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
+    // A warm function reuses its batch-sized buffers instead of faulting in fresh pages each time.
+    loglake_schemas::lake::keep_freed_memory();
     // JSON logs; the level comes from RUST_LOG (default info).
     lambda_runtime::tracing::subscriber::fmt()
         .json()
@@ -30,9 +32,10 @@ async fn main() -> Result<(), Error> {
     let function = &function;
 
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<KinesisBatch>| async move {
+        move |event: LambdaEvent<KinesisEventText>| async move {
             let deadline = deadline_from_epoch_ms(event.context.deadline);
-            let (response, metrics) = function.handle(&event.payload, deadline).await;
+            let records = event.payload.read()?;
+            let (response, metrics) = function.handle(&records, deadline).await;
             function.emit_metrics(&metrics);
             Ok::<_, Error>(response)
         },

@@ -14,7 +14,7 @@ use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfigura
 use base64::Engine;
 use loglake_ingest::delivery::{FirehoseClient, RetryPolicy};
 use loglake_ingest::metrics::InvocationMetrics;
-use loglake_ingest::{Config, IngestFunction, KinesisBatch};
+use loglake_ingest::{Config, IngestFunction, KinesisEventText};
 use serde_json::Value;
 use support::*;
 use tokio::time::Instant;
@@ -61,8 +61,9 @@ fn deadline() -> Instant {
     Instant::now() + Duration::from_secs(60)
 }
 
-fn event(records: &[Vec<u8>]) -> KinesisBatch {
-    serde_json::from_value(kinesis_event(records)).unwrap()
+/// The event's text as the function receives it; `.read()` gives its records.
+fn event_text(event: &Value) -> KinesisEventText {
+    KinesisEventText::new(event.to_string()).unwrap()
 }
 
 /// Every input line by its `(source, source_line)`: each must come back once, as a row or a
@@ -261,10 +262,12 @@ fn every_line_reaches_s3_once_as_a_row_or_a_reject() {
     // a record whose data in the event is not base64: one reject, not a failed invocation
     expected_record_rejects.insert(record_source(records.len()), "bad_base64");
     records.push(Vec::new());
-    let mut event = event(&records);
-    event.records.last_mut().unwrap().kinesis.data = "not base64!".into();
+    let mut event = kinesis_event(&records);
+    event["Records"][records.len() - 1]["kinesis"]["data"] = "not base64!".into();
+    let text = event_text(&event);
 
-    let (response, metrics) = runtime().block_on(function.handle(&event, deadline()));
+    let (response, metrics) =
+        runtime().block_on(function.handle(&text.read().unwrap(), deadline()));
     assert!(response.batch_item_failures.is_empty());
 
     let rows = delivered(&endpoint, &bucket, "access_logs/");
@@ -337,16 +340,20 @@ fn the_shared_kinesis_event_fixtures_reconcile() {
     for dir in std::fs::read_dir(shared.join("events")).unwrap() {
         for file in std::fs::read_dir(dir.unwrap().path()).unwrap() {
             let path = file.unwrap().path();
-            let json: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let json: Value = serde_json::from_str(&text).unwrap();
             if json["Records"][0]["kinesis"]["data"].is_string() {
-                fixtures.push((path, json));
+                fixtures.push((path, json, text));
             }
         }
     }
     assert!(fixtures.len() >= 5, "found {}", fixtures.len());
     let (mut lines_in, mut rows_out, mut rejected) = (0, 0, 0);
-    for (path, json) in &fixtures {
-        let event: KinesisBatch = serde_json::from_value(json.clone())
+    for (path, json, text) in &fixtures {
+        // the fixture's own text, laid out as its author wrote it
+        let text = KinesisEventText::new(text.clone()).unwrap();
+        let event = text
+            .read()
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         // The function's lean reading of the event agrees with aws_lambda_events' full one.
         let full: KinesisEvent = serde_json::from_value(json.clone())
@@ -354,9 +361,9 @@ fn the_shared_kinesis_event_fixtures_reconcile() {
         assert_eq!(event.records.len(), full.records.len());
         for (lean, full) in event.records.iter().zip(&full.records) {
             assert_eq!(lean.kinesis.sequence_number, full.kinesis.sequence_number);
-            assert_eq!(Some(&lean.event_id), full.event_id.as_ref());
+            assert_eq!(lean.event_id, full.event_id.as_deref().unwrap_or_default());
             let data = base64::engine::general_purpose::STANDARD
-                .decode(&lean.kinesis.data)
+                .decode(lean.kinesis.data.as_bytes())
                 .unwrap();
             assert_eq!(data, full.kinesis.data.0);
         }
@@ -395,7 +402,9 @@ fn run_against(
 ) -> Run {
     let (endpoint, accepted) = fake_firehose(reply);
     let function = function(&endpoint, "rows", Some("rejects"));
-    let (response, metrics) = runtime().block_on(function.handle(&event(records), deadline()));
+    let text = event_text(&kinesis_event(records));
+    let (response, metrics) =
+        runtime().block_on(function.handle(&text.read().unwrap(), deadline()));
     let failures = response
         .batch_item_failures
         .iter()
