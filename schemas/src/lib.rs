@@ -23,4 +23,4 @@ pub use pipeline::{
 };
 pub use rejects::{RejectRecord, RejectsWriter, REJECT_FIELDS};
 pub use schema::{file_schema, Column, COLUMNS, TABLE_NAME};
-pub use stream::{StreamEncoder, StreamRecord, StreamSink, StreamStats};
+pub use stream::{StreamEncoder, StreamRecord, StreamSink, StreamStats, UserAgentColumns};

@@ -4,7 +4,8 @@
 //! `ingest-batch FILE [RECORDS] [LOG_BYTES] [RUNS]` builds the event from FILE's lines (default
 //! 10,000 records holding 6 MB of lines), then prints one JSON object: the best and median
 //! milliseconds per invocation (and of that, reading the event JSON), what the batch held and
-//! produced, and the peak RSS from the event's bytes on.
+//! produced, and the peak RSS from the event's bytes on. The runs share their user-agent cache,
+//! as a warm function's invocations do.
 
 use std::io::Read;
 use std::time::Instant;
@@ -12,6 +13,7 @@ use std::time::Instant;
 use anyhow::Context;
 use loglake_ingest::{prepare, KinesisEventText, RejectsOutput};
 use loglake_parser::LogFormat;
+use loglake_schemas::UserAgentColumns;
 
 // The system allocator, tuned as the `ingest` binary tunes it: the peak RSS is then the
 // function's.
@@ -44,6 +46,8 @@ fn main() -> anyhow::Result<()> {
     let mut times = Vec::with_capacity(runs);
     let mut event_times = Vec::with_capacity(runs);
     let mut summary = None;
+    // As in a warm function, the user agents classified by earlier invocations are kept.
+    let mut user_agents = UserAgentColumns::default();
     for _ in 0..runs {
         let started = Instant::now();
         // As lambda_runtime reads a payload (serde_path_to_error over serde_json), then the
@@ -53,7 +57,12 @@ fn main() -> anyhow::Result<()> {
         )?;
         let event = text.read()?;
         event_times.push(started.elapsed().as_secs_f64() * 1e3);
-        let prepared = prepare(&event, LogFormat::Auto, RejectsOutput::Stream);
+        let prepared = prepare(
+            &event,
+            LogFormat::Auto,
+            RejectsOutput::Stream,
+            &mut user_agents,
+        );
         times.push(started.elapsed().as_secs_f64() * 1e3);
         let firehose_records: usize = prepared.rows.iter().map(|r| r.records.len()).sum();
         let firehose_bytes: usize = prepared.rows.iter().map(|r| r.bytes).sum();

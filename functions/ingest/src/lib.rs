@@ -10,13 +10,14 @@ pub mod delivery;
 pub mod event;
 pub mod metrics;
 
+use std::sync::{Mutex, PoisonError};
 use std::time::{Instant as StdInstant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use loglake_parser::{LogFormat, UtcHour};
 use loglake_schemas::firehose::{first_input_to_redeliver, PutRequest, RecordPacker};
 use loglake_schemas::{
-    DecoderOptions, Reject, RejectRecord, StreamEncoder, StreamSink, StreamStats,
+    DecoderOptions, Reject, RejectRecord, StreamEncoder, StreamSink, StreamStats, UserAgentColumns,
 };
 use tokio::time::Instant;
 
@@ -64,15 +65,19 @@ pub fn record_source(record: &KinesisBatchRecord<'_>) -> String {
 }
 
 /// Decodes every record of the event and packs its rows (and rejects) into Firehose requests.
+/// `user_agents` are the agents classified by earlier invocations, and come back with this
+/// one's added.
 pub fn prepare(
     event: &KinesisBatch<'_>,
     format: LogFormat,
     rejects: RejectsOutput,
+    user_agents: &mut UserAgentColumns,
 ) -> PreparedBatch {
-    let mut encoder = StreamEncoder::new(DecoderOptions {
+    let options = DecoderOptions {
         format,
         ..Default::default()
-    });
+    };
+    let mut encoder = StreamEncoder::with_user_agents(options, std::mem::take(user_agents));
     let mut sink = PackingSink {
         rows: RecordPacker::new(),
         rejects: (rejects == RejectsOutput::Stream).then(RecordPacker::new),
@@ -81,7 +86,8 @@ pub fn prepare(
         let source = record_source(record);
         encoder.push_base64(index, &source, &record.kinesis.data, &mut sink);
     }
-    let stats = encoder.finish(&mut sink);
+    let (stats, classified) = encoder.finish_keeping_user_agents(&mut sink);
+    *user_agents = classified;
     PreparedBatch {
         rows: sink.rows.finish(),
         rejects: sink.rejects.map(RecordPacker::finish).unwrap_or_default(),
@@ -113,11 +119,13 @@ impl StreamSink for PackingSink {
     }
 }
 
-/// The function: its settings and its Firehose client.
+/// The function: its settings, its Firehose client, and what it keeps between invocations.
 pub struct IngestFunction<C> {
     pub config: Config,
     pub client: C,
     pub retry: RetryPolicy,
+    /// The user agents classified so far (bounded, see `UserAgentCache`).
+    user_agents: Mutex<UserAgentColumns>,
 }
 
 impl<C: PutRecordBatch> IngestFunction<C> {
@@ -126,6 +134,7 @@ impl<C: PutRecordBatch> IngestFunction<C> {
             config,
             client,
             retry: RetryPolicy::default(),
+            user_agents: Mutex::default(),
         }
     }
 
@@ -141,7 +150,15 @@ impl<C: PutRecordBatch> IngestFunction<C> {
             Some(_) => RejectsOutput::Stream,
             None => RejectsOutput::Log,
         };
-        let prepared = prepare(event, self.config.log_format, rejects_output);
+        let prepared = {
+            // Invocations come one at a time; a panic elsewhere leaves a cache still worth using.
+            let mut user_agents = self
+                .user_agents
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let format = self.config.log_format;
+            prepare(event, format, rejects_output, &mut user_agents)
+        };
         let rows = deliver(
             &self.client,
             &self.config.firehose_stream,
