@@ -315,25 +315,32 @@ fn write_json_string(value: &str, out: &mut Vec<u8>) {
     }
 }
 
-/// Whether `bytes` holds a `"`, a `\\` or a control character, eight bytes at a time: rows are
-/// mostly long strings (paths, referrers, user agents) with nothing to escape.
+/// Whether `bytes` holds a `"`, a `\\` or a control character, eight bytes at a time and without
+/// a branch per word: rows are mostly strings with nothing to escape.
 fn needs_json_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    // Exact for "is any byte below n" when n <= 0x80 (no false positives in the OR of lanes).
-    let any_below = |v: u64, n: u8| v.wrapping_sub(ONES * u64::from(n)) & !v & HIGH != 0;
+    // The high bit of some lane is set when a byte is below 0x20, a `"` or a `\\`. Borrows can
+    // set higher lanes' bits too, but only after a real match: "any lane" is exact.
+    let matches = |v: u64| {
+        let quote = v ^ (ONES * 0x22);
+        let backslash = v ^ (ONES * 0x5c);
+        (v.wrapping_sub(ONES * 0x20) & !v)
+            | (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+    };
     let mut chunks = bytes.chunks_exact(8);
+    let mut found = 0;
     for chunk in &mut chunks {
-        let v = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        if any_below(v, 0x20) || any_below(v ^ (ONES * 0x22), 1) || any_below(v ^ (ONES * 0x5c), 1)
-        {
-            return true;
-        }
+        found |= matches(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
     }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&b| b == b'"' || b == b'\\' || b < 0x20)
+    // The last few bytes, padded with a byte that needs no escape.
+    let mut last = [b'a'; 8];
+    for (padded, &byte) in last.iter_mut().zip(chunks.remainder()) {
+        *padded = byte;
+    }
+    found |= matches(u64::from_le_bytes(last));
+    found & HIGH != 0
 }
 
 #[cfg(test)]

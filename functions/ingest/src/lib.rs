@@ -58,10 +58,13 @@ pub fn record_source(record: &KinesisBatchRecord<'_>) -> String {
         .event_id
         .split_once(':')
         .map_or("unknown", |(shard, _)| shard);
-    format!(
-        "kinesis:{stream}/{shard}/{}",
-        record.kinesis.sequence_number
-    )
+    // Built by hand: `format!` grows its string several times, and this runs 10,000 times.
+    let sequence = &record.kinesis.sequence_number;
+    let mut source = String::with_capacity(10 + stream.len() + shard.len() + sequence.len());
+    for part in ["kinesis:", stream, "/", shard, "/", sequence] {
+        source.push_str(part);
+    }
+    source
 }
 
 /// Decodes every record of the event and packs its rows (and rejects) into Firehose requests.
