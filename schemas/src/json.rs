@@ -6,11 +6,11 @@
 //! straight to JSON. A test holds it to the schema: its rows must be byte-for-byte what a
 //! schema-driven rendering of the decoder's Arrow batch gives for the same lines.
 
+use std::borrow::Cow;
+
 use loglake_parser::{
     write_rfc3339_micros, AccessLine, CachedUserAgent, Text, UserAgentInfo, UtcHour,
 };
-
-use std::borrow::Cow;
 
 use crate::builder::{LineText, LossyUtf8, RowBuilder};
 
