@@ -203,10 +203,7 @@ impl RowBuilder for JsonRowsBuilder {
         out.extend_from_slice(b",\"status\":");
         write_integer(i64::from(line.status), out);
         out.extend_from_slice(b",\"bytes_sent\":");
-        match line.bytes_sent {
-            Some(bytes) => write_integer(bytes, out),
-            None => out.extend_from_slice(b"null"),
-        }
+        write_or_null(line.bytes_sent, write_integer, out);
         out.extend_from_slice(b",\"referrer\":");
         valid &= write_unescaped(&text, line.referrer, out);
         match line.user_agent {
@@ -220,10 +217,7 @@ impl RowBuilder for JsonRowsBuilder {
             }
         }
         out.extend_from_slice(b",\"request_time_ms\":");
-        match line.request_time_ms {
-            Some(ms) => write_float(ms, out),
-            None => out.extend_from_slice(b"null"),
-        }
+        write_or_null(line.request_time_ms, write_float, out);
         out.extend_from_slice(b",\"vhost\":");
         valid &= write_field(&text, line.vhost, out);
         out.extend_from_slice(b",\"source\":");
@@ -268,6 +262,13 @@ impl RowBuilder for JsonRowsBuilder {
         rows.hours.clear();
         rows.oldest_ts_micros = None;
         self.spare = Some(rows);
+    }
+}
+
+fn write_or_null<T>(value: Option<T>, write: fn(T, &mut Vec<u8>), out: &mut Vec<u8>) {
+    match value {
+        Some(value) => write(value, out),
+        None => out.extend_from_slice(b"null"),
     }
 }
 

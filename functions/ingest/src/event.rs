@@ -131,33 +131,31 @@ impl<'a> Walker<'a> {
         &mut self,
         mut on_member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), EventError>,
     ) -> Result<(), EventError> {
-        self.consume(b'{', "expected an object")?;
-        if self.peek() == Some(b'}') {
-            self.at += 1;
-            return Ok(());
-        }
-        loop {
-            let key = self.string()?;
-            self.consume(b':', "expected `:`")?;
-            on_member(self, key)?;
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                _ => return Err(EventError("unterminated object")),
-            }
-        }
+        self.items(b'{', b'}', "expected an object", |json| {
+            let key = json.string()?;
+            json.consume(b':', "expected `:`")?;
+            on_member(json, key)
+        })
     }
 
     /// An array, calling `on_item` for each item; it must consume the item.
     fn array(
         &mut self,
+        on_item: impl FnMut(&mut Self) -> Result<(), EventError>,
+    ) -> Result<(), EventError> {
+        self.items(b'[', b']', "`Records` is not an array", on_item)
+    }
+
+    /// The comma-separated items between `open` and `close`, each consumed by `on_item`.
+    fn items(
+        &mut self,
+        open: u8,
+        close: u8,
+        not_open: &'static str,
         mut on_item: impl FnMut(&mut Self) -> Result<(), EventError>,
     ) -> Result<(), EventError> {
-        self.consume(b'[', "`Records` is not an array")?;
-        if self.peek() == Some(b']') {
+        self.consume(open, not_open)?;
+        if self.peek() == Some(close) {
             self.at += 1;
             return Ok(());
         }
@@ -165,11 +163,11 @@ impl<'a> Walker<'a> {
             on_item(self)?;
             match self.peek() {
                 Some(b',') => self.at += 1,
-                Some(b']') => {
+                Some(b) if b == close => {
                     self.at += 1;
                     return Ok(());
                 }
-                _ => return Err(EventError("unterminated array")),
+                _ => return Err(EventError("unterminated object or array")),
             }
         }
     }
