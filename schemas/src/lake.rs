@@ -18,14 +18,10 @@ use arrow::compute::{interleave_record_batch, take_record_batch};
 use arrow::datatypes::TimestampMicrosecondType;
 use loglake_parser::timestamp::MICROS_PER_HOUR;
 use loglake_parser::{parse_utc_instant, UtcHour};
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::SortingColumn;
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
-use crate::schema::{file_schema, TABLE_NAME};
+use crate::parquet_file::SortedFileWriter;
+use crate::schema::TABLE_NAME;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
@@ -494,96 +490,6 @@ pub fn split_by_hour(batch: &RecordBatch) -> Result<Vec<(UtcHour, RecordBatch)>,
         .collect()
 }
 
-/// Columns whose values are long or varied: the only ones zstd can be worth its per-column-chunk
-/// setup cost for (parquet-rs creates a compressor and a decompressor context for every chunk,
-/// which dominates small hourly files). The others are dictionary indexes, booleans or
-/// delta-encoded counters that their encoding already packs to a few bits per row.
-const ZSTD_COLUMNS: &[&str] = &[
-    "client_ip",
-    "path",
-    "query",
-    "referrer",
-    "user_agent",
-    "bytes_sent",
-    "request_time_ms",
-];
-
-/// Increasing integers: delta encoding stores them in a few bits per row.
-const DELTA_COLUMNS: &[&str] = &["ts", "source_line"];
-
-/// Nearly unique per row: a dictionary would only be built to be thrown away.
-const NO_DICTIONARY_COLUMNS: &[&str] = &["ts", "bytes_sent", "request_time_ms", "source_line"];
-
-/// Long, nearly unique strings: min/max statistics over them cost a string comparison per row
-/// and never prune anything (every hour's file spans almost the whole range).
-const NO_STATISTICS_COLUMNS: &[&str] = &[
-    "client_ip",
-    "path",
-    "query",
-    "referrer",
-    "user_agent",
-    "ua_version",
-    "ua_os_version",
-];
-
-/// A zstd column chunk holding less than this (before encoding) stays uncompressed: it would
-/// save at most a few KiB, for a fixed setup cost of tens of microseconds of CPU.
-const ZSTD_MIN_COLUMN_BYTES: usize = 4 * 1024;
-
-/// Parquet settings for a file of `batches`: zstd where it pays (the [`ZSTD_COLUMNS`] holding
-/// enough bytes in this file), dictionaries for the repetitive strings, delta encoding for
-/// timestamps and line numbers, page statistics, and the file declared sorted by `ts`.
-pub fn writer_properties(options: &LakeOptions, batches: &[RecordBatch]) -> WriterProperties {
-    let zstd = Compression::ZSTD(ZstdLevel::try_new(options.zstd_level).unwrap_or_default());
-    let mut builder = WriterProperties::builder()
-        .set_compression(Compression::UNCOMPRESSED)
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(None)
-        .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)))
-        .set_sorting_columns(Some(vec![SortingColumn {
-            column_idx: 0,
-            descending: false,
-            nulls_first: false,
-        }]))
-        .set_created_by(concat!("loglake ", env!("CARGO_PKG_VERSION")).into());
-    for column in ZSTD_COLUMNS {
-        let bytes: usize = batches
-            .iter()
-            .map(|b| value_bytes(b[*column].as_ref()))
-            .sum();
-        if bytes >= ZSTD_MIN_COLUMN_BYTES {
-            builder = builder.set_column_compression(ColumnPath::from(*column), zstd);
-        }
-    }
-    for column in NO_DICTIONARY_COLUMNS {
-        builder = builder.set_column_dictionary_enabled(ColumnPath::from(*column), false);
-    }
-    for column in NO_STATISTICS_COLUMNS {
-        builder = builder
-            .set_column_statistics_enabled(ColumnPath::from(*column), EnabledStatistics::None);
-    }
-    for column in DELTA_COLUMNS {
-        builder = builder.set_column_encoding(
-            ColumnPath::from(*column),
-            parquet::basic::Encoding::DELTA_BINARY_PACKED,
-        );
-    }
-    builder.build()
-}
-
-/// The bytes of a column's non-null values: string bytes, or the width of fixed-size values.
-/// Counted on the values a slice covers, not on the buffers it shares with its parent.
-fn value_bytes(column: &dyn arrow::array::Array) -> usize {
-    let values = column.len() - column.null_count();
-    match column.as_string_opt::<i32>() {
-        Some(strings) => {
-            let offsets = strings.value_offsets();
-            (offsets[offsets.len() - 1] - offsets[0]) as usize
-        }
-        None => values * column.data_type().primitive_width().unwrap_or(1),
-    }
-}
-
 /// Writes `batches` (all of one partition) to `path` sorted by `ts`, through a hidden temporary
 /// file renamed into place so readers never see half a file. Returns the rows written.
 pub fn write_sorted_parquet(
@@ -600,12 +506,7 @@ pub fn write_sorted_parquet(
         source,
     };
     let file = fs::File::create(&tmp).map_err(io_error(&tmp))?;
-    let mut writer = ArrowWriter::try_new(
-        file,
-        file_schema(),
-        Some(writer_properties(options, batches)),
-    )
-    .map_err(parquet_error)?;
+    let mut writer = SortedFileWriter::new(file, options, batches).map_err(parquet_error)?;
     if is_sorted_by_ts(batches) {
         for batch in batches {
             writer.write(batch).map_err(parquet_error)?;
@@ -648,6 +549,7 @@ mod tests {
     use arrow::array::AsArray;
     use arrow::datatypes::Int16Type;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::basic::{Compression, ZstdLevel};
 
     fn lines(hours: &[(u32, u32)]) -> Vec<u8> {
         let mut out = Vec::new();

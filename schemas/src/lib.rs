@@ -9,10 +9,12 @@ pub mod decoder;
 pub mod firehose;
 pub mod json;
 pub mod lake;
+pub mod parquet_file;
 pub mod pipeline;
 pub mod rejects;
 pub mod schema;
 pub mod stream;
+pub mod string_chunk;
 
 pub use decoder::{DecodedBatch, Decoder, DecoderOptions, Reject};
 pub use json::{JsonRows, JsonRowsBuilder};

@@ -46,13 +46,18 @@ fn main() -> anyhow::Result<()> {
             }
         }
         let files = match lake {
-            Some(lake) => lake.finish()?.files.len(),
-            None => 0,
+            Some(lake) => lake.finish()?.files,
+            None => Vec::new(),
         };
         let seconds = started.elapsed().as_secs_f64();
+        let lake_bytes: u64 = files
+            .iter()
+            .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+            .sum();
+        let files = files.len();
         let _ = std::fs::remove_dir_all(&lake_dir);
         println!(
-            "{{\"stage\":\"{stage}\",\"lines\":{lines},\"rows\":{rows},\"files\":{files},\"seconds\":{seconds:.3},\"lines_per_s\":{:.0},\"mb_per_s\":{:.1},\"ua_cache_misses\":{}}}",
+            "{{\"stage\":\"{stage}\",\"lines\":{lines},\"rows\":{rows},\"files\":{files},\"lake_bytes\":{lake_bytes},\"seconds\":{seconds:.3},\"lines_per_s\":{:.0},\"mb_per_s\":{:.1},\"ua_cache_misses\":{}}}",
             lines as f64 / seconds,
             mb / seconds,
             decoder.user_agent_misses()

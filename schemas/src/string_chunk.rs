@@ -1,0 +1,452 @@
+//! One string column of a Parquet row group, dictionary-encoded here rather than by parquet-rs.
+//!
+//! Why: the lake's files are small (an hour each) and 16 of the 22 columns are strings. For
+//! those, parquet-rs's Arrow writer interns every value through a general-purpose hash table and
+//! compares every value for min/max statistics: about 45 % of its time on hourly files. Here a
+//! value equal to the row before it (runs of one source, method or browser are common in a
+//! file sorted by time) costs one comparison, other values one hash lookup, and statistics are
+//! taken over the dictionary, not the rows. The pages go through parquet-rs's own page writer
+//! (headers, offsets), and the chunk is spliced into the row group it writes.
+//!
+//! Encoding: a PLAIN dictionary page and RLE_DICTIONARY data pages, as parquet-rs and
+//! parquet-mr write them; when the dictionary would pass [`DICTIONARY_PAGE_LIMIT`], PLAIN data
+//! pages instead. Data pages hold at most [`PAGE_ROWS`] rows and about [`PAGE_BYTES`].
+
+use std::cell::RefCell;
+use std::hash::BuildHasher;
+use std::ops::Range;
+
+use arrow::array::{Array, StringArray};
+use bytes::Bytes;
+use hashbrown::hash_table::Entry;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use parquet::basic::{Compression, Encoding, EncodingMask, PageType};
+use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::data_type::ByteArray;
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{ColumnChunkMetaData, PageEncodingStats};
+use parquet::file::page_index::offset_index::{OffsetIndexMetaData, PageLocation};
+use parquet::file::statistics::{Statistics, ValueStatistics};
+use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
+
+/// parquet-rs's default: a bigger dictionary is written as PLAIN pages instead.
+pub const DICTIONARY_PAGE_LIMIT: usize = 1 << 20;
+/// parquet-rs's default row limit per data page.
+pub const PAGE_ROWS: usize = 20_000;
+/// A data page ends once its encoded values pass this.
+pub const PAGE_BYTES: usize = 1 << 20;
+/// Statistics keep exact bounds up to this length; a longer bound is left out (parquet-rs would
+/// truncate it), so a few huge values never bloat every file's footer.
+const STATISTICS_MAX_BYTES: usize = 256;
+
+/// How a string column chunk is written.
+#[derive(Debug, Clone, Copy)]
+pub struct StringChunkSettings {
+    /// zstd at this level, or uncompressed.
+    pub zstd_level: Option<i32>,
+    /// Chunk min/max and null count.
+    pub statistics: bool,
+}
+
+/// Collects one column's values for a row group, then [`StringChunkWriter::close`] encodes them.
+pub struct StringChunkWriter {
+    descr: ColumnDescPtr,
+    settings: StringChunkSettings,
+    hasher: DefaultHashBuilder,
+    /// Dictionary keys, looked up by the bytes of the entry they name.
+    dedup: HashTable<u32>,
+    /// The dictionary page's body as it is written: PLAIN, a 4-byte length before each entry.
+    dictionary: Vec<u8>,
+    /// Where each entry's bytes lie in `dictionary`.
+    entries: Vec<Range<usize>>,
+    /// One key per non-null value, in row order.
+    keys: Vec<u32>,
+    /// One definition level per row (1 = value, 0 = null), for a nullable column.
+    levels: Vec<u8>,
+    rows: usize,
+    nulls: u64,
+}
+
+impl StringChunkWriter {
+    /// A writer for a chunk of about `expected_rows` rows (which sizes the dictionary's hash
+    /// table, so it is not rebuilt as it grows).
+    pub fn new(descr: ColumnDescPtr, settings: StringChunkSettings, expected_rows: usize) -> Self {
+        Self {
+            descr,
+            settings,
+            hasher: DefaultHashBuilder::default(),
+            dedup: HashTable::with_capacity(expected_rows.min(1 << 16)),
+            dictionary: Vec::new(),
+            entries: Vec::new(),
+            keys: Vec::new(),
+            levels: Vec::new(),
+            rows: 0,
+            nulls: 0,
+        }
+    }
+
+    fn nullable(&self) -> bool {
+        self.descr.max_def_level() > 0
+    }
+
+    /// Appends the rows of `values`.
+    pub fn write(&mut self, values: &StringArray) -> Result<(), ParquetError> {
+        let nullable = self.nullable();
+        if !nullable && values.null_count() > 0 {
+            return Err(ParquetError::General(format!(
+                "column {} is required but has nulls",
+                self.descr.path()
+            )));
+        }
+        self.keys.reserve(values.len() - values.null_count());
+        let data = values.value_data();
+        let bounds = values.value_offsets().windows(2);
+        let value_at = |bound: &[i32]| &data[bound[0] as usize..bound[1] as usize];
+        // Rows next to each other often repeat a value: compare with the last one before hashing.
+        let mut last: Option<(&[u8], u32)> = None;
+        match values.nulls().filter(|nulls| nulls.null_count() > 0) {
+            None => {
+                if nullable {
+                    self.levels.resize(self.levels.len() + values.len(), 1);
+                }
+                for bound in bounds {
+                    let key = self.key_of(value_at(bound), &mut last);
+                    self.keys.push(key);
+                }
+            }
+            Some(nulls) => {
+                for (row, bound) in bounds.enumerate() {
+                    if nulls.is_null(row) {
+                        self.levels.push(0);
+                        self.nulls += 1;
+                    } else {
+                        self.levels.push(1);
+                        let key = self.key_of(value_at(bound), &mut last);
+                        self.keys.push(key);
+                    }
+                }
+            }
+        }
+        self.rows += values.len();
+        Ok(())
+    }
+
+    #[inline]
+    fn key_of<'v>(&mut self, value: &'v [u8], last: &mut Option<(&'v [u8], u32)>) -> u32 {
+        let key = match *last {
+            Some((previous, key)) if previous == value => key,
+            _ => self.intern(value),
+        };
+        *last = Some((value, key));
+        key
+    }
+
+    fn intern(&mut self, value: &[u8]) -> u32 {
+        let Self {
+            hasher,
+            dedup,
+            dictionary,
+            entries,
+            ..
+        } = self;
+        let hash = hasher.hash_one(value);
+        let entry = dedup.entry(
+            hash,
+            |&key| &dictionary[entries[key as usize].clone()] == value,
+            |&key| hasher.hash_one(&dictionary[entries[key as usize].clone()]),
+        );
+        match entry {
+            Entry::Occupied(found) => *found.get(),
+            Entry::Vacant(slot) => {
+                let key = entries.len() as u32;
+                dictionary.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                let start = dictionary.len();
+                dictionary.extend_from_slice(value);
+                entries.push(start..dictionary.len());
+                slot.insert(key);
+                key
+            }
+        }
+    }
+
+    fn entry(&self, key: u32) -> &[u8] {
+        &self.dictionary[self.entries[key as usize].clone()]
+    }
+
+    /// Encodes the chunk: its bytes (pages with their headers) and what the row group needs to
+    /// splice them in (`SerializedRowGroupWriter::append_column`).
+    pub fn close(mut self) -> Result<(Bytes, ColumnCloseResult), ParquetError> {
+        let use_dictionary = self.dictionary.len() <= DICTIONARY_PAGE_LIMIT;
+        let statistics = self.settings.statistics.then(|| self.statistics());
+        let mut sink = TrackedWrite::new(Vec::new());
+        let mut pages = SerializedPageWriter::new(&mut sink);
+        let compress = |buf: Vec<u8>| -> Result<(Bytes, usize), ParquetError> {
+            let uncompressed = buf.len();
+            Ok(match self.settings.zstd_level {
+                Some(level) => (zstd_compress(&buf, level)?.into(), uncompressed),
+                None => (buf.into(), uncompressed),
+            })
+        };
+
+        let mut totals = ChunkTotals::default();
+        let mut dictionary_page_offset = None;
+        if use_dictionary {
+            let (buf, uncompressed) = compress(std::mem::take(&mut self.dictionary))?;
+            let page = Page::DictionaryPage {
+                buf,
+                num_values: self.entries.len() as u32,
+                encoding: Encoding::PLAIN,
+                is_sorted: false,
+            };
+            let spec = pages.write_page(CompressedPage::new(page, uncompressed))?;
+            dictionary_page_offset = Some(spec.offset as i64);
+            totals.add(spec.compressed_size, spec.uncompressed_size);
+        }
+
+        let value_encoding = if use_dictionary {
+            Encoding::RLE_DICTIONARY
+        } else {
+            Encoding::PLAIN
+        };
+        let mut locations = Vec::new();
+        let mut page = self.page_after(0, 0, use_dictionary);
+        loop {
+            let (buf, uncompressed) = compress(self.data_page_body(&page, use_dictionary))?;
+            let data_page = Page::DataPage {
+                buf,
+                num_values: page.rows.len() as u32,
+                encoding: value_encoding,
+                def_level_encoding: Encoding::RLE,
+                rep_level_encoding: Encoding::RLE,
+                statistics: None,
+            };
+            let spec = pages.write_page(CompressedPage::new(data_page, uncompressed))?;
+            locations.push(PageLocation {
+                offset: spec.offset as i64,
+                compressed_page_size: spec.compressed_size as i32,
+                first_row_index: page.rows.start as i64,
+            });
+            totals.add(spec.compressed_size, spec.uncompressed_size);
+            if page.rows.end >= self.rows {
+                break;
+            }
+            page = self.page_after(page.rows.end, page.values.end, use_dictionary);
+        }
+        pages.close()?;
+
+        let mut encodings = vec![Encoding::PLAIN, Encoding::RLE, value_encoding];
+        let mut encoding_stats = vec![PageEncodingStats {
+            page_type: PageType::DATA_PAGE,
+            encoding: value_encoding,
+            count: locations.len() as i32,
+        }];
+        if use_dictionary {
+            encoding_stats.insert(
+                0,
+                PageEncodingStats {
+                    page_type: PageType::DICTIONARY_PAGE,
+                    encoding: Encoding::PLAIN,
+                    count: 1,
+                },
+            );
+        } else {
+            encodings.pop();
+        }
+        let compression = match self.settings.zstd_level {
+            Some(level) => Compression::ZSTD(parquet::basic::ZstdLevel::try_new(level)?),
+            None => Compression::UNCOMPRESSED,
+        };
+        let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
+            .set_compression(compression)
+            .set_encodings_mask(EncodingMask::new_from_encodings(encodings.iter()))
+            .set_page_encoding_stats(encoding_stats)
+            .set_total_compressed_size(totals.compressed)
+            .set_total_uncompressed_size(totals.uncompressed)
+            .set_num_values(self.rows as i64)
+            .set_data_page_offset(locations[0].offset)
+            .set_dictionary_page_offset(dictionary_page_offset);
+        if let Some(statistics) = statistics {
+            metadata = metadata.set_statistics(statistics);
+        }
+        let bytes = Bytes::from(sink.into_inner()?);
+        let close = ColumnCloseResult {
+            bytes_written: bytes.len() as u64,
+            rows_written: self.rows as u64,
+            metadata: metadata.build()?,
+            bloom_filter: None,
+            column_index: None,
+            offset_index: Some(OffsetIndexMetaData {
+                page_locations: locations,
+                unencoded_byte_array_data_bytes: None,
+            }),
+        };
+        Ok((bytes, close))
+    }
+
+    /// A data page's body (before compression): definition levels when the column is nullable,
+    /// then the values, as dictionary keys or PLAIN strings.
+    fn data_page_body(&self, page: &PageExtent, use_dictionary: bool) -> Vec<u8> {
+        let mut body = Vec::new();
+        if self.nullable() {
+            let mut levels = Vec::new();
+            encode_hybrid(&self.levels[page.rows.clone()], 1, &mut levels);
+            body.extend_from_slice(&(levels.len() as u32).to_le_bytes());
+            body.extend_from_slice(&levels);
+        }
+        let keys = &self.keys[page.values.clone()];
+        if use_dictionary {
+            let key_width = bit_width(self.entries.len().saturating_sub(1) as u32);
+            body.push(key_width);
+            encode_hybrid(keys, key_width, &mut body);
+        } else {
+            for &key in keys {
+                let value = self.entry(key);
+                body.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                body.extend_from_slice(value);
+            }
+        }
+        body
+    }
+
+    /// The data page starting at row `row`, whose first non-null value is `keys[key]`.
+    fn page_after(&self, row: usize, key: usize, use_dictionary: bool) -> PageExtent {
+        let mut rows = (self.rows - row).min(PAGE_ROWS);
+        let defined = |row: usize| !self.nullable() || self.levels[row] == 1;
+        if !use_dictionary {
+            // PLAIN values are the strings themselves: end the page once they pass PAGE_BYTES.
+            let (mut bytes, mut next_key) = (0, key);
+            for offset in 0..rows {
+                if bytes >= PAGE_BYTES {
+                    rows = offset;
+                    break;
+                }
+                if defined(row + offset) {
+                    bytes += 4 + self.entries[self.keys[next_key] as usize].len();
+                    next_key += 1;
+                }
+            }
+        }
+        let values = (row..row + rows).filter(|&r| defined(r)).count();
+        PageExtent {
+            rows: row..row + rows,
+            values: key..key + values,
+        }
+    }
+
+    /// Min and max over the dictionary (every entry is some row's value) and the null count.
+    fn statistics(&self) -> Statistics {
+        let mut bounds: Option<(&[u8], &[u8])> = None;
+        for range in &self.entries {
+            let value = &self.dictionary[range.clone()];
+            bounds = Some(match bounds {
+                None => (value, value),
+                Some((min, max)) => (min.min(value), max.max(value)),
+            });
+        }
+        let bound = |value: &[u8]| {
+            (value.len() <= STATISTICS_MAX_BYTES).then(|| ByteArray::from(value.to_vec()))
+        };
+        let (min, max) = match bounds {
+            Some((min, max)) => (bound(min), bound(max)),
+            None => (None, None),
+        };
+        Statistics::ByteArray(
+            ValueStatistics::new(min, max, None, Some(self.nulls), false)
+                .with_backwards_compatible_min_max(false),
+        )
+    }
+}
+
+thread_local! {
+    /// One zstd context per thread, reused by every string column chunk it compresses:
+    /// creating a context costs more than compressing a small hour's column.
+    static ZSTD: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
+}
+
+fn zstd_compress(data: &[u8], level: i32) -> Result<Vec<u8>, ParquetError> {
+    ZSTD.with_borrow_mut(|slot| {
+        let compressor = match slot {
+            Some((current, compressor)) if *current == level => compressor,
+            _ => &mut slot.insert((level, zstd::bulk::Compressor::new(level)?)).1,
+        };
+        Ok(compressor.compress(data)?)
+    })
+}
+
+/// The rows of one data page, and the range of `keys` holding its non-null values.
+struct PageExtent {
+    rows: Range<usize>,
+    values: Range<usize>,
+}
+
+#[derive(Default)]
+struct ChunkTotals {
+    compressed: i64,
+    uncompressed: i64,
+}
+
+impl ChunkTotals {
+    fn add(&mut self, compressed: usize, uncompressed: usize) {
+        self.compressed += compressed as i64;
+        self.uncompressed += uncompressed as i64;
+    }
+}
+
+/// Bits needed for values up to `max`.
+fn bit_width(max: u32) -> u8 {
+    (32 - max.leading_zeros()) as u8
+}
+
+/// Parquet's RLE / bit-packing hybrid: a run of 8 or more equal values is one RLE run, the rest
+/// is bit-packed in groups of 8 (the last group padded with zeros; readers know the count).
+fn encode_hybrid<T: Copy + PartialEq + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u8>) {
+    // values[packed_from..next] wait to be bit-packed.
+    let (mut packed_from, mut next) = (0, 0);
+    while next < values.len() {
+        let value = values[next];
+        let run = 1 + values[next + 1..]
+            .iter()
+            .take_while(|&&v| v == value)
+            .count();
+        // A run may only start on a group boundary: its first values complete the pending group.
+        let fill = (8 - (next - packed_from) % 8) % 8;
+        if run >= fill + 8 {
+            bit_pack(&values[packed_from..next + fill], width, out);
+            push_uleb128(((run - fill) as u64) << 1, out);
+            let value: u32 = value.into();
+            out.extend_from_slice(&value.to_le_bytes()[..usize::from(width).div_ceil(8)]);
+            packed_from = next + run;
+        }
+        next += run;
+    }
+    bit_pack(&values[packed_from..], width, out);
+}
+
+fn bit_pack<T: Copy + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u8>) {
+    if values.is_empty() {
+        return;
+    }
+    let groups = values.len().div_ceil(8);
+    push_uleb128(((groups as u64) << 1) | 1, out);
+    let padding = std::iter::repeat_n(0, groups * 8 - values.len());
+    let (mut bits, mut filled) = (0u64, 0u32);
+    for value in values.iter().map(|&v| v.into()).chain(padding) {
+        bits |= u64::from(value) << filled;
+        filled += u32::from(width);
+        while filled >= 8 {
+            out.push(bits as u8);
+            bits >>= 8;
+            filled -= 8;
+        }
+    }
+}
+
+fn push_uleb128(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
