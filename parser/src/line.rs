@@ -5,7 +5,7 @@
 //! `"request" status bytes` and, in the combined formats, `"referrer" "user agent"` and any
 //! trailing fields (nginx `$request_time`, Apache `%D`, a quoted X-Forwarded-For, ...).
 
-use memchr::{memchr, memchr2};
+use memchr::{memchr, memchr2, memrchr};
 use std::borrow::Cow;
 use std::str::FromStr;
 
@@ -493,7 +493,7 @@ fn split_request(request: Option<Text<'_>>) -> RequestParts<'_> {
     };
     parts.method = Some(method);
     let mut target = &text[method.len() + 1..];
-    if let Some(space) = target.iter().rposition(|&b| b == b' ') {
+    if let Some(space) = memrchr(b' ', target) {
         if target[space + 1..].starts_with(b"HTTP/") {
             parts.protocol = Some(&target[space + 1..]);
             target = &target[..space];
