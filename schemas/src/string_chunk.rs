@@ -450,3 +450,58 @@ fn push_uleb128(mut value: u64, out: &mut Vec<u8>) {
     }
     out.push(value as u8);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parquet::arrow::ArrowSchemaConverter;
+
+    use crate::schema::file_schema;
+
+    fn column(name: &str) -> ColumnDescPtr {
+        let schema = ArrowSchemaConverter::new().convert(&file_schema()).unwrap();
+        let index = schema
+            .columns()
+            .iter()
+            .position(|c| c.name() == name)
+            .unwrap();
+        schema.column(index)
+    }
+
+    #[test]
+    fn the_hybrid_encoding_is_the_spec_s() {
+        // Ten equal values: one RLE run, header 10 << 1, then the value in one byte.
+        let mut out = Vec::new();
+        encode_hybrid(&[1u8; 10], 1, &mut out);
+        assert_eq!(out, [0x14, 0x01]);
+        // Nine varied values: two bit-packed groups (header 2 << 1 | 1), LSB first, the last
+        // group padded with zeros.
+        let mut out = Vec::new();
+        encode_hybrid(&[1u32, 0, 1, 0, 1, 0, 1, 0, 1], 1, &mut out);
+        assert_eq!(out, [0x05, 0b0101_0101, 0b0000_0001]);
+        // Three values, then a run of ten: the run's first five values complete the group, the
+        // other five are too few for an RLE run and are bit-packed too (3 bits each).
+        let mut out = Vec::new();
+        let values: Vec<u32> = [5, 6, 7].into_iter().chain([2; 10]).collect();
+        encode_hybrid(&values, 3, &mut out);
+        assert_eq!(out[0], (2 << 1) | 1);
+        assert_eq!(out.len(), 1 + 2 * 3);
+        // A run of 16 after 3 values: 5 complete the group, an RLE run of 11 follows.
+        let mut out = Vec::new();
+        let values: Vec<u32> = [5, 6, 7].into_iter().chain([2; 16]).collect();
+        encode_hybrid(&values, 3, &mut out);
+        assert_eq!(&out[..1], [(1 << 1) | 1]);
+        assert_eq!(&out[4..], [11 << 1, 2]);
+    }
+
+    #[test]
+    fn nulls_in_a_required_column_are_an_error_not_a_corrupt_file() {
+        let settings = StringChunkSettings {
+            zstd_level: None,
+            statistics: true,
+        };
+        let mut writer = StringChunkWriter::new(column("client_ip"), settings, 2);
+        let values = StringArray::from(vec![Some("1.2.3.4"), None]);
+        assert!(writer.write(&values).is_err());
+    }
+}
