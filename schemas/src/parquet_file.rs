@@ -216,7 +216,10 @@ fn writer_properties(
                 >= ZSTD_MIN_COLUMN_BYTES;
         if *field.data_type() == DataType::Utf8 {
             strings.push(Some(StringChunkSettings {
-                zstd_level: compress.then(|| zstd_level.compression_level()),
+                compression: match compress {
+                    true => Compression::ZSTD(zstd_level),
+                    false => Compression::UNCOMPRESSED,
+                },
                 statistics: !NO_STATISTICS_COLUMNS.contains(&name),
             }));
             // parquet-rs's writer for this column is made and dropped unused: keep it cheap.

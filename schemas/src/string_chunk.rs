@@ -44,8 +44,8 @@ const STATISTICS_MAX_BYTES: usize = 256;
 /// How a string column chunk is written.
 #[derive(Debug, Clone, Copy)]
 pub struct StringChunkSettings {
-    /// zstd at this level, or uncompressed.
-    pub zstd_level: Option<i32>,
+    /// `ZSTD` (at its level) or `UNCOMPRESSED`.
+    pub compression: Compression,
     /// Chunk min/max and null count.
     pub statistics: bool,
 }
@@ -184,9 +184,12 @@ impl StringChunkWriter {
         let mut pages = SerializedPageWriter::new(&mut sink);
         let compress = |buf: Vec<u8>| -> Result<(Bytes, usize), ParquetError> {
             let uncompressed = buf.len();
-            Ok(match self.settings.zstd_level {
-                Some(level) => (zstd_compress(&buf, level)?.into(), uncompressed),
-                None => (buf.into(), uncompressed),
+            Ok(match self.settings.compression {
+                Compression::ZSTD(level) => (
+                    zstd_compress(&buf, level.compression_level())?.into(),
+                    uncompressed,
+                ),
+                _ => (buf.into(), uncompressed),
             })
         };
 
@@ -254,12 +257,8 @@ impl StringChunkWriter {
         } else {
             encodings.pop();
         }
-        let compression = match self.settings.zstd_level {
-            Some(level) => Compression::ZSTD(parquet::basic::ZstdLevel::try_new(level)?),
-            None => Compression::UNCOMPRESSED,
-        };
         let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
-            .set_compression(compression)
+            .set_compression(self.settings.compression)
             .set_encodings_mask(EncodingMask::new_from_encodings(encodings.iter()))
             .set_page_encoding_stats(encoding_stats)
             .set_total_compressed_size(totals.compressed)
@@ -497,7 +496,7 @@ mod tests {
     #[test]
     fn nulls_in_a_required_column_are_an_error_not_a_corrupt_file() {
         let settings = StringChunkSettings {
-            zstd_level: None,
+            compression: Compression::UNCOMPRESSED,
             statistics: true,
         };
         let mut writer = StringChunkWriter::new(column("client_ip"), settings, 2);
