@@ -14,7 +14,9 @@ fn benches(c: &mut Criterion) {
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
         .collect();
-    let event_json = loglake_benches::kinesis_batch_event(&lines, 10_000, 6_000_000);
+    let event = KinesisEventText::new(loglake_benches::kinesis_batch_event(
+        &lines, 10_000, 6_000_000,
+    ));
 
     let mut group = c.benchmark_group("ingest_invocation");
     group.sample_size(20);
@@ -23,19 +25,15 @@ fn benches(c: &mut Criterion) {
     let mut user_agents = UserAgentColumns::default();
     group.bench_function("10k_records_6MB_to_firehose_bodies", |b| {
         b.iter(|| {
-            // as lambda_runtime reads the payload, then the records from its text
-            let text: KinesisEventText = serde_path_to_error::deserialize(
-                &mut serde_json::Deserializer::from_slice(&event_json),
-            )
-            .unwrap();
-            prepare(
-                &text.read().unwrap(),
+            // the event's bytes as the function takes them from the runtime (`RawEvents`)
+            let (_, prepared) = prepare(
+                &event,
                 LogFormat::Auto,
                 RejectsOutput::Stream,
                 &mut user_agents,
             )
-            .rows
-            .len()
+            .unwrap();
+            prepared.rows.len()
         })
     });
     group.finish();

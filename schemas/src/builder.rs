@@ -39,6 +39,11 @@ pub trait RowBuilder {
         self.len() == 0
     }
 
+    /// Whether the rows should be taken now, whatever the decoder's `batch_size`.
+    fn is_full(&self) -> bool {
+        false
+    }
+
     /// Takes the rows appended so far, leaving the builder empty.
     fn finish(&mut self) -> Self::Rows;
 

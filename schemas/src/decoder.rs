@@ -149,7 +149,7 @@ impl<B: RowBuilder> Decoder<B> {
 
     /// Whether a batch is full and [`Decoder::flush`] should be called before decoding more.
     pub fn is_full(&self) -> bool {
-        self.lines_in as usize >= self.options.batch_size
+        self.lines_in as usize >= self.options.batch_size || self.builder.is_full()
     }
 
     /// Decodes complete lines from `buf` until a batch is full; returns how many bytes were

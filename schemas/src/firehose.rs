@@ -72,6 +72,29 @@ impl RecordPacker {
         Ok(())
     }
 
+    /// Adds `rows` rows already newline-terminated in `text` (from input `first_input` on) as a
+    /// record of their own, without copying them.
+    pub fn push_record(
+        &mut self,
+        rows: usize,
+        first_input: usize,
+        text: Vec<u8>,
+    ) -> Result<(), RowTooLarge> {
+        if text.len() > MAX_RECORD_BYTES {
+            return Err(RowTooLarge(text.len()));
+        }
+        if !text.is_empty() {
+            self.close_record();
+            self.current = Some(PackedRecord {
+                data: text,
+                rows,
+                first_input,
+            });
+            self.close_record();
+        }
+        Ok(())
+    }
+
     fn close_record(&mut self) {
         let Some(record) = self.current.take() else {
             return;
@@ -146,6 +169,38 @@ mod tests {
         // records are large: Firehose bills in 5 KB steps
         let records: usize = requests.iter().map(|r| r.records.len()).sum();
         assert!(records <= sent.iter().map(|r| r.len() + 1).sum::<usize>() / (900 * 1024) + 2);
+    }
+
+    #[test]
+    fn a_whole_record_goes_in_as_it_is_between_rows_in_order() {
+        let mut packer = RecordPacker::new();
+        packer.push_row(0, b"{\"a\":1}").unwrap();
+        let text = b"{\"b\":2}\n{\"c\":3}\n".to_vec();
+        let at = text.as_ptr();
+        packer.push_record(2, 1, text).unwrap();
+        packer.push_record(0, 2, Vec::new()).unwrap();
+        packer.push_row(3, b"{\"d\":4}").unwrap();
+        let too_large = vec![b' '; MAX_RECORD_BYTES + 1];
+        assert_eq!(
+            packer.push_record(1, 4, too_large),
+            Err(RowTooLarge(MAX_RECORD_BYTES + 1))
+        );
+        let requests = packer.finish();
+        let records = &requests[0].records;
+        let summary: Vec<(&[u8], usize, usize)> = records
+            .iter()
+            .map(|r| (&r.data[..], r.rows, r.first_input))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (&b"{\"a\":1}\n"[..], 1, 0),
+                (&b"{\"b\":2}\n{\"c\":3}\n"[..], 2, 1),
+                (&b"{\"d\":4}\n"[..], 1, 3)
+            ]
+        );
+        assert_eq!(records[1].data.as_ptr(), at, "not copied");
+        assert_eq!(requests[0].bytes, 8 + 16 + 8);
     }
 
     #[test]

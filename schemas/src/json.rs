@@ -13,13 +13,14 @@ use loglake_parser::{
 };
 
 use crate::builder::{LineText, LossyUtf8, RowBuilder};
+use crate::firehose::MAX_RECORD_BYTES;
 
-/// JSON rows, one after another in `text`, as a [`crate::Decoder`] made with
-/// [`JsonRowsBuilder`] flushes them.
+/// JSON rows, each followed by a newline in `text` (NDJSON, as Firehose records carry them), as
+/// a [`crate::Decoder`] made with [`JsonRowsBuilder`] flushes them.
 #[derive(Debug, Default)]
 pub struct JsonRows {
     text: Vec<u8>,
-    /// Where each row ends in `text`.
+    /// Where each row ends in `text` (its newline).
     ends: Vec<usize>,
     hours: Vec<UtcHour>,
     /// The earliest `ts` among the rows (µs since the epoch).
@@ -37,11 +38,21 @@ impl JsonRows {
 
     /// Each row (a JSON object, no newline) with the UTC hour it belongs to, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], UtcHour)> + '_ {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        let starts = std::iter::once(0).chain(self.ends.iter().map(|end| end + 1));
         starts
             .zip(&self.ends)
             .zip(&self.hours)
             .map(|((start, &end), &hour)| (&self.text[start..end], hour))
+    }
+
+    /// The length of [`JsonRows::into_ndjson`].
+    pub fn ndjson_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// The rows as NDJSON text: each row followed by a newline.
+    pub fn into_ndjson(self) -> Vec<u8> {
+        self.text
     }
 }
 
@@ -90,9 +101,10 @@ impl CachedUserAgent for UserAgentJson {
     }
 }
 
-/// A row of a combined log with its user-agent columns is 500 to 800 bytes of JSON: a first
-/// batch's text is reserved at this much per row so it rarely has to grow (and be copied).
-const TYPICAL_ROW_BYTES: usize = 640;
+/// A batch of JSON rows ends once its text reaches this size, so a whole batch makes one
+/// Firehose record ([`crate::firehose::RecordPacker::push_record`]: no copy) as long as its last
+/// row is under 64 KiB, and stays in a core's cache while it is written and packed.
+pub const BATCH_TEXT_BYTES: usize = MAX_RECORD_BYTES - 64 * 1024;
 
 /// Writes parsed lines as JSON rows (see the module documentation).
 #[derive(Default)]
@@ -103,6 +115,9 @@ pub struct JsonRowsBuilder {
     spare: Option<JsonRows>,
     /// The text of the last hour written: a batch's rows share a few hours.
     hour_text: Option<HourText>,
+    /// The last row's `source` and its JSON string: a Kinesis record's rows share one.
+    source: String,
+    source_json: Vec<u8>,
 }
 
 /// What the JSON of rows in one UTC hour shares.
@@ -159,7 +174,9 @@ impl RowBuilder for JsonRowsBuilder {
 
     fn with_capacity(rows: usize) -> Self {
         let mut builder = Self::default();
-        builder.rows.text.reserve(rows * TYPICAL_ROW_BYTES);
+        // Room for the batch and the row that crosses the limit, so the text never regrows
+        // (and is copied) in the usual case.
+        builder.rows.text.reserve(MAX_RECORD_BYTES);
         builder.rows.ends.reserve(rows);
         builder.rows.hours.reserve(rows);
         builder
@@ -221,12 +238,18 @@ impl RowBuilder for JsonRowsBuilder {
         out.extend_from_slice(b",\"vhost\":");
         valid &= write_field(&text, line.vhost, out);
         out.extend_from_slice(b",\"source\":");
-        write_json_string(source, out);
+        if self.source != source {
+            source.clone_into(&mut self.source);
+            self.source_json.clear();
+            write_json_string(source, &mut self.source_json);
+        }
+        out.extend_from_slice(&self.source_json);
         out.extend_from_slice(b",\"source_line\":");
         write_integer(source_line, out);
         // The partition columns close the object, in table order.
         out.extend_from_slice(&hour_text.row_end);
         self.rows.ends.push(out.len());
+        out.push(b'\n');
         self.rows.hours.push(hour);
         let oldest = &mut self.rows.oldest_ts_micros;
         *oldest = Some(oldest.map_or(line.ts_micros, |t| t.min(line.ts_micros)));
@@ -241,15 +264,17 @@ impl RowBuilder for JsonRowsBuilder {
         self.rows.len()
     }
 
+    fn is_full(&self) -> bool {
+        self.rows.text.len() >= BATCH_TEXT_BYTES
+    }
+
     fn finish(&mut self) -> JsonRows {
         let rows = self.rows.len();
-        // Sized for a batch like this one, so appends do not regrow (and copy) the text.
-        let bytes = self.rows.text.len() * 5 / 4;
         let mut next = self.spare.take().unwrap_or_default();
-        if next.text.capacity() < bytes {
+        if next.text.capacity() < MAX_RECORD_BYTES {
             // A new block: growing the spare would copy its old bytes (`realloc` does not know
             // they are stale).
-            next.text = Vec::with_capacity(bytes);
+            next.text = Vec::with_capacity(MAX_RECORD_BYTES);
         }
         next.ends.reserve(rows);
         next.hours.reserve(rows);
@@ -321,26 +346,26 @@ fn write_json_string(value: &str, out: &mut Vec<u8>) {
 fn needs_json_escape(bytes: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
+    let escaped = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+    if bytes.len() < 8 {
+        return bytes.iter().any(|&b| escaped(b));
+    }
     // The high bit of some lane is set when a byte is below 0x20, a `"` or a `\\`. Borrows can
     // set higher lanes' bits too, but only after a real match: "any lane" is exact.
-    let matches = |v: u64| {
+    let matches = |word: &[u8]| {
+        let v = u64::from_le_bytes(word.try_into().expect("8 bytes"));
         let quote = v ^ (ONES * 0x22);
         let backslash = v ^ (ONES * 0x5c);
         (v.wrapping_sub(ONES * 0x20) & !v)
             | (quote.wrapping_sub(ONES) & !quote)
             | (backslash.wrapping_sub(ONES) & !backslash)
     };
-    let mut chunks = bytes.chunks_exact(8);
     let mut found = 0;
-    for chunk in &mut chunks {
-        found |= matches(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+    for word in bytes.chunks_exact(8) {
+        found |= matches(word);
     }
-    // The last few bytes, padded with a byte that needs no escape.
-    let mut last = [b'a'; 8];
-    for (padded, &byte) in last.iter_mut().zip(chunks.remainder()) {
-        *padded = byte;
-    }
-    found |= matches(u64::from_le_bytes(last));
+    // The last eight bytes, which overlap the last whole word when the length is not a multiple.
+    found |= matches(&bytes[bytes.len() - 8..]);
     found & HIGH != 0
 }
 
@@ -416,8 +441,9 @@ mod tests {
         let (mut direct, mut via_arrow) = (Vec::new(), Vec::new());
         let mut rest = input;
         while !rest.is_empty() {
+            // The JSON decoder may end a batch early, by its text's size (`BATCH_TEXT_BYTES`).
             let used = json.decode(rest);
-            assert_eq!(arrow.decode(rest), used);
+            assert_eq!(arrow.decode(&rest[..used]), used);
             rest = &rest[used..];
             json.finish(false);
             arrow.finish(false);
@@ -430,8 +456,16 @@ mod tests {
                     ts_min(&a.rows),
                     "the oldest event time"
                 );
+                let ndjson: Vec<u8> = j
+                    .rows
+                    .iter()
+                    .flat_map(|(row, _)| [row, b"\n"].concat())
+                    .collect();
+                assert!(ndjson.len() <= MAX_RECORD_BYTES);
+                assert_eq!(j.rows.ndjson_len(), ndjson.len());
                 let hours: Vec<UtcHour> = j.rows.iter().map(|(_, hour)| hour).collect();
                 direct.extend(j.rows.iter().map(|(row, _)| row.to_vec()));
+                assert_eq!(j.rows.into_ndjson(), ndjson, "rows, each with its newline");
                 via_arrow.extend((0..a.rows.num_rows()).map(|row| arrow_row_json(&a.rows, row)));
                 let expected_hours: Vec<UtcHour> = a
                     .rows

@@ -29,6 +29,15 @@ pub struct StreamRecord<'a> {
 pub trait StreamSink {
     /// One row as a JSON object (no newline), from record `input`, in UTC hour `hour`.
     fn row(&mut self, input: usize, hour: UtcHour, json: &[u8]);
+    /// A batch of rows, row `i` from record `inputs[i]`. A sink that can use the batch's text
+    /// as it is ([`JsonRows::into_ndjson`]) takes it, saving a copy, and returns `None`. By
+    /// default, [`StreamSink::row`] for each row, and the rows are returned for reuse.
+    fn rows(&mut self, rows: JsonRows, inputs: &[usize]) -> Option<JsonRows> {
+        for ((json, hour), &input) in rows.iter().zip(inputs) {
+            self.row(input, hour, json);
+        }
+        Some(rows)
+    }
     /// One reject of record `input`, with its JSON object (no newline) for the rejects output.
     fn reject(&mut self, input: usize, reject: &Reject, json: &[u8]);
 }
@@ -67,6 +76,8 @@ pub struct StreamEncoder {
     rejects_emitted: u64,
     json: Vec<u8>,
     base64_buffer: Vec<u8>,
+    /// The record of each row of the batch being emitted.
+    row_inputs: Vec<usize>,
     stats: StreamStats,
 }
 
@@ -86,6 +97,7 @@ impl StreamEncoder {
             rejects_emitted: 0,
             json: Vec::with_capacity(4096),
             base64_buffer: Vec::new(),
+            row_inputs: Vec::new(),
             stats: StreamStats::default(),
         }
     }
@@ -125,7 +137,7 @@ impl StreamEncoder {
         &mut self,
         input: usize,
         source: &str,
-        data_base64: &str,
+        data_base64: &[u8],
         sink: &mut impl StreamSink,
     ) {
         let mut data = std::mem::take(&mut self.base64_buffer);
@@ -140,13 +152,7 @@ impl StreamEncoder {
                 },
                 sink,
             ),
-            Err(_) => self.reject_record(
-                input,
-                source,
-                RejectReason::BadBase64,
-                data_base64.as_bytes(),
-                sink,
-            ),
+            Err(_) => self.reject_record(input, source, RejectReason::BadBase64, data_base64, sink),
         }
         self.base64_buffer = data;
     }
@@ -216,12 +222,15 @@ impl StreamEncoder {
             return;
         };
         self.count(&batch);
-        for (row, hour) in batch.rows.iter() {
+        self.row_inputs.clear();
+        for _ in 0..batch.rows.len() {
             let input = record_of(&mut self.row_ends, self.rows_emitted, self.current);
-            sink.row(input, hour, row);
+            self.row_inputs.push(input);
             self.rows_emitted += 1;
         }
-        self.decoder.recycle(batch.rows);
+        if let Some(rows) = sink.rows(batch.rows, &self.row_inputs) {
+            self.decoder.recycle(rows);
+        }
         for reject in &batch.rejects {
             let input = record_of(&mut self.reject_ends, self.rejects_emitted, self.current);
             self.json.clear();

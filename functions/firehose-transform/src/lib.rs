@@ -150,7 +150,7 @@ pub fn transform(
     };
     for (index, record) in event.records.iter().enumerate() {
         let source = record_source(event, record);
-        encoder.push_base64(index, &source, &record.data, &mut sink);
+        encoder.push_base64(index, &source, record.data.as_bytes(), &mut sink);
     }
     let mut stats = TransformStats {
         stream: encoder.finish(&mut sink),

@@ -1,33 +1,31 @@
 //! The Kinesis event as the function receives it, read for the fields it uses.
 //!
-//! lambda_runtime deserializes a payload through `serde_path_to_error`, which allocates a
-//! `String` for every key of every record (130,000 in a full batch of 10,000 records). So the
-//! function takes the event whole, as one raw JSON value ([`KinesisEventText`]: checked to be
-//! JSON, copied once), and [`KinesisEventText::read`] then walks that text for the records'
+//! A full batch is 10,000 records in 15 MB of JSON, most of it base64. The function does not
+//! let lambda_runtime deserialize it (see [`crate::raw_event`]): it takes the event's bytes
+//! ([`KinesisEventText`]), and [`KinesisEventText::read`] walks them for the records'
 //! `eventID`, `eventSourceARN`, `kinesis.sequenceNumber` and `kinesis.data`, borrowing each
-//! string from it. Most of an event's bytes are base64 strings, which the walk crosses with
-//! `memchr` instead of a byte-by-byte JSON string scan.
+//! string. The walk crosses strings with `memchr` instead of a byte-by-byte JSON string scan,
+//! and checks UTF-8 only in the strings it returns as text: the base64 data is checked by its
+//! decoding.
 
 use std::borrow::Cow;
 
+use bytes::Bytes;
 use memchr::memchr2;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 
-/// The event's JSON text (see the module documentation).
-#[derive(Debug, Deserialize)]
-#[serde(transparent)]
-pub struct KinesisEventText(Box<RawValue>);
+/// The event's JSON text, as the Runtime API delivered it (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct KinesisEventText(Bytes);
 
-/// The event is JSON but not a Kinesis event: the invocation fails (Lambda reports it).
+/// The event is not a Kinesis event: the invocation fails (Lambda reports it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a Kinesis event: {0}")]
 pub struct EventError(&'static str);
 
 /// The records of a Kinesis event (the same JSON as `aws_lambda_events`' `KinesisEvent`; a test
-/// checks both read the fixtures alike). `data` stays base64 text until its record is processed,
-/// so a record that is not valid base64 is one reject instead of a failed invocation that
-/// Kinesis would retry forever.
+/// checks both read the fixtures alike). `data` stays base64 until its record is processed, so
+/// a record that is not valid base64 is one reject instead of a failed invocation that Kinesis
+/// would retry forever.
 #[derive(Debug, Clone, Default)]
 pub struct KinesisBatch<'a> {
     pub records: Vec<KinesisBatchRecord<'a>>,
@@ -39,42 +37,75 @@ pub struct KinesisBatchRecord<'a> {
     pub event_id: Cow<'a, str>,
     pub event_source_arn: Cow<'a, str>,
     pub kinesis: KinesisRecordData<'a>,
+    /// The `source` of the record's rows, `kinesis:STREAM/SHARD/SEQUENCE`: with the line number
+    /// it identifies every input line. Built as the record is read, while its bytes are in the
+    /// cache.
+    pub source: String,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct KinesisRecordData<'a> {
     pub sequence_number: Cow<'a, str>,
     /// Base64, as the event carries it.
-    pub data: Cow<'a, str>,
+    pub data: Cow<'a, [u8]>,
+}
+
+impl KinesisBatchRecord<'_> {
+    /// [`KinesisBatchRecord::source`] from the record's ids.
+    fn source_of_ids(&self) -> String {
+        // `arn:aws:kinesis:REGION:ACCOUNT:stream/NAME`; stream names have no `/`.
+        let arn = &self.event_source_arn;
+        let stream = memchr::memrchr(b'/', arn.as_bytes())
+            .filter(|&slash| arn[..slash].ends_with(":stream"))
+            .map_or("unknown", |slash| &arn[slash + 1..]);
+        let shard = memchr::memchr(b':', self.event_id.as_bytes())
+            .map_or("unknown", |colon| &self.event_id[..colon]);
+        // Built by hand: `format!` grows its string several times.
+        let sequence = &self.kinesis.sequence_number;
+        let mut source = String::with_capacity(10 + stream.len() + shard.len() + sequence.len());
+        for part in ["kinesis:", stream, "/", shard, "/", sequence] {
+            source.push_str(part);
+        }
+        source
+    }
 }
 
 impl KinesisEventText {
-    /// Checks that `json` is one JSON value, as lambda_runtime does with a payload.
-    pub fn new(json: String) -> Result<Self, serde_json::Error> {
-        RawValue::from_string(json).map(Self)
+    pub fn new(json: impl Into<Bytes>) -> Self {
+        Self(json.into())
     }
 
     /// The event's records. An event that is not a Kinesis event is an error; a record whose
     /// data is not base64 is not (it becomes a reject when the record is processed). Missing or
     /// `null` ids read as empty; a record without `kinesis.data` is an error.
     pub fn read(&self) -> Result<KinesisBatch<'_>, EventError> {
-        let mut json = Walker::new(self.0.get());
+        self.read_each(|_, _| ())
+    }
+
+    /// [`KinesisEventText::read`], handing each record to `on_record` (with its index) as soon
+    /// as it is read, while its bytes are still in the cache: after a walk over the whole 15 MB,
+    /// every record's data would be fetched from memory again.
+    pub fn read_each<'a>(
+        &'a self,
+        mut on_record: impl FnMut(usize, &KinesisBatchRecord<'a>),
+    ) -> Result<KinesisBatch<'a>, EventError> {
+        let mut json = Walker::new(&self.0);
         let mut records = Vec::new();
         json.object(|json, key| {
-            if key != "Records" {
+            if *key != *b"Records" {
                 return json.skip_value();
             }
             json.array(|json| {
                 let mut record = KinesisBatchRecord::default();
                 let mut has_data = false;
                 json.object(|json, key| match &*key {
-                    "eventID" => json.optional_string().map(|s| record.event_id = s),
-                    "eventSourceARN" => json.optional_string().map(|s| record.event_source_arn = s),
-                    "kinesis" => json.object(|json, key| match &*key {
-                        "sequenceNumber" => json
-                            .optional_string()
+                    b"eventID" => json.optional_text().map(|s| record.event_id = s),
+                    b"eventSourceARN" => json.optional_text().map(|s| record.event_source_arn = s),
+                    b"kinesis" => json.object(|json, key| match &*key {
+                        b"sequenceNumber" => json
+                            .optional_text()
                             .map(|s| record.kinesis.sequence_number = s),
-                        "data" => {
+                        b"data" => {
                             has_data = true;
                             json.string().map(|s| record.kinesis.data = s)
                         }
@@ -85,30 +116,35 @@ impl KinesisEventText {
                 if !has_data {
                     return Err(EventError("a record has no kinesis.data"));
                 }
+                record.source = record.source_of_ids();
+                on_record(records.len(), &record);
                 records.push(record);
                 Ok(())
             })
         })?;
+        if json.peek().is_some() {
+            return Err(EventError("more text after the event"));
+        }
         Ok(KinesisBatch { records })
     }
 }
 
-/// A cursor over JSON text that is known to be valid (the runtime parsed it): it only has to
-/// find its way, and to check the event's shape.
+/// A cursor over JSON text. It checks the event's shape and finds its way through the rest,
+/// but it is not a validator: Lambda delivers JSON, and what is not is an error or, where the
+/// walk does not look (inside skipped values, say), ignored. It never panics.
 struct Walker<'a> {
-    text: &'a str,
+    bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Walker<'a> {
-    fn new(text: &'a str) -> Self {
-        Self { text, at: 0 }
+    fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, at: 0 }
     }
 
     /// The next byte after whitespace (not consumed).
     fn peek(&mut self) -> Option<u8> {
-        let bytes = self.text.as_bytes();
-        while let Some(&b) = bytes.get(self.at) {
+        while let Some(&b) = self.bytes.get(self.at) {
             if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
                 return Some(b);
             }
@@ -129,7 +165,7 @@ impl<'a> Walker<'a> {
     /// An object, calling `on_member` with each key; it must consume the member's value.
     fn object(
         &mut self,
-        mut on_member: impl FnMut(&mut Self, Cow<'a, str>) -> Result<(), EventError>,
+        mut on_member: impl FnMut(&mut Self, Cow<'a, [u8]>) -> Result<(), EventError>,
     ) -> Result<(), EventError> {
         self.items(b'{', b'}', "expected an object", |json| {
             let key = json.string()?;
@@ -172,34 +208,43 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// A string, borrowed from the text unless it has escapes to undo.
-    fn string(&mut self) -> Result<Cow<'a, str>, EventError> {
+    /// A string's bytes, borrowed unless it has escapes to undo; not checked to be UTF-8.
+    fn string(&mut self) -> Result<Cow<'a, [u8]>, EventError> {
         self.consume(b'"', "expected a string")?;
         let start = self.at;
         let (end, escaped) = self.string_end()?;
         self.at = end + 1;
         if !escaped {
-            return Ok(Cow::Borrowed(&self.text[start..end]));
+            return Ok(Cow::Borrowed(&self.bytes[start..end]));
         }
         // Escapes are rare here (a JSON writer may escape `/` in base64): let serde_json undo them.
-        serde_json::from_str::<String>(&self.text[start - 1..=end])
-            .map(Cow::Owned)
+        serde_json::from_slice::<String>(&self.bytes[start - 1..=end])
+            .map(|text| Cow::Owned(text.into_bytes()))
             .map_err(|_| EventError("invalid string"))
     }
 
-    /// A string, or `null` (read as empty).
-    fn optional_string(&mut self) -> Result<Cow<'a, str>, EventError> {
+    /// A string as text, or `null` (read as empty).
+    fn optional_text(&mut self) -> Result<Cow<'a, str>, EventError> {
         if self.peek() == Some(b'n') {
             self.skip_value()?;
             return Ok(Cow::Borrowed(""));
         }
-        self.string()
+        const NOT_UTF8: EventError = EventError("a string is not UTF-8");
+        match self.string()? {
+            // ids of a few dozen bytes: `std`'s check beats a SIMD one's setup
+            Cow::Borrowed(bytes) => std::str::from_utf8(bytes)
+                .map(Cow::Borrowed)
+                .map_err(|_| NOT_UTF8),
+            Cow::Owned(bytes) => String::from_utf8(bytes)
+                .map(Cow::Owned)
+                .map_err(|_| NOT_UTF8),
+        }
     }
 
     /// Where the string starting at `self.at` (after its opening quote) ends, and whether it
     /// has escapes.
     fn string_end(&self) -> Result<(usize, bool), EventError> {
-        let bytes = self.text.as_bytes();
+        let bytes = self.bytes;
         let mut at = self.at;
         let mut escaped = false;
         loop {
@@ -218,7 +263,7 @@ impl<'a> Walker<'a> {
 
     /// Skips one value of any kind.
     fn skip_value(&mut self) -> Result<(), EventError> {
-        let bytes = self.text.as_bytes();
+        let bytes = self.bytes;
         match self.peek() {
             Some(b'"') => {
                 self.at += 1;
@@ -263,7 +308,7 @@ mod tests {
     use super::*;
 
     fn read(json: &str) -> Result<Vec<[String; 4]>, EventError> {
-        let text = KinesisEventText::new(json.to_string()).expect("valid JSON");
+        let text = KinesisEventText::new(json.to_string());
         let batch = text.read()?;
         Ok(batch
             .records
@@ -273,7 +318,7 @@ mod tests {
                     r.event_id.to_string(),
                     r.event_source_arn.to_string(),
                     r.kinesis.sequence_number.to_string(),
-                    r.kinesis.data.to_string(),
+                    String::from_utf8(r.kinesis.data.to_vec()).unwrap(),
                 ]
             })
             .collect())
@@ -338,15 +383,10 @@ mod tests {
             assert_eq!(read(json).unwrap(), expected(&event), "{json}");
         }
         assert!(matches!(
-            KinesisEventText::new(escaped)
-                .unwrap()
-                .read()
-                .unwrap()
-                .records[0]
-                .event_id,
+            KinesisEventText::new(escaped).read().unwrap().records[0].event_id,
             Cow::Owned(_)
         ));
-        let text = KinesisEventText::new(compact).unwrap();
+        let text = KinesisEventText::new(compact);
         assert!(matches!(
             text.read().unwrap().records[0].kinesis.data,
             Cow::Borrowed(_)
@@ -370,6 +410,81 @@ mod tests {
             r#"{"Records": [{"eventID": 12, "kinesis": {"data": ""}}]}"#,
         ] {
             assert!(read(json).is_err(), "{json}");
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_a_whole_event_are_an_error_and_never_a_panic() {
+        let compact = serde_json::to_string(&event()).unwrap();
+        assert_eq!(
+            read(&format!("{compact} {{}}")).unwrap_err(),
+            EventError("more text after the event")
+        );
+        assert_eq!(read(&format!(" {compact}\n")).unwrap(), expected(&event()));
+        // Invalid UTF-8 in a string the function uses is an error; elsewhere it is not looked at.
+        let spoil = |within: &str| {
+            let at = compact.find(within).unwrap() + 1;
+            let json = [
+                &compact.as_bytes()[..at],
+                &[0xff, 0xfe],
+                &compact.as_bytes()[at..],
+            ]
+            .concat();
+            KinesisEventText::new(json)
+                .read()
+                .map(|batch| batch.records.len())
+        };
+        assert_eq!(
+            spoil("shardId").unwrap_err(),
+            EventError("a string is not UTF-8")
+        );
+        assert_eq!(
+            spoil("arn:").unwrap_err(),
+            EventError("a string is not UTF-8")
+        );
+        assert_eq!(
+            spoil("4959").unwrap_err(),
+            EventError("a string is not UTF-8")
+        );
+        assert_eq!(spoil("k \\\"quoted"), Ok(3));
+        // Every cut of the event is an error.
+        for end in 0..compact.len() {
+            let cut = compact.as_bytes()[..end].to_vec();
+            assert!(KinesisEventText::new(cut).read().is_err(), "cut at {end}");
+        }
+        // Any byte replaced by JSON punctuation: the walk ends, one way or the other.
+        for at in 0..compact.len() {
+            for byte in [b'"', b'\\', b'{', b'}', b'[', b']', b',', b':', b' '] {
+                let mut json = compact.clone().into_bytes();
+                json[at] = byte;
+                let _ = KinesisEventText::new(json).read();
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_source_names_stream_shard_and_sequence() {
+        let arn = "arn:aws:kinesis:us-east-1:123456789012:stream/web-logs";
+        for (arn, event_id, source) in [
+            (
+                arn,
+                "shardId-000000000002:4959",
+                "kinesis:web-logs/shardId-000000000002/4959",
+            ),
+            (arn, "", "kinesis:web-logs/unknown/4959"),
+            ("", "shardId-1:4959", "kinesis:unknown/shardId-1/4959"),
+            ("arn:aws:s3:::bucket/key", "s:1", "kinesis:unknown/s/4959"),
+        ] {
+            let record = KinesisBatchRecord {
+                event_id: Cow::Borrowed(event_id),
+                event_source_arn: Cow::Borrowed(arn),
+                kinesis: KinesisRecordData {
+                    sequence_number: Cow::Borrowed("4959"),
+                    data: Cow::Borrowed(b""),
+                },
+                source: String::new(),
+            };
+            assert_eq!(record.source_of_ids(), source);
         }
     }
 }

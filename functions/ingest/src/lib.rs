@@ -9,15 +9,19 @@ pub mod config;
 pub mod delivery;
 pub mod event;
 pub mod metrics;
+pub mod raw_event;
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Instant as StdInstant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use loglake_parser::{LogFormat, UtcHour};
-use loglake_schemas::firehose::{first_input_to_redeliver, PutRequest, RecordPacker};
+use loglake_schemas::firehose::{
+    first_input_to_redeliver, PutRequest, RecordPacker, MAX_RECORD_BYTES,
+};
 use loglake_schemas::{
-    DecoderOptions, Reject, RejectRecord, StreamEncoder, StreamSink, StreamStats, UserAgentColumns,
+    DecoderOptions, JsonRows, Reject, RejectRecord, StreamEncoder, StreamSink, StreamStats,
+    UserAgentColumns,
 };
 use tokio::time::Instant;
 
@@ -25,6 +29,7 @@ pub use config::{Config, ConfigError};
 use delivery::{deliver, DeliveryReport, PutRecordBatch, RetryPolicy};
 pub use event::{EventError, KinesisBatch, KinesisBatchRecord, KinesisEventText};
 use metrics::InvocationMetrics;
+pub use raw_event::RawEvents;
 
 /// Where rejects go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,38 +49,15 @@ pub struct PreparedBatch {
     pub stats: StreamStats,
 }
 
-/// The `source` of a Kinesis record's rows: `kinesis:STREAM/SHARD/SEQUENCE`, which with the
-/// line number identifies every input line.
-pub fn record_source(record: &KinesisBatchRecord<'_>) -> String {
-    // `arn:aws:kinesis:REGION:ACCOUNT:stream/NAME`; stream names have no `/`. Split on chars,
-    // not on a `&str` pattern: this runs for each of up to 10,000 records.
-    let stream = record
-        .event_source_arn
-        .rsplit_once('/')
-        .filter(|(prefix, _)| prefix.ends_with(":stream"))
-        .map_or("unknown", |(_, name)| name);
-    let shard = record
-        .event_id
-        .split_once(':')
-        .map_or("unknown", |(shard, _)| shard);
-    // Built by hand: `format!` grows its string several times, and this runs 10,000 times.
-    let sequence = &record.kinesis.sequence_number;
-    let mut source = String::with_capacity(10 + stream.len() + shard.len() + sequence.len());
-    for part in ["kinesis:", stream, "/", shard, "/", sequence] {
-        source.push_str(part);
-    }
-    source
-}
-
-/// Decodes every record of the event and packs its rows (and rejects) into Firehose requests.
-/// `user_agents` are the agents classified by earlier invocations, and come back with this
-/// one's added.
-pub fn prepare(
-    event: &KinesisBatch<'_>,
+/// Reads the event and decodes each record as it is read, packing the rows (and rejects) into
+/// Firehose requests. `user_agents` are the agents classified by earlier invocations, and come
+/// back with this one's added. An event that is not a Kinesis event is an error.
+pub fn prepare<'a>(
+    event: &'a KinesisEventText,
     format: LogFormat,
     rejects: RejectsOutput,
     user_agents: &mut UserAgentColumns,
-) -> PreparedBatch {
+) -> Result<(KinesisBatch<'a>, PreparedBatch), EventError> {
     let options = DecoderOptions {
         format,
         ..Default::default()
@@ -85,17 +67,17 @@ pub fn prepare(
         rows: RecordPacker::new(),
         rejects: (rejects == RejectsOutput::Stream).then(RecordPacker::new),
     };
-    for (index, record) in event.records.iter().enumerate() {
-        let source = record_source(record);
-        encoder.push_base64(index, &source, &record.kinesis.data, &mut sink);
-    }
+    let records = event.read_each(|index, record| {
+        encoder.push_base64(index, &record.source, &record.kinesis.data, &mut sink);
+    });
     let (stats, classified) = encoder.finish_keeping_user_agents(&mut sink);
     *user_agents = classified;
-    PreparedBatch {
+    let prepared = PreparedBatch {
         rows: sink.rows.finish(),
         rejects: sink.rejects.map(RecordPacker::finish).unwrap_or_default(),
         stats,
-    }
+    };
+    Ok((records?, prepared))
 }
 
 struct PackingSink {
@@ -104,6 +86,22 @@ struct PackingSink {
 }
 
 impl StreamSink for PackingSink {
+    /// A batch's text becomes one Firehose record as it is: the decoder ends JSON batches below
+    /// the record limit. Only a batch ended by a very long row is packed row by row.
+    fn rows(&mut self, rows: JsonRows, inputs: &[usize]) -> Option<JsonRows> {
+        if rows.ndjson_len() > MAX_RECORD_BYTES {
+            for ((json, hour), &input) in rows.iter().zip(inputs) {
+                self.row(input, hour, json);
+            }
+            return Some(rows);
+        }
+        let first_input = inputs.first().copied().unwrap_or_default();
+        self.rows
+            .push_record(rows.len(), first_input, rows.into_ndjson())
+            .expect("checked against the record limit above");
+        None
+    }
+
     fn row(&mut self, input: usize, _hour: UtcHour, json: &[u8]) {
         // A row comes from a line of at most 64 KiB: even escaped six-fold it stays far below
         // Firehose's 1,000 KiB record limit.
@@ -142,25 +140,26 @@ impl<C: PutRecordBatch> IngestFunction<C> {
     }
 
     /// Handles one event: prepare, deliver rows then rejects, and name the first Kinesis record
-    /// to redeliver if anything could not be delivered before `deadline`.
+    /// to redeliver if anything could not be delivered before `deadline`. An event that is not
+    /// a Kinesis event is an error, before anything is sent.
     pub async fn handle(
         &self,
-        event: &KinesisBatch<'_>,
+        event: &KinesisEventText,
         deadline: Instant,
-    ) -> (KinesisEventResponse, InvocationMetrics) {
+    ) -> Result<(KinesisEventResponse, InvocationMetrics), EventError> {
         let started = StdInstant::now();
         let rejects_output = match self.config.rejects_stream {
             Some(_) => RejectsOutput::Stream,
             None => RejectsOutput::Log,
         };
-        let prepared = {
+        let (event, prepared) = {
             // Invocations come one at a time; a panic elsewhere leaves a cache still worth using.
             let mut user_agents = self
                 .user_agents
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             let format = self.config.log_format;
-            prepare(event, format, rejects_output, &mut user_agents)
+            prepare(event, format, rejects_output, &mut user_agents)?
         };
         let rows = deliver(
             &self.client,
@@ -220,7 +219,7 @@ impl<C: PutRecordBatch> IngestFunction<C> {
                 .oldest_ts_micros
                 .map(|oldest| (now_micros - oldest) as f64 / 1e3),
         };
-        (response, metrics)
+        Ok((response, metrics))
     }
 
     /// Prints the invocation's metrics as one EMF line on stdout.
@@ -243,4 +242,123 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     Instant::now() + std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use serde_json::json;
+
+    use super::*;
+
+    /// A Kinesis event of one record per item of `data`.
+    fn event<'a>(data: impl IntoIterator<Item = &'a String>) -> KinesisEventText {
+        let records: Vec<serde_json::Value> = data
+            .into_iter()
+            .enumerate()
+            .map(|(index, lines)| {
+                json!({
+                    "eventID": format!("shardId-000000000000:{index}"),
+                    "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/web",
+                    "kinesis": {
+                        "sequenceNumber": index.to_string(),
+                        "data": base64::engine::general_purpose::STANDARD.encode(lines),
+                    }
+                })
+            })
+            .collect();
+        KinesisEventText::new(json!({ "Records": records }).to_string())
+    }
+
+    /// The rows of each Firehose record, checked against the record's bookkeeping, and the
+    /// `path` of every row in order.
+    fn prepared_paths(event: &KinesisEventText) -> (Vec<String>, Vec<usize>) {
+        let (records, prepared) = prepare(
+            event,
+            LogFormat::Auto,
+            RejectsOutput::Stream,
+            &mut UserAgentColumns::default(),
+        )
+        .unwrap();
+        let mut paths = Vec::new();
+        let mut rows_per_record = Vec::new();
+        for request in &prepared.rows {
+            assert!(request.bytes <= loglake_schemas::firehose::MAX_REQUEST_BYTES);
+            for packed in &request.records {
+                assert!(packed.data.len() <= MAX_RECORD_BYTES);
+                let rows: Vec<serde_json::Value> = std::str::from_utf8(&packed.data)
+                    .unwrap()
+                    .lines()
+                    .map(|row| serde_json::from_str(row).unwrap())
+                    .collect();
+                assert_eq!(rows.len(), packed.rows);
+                let first_source = rows[0]["source"].as_str().unwrap();
+                assert_eq!(first_source, records.records[packed.first_input].source);
+                rows_per_record.push(packed.rows);
+                paths.extend(
+                    rows.iter()
+                        .map(|row| row["path"].as_str().unwrap().to_string()),
+                );
+            }
+        }
+        assert_eq!(paths.len() as u64, prepared.stats.lines_in);
+        (paths, rows_per_record)
+    }
+
+    #[test]
+    fn rows_reach_firehose_records_once_and_in_order_whatever_the_batch_text() {
+        let line = |path: &str| {
+            format!("10.0.0.1 - - [10/Oct/2020:13:55:36 +0000] \"GET /{path} HTTP/1.1\" 200 5 \"-\" \"curl/8.0\"\n")
+        };
+        // One short row's JSON, with its newline.
+        let row_bytes = {
+            let (_, prepared) = prepare(
+                &event([&line("0")]),
+                LogFormat::Auto,
+                RejectsOutput::Stream,
+                &mut UserAgentColumns::default(),
+            )
+            .unwrap();
+            prepared.rows[0].bytes
+        };
+        // Short rows to 700 KB, then a line of control bytes (escaped six-fold: 360 KB of JSON)
+        // ends the first batch over the record limit, so it is packed row by row; then more
+        // short rows, in batches that each become one record as they are.
+        let before = 700_000 / row_bytes;
+        let control = "\u{1}".repeat(60_000);
+        let mut first = String::new();
+        for i in 0..before {
+            first.push_str(&line(&i.to_string()));
+        }
+        first.push_str(&line(&control));
+        let data: Vec<String> = std::iter::once(first)
+            .chain((1..3_000).map(|i| line(&format!("r{i}"))))
+            .collect();
+        let (paths, rows_per_record) = prepared_paths(&event(&data));
+
+        let expected: Vec<String> = (0..before)
+            .map(|i| format!("/{i}"))
+            .chain([format!("/{control}")])
+            .chain((1..3_000).map(|i| format!("/r{i}")))
+            .collect();
+        assert_eq!(paths, expected);
+        assert!(rows_per_record[0] < before + 1, "the first batch is split");
+        assert!(rows_per_record.len() >= 3);
+    }
+
+    #[test]
+    fn an_event_that_is_not_a_kinesis_event_is_an_error() {
+        let text = KinesisEventText::new(r#"{"Records": [{"kinesis": {}}]}"#);
+        let mut user_agents = UserAgentColumns::default();
+        let result = prepare(
+            &text,
+            LogFormat::Auto,
+            RejectsOutput::Stream,
+            &mut user_agents,
+        );
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "not a Kinesis event: a record has no kinesis.data"
+        );
+    }
 }

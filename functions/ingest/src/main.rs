@@ -3,10 +3,11 @@
 
 use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
+use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::tracing::subscriber::EnvFilter;
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
 use loglake_ingest::delivery::FirehoseClient;
-use loglake_ingest::{deadline_from_epoch_ms, Config, IngestFunction, KinesisEventText};
+use loglake_ingest::{deadline_from_epoch_ms, Config, IngestFunction, KinesisEventText, RawEvents};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -31,14 +32,22 @@ async fn main() -> Result<(), Error> {
     let function = IngestFunction::new(config, FirehoseClient(aws_sdk_firehose::Client::new(&aws)));
     let function = &function;
 
-    lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<KinesisEventText>| async move {
+    // The handler reads the event's bytes itself (see `raw_event`); the runtime passes `null`.
+    let raw_events = RawEvents::default();
+    let handler = service_fn(|event: LambdaEvent<()>| {
+        let body = raw_events.take(&event.context.request_id);
+        async move {
+            let text = KinesisEventText::new(body.ok_or("the invocation's event was not kept")?);
             let deadline = deadline_from_epoch_ms(event.context.deadline);
-            let records = event.payload.read()?;
-            let (response, metrics) = function.handle(&records, deadline).await;
+            let (response, metrics) = function.handle(&text, deadline).await?;
             function.emit_metrics(&metrics);
             Ok::<_, Error>(response)
-        },
-    ))
-    .await
+        }
+    });
+    // As `lambda_runtime::run` builds it, with the event's bytes taken first.
+    Runtime::new(handler)
+        .layer(raw_events.clone())
+        .layer(TracingLayer::new())
+        .run()
+        .await
 }

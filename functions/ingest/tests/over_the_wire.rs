@@ -63,7 +63,7 @@ fn deadline() -> Instant {
 
 /// The event's text as the function receives it; `.read()` gives its records.
 fn event_text(event: &Value) -> KinesisEventText {
-    KinesisEventText::new(event.to_string()).unwrap()
+    KinesisEventText::new(event.to_string())
 }
 
 /// Every input line by its `(source, source_line)`: each must come back once, as a row or a
@@ -266,8 +266,9 @@ fn every_line_reaches_s3_once_as_a_row_or_a_reject() {
     event["Records"][records.len() - 1]["kinesis"]["data"] = "not base64!".into();
     let text = event_text(&event);
 
-    let (response, metrics) =
-        runtime().block_on(function.handle(&text.read().unwrap(), deadline()));
+    let (response, metrics) = runtime()
+        .block_on(function.handle(&text, deadline()))
+        .unwrap();
     assert!(response.batch_item_failures.is_empty());
 
     let rows = delivered(&endpoint, &bucket, "access_logs/");
@@ -351,7 +352,7 @@ fn the_shared_kinesis_event_fixtures_reconcile() {
     let (mut lines_in, mut rows_out, mut rejected) = (0, 0, 0);
     for (path, json, text) in &fixtures {
         // the fixture's own text, laid out as its author wrote it
-        let text = KinesisEventText::new(text.clone()).unwrap();
+        let text = KinesisEventText::new(text.clone());
         let event = text
             .read()
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -363,11 +364,13 @@ fn the_shared_kinesis_event_fixtures_reconcile() {
             assert_eq!(lean.kinesis.sequence_number, full.kinesis.sequence_number);
             assert_eq!(lean.event_id, full.event_id.as_deref().unwrap_or_default());
             let data = base64::engine::general_purpose::STANDARD
-                .decode(lean.kinesis.data.as_bytes())
+                .decode(&lean.kinesis.data)
                 .unwrap();
             assert_eq!(data, full.kinesis.data.0);
         }
-        let (response, metrics) = runtime.block_on(function.handle(&event, deadline()));
+        let (response, metrics) = runtime
+            .block_on(function.handle(&text, deadline()))
+            .unwrap();
         assert!(
             response.batch_item_failures.is_empty(),
             "{}",
@@ -403,8 +406,9 @@ fn run_against(
     let (endpoint, accepted) = fake_firehose(reply);
     let function = function(&endpoint, "rows", Some("rejects"));
     let text = event_text(&kinesis_event(records));
-    let (response, metrics) =
-        runtime().block_on(function.handle(&text.read().unwrap(), deadline()));
+    let (response, metrics) = runtime()
+        .block_on(function.handle(&text, deadline()))
+        .unwrap();
     let failures = response
         .batch_item_failures
         .iter()
