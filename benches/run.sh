@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 profile=${PROFILE:-release}
 cargo build --profile "$profile" --locked -p loglake -p loglake-benches -p loglake-ingest --bins
-bin=target/$profile
+bin=${CARGO_TARGET_DIR:-target}/$profile
 data=bench-data
 mkdir -p "$data"
 source_log=../shared/data/access/elastic_apache_combined.log
