@@ -33,6 +33,10 @@ pub trait StreamSink {
     /// as it is ([`JsonRows::into_ndjson`]) takes it, saving a copy, and returns `None`. By
     /// default, [`StreamSink::row`] for each row, and the rows are returned for reuse.
     fn rows(&mut self, rows: JsonRows, inputs: &[usize]) -> Option<JsonRows> {
+        self.rows_one_by_one(rows, inputs)
+    }
+    /// [`StreamSink::row`] for each row; the rows are returned for reuse.
+    fn rows_one_by_one(&mut self, rows: JsonRows, inputs: &[usize]) -> Option<JsonRows> {
         for ((json, hour), &input) in rows.iter().zip(inputs) {
             self.row(input, hour, json);
         }

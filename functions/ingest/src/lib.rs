@@ -90,10 +90,7 @@ impl StreamSink for PackingSink {
     /// the record limit. Only a batch ended by a very long row is packed row by row.
     fn rows(&mut self, rows: JsonRows, inputs: &[usize]) -> Option<JsonRows> {
         if rows.ndjson_len() > MAX_RECORD_BYTES {
-            for ((json, hour), &input) in rows.iter().zip(inputs) {
-                self.row(input, hour, json);
-            }
-            return Some(rows);
+            return self.rows_one_by_one(rows, inputs);
         }
         let first_input = inputs.first().copied().unwrap_or_default();
         self.rows
