@@ -54,6 +54,7 @@ pub struct Text<'a> {
 impl<'a> Text<'a> {
     /// The value with `\"` and `\\` unescaped. Other sequences such as nginx's `\x16` stay as
     /// written: they are how the server chose to print a non-printable byte.
+    #[inline]
     pub fn unescaped(&self) -> Cow<'a, [u8]> {
         if !self.escaped {
             return Cow::Borrowed(self.bytes);
