@@ -35,6 +35,7 @@ pub trait StreamSink {
     fn rows(&mut self, rows: JsonRows, inputs: &[usize]) -> Option<JsonRows> {
         self.rows_one_by_one(rows, inputs)
     }
+
     /// [`StreamSink::row`] for each row; the rows are returned for reuse.
     fn rows_one_by_one(&mut self, rows: JsonRows, inputs: &[usize]) -> Option<JsonRows> {
         for ((json, hour), &input) in rows.iter().zip(inputs) {
