@@ -3,7 +3,8 @@
 //!
 //! A [`LakeWriter`] takes the batches of one source, splits them by UTC hour, buffers each hour
 //! and writes it as one file sorted by `ts` once the hour goes quiet (logs arrive roughly in time
-//! order) or when the buffers reach their memory budget; closed hours are encoded in parallel.
+//! order) or when the buffers reach their memory budget; closed hours are encoded in parallel on
+//! the encoding threads while the writer takes more batches.
 //! File names derive from the source and a per-hour part counter, so re-ingesting a source
 //! rewrites the same files; files of that source the new run did not write are removed, so a
 //! re-run never duplicates rows.
@@ -11,6 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{AsArray, RecordBatch, UInt32Array};
@@ -18,7 +20,6 @@ use arrow::compute::{interleave_record_batch, take_record_batch};
 use arrow::datatypes::TimestampMicrosecondType;
 use loglake_parser::timestamp::MICROS_PER_HOUR;
 use loglake_parser::{parse_utc_instant, UtcHour};
-use rayon::prelude::*;
 
 use crate::parquet_file::SortedFileWriter;
 use crate::schema::TABLE_NAME;
@@ -130,7 +131,8 @@ pub fn partition_hour(relative: &Path) -> Option<UtcHour> {
 /// Writer settings: Athena-friendly defaults, with the memory budget as the one knob.
 #[derive(Debug, Clone, Copy)]
 pub struct LakeOptions {
-    /// Buffered rows of this writer, in Arrow bytes, before the largest hours are written out.
+    /// Rows of open hours, in Arrow bytes, before the largest hours are closed; the closed hours
+    /// being encoded hold at most as much again (and one hour) before `write` waits for them.
     pub buffer_budget_bytes: usize,
     /// An hour with no new rows for this many batches is written out.
     pub idle_batches: u64,
@@ -151,13 +153,16 @@ impl Default for LakeOptions {
     }
 }
 
-/// Closed hours waiting to be written together.
-const READY_PARTS_PER_WRITE: usize = 16;
+/// Closed hours of one writer being encoded at once, at most: enough to keep every core busy.
+const MAX_PARTS_IN_FLIGHT: usize = 32;
 
-/// An hour's rows with the file they go to.
-struct ReadyPart {
+/// A closed hour written to its file by the encoding threads. `seq` is its place in the order
+/// hours were closed, which the list of files written keeps.
+struct EncodedPart {
+    seq: usize,
     path: PathBuf,
-    buffer: HourBuffer,
+    rows: u64,
+    bytes: usize,
 }
 
 #[derive(Default)]
@@ -179,18 +184,23 @@ pub struct LakeWriter {
     existing: Option<Arc<ExistingFiles>>,
     options: LakeOptions,
     hours: BTreeMap<UtcHour, HourBuffer>,
-    /// Bytes of every row not yet on disk, in open hours and in ready parts.
-    buffered_bytes: usize,
-    ready: Vec<ReadyPart>,
-    ready_bytes: usize,
+    /// Bytes of the rows in open hours, and in closed hours not yet written.
+    open_bytes: usize,
+    encoding_bytes: usize,
     next_part: BTreeMap<UtcHour, u32>,
     batches_seen: u64,
-    written: Vec<PathBuf>,
+    /// Closed hours sent to the encoding threads, and those of them not written yet.
+    parts_sent: usize,
+    in_flight: usize,
+    encoded_tx: Sender<Result<EncodedPart, LakeError>>,
+    encoded_rx: Receiver<Result<EncodedPart, LakeError>>,
+    written: Vec<(usize, PathBuf)>,
     rows_written: u64,
 }
 
 impl LakeWriter {
     pub fn new(root: impl Into<PathBuf>, source: &str, options: LakeOptions) -> Self {
+        let (encoded_tx, encoded_rx) = channel();
         Self {
             root: root.into(),
             source_id: source_id(source),
@@ -199,11 +209,14 @@ impl LakeWriter {
             existing: None,
             options,
             hours: BTreeMap::new(),
-            buffered_bytes: 0,
-            ready: Vec::new(),
-            ready_bytes: 0,
+            open_bytes: 0,
+            encoding_bytes: 0,
             next_part: BTreeMap::new(),
             batches_seen: 0,
+            parts_sent: 0,
+            in_flight: 0,
+            encoded_tx,
+            encoded_rx,
             written: Vec::new(),
             rows_written: 0,
         }
@@ -242,7 +255,7 @@ impl LakeWriter {
             buffer.batches.push(rows);
             buffer.bytes += bytes;
             buffer.last_batch_seen = self.batches_seen;
-            self.buffered_bytes += bytes;
+            self.open_bytes += bytes;
         }
         let idle_before = self.batches_seen.saturating_sub(self.options.idle_batches);
         let idle: Vec<UtcHour> = self
@@ -254,7 +267,7 @@ impl LakeWriter {
         for hour in idle {
             self.close_hour(hour);
         }
-        while self.buffered_bytes - self.ready_bytes > self.options.buffer_budget_bytes {
+        while self.open_bytes > self.options.buffer_budget_bytes {
             let largest = self
                 .hours
                 .iter()
@@ -263,14 +276,12 @@ impl LakeWriter {
                 .expect("over budget means an hour is buffered");
             self.close_hour(largest);
         }
-        // Closed hours are encoded together, in parallel, once there are enough of them to keep
-        // every core busy (or they hold too much memory to wait).
-        if self.ready.len() >= READY_PARTS_PER_WRITE
-            || self.buffered_bytes > self.options.buffer_budget_bytes
-        {
-            self.write_ready()?;
-        }
-        Ok(())
+        // This thread takes more batches while closed hours are encoded, unless they already
+        // hold a budget's worth of rows.
+        self.collect_encoded(|writer| {
+            writer.encoding_bytes > writer.options.buffer_budget_bytes
+                || writer.in_flight > MAX_PARTS_IN_FLIGHT
+        })
     }
 
     /// Writes what is buffered and removes this source's files from earlier runs that this run
@@ -280,15 +291,20 @@ impl LakeWriter {
         for hour in hours {
             self.close_hour(hour);
         }
-        self.write_ready()?;
+        self.collect_encoded(|writer| writer.in_flight > 0)?;
+        self.written.sort_unstable_by_key(|(seq, _)| *seq);
         self.remove_stale_files()?;
         Ok(LakeWriteSummary {
-            files: self.written,
+            files: std::mem::take(&mut self.written)
+                .into_iter()
+                .map(|(_, path)| path)
+                .collect(),
             rows: self.rows_written,
         })
     }
 
-    /// Moves an hour's rows to the parts ready to write, naming its file.
+    /// Sends an hour's rows to the encoding threads to be written to the hour's next file,
+    /// which report on `encoded_tx`.
     fn close_hour(&mut self, hour: UtcHour) {
         let Some(buffer) = self.hours.remove(&hour) else {
             return;
@@ -299,32 +315,44 @@ impl LakeWriter {
             None => format!("{}-{part:04}.parquet", self.source_id),
         };
         *part += 1;
-        self.ready_bytes += buffer.bytes;
-        self.ready.push(ReadyPart {
-            path: self.root.join(partition_dir(hour)).join(name),
-            buffer,
+        let path = self.root.join(partition_dir(hour)).join(name);
+        let (seq, options, report) = (self.parts_sent, self.options, self.encoded_tx.clone());
+        self.open_bytes -= buffer.bytes;
+        self.encoding_bytes += buffer.bytes;
+        self.parts_sent += 1;
+        self.in_flight += 1;
+        encode_pool().spawn(move || {
+            let dir = path.parent().expect("parts are inside a partition");
+            let written = fs::create_dir_all(dir)
+                .map_err(io_error(dir))
+                .and_then(|()| write_sorted_parquet(&path, &buffer.batches, &options));
+            // The writer waits for every part it sent, so it is still listening.
+            let _ = report.send(written.map(|rows| EncodedPart {
+                seq,
+                path,
+                rows,
+                bytes: buffer.bytes,
+            }));
         });
     }
 
-    fn write_ready(&mut self) -> Result<(), LakeError> {
-        let options = self.options;
-        let ready = std::mem::take(&mut self.ready);
-        let written: Vec<(PathBuf, u64, usize)> = encode_pool().install(|| {
-            ready
-                .into_par_iter()
-                .map(|part| {
-                    let dir = part.path.parent().expect("parts are inside a partition");
-                    fs::create_dir_all(dir).map_err(io_error(dir))?;
-                    let rows = write_sorted_parquet(&part.path, &part.buffer.batches, &options)?;
-                    Ok((part.path, rows, part.buffer.bytes))
-                })
-                .collect::<Result<_, LakeError>>()
-        })?;
-        for (path, rows, bytes) in written {
-            self.rows_written += rows;
-            self.buffered_bytes -= bytes;
-            self.ready_bytes -= bytes;
-            self.written.push(path);
+    /// Takes the reports of encoded parts: those already in, then more while `wait` says so.
+    /// Returns the first failure.
+    fn collect_encoded(&mut self, wait: impl Fn(&Self) -> bool) -> Result<(), LakeError> {
+        while self.in_flight > 0 {
+            let report = if wait(self) {
+                self.encoded_rx.recv().expect("the writer holds a sender")
+            } else {
+                match self.encoded_rx.try_recv() {
+                    Ok(report) => report,
+                    Err(_) => break,
+                }
+            };
+            self.in_flight -= 1;
+            let part = report?;
+            self.rows_written += part.rows;
+            self.encoding_bytes -= part.bytes;
+            self.written.push((part.seq, part.path));
         }
         Ok(())
     }
@@ -338,7 +366,11 @@ impl LakeWriter {
                 &walked
             }
         };
-        let written: BTreeSet<&Path> = self.written.iter().map(PathBuf::as_path).collect();
+        let written: BTreeSet<&Path> = self
+            .written
+            .iter()
+            .map(|(_, path)| path.as_path())
+            .collect();
         for path in existing.of_source(&self.source_id) {
             let in_range = path
                 .parent()
@@ -355,6 +387,16 @@ impl LakeWriter {
             }
         }
         Ok(())
+    }
+}
+
+impl Drop for LakeWriter {
+    /// Waits for the parts still being encoded (after an error, or a writer dropped unfinished),
+    /// so no file of this writer is written after it is gone.
+    fn drop(&mut self) {
+        while self.in_flight > 0 && self.encoded_rx.recv().is_ok() {
+            self.in_flight -= 1;
+        }
     }
 }
 
@@ -656,6 +698,33 @@ mod tests {
         assert_eq!(parquet_files(dir.path()).len(), small.files.len());
         write(usize::MAX);
         assert_eq!(parquet_files(dir.path()), files);
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_written_is_an_error_of_the_writer_and_nothing_hangs() {
+        let dir = tempfile::tempdir().unwrap();
+        // The lake root is a file, so no partition directory can be made under it.
+        let root = dir.path().join("not-a-directory");
+        fs::write(&root, b"").unwrap();
+        let input = lines(&[(10, 30), (11, 1), (12, 5), (13, 7)]);
+        for budget in [1, usize::MAX] {
+            let mut writer = LakeWriter::new(
+                &root,
+                "/var/log/access.log",
+                LakeOptions {
+                    buffer_budget_bytes: budget,
+                    ..Default::default()
+                },
+            );
+            let result = decode(&input, 1)
+                .iter()
+                .try_for_each(|batch| writer.write(batch))
+                .and_then(|()| writer.finish());
+            assert!(
+                matches!(result, Err(LakeError::Io { ref path, .. }) if path.starts_with(&root)),
+                "budget {budget}: {result:?}"
+            );
+        }
     }
 
     #[test]
