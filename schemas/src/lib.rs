@@ -6,6 +6,7 @@
 pub mod builder;
 pub mod chunks;
 pub mod decoder;
+pub mod dictionary_chunk;
 pub mod firehose;
 pub mod json;
 pub mod lake;
@@ -14,7 +15,6 @@ pub mod pipeline;
 pub mod rejects;
 pub mod schema;
 pub mod stream;
-pub mod string_chunk;
 
 pub use decoder::{DecodedBatch, Decoder, DecoderOptions, Reject};
 pub use json::{JsonRows, JsonRowsBuilder};

@@ -1,11 +1,12 @@
-//! One Parquet file of the lake, written from batches already in `ts` order: the string columns
-//! by [`StringChunkWriter`], the others (timestamps, numbers, booleans) by parquet-rs's Arrow
-//! column writers, in row groups of about [`LakeOptions::row_group_bytes`].
+//! One Parquet file of the lake, written from batches already in `ts` order: the strings and
+//! the numbers that repeat by [`DictionaryChunkWriter`], the others (timestamps, line numbers,
+//! `is_bot`) by parquet-rs's Arrow column writers, in row groups of about
+//! [`LakeOptions::row_group_bytes`].
 
 use std::io::Write;
 
 use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnWriter, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -15,9 +16,9 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
+use crate::dictionary_chunk::{is_dictionary_type, ChunkSettings, DictionaryChunkWriter};
 use crate::lake::LakeOptions;
 use crate::schema::file_schema;
-use crate::string_chunk::{StringChunkSettings, StringChunkWriter};
 
 /// Columns whose values are long or varied: the only ones worth compressing. The others are
 /// dictionary indexes, booleans or delta-encoded counters that their encoding already packs to
@@ -59,8 +60,8 @@ pub struct SortedFileWriter<W: Write + Send> {
     file: SerializedFileWriter<W>,
     arrow_writers: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
-    /// Per column: how this file writes it when it is a string column.
-    strings: Vec<Option<StringChunkSettings>>,
+    /// Per column: how this file writes it when it is dictionary-encoded here.
+    dictionary_columns: Vec<Option<ChunkSettings>>,
     rows_per_group: usize,
     /// Rows in the file's first row group, the most any group holds.
     first_group_rows: usize,
@@ -74,7 +75,7 @@ struct RowGroup {
 }
 
 enum ColumnChunk {
-    Strings(StringChunkWriter),
+    Dictionary(DictionaryChunkWriter),
     Arrow(Box<ArrowColumnWriter>),
 }
 
@@ -86,7 +87,7 @@ impl<W: Write + Send> SortedFileWriter<W> {
         batches: &[RecordBatch],
     ) -> Result<Self, ParquetError> {
         let schema = file_schema();
-        let (props, strings) = writer_properties(options, batches);
+        let (props, dictionary_columns) = writer_properties(options, batches);
         let (file, arrow_writers) =
             ArrowWriter::try_new(sink, schema.clone(), Some(props))?.into_serialized_writer()?;
         let rows_per_group = rows_per_row_group(options.row_group_bytes, batches);
@@ -95,7 +96,7 @@ impl<W: Write + Send> SortedFileWriter<W> {
             file,
             arrow_writers,
             schema,
-            strings,
+            dictionary_columns,
             rows_per_group,
             first_group_rows: rows_per_group.min(rows),
             group: None,
@@ -116,7 +117,7 @@ impl<W: Write + Send> SortedFileWriter<W> {
             for (index, chunk) in group.columns.iter_mut().enumerate() {
                 let column = piece.column(index);
                 match chunk {
-                    ColumnChunk::Strings(writer) => writer.write(column.as_string::<i32>())?,
+                    ColumnChunk::Dictionary(writer) => writer.write(column.as_ref())?,
                     ColumnChunk::Arrow(writer) => {
                         for leaf in compute_leaves(self.schema.field(index), column)? {
                             writer.write(&leaf)?;
@@ -149,10 +150,10 @@ impl<W: Write + Send> SortedFileWriter<W> {
         let descriptors = self.file.schema_descr().columns();
         let columns = arrow_writers
             .into_iter()
-            .zip(&self.strings)
+            .zip(&self.dictionary_columns)
             .zip(descriptors)
-            .map(|((arrow, strings), descr)| match strings {
-                Some(settings) => ColumnChunk::Strings(StringChunkWriter::new(
+            .map(|((arrow, dictionary), descr)| match dictionary {
+                Some(settings) => ColumnChunk::Dictionary(DictionaryChunkWriter::new(
                     descr.clone(),
                     *settings,
                     self.first_group_rows,
@@ -170,7 +171,7 @@ impl<W: Write + Send> SortedFileWriter<W> {
         let mut row_group = self.file.next_row_group()?;
         for chunk in group.columns {
             match chunk {
-                ColumnChunk::Strings(writer) => {
+                ColumnChunk::Dictionary(writer) => {
                     let (bytes, close) = writer.close()?;
                     row_group.append_column(&bytes, close)?;
                 }
@@ -185,14 +186,14 @@ impl<W: Write + Send> SortedFileWriter<W> {
     }
 }
 
-/// Parquet settings for a file of `batches`, and per column the settings of the string columns
-/// this module writes itself: zstd where it pays (the [`ZSTD_COLUMNS`] holding enough bytes in
-/// this file), dictionaries for the repetitive strings, delta encoding for timestamps and line
-/// numbers, page statistics, and the file declared sorted by `ts`.
+/// Parquet settings for a file of `batches`, and per column the settings of the columns this
+/// module dictionary-encodes itself: zstd where it pays (the [`ZSTD_COLUMNS`] holding enough
+/// bytes in this file), dictionaries for strings and repeating numbers, delta encoding for
+/// timestamps and line numbers, page statistics, and the file declared sorted by `ts`.
 fn writer_properties(
     options: &LakeOptions,
     batches: &[RecordBatch],
-) -> (WriterProperties, Vec<Option<StringChunkSettings>>) {
+) -> (WriterProperties, Vec<Option<ChunkSettings>>) {
     let zstd_level = ZstdLevel::try_new(options.zstd_level).unwrap_or_default();
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::UNCOMPRESSED)
@@ -204,7 +205,7 @@ fn writer_properties(
             nulls_first: false,
         }]))
         .set_created_by(concat!("loglake ", env!("CARGO_PKG_VERSION")).into());
-    let mut strings = Vec::new();
+    let mut dictionary_columns = Vec::new();
     for field in file_schema().fields() {
         let name = field.name().as_str();
         let path = ColumnPath::from(name);
@@ -214,8 +215,8 @@ fn writer_properties(
                 .map(|b| value_bytes(b[name].as_ref()))
                 .sum::<usize>()
                 >= ZSTD_MIN_COLUMN_BYTES;
-        if *field.data_type() == DataType::Utf8 {
-            strings.push(Some(StringChunkSettings {
+        if is_dictionary_type(field.data_type()) && !DELTA_COLUMNS.contains(&name) {
+            dictionary_columns.push(Some(ChunkSettings {
                 compression: match compress {
                     true => Compression::ZSTD(zstd_level),
                     false => Compression::UNCOMPRESSED,
@@ -228,7 +229,7 @@ fn writer_properties(
                 .set_column_statistics_enabled(path, EnabledStatistics::None);
             continue;
         }
-        strings.push(None);
+        dictionary_columns.push(None);
         if compress {
             builder = builder.set_column_compression(path.clone(), Compression::ZSTD(zstd_level));
         }
@@ -241,7 +242,7 @@ fn writer_properties(
             builder = builder.set_column_statistics_enabled(path, EnabledStatistics::None);
         }
     }
-    (builder.build(), strings)
+    (builder.build(), dictionary_columns)
 }
 
 /// Rows per row group so that a group holds about `row_group_bytes` of values (at least one
@@ -275,7 +276,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use arrow::array::{Array, ArrayRef, StringArray};
+    use arrow::array::{Array, ArrayRef, Float64Array, Int16Array, Int64Array, StringArray};
     use arrow::compute::concat_batches;
     use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
     use parquet::file::metadata::PageIndexPolicy;
@@ -343,7 +344,7 @@ mod tests {
         // nulls and runs; query: all null; vhost: one value (keys of zero bits); referrer:
         // runs longer than a page; method: runs of every length (1, 3, 5, ... rows), so RLE runs
         // start at every offset within a bit-packed group; ua_name: empty strings and non-ASCII.
-        let rows = 3 * crate::string_chunk::PAGE_ROWS / 2;
+        let rows = 3 * crate::dictionary_chunk::PAGE_ROWS / 2;
         let shapes = |column: &str, row: usize| -> Option<Option<String>> {
             Some(match column {
                 "path" => Some(format!("/{row:08}/{}", "x".repeat(60))),
@@ -395,6 +396,77 @@ mod tests {
             values().max().unwrap().as_bytes()
         );
         assert_eq!(stats.null_count_opt(), Some(users.null_count() as u64));
+    }
+
+    #[test]
+    fn numbers_of_every_shape_read_back_as_written() {
+        // bytes_sent: unique past the dictionary limit (PLAIN pages), with nulls and the extreme
+        // values; request_time_ms: a dictionary with nulls, NaN, -0.0 and 0.0; status: runs of
+        // every length.
+        let rows = crate::dictionary_chunk::DICTIONARY_PAGE_LIMIT / 8 + 9_000;
+        let bytes_sent: Int64Array = (0..rows)
+            .map(|row| match row {
+                7 => Some(i64::MIN),
+                8 => Some(i64::MAX),
+                _ if row % 50 == 0 => None,
+                _ => Some(row as i64 * 7 - 100_000),
+            })
+            .collect();
+        let request_time_ms: Float64Array = (0..rows)
+            .map(|row| match row % 13 {
+                0 => None,
+                1 => Some(f64::NAN),
+                2 => Some(-0.0),
+                3 => Some(0.0),
+                _ => Some((row % 997) as f64 * 0.25 - 10.0),
+            })
+            .collect();
+        let status: Int16Array = (0..rows)
+            .map(|row| [200, 304, 404, 500][row.isqrt() % 4])
+            .collect();
+        let mut batch = sample_with(rows, &|_, _| None);
+        for (name, column) in [
+            ("bytes_sent", Arc::new(bytes_sent) as ArrayRef),
+            ("request_time_ms", Arc::new(request_time_ms)),
+            ("status", Arc::new(status)),
+        ] {
+            let mut columns = batch.columns().to_vec();
+            columns[file_schema().index_of(name).unwrap()] = column;
+            batch = RecordBatch::try_new(file_schema(), columns).unwrap();
+        }
+        let pieces: Vec<RecordBatch> = (0..rows)
+            .step_by(30_000)
+            .map(|start| batch.slice(start, 30_000.min(rows - start)))
+            .collect();
+        let (read_back, metadata) = read(write(&pieces, &LakeOptions::default()));
+        assert_eq!(read_back, batch);
+
+        let row_group = metadata.row_group(0);
+        let chunk = |name: &str| row_group.column(file_schema().index_of(name).unwrap());
+        assert!(
+            chunk("bytes_sent").dictionary_page_offset().is_none(),
+            "PLAIN past the dictionary limit"
+        );
+        assert!(chunk("request_time_ms").dictionary_page_offset().is_some());
+        assert!(chunk("status").dictionary_page_offset().is_some());
+        let Some(Statistics::Int64(bytes)) = chunk("bytes_sent").statistics() else {
+            panic!("bytes_sent has no statistics");
+        };
+        assert_eq!(bytes.min_opt(), Some(&i64::MIN));
+        assert_eq!(bytes.max_opt(), Some(&i64::MAX));
+        assert_eq!(
+            bytes.null_count_opt(),
+            Some(batch["bytes_sent"].null_count() as u64)
+        );
+        let Some(Statistics::Double(times)) = chunk("request_time_ms").statistics() else {
+            panic!("request_time_ms has no statistics");
+        };
+        assert_eq!(times.min_opt(), Some(&-10.0));
+        assert_eq!(times.max_opt(), Some(&(996.0 * 0.25 - 10.0)));
+        let Some(Statistics::Int32(codes)) = chunk("status").statistics() else {
+            panic!("status has no statistics");
+        };
+        assert_eq!((codes.min_opt(), codes.max_opt()), (Some(&200), Some(&500)));
     }
 
     #[test]

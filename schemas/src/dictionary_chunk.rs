@@ -1,12 +1,15 @@
-//! One string column of a Parquet row group, dictionary-encoded here rather than by parquet-rs.
+//! One dictionary-encoded column of a Parquet row group (the strings, and the numbers that
+//! repeat: status codes, byte counts, request times), encoded here rather than by parquet-rs.
 //!
-//! Why: the lake's files are small (an hour each) and 16 of the 22 columns are strings. For
+//! Why: the lake's files are small (an hour each) and 19 of the 22 columns are of this kind. For
 //! those, parquet-rs's Arrow writer interns every value through a general-purpose hash table and
-//! compares every value for min/max statistics: about 45 % of its time on hourly files. Here a
-//! value equal to the row before it (runs of one source, method or browser are common in a
-//! file sorted by time) costs one comparison, other values one hash lookup, and statistics are
-//! taken over the dictionary, not the rows. The pages go through parquet-rs's own page writer
-//! (headers, offsets), and the chunk is spliced into the row group it writes.
+//! compares every value for min/max statistics: about 45 % of its time on hourly files. It also
+//! creates a zstd compressor and decompressor for every compressed column chunk, and each
+//! creation traps to this VM's hypervisor (`cpuid`). Here a value equal to the row before it
+//! (runs of one source, method or browser are common in a file sorted by time) costs one
+//! comparison, other values one hash lookup, statistics are taken over the dictionary, not the
+//! rows, and one zstd context per thread serves every chunk. The pages go through parquet-rs's
+//! own page writer (headers, offsets), and the chunk is spliced into the row group it writes.
 //!
 //! Encoding: a PLAIN dictionary page and RLE_DICTIONARY data pages, as parquet-rs and
 //! parquet-mr write them; when the dictionary would pass [`DICTIONARY_PAGE_LIMIT`], PLAIN data
@@ -16,11 +19,13 @@ use std::cell::RefCell;
 use std::hash::BuildHasher;
 use std::ops::Range;
 
-use arrow::array::{Array, StringArray};
+use arrow::array::{Array, AsArray};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::{DataType, Float64Type, Int16Type, Int64Type};
 use bytes::Bytes;
 use hashbrown::hash_table::Entry;
 use hashbrown::{DefaultHashBuilder, HashTable};
-use parquet::basic::{Compression, Encoding, EncodingMask, PageType};
+use parquet::basic::{Compression, Encoding, EncodingMask, PageType, Type as PhysicalType};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
 use parquet::data_type::ByteArray;
@@ -41,25 +46,35 @@ pub const PAGE_BYTES: usize = 1 << 20;
 /// truncate it), so a few huge values never bloat every file's footer.
 const STATISTICS_MAX_BYTES: usize = 256;
 
-/// How a string column chunk is written.
+/// The Arrow types this writer takes: strings, and the numbers it dictionary-encodes.
+pub fn is_dictionary_type(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Utf8 | DataType::Int16 | DataType::Int64 | DataType::Float64
+    )
+}
+
+/// How a column chunk is written.
 #[derive(Debug, Clone, Copy)]
-pub struct StringChunkSettings {
+pub struct ChunkSettings {
     /// `ZSTD` (at its level) or `UNCOMPRESSED`.
     pub compression: Compression,
     /// Chunk min/max and null count.
     pub statistics: bool,
 }
 
-/// Collects one column's values for a row group, then [`StringChunkWriter::close`] encodes them.
-pub struct StringChunkWriter {
+/// Collects one column's values for a row group, then [`DictionaryChunkWriter::close`] encodes
+/// them.
+pub struct DictionaryChunkWriter {
     descr: ColumnDescPtr,
-    settings: StringChunkSettings,
+    settings: ChunkSettings,
     hasher: DefaultHashBuilder,
     /// Dictionary keys, looked up by the bytes of the entry they name.
     dedup: HashTable<u32>,
-    /// The dictionary page's body as it is written: PLAIN, a 4-byte length before each entry.
+    /// The dictionary page's body as it is written: PLAIN, so each string entry has its 4-byte
+    /// length before it, and numbers are their little-endian bytes.
     dictionary: Vec<u8>,
-    /// Where each entry's bytes lie in `dictionary`.
+    /// Where each entry's bytes (without a length) lie in `dictionary`.
     entries: Vec<Range<usize>>,
     /// One key per non-null value, in row order.
     keys: Vec<u32>,
@@ -69,10 +84,10 @@ pub struct StringChunkWriter {
     nulls: u64,
 }
 
-impl StringChunkWriter {
+impl DictionaryChunkWriter {
     /// A writer for a chunk of about `expected_rows` rows (which sizes the dictionary's hash
     /// table, so it is not rebuilt as it grows).
-    pub fn new(descr: ColumnDescPtr, settings: StringChunkSettings, expected_rows: usize) -> Self {
+    pub fn new(descr: ColumnDescPtr, settings: ChunkSettings, expected_rows: usize) -> Self {
         Self {
             descr,
             settings,
@@ -91,56 +106,95 @@ impl StringChunkWriter {
         self.descr.max_def_level() > 0
     }
 
-    /// Appends the rows of `values`.
-    pub fn write(&mut self, values: &StringArray) -> Result<(), ParquetError> {
-        let nullable = self.nullable();
-        if !nullable && values.null_count() > 0 {
+    /// PLAIN strings carry their length; numbers have a fixed width.
+    fn length_prefixed(&self) -> bool {
+        self.descr.physical_type() == PhysicalType::BYTE_ARRAY
+    }
+
+    /// Appends the rows of `values`, an array of one of the [`is_dictionary_type`] types.
+    pub fn write(&mut self, values: &dyn Array) -> Result<(), ParquetError> {
+        if !self.nullable() && values.null_count() > 0 {
             return Err(ParquetError::General(format!(
                 "column {} is required but has nulls",
                 self.descr.path()
             )));
         }
-        self.keys.reserve(values.len() - values.null_count());
-        let data = values.value_data();
-        let bounds = values.value_offsets().windows(2);
-        let value_at = |bound: &[i32]| &data[bound[0] as usize..bound[1] as usize];
+        let nulls = values.nulls().filter(|nulls| nulls.null_count() > 0);
+        // Numbers as the bytes of their Parquet type (INT32 for Int16), little-endian.
+        match values.data_type() {
+            DataType::Utf8 => {
+                let strings = values.as_string::<i32>();
+                let data = strings.value_data();
+                let bounds = strings.value_offsets().windows(2);
+                self.append(nulls, bounds.map(|b| &data[b[0] as usize..b[1] as usize]));
+            }
+            DataType::Int16 => {
+                let numbers = values.as_primitive::<Int16Type>().values().iter();
+                self.append(nulls, numbers.map(|&v| i32::from(v).to_le_bytes()));
+            }
+            DataType::Int64 => {
+                let numbers = values.as_primitive::<Int64Type>().values().iter();
+                self.append(nulls, numbers.map(|v| v.to_le_bytes()));
+            }
+            DataType::Float64 => {
+                let numbers = values.as_primitive::<Float64Type>().values().iter();
+                self.append(nulls, numbers.map(|v| v.to_le_bytes()));
+            }
+            other => {
+                return Err(ParquetError::General(format!(
+                    "column {}: {other} is not dictionary-encoded here",
+                    self.descr.path()
+                )))
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends one value per row (ignored where `nulls` says the row is null).
+    fn append<V: Value>(
+        &mut self,
+        nulls: Option<&NullBuffer>,
+        values: impl ExactSizeIterator<Item = V>,
+    ) {
+        let rows = values.len();
+        self.keys
+            .reserve(rows - nulls.map_or(0, NullBuffer::null_count));
         // Rows next to each other often repeat a value: compare with the last one before hashing.
-        let mut last: Option<(&[u8], u32)> = None;
-        match values.nulls().filter(|nulls| nulls.null_count() > 0) {
+        let mut last: Option<(V, u32)> = None;
+        match nulls {
             None => {
-                if nullable {
-                    self.levels.resize(self.levels.len() + values.len(), 1);
+                if self.nullable() {
+                    self.levels.resize(self.levels.len() + rows, 1);
                 }
-                for bound in bounds {
-                    let key = self.key_of(value_at(bound), &mut last);
+                for value in values {
+                    let key = self.key_of(value, &mut last);
                     self.keys.push(key);
                 }
             }
             Some(nulls) => {
-                for (row, bound) in bounds.enumerate() {
+                for (row, value) in values.enumerate() {
                     if nulls.is_null(row) {
                         self.levels.push(0);
                         self.nulls += 1;
                     } else {
                         self.levels.push(1);
-                        let key = self.key_of(value_at(bound), &mut last);
+                        let key = self.key_of(value, &mut last);
                         self.keys.push(key);
                     }
                 }
             }
         }
-        self.rows += values.len();
-        Ok(())
+        self.rows += rows;
     }
 
-    // Runs once per value of every string column: the check against the previous value must
+    // Runs once per value of every dictionary column: the check against the previous value must
     // not pay for a call (callgrind: ~245 instructions per row of an hourly file), while the
     // hash-table path stays out of line so the loops calling this stay small.
     #[inline(always)]
-    fn key_of<'v>(&mut self, value: &'v [u8], last: &mut Option<(&'v [u8], u32)>) -> u32 {
+    fn key_of<V: Value>(&mut self, value: V, last: &mut Option<(V, u32)>) -> u32 {
         let key = match *last {
-            Some((previous, key)) if previous == value => key,
-            _ => self.intern(value),
+            Some((previous, key)) if previous.same(&value) => key,
+            _ => self.intern(value.bytes()),
         };
         *last = Some((value, key));
         key
@@ -148,6 +202,7 @@ impl StringChunkWriter {
 
     #[inline(never)]
     fn intern(&mut self, value: &[u8]) -> u32 {
+        let length_prefixed = self.length_prefixed();
         let Self {
             hasher,
             dedup,
@@ -158,14 +213,16 @@ impl StringChunkWriter {
         let hash = hasher.hash_one(value);
         let entry = dedup.entry(
             hash,
-            |&key| &dictionary[entries[key as usize].clone()] == value,
+            |&key| same_bytes(&dictionary[entries[key as usize].clone()], value),
             |&key| hasher.hash_one(&dictionary[entries[key as usize].clone()]),
         );
         match entry {
             Entry::Occupied(found) => *found.get(),
             Entry::Vacant(slot) => {
                 let key = entries.len() as u32;
-                dictionary.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                if length_prefixed {
+                    dictionary.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                }
                 let start = dictionary.len();
                 dictionary.extend_from_slice(value);
                 entries.push(start..dictionary.len());
@@ -304,9 +361,12 @@ impl StringChunkWriter {
             body.push(key_width);
             encode_hybrid(keys, key_width, &mut body);
         } else {
+            let length_prefixed = self.length_prefixed();
             for &key in keys {
                 let value = self.entry(key);
-                body.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                if length_prefixed {
+                    body.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                }
                 body.extend_from_slice(value);
             }
         }
@@ -318,7 +378,8 @@ impl StringChunkWriter {
         let mut rows = (self.rows - row).min(PAGE_ROWS);
         let defined = |row: usize| !self.nullable() || self.levels[row] == 1;
         if !use_dictionary {
-            // PLAIN values are the strings themselves: end the page once they pass PAGE_BYTES.
+            // PLAIN values are the values themselves: end the page once they pass PAGE_BYTES.
+            let length_bytes = if self.length_prefixed() { 4 } else { 0 };
             let (mut bytes, mut next_key) = (0, key);
             for offset in 0..rows {
                 if bytes >= PAGE_BYTES {
@@ -326,7 +387,7 @@ impl StringChunkWriter {
                     break;
                 }
                 if defined(row + offset) {
-                    bytes += 4 + self.entries[self.keys[next_key] as usize].len();
+                    bytes += length_bytes + self.entries[self.keys[next_key] as usize].len();
                     next_key += 1;
                 }
             }
@@ -338,32 +399,74 @@ impl StringChunkWriter {
         }
     }
 
-    /// Min and max over the dictionary (every entry is some row's value) and the null count.
+    /// Min and max over the dictionary (every entry is some row's value) and the null count,
+    /// as parquet-rs writes them: NaN never a bound, a zero minimum written as -0.0 and a zero
+    /// maximum as +0.0, and the deprecated min/max fields too for numbers (signed order).
     fn statistics(&self) -> Statistics {
-        let mut bounds: Option<(&[u8], &[u8])> = None;
-        for range in &self.entries {
-            let value = &self.dictionary[range.clone()];
-            bounds = Some(match bounds {
-                None => (value, value),
-                Some((min, max)) => (min.min(value), max.max(value)),
-            });
+        let entries = self
+            .entries
+            .iter()
+            .map(|range| &self.dictionary[range.clone()]);
+        let nulls = Some(self.nulls);
+        let signed = self.descr.sort_order().is_signed();
+        fn bytes<const N: usize>(entry: &[u8]) -> [u8; N] {
+            entry
+                .try_into()
+                .expect("a number's entry has its type's width")
         }
-        let bound = |value: &[u8]| {
-            (value.len() <= STATISTICS_MAX_BYTES).then(|| ByteArray::from(value.to_vec()))
-        };
-        let (min, max) = match bounds {
-            Some((min, max)) => (bound(min), bound(max)),
-            None => (None, None),
-        };
-        Statistics::ByteArray(
-            ValueStatistics::new(min, max, None, Some(self.nulls), false)
-                .with_backwards_compatible_min_max(false),
-        )
+        match self.descr.physical_type() {
+            PhysicalType::INT32 => {
+                let numbers = entries.map(|e| i32::from_le_bytes(bytes(e)));
+                Statistics::Int32(
+                    ValueStatistics::new(numbers.clone().min(), numbers.max(), None, nulls, false)
+                        .with_backwards_compatible_min_max(signed),
+                )
+            }
+            PhysicalType::INT64 => {
+                let numbers = entries.map(|e| i64::from_le_bytes(bytes(e)));
+                Statistics::Int64(
+                    ValueStatistics::new(numbers.clone().min(), numbers.max(), None, nulls, false)
+                        .with_backwards_compatible_min_max(signed),
+                )
+            }
+            PhysicalType::DOUBLE => {
+                let numbers = entries
+                    .map(|e| f64::from_le_bytes(bytes(e)))
+                    .filter(|v| !v.is_nan());
+                let min = numbers
+                    .clone()
+                    .reduce(f64::min)
+                    .map(|v| if v == 0.0 { -0.0 } else { v });
+                let max = numbers
+                    .reduce(f64::max)
+                    .map(|v| if v == 0.0 { 0.0 } else { v });
+                Statistics::Double(
+                    ValueStatistics::new(min, max, None, nulls, false)
+                        .with_backwards_compatible_min_max(signed),
+                )
+            }
+            _ => {
+                let (min, max) = (entries.clone().min(), entries.max());
+                let bound = |value: &[u8]| {
+                    (value.len() <= STATISTICS_MAX_BYTES).then(|| ByteArray::from(value.to_vec()))
+                };
+                Statistics::ByteArray(
+                    ValueStatistics::new(
+                        min.and_then(bound),
+                        max.and_then(bound),
+                        None,
+                        nulls,
+                        false,
+                    )
+                    .with_backwards_compatible_min_max(signed),
+                )
+            }
+        }
     }
 }
 
 thread_local! {
-    /// One zstd context per thread, reused by every string column chunk it compresses:
+    /// One zstd context per thread, reused by every column chunk it compresses:
     /// creating a context costs more than compressing a small hour's column.
     static ZSTD: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
 }
@@ -376,6 +479,57 @@ fn zstd_compress(data: &[u8], level: i32) -> Result<Vec<u8>, ParquetError> {
         };
         Ok(compressor.compress(data)?)
     })
+}
+
+/// A row's value as this writer compares and stores it.
+trait Value: Copy {
+    fn same(&self, other: &Self) -> bool;
+    /// As stored in a PLAIN dictionary entry (without a string's length).
+    fn bytes(&self) -> &[u8];
+}
+
+impl Value for &[u8] {
+    #[inline(always)]
+    fn same(&self, other: &Self) -> bool {
+        same_bytes(self, other)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+}
+
+/// A number's little-endian bytes: compared as one word.
+impl<const N: usize> Value for [u8; N] {
+    #[inline(always)]
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+}
+
+/// `a == b`. Most values compared here are short (methods, browser names, versions, addresses)
+/// and of equal length; `==` on slices calls `memcmp` for them, which cost more than the
+/// comparison itself (callgrind: 9 calls per row of an hourly file, ~2 % of the lake stage).
+/// Up to 16 bytes, two overlapping words of each side are compared instead.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let u64_at = |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().unwrap());
+    let u32_at = |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().unwrap());
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=7 => u32_at(a, 0) == u32_at(b, 0) && u32_at(a, n - 4) == u32_at(b, n - 4),
+        8..=16 => u64_at(a, 0) == u64_at(b, 0) && u64_at(a, n - 8) == u64_at(b, n - 8),
+        _ => a == b,
+    }
 }
 
 /// The rows of one data page, and the range of `keys` holding its non-null values.
@@ -472,6 +626,20 @@ mod tests {
     }
 
     #[test]
+    fn same_bytes_finds_a_difference_at_any_position_of_any_length() {
+        for len in 0..40 {
+            let value: Vec<u8> = (0..len as u8).map(|b| b.wrapping_mul(37)).collect();
+            assert!(same_bytes(&value, &value.clone()), "len {len}");
+            for at in 0..len {
+                let mut other = value.clone();
+                other[at] ^= 0x80;
+                assert!(!same_bytes(&value, &other), "len {len}, byte {at}");
+            }
+            assert!(!same_bytes(&value, &[value.as_slice(), b"x"].concat()));
+        }
+    }
+
+    #[test]
     fn the_hybrid_encoding_is_the_spec_s() {
         // Ten equal values: one RLE run, header 10 << 1, then the value in one byte.
         let mut out = Vec::new();
@@ -499,12 +667,12 @@ mod tests {
 
     #[test]
     fn nulls_in_a_required_column_are_an_error_not_a_corrupt_file() {
-        let settings = StringChunkSettings {
+        let settings = ChunkSettings {
             compression: Compression::UNCOMPRESSED,
             statistics: true,
         };
-        let mut writer = StringChunkWriter::new(column("client_ip"), settings, 2);
-        let values = StringArray::from(vec![Some("1.2.3.4"), None]);
+        let mut writer = DictionaryChunkWriter::new(column("client_ip"), settings, 2);
+        let values = arrow::array::StringArray::from(vec![Some("1.2.3.4"), None]);
         assert!(writer.write(&values).is_err());
     }
 }
