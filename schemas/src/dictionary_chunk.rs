@@ -346,7 +346,7 @@ impl DictionaryChunkWriter {
     }
 
     /// A data page's body (before compression): definition levels when the column is nullable,
-    /// then the values, as dictionary keys or PLAIN strings.
+    /// then the values, as dictionary keys or PLAIN values.
     fn data_page_body(&self, page: &PageExtent, use_dictionary: bool) -> Vec<u8> {
         let mut body = Vec::new();
         if self.nullable() {
