@@ -21,6 +21,7 @@ use flate2::bufread::MultiGzDecoder;
 use loglake_parser::{LogFormat, UserAgentCache};
 use serde::Serialize;
 
+use crate::builder::PaddedUserAgent;
 use crate::chunks::{decode_piece, Chunker, Piece};
 use crate::decoder::{DecodedBatch, Decoder, DecoderOptions};
 use crate::lake::{ExistingFiles, LakeError, LakeOptions, LakeWriter, TimeRange};
@@ -174,7 +175,7 @@ impl SourceTotals {
 static SPARE_USER_AGENTS: UserAgentPool = UserAgentPool::new();
 
 /// Caches handed from decoders that are done to new ones.
-struct UserAgentPool(Mutex<Vec<UserAgentCache>>);
+struct UserAgentPool(Mutex<Vec<UserAgentCache<PaddedUserAgent>>>);
 
 impl UserAgentPool {
     const fn new() -> Self {
@@ -182,12 +183,12 @@ impl UserAgentPool {
     }
 
     /// A cache given back earlier, or a new one.
-    fn take(&self) -> UserAgentCache {
+    fn take(&self) -> UserAgentCache<PaddedUserAgent> {
         let mut spare = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         spare.pop().unwrap_or_default()
     }
 
-    fn give_back(&self, cache: UserAgentCache) {
+    fn give_back(&self, cache: UserAgentCache<PaddedUserAgent>) {
         let mut spare = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         spare.push(cache);
     }
@@ -406,14 +407,14 @@ not a log line
     #[test]
     fn a_user_agent_cache_given_back_is_taken_again_with_what_it_learned() {
         let pool = UserAgentPool::new();
-        let mut cache: UserAgentCache = pool.take();
+        let mut cache = pool.take();
         let agent = Some(b"Mozilla/5.0 (compatible; Googlebot/2.1)".as_slice());
-        let info: UserAgentInfo = cache.lookup(agent).clone();
+        let info: UserAgentInfo = cache.lookup(agent).info().clone();
         assert_eq!(cache.misses(), 1);
         pool.give_back(cache);
 
         let mut cache = pool.take();
-        assert_eq!(cache.lookup(agent), &info);
+        assert_eq!(cache.lookup(agent).info(), &info);
         assert_eq!(cache.misses(), 1, "the agent was classified once");
         // The pool was emptied by that take: the next decoder starts with a new cache.
         assert_eq!(pool.take().misses(), 0);
