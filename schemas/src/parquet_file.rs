@@ -338,6 +338,19 @@ mod tests {
         (concat_batches(&file_schema(), &batches).unwrap(), metadata)
     }
 
+    /// Writes `batch` as one file, handed over in slices of `piece_rows` rows, and reads it back.
+    fn round_trip_in_pieces(
+        batch: &RecordBatch,
+        piece_rows: usize,
+    ) -> (RecordBatch, parquet::file::metadata::ParquetMetaData) {
+        let rows = batch.num_rows();
+        let pieces: Vec<RecordBatch> = (0..rows)
+            .step_by(piece_rows)
+            .map(|start| batch.slice(start, piece_rows.min(rows - start)))
+            .collect();
+        read(write(&pieces, &LakeOptions::default()))
+    }
+
     #[test]
     fn string_columns_of_every_shape_read_back_as_written() {
         // path: unique and long enough to pass the dictionary limit (PLAIN pages); remote_user:
@@ -358,23 +371,12 @@ mod tests {
             })
         };
         let batch = sample_with(rows, &shapes);
-        let pieces: Vec<RecordBatch> = (0..rows)
-            .step_by(7_000)
-            .map(|start| batch.slice(start, 7_000.min(rows - start)))
-            .collect();
-        let (read_back, metadata) = read(write(&pieces, &LakeOptions::default()));
+        let (read_back, metadata) = round_trip_in_pieces(&batch, 7_000);
         assert_eq!(read_back, batch);
         assert!(metadata.offset_index().is_some());
 
-        let chunk = |name: &str| {
-            let row_group = metadata.row_group(0);
-            let index = row_group
-                .columns()
-                .iter()
-                .position(|c| c.column_path().string() == name)
-                .unwrap();
-            row_group.column(index).clone()
-        };
+        let row_group = metadata.row_group(0);
+        let chunk = |name: &str| row_group.column(file_schema().index_of(name).unwrap());
         let path = chunk("path");
         assert!(
             path.dictionary_page_offset().is_none(),
@@ -434,11 +436,7 @@ mod tests {
             columns[file_schema().index_of(name).unwrap()] = column;
             batch = RecordBatch::try_new(file_schema(), columns).unwrap();
         }
-        let pieces: Vec<RecordBatch> = (0..rows)
-            .step_by(30_000)
-            .map(|start| batch.slice(start, 30_000.min(rows - start)))
-            .collect();
-        let (read_back, metadata) = read(write(&pieces, &LakeOptions::default()));
+        let (read_back, metadata) = round_trip_in_pieces(&batch, 30_000);
         assert_eq!(read_back, batch);
 
         let row_group = metadata.row_group(0);
