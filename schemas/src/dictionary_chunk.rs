@@ -7,8 +7,7 @@
 //! creates a zstd compressor and decompressor for every compressed column chunk, and each
 //! creation traps to this VM's hypervisor (`cpuid`). Here a value equal to the row before it
 //! (runs of one source, method or browser are common in a file sorted by time) costs one
-//! comparison, a user agent's fields first try the key that agent's last row got (one more
-//! comparison), other values one hash lookup, statistics are taken over the dictionary, not the
+//! comparison, other values one hash lookup, statistics are taken over the dictionary, not the
 //! rows, and one zstd context per thread serves every chunk. The pages go through parquet-rs's
 //! own page writer (headers, offsets), and the chunk is spliced into the row group it writes.
 //!
@@ -83,13 +82,7 @@ pub struct DictionaryChunkWriter {
     levels: Vec<u8>,
     rows: usize,
     nulls: u64,
-    /// For a column whose value follows from another column's (see [`Self::write_guided`]):
-    /// per key of that column, the key its last row here got ([`NO_KEY`] if none yet).
-    key_by_guide: Vec<u32>,
 }
-
-/// A row without a key: a null.
-pub const NO_KEY: u32 = u32::MAX;
 
 impl DictionaryChunkWriter {
     /// A writer for a chunk of about `expected_rows` rows (which sizes the dictionary's hash
@@ -106,7 +99,6 @@ impl DictionaryChunkWriter {
             levels: Vec::new(),
             rows: 0,
             nulls: 0,
-            key_by_guide: Vec::new(),
         }
     }
 
@@ -156,63 +148,6 @@ impl DictionaryChunkWriter {
             }
         }
         Ok(())
-    }
-
-    /// Appends the strings of `values`, where `guide` holds per row the dictionary key of
-    /// another column whose value mostly decides this one's ([`Self::row_keys`] of that
-    /// column's writer): woothee's fields follow from the user agent. A row whose guide was
-    /// seen before tries that row's key first, which costs one comparison instead of a hash
-    /// lookup; the comparison keeps the result exact whatever the columns hold.
-    pub fn write_guided(&mut self, values: &dyn Array, guide: &[u32]) -> Result<(), ParquetError> {
-        let (DataType::Utf8, false) = (values.data_type(), values.null_count() > 0) else {
-            return self.write(values);
-        };
-        let strings = values.as_string::<i32>();
-        let data = strings.value_data();
-        let bounds = strings.value_offsets().windows(2);
-        let values = bounds.map(|b| &data[b[0] as usize..b[1] as usize]);
-        debug_assert_eq!(values.len(), guide.len());
-        if self.nullable() {
-            self.levels.resize(self.levels.len() + guide.len(), 1);
-        }
-        self.keys.reserve(guide.len());
-        let mut last = None;
-        for (value, &guide) in values.zip(guide) {
-            let key = match self.key_by_guide.get(guide as usize) {
-                Some(&key) if key != NO_KEY && same_bytes(self.entry(key), value) => key,
-                _ => {
-                    let key = self.key_of(value, &mut last);
-                    if guide != NO_KEY {
-                        let slot = guide as usize;
-                        if slot >= self.key_by_guide.len() {
-                            self.key_by_guide.resize(slot + 1, NO_KEY);
-                        }
-                        self.key_by_guide[slot] = key;
-                    }
-                    key
-                }
-            };
-            self.keys.push(key);
-        }
-        self.rows += guide.len();
-        Ok(())
-    }
-
-    /// The dictionary key of each of the last `rows` rows written ([`NO_KEY`] for a null),
-    /// replacing the contents of `out`.
-    pub fn row_keys(&self, rows: usize, out: &mut Vec<u32>) {
-        out.clear();
-        if !self.nullable() {
-            out.extend_from_slice(&self.keys[self.keys.len() - rows..]);
-            return;
-        }
-        let levels = &self.levels[self.rows - rows..];
-        let values = levels.iter().filter(|&&level| level == 1).count();
-        let mut keys = self.keys[self.keys.len() - values..].iter();
-        out.extend(levels.iter().map(|&level| match level {
-            1 => *keys.next().expect("one key per defined row"),
-            _ => NO_KEY,
-        }));
     }
 
     /// Appends one value per row (ignored where `nulls` says the row is null).
@@ -802,23 +737,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn row_keys_are_the_keys_of_the_last_rows_with_nulls_in_place() {
-        let settings = ChunkSettings {
-            compression: Compression::UNCOMPRESSED,
-            statistics: false,
-        };
-        let mut writer = DictionaryChunkWriter::new(column("user_agent"), settings, 8);
-        let first = arrow::array::StringArray::from(vec![Some("a"), None, Some("b")]);
-        let second = arrow::array::StringArray::from(vec![None, Some("b"), Some("c"), Some("a")]);
-        writer.write(&first).unwrap();
-        writer.write(&second).unwrap();
-        let mut keys = vec![7];
-        writer.row_keys(4, &mut keys);
-        assert_eq!(keys, [NO_KEY, 1, 2, 0]);
-        writer.row_keys(6, &mut keys);
-        assert_eq!(keys, [NO_KEY, 1, NO_KEY, 1, 2, 0]);
     }
 }

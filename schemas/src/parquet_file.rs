@@ -38,17 +38,6 @@ const ZSTD_COLUMNS: &[&str] = &[
 /// times, repeat enough for a dictionary: it made bench-1m's lake 0.6 % smaller.)
 const DELTA_COLUMNS: &[&str] = &["ts", "source_line"];
 
-/// woothee's fields, which follow from `user_agent`: their keys are guided by its keys
-/// ([`DictionaryChunkWriter::write_guided`]).
-const USER_AGENT_FIELDS: &[&str] = &[
-    "ua_name",
-    "ua_category",
-    "ua_version",
-    "ua_os",
-    "ua_os_version",
-    "ua_vendor",
-];
-
 /// Long, nearly unique strings: min/max statistics over them never prune anything (every hour's
 /// file spans almost the whole range) and only make the footer bigger.
 const NO_STATISTICS_COLUMNS: &[&str] = &[
@@ -78,11 +67,6 @@ pub struct SortedFileWriter<W: Write + Send> {
     first_group_rows: usize,
     group: Option<RowGroup>,
     groups_written: usize,
-    /// The index of `user_agent`, and per column whether it is one of [`USER_AGENT_FIELDS`].
-    user_agent_column: usize,
-    guided: Vec<bool>,
-    /// The `user_agent` keys of the rows being written.
-    user_agent_keys: Vec<u32>,
 }
 
 struct RowGroup {
@@ -108,19 +92,6 @@ impl<W: Write + Send> SortedFileWriter<W> {
             ArrowWriter::try_new(sink, schema.clone(), Some(props))?.into_serialized_writer()?;
         let rows_per_group = rows_per_row_group(options.row_group_bytes, batches);
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        let user_agent_column = schema.index_of("user_agent").expect("the schema's column");
-        // Guided only by a `user_agent` written before them, by this module.
-        let guided = schema
-            .fields()
-            .iter()
-            .enumerate()
-            .map(|(index, field)| {
-                USER_AGENT_FIELDS.contains(&field.name().as_str())
-                    && index > user_agent_column
-                    && dictionary_columns[index].is_some()
-                    && dictionary_columns[user_agent_column].is_some()
-            })
-            .collect();
         Ok(Self {
             file,
             arrow_writers,
@@ -130,9 +101,6 @@ impl<W: Write + Send> SortedFileWriter<W> {
             first_group_rows: rows_per_group.min(rows),
             group: None,
             groups_written: 0,
-            user_agent_column,
-            guided,
-            user_agent_keys: Vec::new(),
         })
     }
 
@@ -149,15 +117,7 @@ impl<W: Write + Send> SortedFileWriter<W> {
             for (index, chunk) in group.columns.iter_mut().enumerate() {
                 let column = piece.column(index);
                 match chunk {
-                    ColumnChunk::Dictionary(writer) if self.guided[index] => {
-                        writer.write_guided(column.as_ref(), &self.user_agent_keys)?
-                    }
-                    ColumnChunk::Dictionary(writer) => {
-                        writer.write(column.as_ref())?;
-                        if index == self.user_agent_column {
-                            writer.row_keys(rows, &mut self.user_agent_keys);
-                        }
-                    }
+                    ColumnChunk::Dictionary(writer) => writer.write(column.as_ref())?,
                     ColumnChunk::Arrow(writer) => {
                         for leaf in compute_leaves(self.schema.field(index), column)? {
                             writer.write(&leaf)?;
@@ -438,28 +398,6 @@ mod tests {
             values().max().unwrap().as_bytes()
         );
         assert_eq!(stats.null_count_opt(), Some(users.null_count() as u64));
-    }
-
-    #[test]
-    fn user_agent_fields_read_back_as_written_whether_or_not_they_follow_the_user_agent() {
-        // The user agent's keys guide its fields' keys; the guide may be wrong and must never
-        // change a value. user_agent: nulls and five values; ua_name: follows it except every
-        // 11th row; ua_os: unrelated to it; ua_version: changes over time for the same agent,
-        // including across the pieces the file is handed over in.
-        let rows = 3 * crate::dictionary_chunk::PAGE_ROWS / 2;
-        let shapes = |column: &str, row: usize| -> Option<Option<String>> {
-            Some(match column {
-                "user_agent" => (row % 7 != 0).then(|| format!("agent {}", row % 5)),
-                "ua_name" if row % 11 == 0 => Some(format!("odd {}", row % 3)),
-                "ua_name" => Some(format!("name {}", row % 5)),
-                "ua_os" => Some(format!("os {}", row % 4)),
-                "ua_version" => Some(format!("{}.{}", row % 5, row / 1_000)),
-                _ => return None,
-            })
-        };
-        let batch = sample_with(rows, &shapes);
-        let (read_back, _) = round_trip_in_pieces(&batch, 7_000);
-        assert_eq!(read_back, batch);
     }
 
     #[test]
