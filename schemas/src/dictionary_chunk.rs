@@ -561,12 +561,7 @@ fn bit_width(max: u32) -> u8 {
 fn encode_hybrid<T: Copy + PartialEq + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u8>) {
     // values[packed_from..next] wait to be bit-packed.
     let (mut packed_from, mut next) = (0, 0);
-    loop {
-        // Only a run of two or more can become an RLE run: skip to the next one.
-        next = next_repeat(values, next);
-        if next == values.len() {
-            break;
-        }
+    while next < values.len() {
         let value = values[next];
         let run = 1 + values[next + 1..]
             .iter()
@@ -584,25 +579,6 @@ fn encode_hybrid<T: Copy + PartialEq + Into<u32>>(values: &[T], width: u8, out: 
         next += run;
     }
     bit_pack(&values[packed_from..], width, out);
-}
-
-/// The first `i >= from` where `values[i] == values[i + 1]`, or `values.len()` if there is none.
-/// Most keys differ from the next one; comparing eight neighbours at a time (which compiles to
-/// vector compares) is several times faster than counting a run at every value.
-fn next_repeat<T: Copy + PartialEq>(values: &[T], mut from: usize) -> usize {
-    while from + 9 <= values.len() {
-        let (these, nexts) = (&values[from..from + 8], &values[from + 1..from + 9]);
-        let equal = (0..8).fold(0u32, |mask, k| {
-            mask | (u32::from(these[k] == nexts[k]) << k)
-        });
-        if equal != 0 {
-            return from + equal.trailing_zeros() as usize;
-        }
-        from += 8;
-    }
-    (from..values.len().saturating_sub(1))
-        .find(|&i| values[i] == values[i + 1])
-        .unwrap_or(values.len())
 }
 
 fn bit_pack<T: Copy + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u8>) {
@@ -698,44 +674,5 @@ mod tests {
         let mut writer = DictionaryChunkWriter::new(column("client_ip"), settings, 2);
         let values = arrow::array::StringArray::from(vec![Some("1.2.3.4"), None]);
         assert!(writer.write(&values).is_err());
-    }
-
-    #[test]
-    fn skipping_to_repeats_encodes_what_counting_a_run_at_every_value_does() {
-        // The straightforward encoder, which counts the run starting at every value.
-        fn reference(values: &[u32], width: u8, out: &mut Vec<u8>) {
-            let (mut packed_from, mut next) = (0, 0);
-            while next < values.len() {
-                let value = values[next];
-                let run = values[next..].iter().take_while(|&&v| v == value).count();
-                let fill = (8 - (next - packed_from) % 8) % 8;
-                if run >= fill + 8 {
-                    bit_pack(&values[packed_from..next + fill], width, out);
-                    push_uleb128(((run - fill) as u64) << 1, out);
-                    out.extend_from_slice(&value.to_le_bytes()[..usize::from(width).div_ceil(8)]);
-                    packed_from = next + run;
-                }
-                next += run;
-            }
-            bit_pack(&values[packed_from..], width, out);
-        }
-        // Runs of every length up to 20 at every offset, among short runs (of one, two or three
-        // values, by the sequence's length), in sequences of every length up to 40.
-        for len in 0..40 {
-            for run_start in 0..len {
-                for run in 1..=20.min(len - run_start) {
-                    let values: Vec<u32> = (0..len as u32)
-                        .map(|i| match i as usize {
-                            i if (run_start..run_start + run).contains(&i) => 99,
-                            _ => i / (1 + len as u32 % 3) % 7,
-                        })
-                        .collect();
-                    let (mut fast, mut slow) = (Vec::new(), Vec::new());
-                    encode_hybrid(&values, 7, &mut fast);
-                    reference(&values, 7, &mut slow);
-                    assert_eq!(fast, slow, "{values:?}");
-                }
-            }
-        }
     }
 }
