@@ -32,8 +32,8 @@ enum Command {
     /// Parse access logs into the Parquet lake: OUT/access_logs/dt=YYYY-MM-DD/hour=HH/*.parquet,
     /// with every unparseable line in OUT/rejects/*.ndjson.
     Ingest {
-        /// Line format: auto (recognise each line), combined, common or vhost_combined.
-        #[arg(long, default_value = "auto", value_parser = parse_format)]
+        /// Line format (see README.md's Formats).
+        #[arg(long, default_value = "auto", value_parser = format_parser())]
         format: LogFormat,
         /// The lake's root directory.
         #[arg(long, default_value = "lake")]
@@ -54,8 +54,8 @@ enum Command {
         /// The lake's root: a directory or s3://bucket/prefix.
         #[arg(long)]
         dest: String,
-        /// Line format: auto (recognise each line), combined, common or vhost_combined.
-        #[arg(long, default_value = "auto", value_parser = parse_format)]
+        /// Line format (see README.md's Formats).
+        #[arg(long, default_value = "auto", value_parser = format_parser())]
         format: LogFormat,
         /// Keep only rows at or after this UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ); only
         /// the hours in the range are replaced.
@@ -117,8 +117,14 @@ fn parse_output_format(name: &str) -> Result<OutputFormat, String> {
     name.parse()
 }
 
-fn parse_format(name: &str) -> Result<LogFormat, String> {
-    name.parse()
+/// `--format`'s values: the registry's formats, each with its summary in `--help`.
+fn format_parser() -> impl clap::builder::TypedValueParser<Value = LogFormat> {
+    use clap::builder::TypedValueParser;
+    let values = LogFormat::ALL
+        .iter()
+        .map(|f| clap::builder::PossibleValue::new(f.name()).help(f.summary()));
+    clap::builder::PossibleValuesParser::new(values)
+        .map(|name| name.parse::<LogFormat>().expect("a registered name"))
 }
 
 fn parse_instant(text: &str) -> Result<i64, String> {

@@ -235,3 +235,24 @@ fn the_ingest_event_source_reports_partial_failures() {
         Value::Tagged(_)
     ));
 }
+
+#[test]
+fn the_log_format_parameter_allows_exactly_the_registered_formats() {
+    let template = template();
+    let parameter = &template["Parameters"]["LogFormat"];
+    let allowed: Vec<&str> = parameter["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let registered: Vec<&str> = loglake_parser::LogFormat::ALL
+        .iter()
+        .map(|f| f.name())
+        .collect();
+    assert_eq!(allowed, registered);
+    assert_eq!(
+        parameter["Default"].as_str(),
+        Some(loglake_parser::LogFormat::default().name())
+    );
+}

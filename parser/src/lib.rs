@@ -4,16 +4,19 @@
 //! Everything here works on bytes borrowed from the input and allocates nothing per line on the
 //! hot path; turning parsed lines into Arrow batches is the `loglake-schemas` crate's job.
 
+pub mod format;
 pub mod line;
 pub mod payload;
 pub mod reject;
 pub mod timestamp;
 pub mod useragent;
 
-pub use line::{parse_line, AccessLine, LineParser, LogFormat, Text};
+pub use format::{parse_line, LineFormat, LineParser, LogFormat, ParseLine};
+pub use line::{AccessLine, Text};
 pub use reject::RejectReason;
 pub use timestamp::{
-    format_rfc3339_micros, parse_clf_timestamp, parse_utc_instant, write_rfc3339_micros, UtcHour,
+    format_rfc3339_micros, parse_clf_timestamp, parse_iso8601_utc, parse_utc_instant,
+    write_rfc3339_micros, UtcHour,
 };
 pub use useragent::{
     classify, has_bot_token, CachedUserAgent, UserAgentCache, UserAgentInfo, BOT_TOKENS,

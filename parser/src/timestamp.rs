@@ -83,6 +83,56 @@ pub fn parse_utc_instant(text: &str) -> Option<i64> {
     Some((days_from_civil(year, month, day) * 86_400 + seconds_in_day) * MICROS_PER_SECOND)
 }
 
+/// Parses an ISO 8601 UTC timestamp as AWS writes it in load-balancer and CDN logs,
+/// `YYYY-MM-DDTHH:MM:SS[.f…]Z` (up to nine fraction digits; beyond microseconds they are
+/// dropped), into microseconds since the epoch. `None` when it is not that shape or not a real
+/// date and time.
+pub fn parse_iso8601_utc(text: &[u8]) -> Option<i64> {
+    let (t, fraction) = match text {
+        [head @ .., b'Z'] if head.len() >= 19 => (&head[..19], &head[19..]),
+        _ => return None,
+    };
+    if t[4] != b'-' || t[7] != b'-' || t[10] != b'T' || t[13] != b':' || t[16] != b':' {
+        return None;
+    }
+    let year = two_digits(t[0], t[1])? * 100 + two_digits(t[2], t[3])?;
+    let month = two_digits(t[5], t[6])?;
+    let day = two_digits(t[8], t[9])?;
+    let hour = two_digits(t[11], t[12])?;
+    let minute = two_digits(t[14], t[15])?;
+    let second = two_digits(t[17], t[18])?;
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let micros = match fraction {
+        [] => 0,
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => {
+            let mut micros = 0;
+            for place in 0..6 {
+                let digit = match digits.get(place) {
+                    Some(d) if d.is_ascii_digit() => i64::from(d - b'0'),
+                    Some(_) => return None,
+                    None => 0,
+                };
+                micros = micros * 10 + digit;
+            }
+            if !digits.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            micros
+        }
+        _ => return None,
+    };
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second;
+    Some(seconds * MICROS_PER_SECOND + micros)
+}
+
 /// Remembers the last timestamp's minute: consecutive log lines nearly always share the date,
 /// hour, minute and offset, so only the seconds need reading.
 #[derive(Debug, Default, Clone)]
@@ -281,6 +331,34 @@ mod tests {
             "",
         ] {
             assert_eq!(parse_utc_instant(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn parses_iso8601_utc_as_aws_writes_it() {
+        let at = |text: &str| parse_iso8601_utc(text.as_bytes());
+        assert_eq!(
+            at("2019-10-14T12:00:20.694172Z"),
+            Some(1_571_054_420_694_172)
+        );
+        assert_eq!(at("2019-10-14T12:00:20Z"), Some(1_571_054_420_000_000));
+        assert_eq!(at("2019-10-14T12:00:20.5Z"), Some(1_571_054_420_500_000));
+        assert_eq!(
+            at("2019-10-14T12:00:20.123456789Z"),
+            Some(1_571_054_420_123_456)
+        );
+        for bad in [
+            "2019-02-30T12:00:20Z",
+            "2019-10-14T24:00:20Z",
+            "2019-10-14 12:00:20Z",
+            "2019-10-14T12:00:20",
+            "2019-10-14T12:00:20.Z",
+            "2019-10-14T12:00:20.12x4Z",
+            "2019-10-14T12:00:20.1234567890Z",
+            "Z",
+            "",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
         }
     }
 

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use loglake_parser::{LineParser, LogFormat, RejectReason, UserAgentCache};
+use loglake_parser::{LineParser, LogFormat, ParseLine, RejectReason, UserAgentCache};
 use memchr::memchr;
 
 use crate::builder::{AccessLogBatchBuilder, RowBuilder};
@@ -39,6 +39,8 @@ pub struct DecodedBatch<Rows = RecordBatch> {
 
 #[derive(Debug, Clone, Copy)]
 pub struct DecoderOptions {
+    /// The format of the lines, for a decoder that parses with a [`LineParser`] (the default);
+    /// [`Decoder::with_format`] takes a parser instead.
     pub format: LogFormat,
     /// Lines per batch (rows plus rejects).
     pub batch_size: usize,
@@ -58,12 +60,14 @@ impl Default for DecoderOptions {
     }
 }
 
-/// Decodes lines into rows (by default Arrow columns in the file schema) and rejects.
-pub struct Decoder<B: RowBuilder = AccessLogBatchBuilder> {
+/// Decodes lines into rows (by default Arrow columns in the file schema) and rejects. `B` says
+/// what rows are made of, `F` how a line is parsed: by default a [`LineParser`] of the format
+/// in the options, or any one format's own parser, whose calls then inline into the loop.
+pub struct Decoder<B: RowBuilder = AccessLogBatchBuilder, F: ParseLine = LineParser> {
     options: DecoderOptions,
     source: Arc<str>,
     next_line: i64,
-    lines: LineParser,
+    lines: F,
     user_agents: UserAgentCache<B::UserAgent>,
     builder: B,
     rejects: Vec<Reject>,
@@ -85,13 +89,20 @@ impl Decoder {
 }
 
 impl<B: RowBuilder> Decoder<B> {
-    /// A decoder of lines into `B`'s rows.
+    /// A decoder of lines in `options.format` into `B`'s rows.
     pub fn with_row_builder(source: impl Into<Arc<str>>, options: DecoderOptions) -> Self {
+        Self::with_format(source, options, LineParser::new(options.format))
+    }
+}
+
+impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
+    /// A decoder of lines parsed by `lines` (`options.format` is not used) into `B`'s rows.
+    pub fn with_format(source: impl Into<Arc<str>>, options: DecoderOptions, lines: F) -> Self {
         Self {
             options,
             source: source.into(),
             next_line: 1,
-            lines: LineParser::new(options.format),
+            lines,
             user_agents: UserAgentCache::default(),
             builder: B::with_capacity(options.batch_size),
             rejects: Vec::new(),

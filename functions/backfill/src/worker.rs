@@ -78,10 +78,8 @@ impl MapBatch {
         if !dest.is_s3() {
             return Err(bad("dest", "must be s3://bucket/prefix"));
         }
-        let format: LogFormat = match &input.format {
-            Some(name) => name.parse().map_err(|e: String| bad("format", e))?,
-            None => LogFormat::Auto,
-        };
+        let format =
+            LogFormat::from_setting(input.format.as_deref()).map_err(|e| bad("format", e))?;
         let instant = |field, text: &Option<String>| {
             text.as_deref()
                 .map(|t| {

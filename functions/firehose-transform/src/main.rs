@@ -14,13 +14,9 @@ async fn main() -> Result<(), Error> {
         .with_target(false)
         .init();
 
-    let format: LogFormat = match std::env::var(loglake_firehose_transform::LOG_FORMAT_VAR) {
-        Ok(name) if !name.trim().is_empty() => name
-            .trim()
-            .parse()
-            .inspect_err(|error| tracing::error!(%error, "invalid LOG_FORMAT"))?,
-        _ => LogFormat::Auto,
-    };
+    let setting = std::env::var(loglake_firehose_transform::LOG_FORMAT_VAR).ok();
+    let format = LogFormat::from_setting(setting.as_deref())
+        .inspect_err(|error| tracing::error!(%error, "invalid LOG_FORMAT"))?;
 
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<FirehoseEvent>| async move {

@@ -38,10 +38,8 @@ impl Config {
         let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let firehose_stream = set("FIREHOSE_STREAM_NAME")
             .ok_or(ConfigError::MissingStream("FIREHOSE_STREAM_NAME"))?;
-        let log_format = match set("LOG_FORMAT") {
-            None => LogFormat::Auto,
-            Some(name) => name.parse().map_err(ConfigError::BadLogFormat)?,
-        };
+        let log_format = LogFormat::from_setting(set("LOG_FORMAT").as_deref())
+            .map_err(ConfigError::BadLogFormat)?;
         Ok(Self {
             firehose_stream,
             rejects_stream: set("REJECTS_STREAM_NAME"),

@@ -1,0 +1,70 @@
+//! `auto`, the default: each line read in whichever registered format it is.
+
+use super::clf::ClfParser;
+use super::{LineFormat, LineParser, LogFormat, ParseLine};
+use crate::line::AccessLine;
+use crate::reject::RejectReason;
+
+/// Any layout of the CLF family (`combined`, `common`, `vhost_combined`, with extra fields), read
+/// in one pass; a line without the family's bracketed timestamp is then tried in each format the
+/// registry marks [`LineFormat::TRIED_BY_AUTO`], in registry order.
+#[derive(Debug, Clone)]
+pub struct Auto {
+    clf: ClfParser,
+    /// Parsers of the other families, made on the first line that needs them.
+    others: Vec<LineParser>,
+    others_made: bool,
+}
+
+impl LineFormat for Auto {
+    const NAME: &'static str = "auto";
+    const SUMMARY: &'static str = "recognise each line on its own";
+    const EXAMPLE: &'static str =
+        r#"203.0.113.9 - - [10/Oct/2026:13:55:36 -0700] "GET / HTTP/1.1" 200 5"#;
+
+    fn new() -> Self {
+        Self {
+            clf: ClfParser::default(),
+            others: Vec::new(),
+            others_made: false,
+        }
+    }
+}
+
+impl ParseLine for Auto {
+    #[inline]
+    fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
+        match self.clf.parse(line) {
+            Ok((parsed, _)) => Ok(parsed),
+            Err(RejectReason::NoTimestamp) => self.parse_other_families(line),
+            Err(reason) => Err(reason),
+        }
+    }
+}
+
+impl Auto {
+    /// The first of the other families' formats that reads the line; when none does, the first
+    /// reason that says more than "not this format" (the line has that format's shape but a
+    /// broken field), else `no_timestamp`.
+    #[cold]
+    fn parse_other_families<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
+        if !self.others_made {
+            self.others = LogFormat::ALL
+                .iter()
+                .filter(|format| format.tried_by_auto())
+                .map(|&format| LineParser::new(format))
+                .collect();
+            self.others_made = true;
+        }
+        let mut reason = RejectReason::NoTimestamp;
+        for parser in &mut self.others {
+            match parser.parse(line) {
+                Ok(parsed) => return Ok(parsed),
+                Err(RejectReason::NoTimestamp | RejectReason::FormatMismatch) => {}
+                Err(other) if reason == RejectReason::NoTimestamp => reason = other,
+                Err(_) => {}
+            }
+        }
+        Err(reason)
+    }
+}

@@ -1,0 +1,209 @@
+//! The log formats: one file each, and [the registry](formats!) below that lists them.
+//!
+//! A format is a type implementing [`LineFormat`]: its name (what `--format`, `LOG_FORMAT` and the
+//! backfill's `format` accept), a one-line summary and an example line (README.md lists them and a
+//! test parses each example), and `parse`, which turns one line into an [`AccessLine`] or says
+//! why it cannot. The registry generates [`LogFormat`], the plain name of a format that options
+//! carry around, and [`LineParser`], a parser of the chosen format: an enum, so the per-line call
+//! is a `match`, not a virtual call, and each arm inlines its format's parser. Code that knows its
+//! format at compile time can use the format's type directly (the [`Decoder`] is generic over it).
+//!
+//! Adding a format that fits the `access_logs` columns: write `format/NAME.rs` with a type
+//! implementing [`LineFormat`], and add one line to the `formats!` table below.
+//!
+//! [`Decoder`]: https://docs.rs/loglake-schemas (the `Decoder` of the `loglake-schemas` crate)
+
+use std::str::FromStr;
+
+use crate::line::AccessLine;
+use crate::reject::RejectReason;
+
+pub mod auto;
+pub mod clf;
+pub mod combined;
+pub mod common;
+pub mod vhost_combined;
+
+/// Something that turns lines into [`AccessLine`]s: every format's parser, and [`LineParser`],
+/// which is any of them.
+pub trait ParseLine: Send {
+    /// Parses one line, without its line ending. A parser may remember what earlier lines told
+    /// it (a cached timestamp minute, a header naming the fields).
+    fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason>;
+}
+
+/// One log format: its parser, and what the registry tells users about it.
+pub trait LineFormat: ParseLine + Sized {
+    /// The name users give: `--format NAME`, `LOG_FORMAT=NAME`.
+    const NAME: &'static str;
+    /// What the format is, in a few words, for `--help` and README.md.
+    const SUMMARY: &'static str;
+    /// A line of this format (a test parses it).
+    const EXAMPLE: &'static str;
+    /// Whether `auto` tries this format on a line that is not of the CLF family (the family
+    /// `auto` reads itself, in any of its layouts).
+    const TRIED_BY_AUTO: bool = false;
+
+    /// A parser with nothing seen yet.
+    fn new() -> Self;
+}
+
+/// The registry: every format, in the order `--help`, README.md and `auto` list them. Each line
+/// is `Variant => module::Type`; the first is the default.
+macro_rules! formats {
+    ($($variant:ident => $module:ident::$type:ident,)+) => {
+        /// The name of a log format, as options and settings carry it (see [`LineParser`] for
+        /// a parser of it).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum LogFormat {
+            $($variant,)+
+        }
+
+        impl LogFormat {
+            /// Every format, in registry order.
+            pub const ALL: &'static [LogFormat] = &[$(LogFormat::$variant),+];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(LogFormat::$variant => <$module::$type as LineFormat>::NAME,)+
+                }
+            }
+
+            pub fn summary(self) -> &'static str {
+                match self {
+                    $(LogFormat::$variant => <$module::$type as LineFormat>::SUMMARY,)+
+                }
+            }
+
+            pub fn example(self) -> &'static str {
+                match self {
+                    $(LogFormat::$variant => <$module::$type as LineFormat>::EXAMPLE,)+
+                }
+            }
+
+            /// Whether `auto` tries this format on lines outside the CLF family.
+            pub fn tried_by_auto(self) -> bool {
+                match self {
+                    $(LogFormat::$variant => <$module::$type as LineFormat>::TRIED_BY_AUTO,)+
+                }
+            }
+        }
+
+        /// A parser of one of the registry's formats, chosen at run time.
+        #[derive(Debug, Clone)]
+        pub enum LineParser {
+            $($variant($module::$type),)+
+        }
+
+        impl LineParser {
+            pub fn new(format: LogFormat) -> Self {
+                match format {
+                    $(LogFormat::$variant => LineParser::$variant(LineFormat::new()),)+
+                }
+            }
+
+        }
+
+        impl ParseLine for LineParser {
+            #[inline]
+            fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
+                match self {
+                    $(LineParser::$variant(parser) => parser.parse(line),)+
+                }
+            }
+        }
+    };
+}
+
+formats! {
+    Auto => auto::Auto,
+    Combined => combined::Combined,
+    Common => common::Common,
+    VhostCombined => vhost_combined::VhostCombined,
+}
+
+impl Default for LogFormat {
+    fn default() -> Self {
+        LogFormat::ALL[0]
+    }
+}
+
+impl std::fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    /// A format by its name, as `--format`, `LOG_FORMAT` and the backfill's `format` give it
+    /// (surrounding whitespace ignored).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        let name = name.trim();
+        LogFormat::ALL
+            .iter()
+            .copied()
+            .find(|format| format.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<_> = LogFormat::ALL.iter().map(|f| f.name()).collect();
+                format!(
+                    "unknown log format {name:?} (expected one of: {})",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+impl LogFormat {
+    /// The format a setting names (`LOG_FORMAT`, the backfill's `format`): unset or blank is the
+    /// default, anything else must be a registered name.
+    pub fn from_setting(value: Option<&str>) -> Result<Self, String> {
+        match value {
+            Some(name) if !name.trim().is_empty() => name.parse(),
+            _ => Ok(Self::default()),
+        }
+    }
+}
+
+/// Parses one line (without its line ending) in the given format. For many lines, a
+/// [`LineParser`] is faster.
+pub fn parse_line(line: &[u8], format: LogFormat) -> Result<AccessLine<'_>, RejectReason> {
+    LineParser::new(format).parse(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_format_parses_its_example_and_names_round_trip() {
+        for &format in LogFormat::ALL {
+            assert_eq!(format.name().parse::<LogFormat>(), Ok(format));
+            assert!(!format.summary().is_empty(), "{format}");
+            let parsed = parse_line(format.example().as_bytes(), format);
+            assert!(parsed.is_ok(), "{format}: {parsed:?}");
+            // `auto` reads every format's example too.
+            let parsed = parse_line(format.example().as_bytes(), LogFormat::Auto);
+            assert!(parsed.is_ok(), "auto on the {format} example: {parsed:?}");
+        }
+        assert_eq!(LogFormat::default(), LogFormat::Auto);
+    }
+
+    #[test]
+    fn an_unknown_name_lists_the_known_ones() {
+        let error = "json".parse::<LogFormat>().unwrap_err();
+        assert!(error.contains("\"json\""), "{error}");
+        for &format in LogFormat::ALL {
+            assert!(error.contains(format.name()), "{error}");
+        }
+        assert_eq!(" combined\n".parse(), Ok(LogFormat::Combined));
+        assert_eq!(LogFormat::from_setting(None), Ok(LogFormat::Auto));
+        assert_eq!(LogFormat::from_setting(Some(" ")), Ok(LogFormat::Auto));
+        assert_eq!(
+            LogFormat::from_setting(Some("common")),
+            Ok(LogFormat::Common)
+        );
+        assert!(LogFormat::from_setting(Some("json")).is_err());
+    }
+}
