@@ -278,3 +278,38 @@ fn event_fixture_payloads_decode_as_the_reference_says() {
     }
     assert!(checked >= 9, "checked {checked} fixtures");
 }
+
+/// Every registered format with a folder of real logs named after it in `shared/data/access/`
+/// reads every line there, and so does `auto`: a new format is tested on real data by being
+/// registered.
+#[test]
+fn each_format_reads_the_real_logs_in_its_folder() {
+    let Some(data) = shared_data() else { return };
+    let mut read = 0;
+    for &format in LogFormat::ALL {
+        let dir = data.join("access").join(format.name());
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for file in entries {
+            let path = file.unwrap().path();
+            let text = fs::read(&path).unwrap();
+            let lines = text
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
+            for line in lines {
+                for parser_format in [format, LogFormat::Auto] {
+                    let parsed = parse_line(line, parser_format);
+                    assert!(
+                        parsed.is_ok(),
+                        "{} as {parser_format}: {parsed:?}: {}",
+                        path.display(),
+                        String::from_utf8_lossy(line)
+                    );
+                }
+                read += 1;
+            }
+        }
+    }
+    eprintln!("{read} lines read in their own formats");
+}
