@@ -18,11 +18,7 @@ use std::str::FromStr;
 use crate::line::AccessLine;
 use crate::reject::RejectReason;
 
-pub mod auto;
 pub mod clf;
-pub mod combined;
-pub mod common;
-pub mod vhost_combined;
 
 /// Something that turns lines into [`AccessLine`]s: every format's parser, and [`LineParser`],
 /// which is any of them.
@@ -49,9 +45,11 @@ pub trait LineFormat: ParseLine + Sized {
 }
 
 /// The registry: every format, in the order `--help`, README.md and `auto` list them. Each line
-/// is `Variant => module::Type`; the first is the default.
+/// is `Variant => module::Type`, the module being the format's file; the first is the default.
 macro_rules! formats {
     ($($variant:ident => $module:ident::$type:ident,)+) => {
+        $(pub mod $module;)+
+
         /// The name of a log format, as options and settings carry it (see [`LineParser`] for
         /// a parser of it).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
