@@ -118,6 +118,7 @@ formats! {
     Combined => combined::Combined,
     Common => common::Common,
     VhostCombined => vhost_combined::VhostCombined,
+    ElbClassic => elb_classic::ElbClassic,
 }
 
 impl Default for LogFormat {
