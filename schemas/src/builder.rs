@@ -53,67 +53,70 @@ pub trait RowBuilder {
     fn recycle(&mut self, _rows: Self::Rows) {}
 }
 
-/// Appends parsed lines column by column. Invalid UTF-8 inside a field is decoded lossily (and
-/// reported by `append`), since Arrow and Parquet strings must be UTF-8.
-pub struct AccessLogBatchBuilder {
-    ts: TimestampMicrosecondBuilder,
-    client_ip: StringColumn,
-    remote_user: StringColumn,
-    method: StringColumn,
-    path: StringColumn,
-    query: StringColumn,
-    protocol: StringColumn,
-    status: Int16Builder,
-    bytes_sent: Int64Builder,
-    referrer: StringColumn,
-    user_agent: StringColumn,
-    ua_name: StringColumn,
-    ua_category: StringColumn,
-    ua_version: StringColumn,
-    ua_os: StringColumn,
-    ua_os_version: StringColumn,
-    ua_vendor: StringColumn,
-    is_bot: BooleanBuilder,
-    request_time_ms: Float64Builder,
-    vhost: StringColumn,
-    source: StringColumn,
-    source_line: Int64Builder,
+/// The Arrow builder of a column of each Athena type.
+macro_rules! column_builder {
+    (string) => {
+        StringColumn
+    };
+    (timestamp) => {
+        TimestampMicrosecondBuilder
+    };
+    (smallint) => {
+        Int16Builder
+    };
+    (bigint) => {
+        Int64Builder
+    };
+    (double) => {
+        Float64Builder
+    };
+    (boolean) => {
+        BooleanBuilder
+    };
+    (string, $rows:expr, $bytes:expr) => {
+        StringColumn::with_capacity($rows, $bytes)
+    };
+    (timestamp, $rows:expr, $bytes:expr) => {
+        TimestampMicrosecondBuilder::with_capacity($rows).with_timezone("UTC")
+    };
+    ($athena:ident, $rows:expr, $bytes:expr) => {
+        <column_builder!($athena)>::with_capacity($rows)
+    };
 }
+
+/// [`AccessLogBatchBuilder`]: one builder per column of [`crate::schema::with_access_log_columns`],
+/// in its order.
+macro_rules! batch_builder {
+    ($($name:ident: $athena:ident, $null:ident, [$($storage:ident)*];)*) => {
+        /// Appends parsed lines column by column. Invalid UTF-8 inside a field is decoded
+        /// lossily (and reported by `append`), since Arrow and Parquet strings must be UTF-8.
+        pub struct AccessLogBatchBuilder {
+            $($name: column_builder!($athena),)*
+        }
+
+        impl AccessLogBatchBuilder {
+            /// Builders sized by `string_bytes(column name)`, so appends never regrow (and copy)
+            /// them.
+            #[allow(unused_variables)]
+            fn with_string_bytes(rows: usize, string_bytes: impl Fn(&str) -> usize) -> Self {
+                Self {
+                    $($name: column_builder!($athena, rows, string_bytes(stringify!($name))),)*
+                }
+            }
+
+            /// Each column's array, in table order.
+            fn finish_columns(&mut self) -> Vec<ArrayRef> {
+                vec![$(std::sync::Arc::new(self.$name.finish()) as ArrayRef,)*]
+            }
+        }
+    };
+}
+
+crate::with_access_log_columns!(batch_builder);
 
 /// The raw bytes of a field were not valid UTF-8 and were decoded lossily.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LossyUtf8;
-
-impl AccessLogBatchBuilder {
-    /// Builders sized by `string_bytes(column name)`, so appends never regrow (and copy) them.
-    fn with_string_bytes(rows: usize, string_bytes: impl Fn(&str) -> usize) -> Self {
-        let strings = |column| StringColumn::with_capacity(rows, string_bytes(column));
-        Self {
-            ts: TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
-            client_ip: strings("client_ip"),
-            remote_user: strings("remote_user"),
-            method: strings("method"),
-            path: strings("path"),
-            query: strings("query"),
-            protocol: strings("protocol"),
-            status: Int16Builder::with_capacity(rows),
-            bytes_sent: Int64Builder::with_capacity(rows),
-            referrer: strings("referrer"),
-            user_agent: strings("user_agent"),
-            ua_name: strings("ua_name"),
-            ua_category: strings("ua_category"),
-            ua_version: strings("ua_version"),
-            ua_os: strings("ua_os"),
-            ua_os_version: strings("ua_os_version"),
-            ua_vendor: strings("ua_vendor"),
-            is_bot: BooleanBuilder::with_capacity(rows),
-            request_time_ms: Float64Builder::with_capacity(rows),
-            vhost: strings("vhost"),
-            source: strings("source"),
-            source_line: Int64Builder::with_capacity(rows),
-        }
-    }
-}
 
 /// A value up to this long is appended as a copy of this many bytes that start with it (then
 /// cut back to its length): a copy of constant size is a few vector moves, where a copy of the
@@ -222,30 +225,7 @@ impl RowBuilder for AccessLogBatchBuilder {
     /// The builder is left sized for a batch like this one.
     fn finish(&mut self) -> RecordBatch {
         let rows = self.len();
-        let columns: Vec<ArrayRef> = vec![
-            std::sync::Arc::new(self.ts.finish()),
-            std::sync::Arc::new(self.client_ip.finish()),
-            std::sync::Arc::new(self.remote_user.finish()),
-            std::sync::Arc::new(self.method.finish()),
-            std::sync::Arc::new(self.path.finish()),
-            std::sync::Arc::new(self.query.finish()),
-            std::sync::Arc::new(self.protocol.finish()),
-            std::sync::Arc::new(self.status.finish()),
-            std::sync::Arc::new(self.bytes_sent.finish()),
-            std::sync::Arc::new(self.referrer.finish()),
-            std::sync::Arc::new(self.user_agent.finish()),
-            std::sync::Arc::new(self.ua_name.finish()),
-            std::sync::Arc::new(self.ua_category.finish()),
-            std::sync::Arc::new(self.ua_version.finish()),
-            std::sync::Arc::new(self.ua_os.finish()),
-            std::sync::Arc::new(self.ua_os_version.finish()),
-            std::sync::Arc::new(self.ua_vendor.finish()),
-            std::sync::Arc::new(self.is_bot.finish()),
-            std::sync::Arc::new(self.request_time_ms.finish()),
-            std::sync::Arc::new(self.vhost.finish()),
-            std::sync::Arc::new(self.source.finish()),
-            std::sync::Arc::new(self.source_line.finish()),
-        ];
+        let columns = self.finish_columns();
         let batch = RecordBatch::try_new(file_schema(), columns)
             .expect("builder columns follow the file schema");
         if rows > 0 {

@@ -14,6 +14,7 @@ use loglake_parser::{
 
 use crate::builder::{LineText, LossyUtf8, RowBuilder};
 use crate::firehose::MAX_RECORD_BYTES;
+use crate::schema::json_keys as key;
 
 /// JSON rows, each followed by a newline in `text` (NDJSON, as Firehose records carry them), as
 /// a [`crate::Decoder`] made with [`JsonRowsBuilder`] flushes them.
@@ -71,28 +72,23 @@ pub struct UserAgentJson {
 impl CachedUserAgent for UserAgentJson {
     fn new(agent: &[u8], ua: UserAgentInfo) -> Self {
         let mut out = Vec::with_capacity(2 * agent.len() + 160);
-        out.extend_from_slice(b",\"user_agent\":");
+        out.extend_from_slice(key::user_agent);
         let text = String::from_utf8_lossy(agent);
         write_json_string(&text, &mut out);
         let classification_start = out.len();
         for (key, value) in [
-            ("ua_name", &ua.name),
-            ("ua_category", &ua.category),
-            ("ua_version", &ua.version),
-            ("ua_os", &ua.os),
-            ("ua_os_version", &ua.os_version),
-            ("ua_vendor", &ua.vendor),
+            (key::ua_name, &ua.name),
+            (key::ua_category, &ua.category),
+            (key::ua_version, &ua.version),
+            (key::ua_os, &ua.os),
+            (key::ua_os_version, &ua.os_version),
+            (key::ua_vendor, &ua.vendor),
         ] {
-            out.extend_from_slice(b",\"");
-            out.extend_from_slice(key.as_bytes());
-            out.extend_from_slice(b"\":");
+            out.extend_from_slice(key);
             write_json_string(value, &mut out);
         }
-        out.extend_from_slice(if ua.is_bot {
-            b",\"is_bot\":true"
-        } else {
-            b",\"is_bot\":false"
-        });
+        out.extend_from_slice(key::is_bot);
+        out.extend_from_slice(if ua.is_bot { b"true" } else { b"false" });
         Self {
             text: out.into_boxed_slice(),
             classification_start,
@@ -131,16 +127,18 @@ struct HourText {
 
 impl HourText {
     fn new(hour: UtcHour) -> Self {
-        let mut row_start = b"{\"ts\":\"".to_vec();
+        let mut row_start = key::FIRST.to_vec();
+        row_start.push(b'"');
         write_rfc3339_micros(hour.hours_since_epoch * MICROS_PER_HOUR, &mut row_start);
         // keep `…THH:`, drop `00:00.000000Z`
         row_start.truncate(row_start.len() - "00:00.000000Z".len());
-        let row_end = format!(
-            ",\"dt\":\"{}\",\"hour\":{}}}",
-            hour.date_string(),
-            hour.hour_of_day()
-        )
-        .into_bytes();
+        let row_end = [
+            key::dt,
+            format!("\"{}\"", hour.date_string()).as_bytes(),
+            key::hour,
+            format!("{}}}", hour.hour_of_day()).as_bytes(),
+        ]
+        .concat();
         Self {
             hour,
             row_start,
@@ -205,23 +203,23 @@ impl RowBuilder for JsonRowsBuilder {
             (line.ts_micros - hour.hours_since_epoch * MICROS_PER_HOUR) as u64,
             out,
         );
-        out.extend_from_slice(b",\"client_ip\":");
+        out.extend_from_slice(key::client_ip);
         valid &= write_field(&text, Some(line.client), out);
-        out.extend_from_slice(b",\"remote_user\":");
+        out.extend_from_slice(key::remote_user);
         valid &= write_field(&text, line.remote_user, out);
-        out.extend_from_slice(b",\"method\":");
+        out.extend_from_slice(key::method);
         valid &= write_field(&text, line.method, out);
-        out.extend_from_slice(b",\"path\":");
+        out.extend_from_slice(key::path);
         valid &= write_unescaped(&text, line.path, out);
-        out.extend_from_slice(b",\"query\":");
+        out.extend_from_slice(key::query);
         valid &= write_unescaped(&text, line.query, out);
-        out.extend_from_slice(b",\"protocol\":");
+        out.extend_from_slice(key::protocol);
         valid &= write_field(&text, line.protocol, out);
-        out.extend_from_slice(b",\"status\":");
+        out.extend_from_slice(key::status);
         write_integer(i64::from(line.status), out);
-        out.extend_from_slice(b",\"bytes_sent\":");
+        out.extend_from_slice(key::bytes_sent);
         write_or_null(line.bytes_sent, write_integer, out);
-        out.extend_from_slice(b",\"referrer\":");
+        out.extend_from_slice(key::referrer);
         valid &= write_unescaped(&text, line.referrer, out);
         match line.user_agent {
             Some(_) => {
@@ -229,22 +227,23 @@ impl RowBuilder for JsonRowsBuilder {
                 valid &= !ua.lossy;
             }
             None => {
-                out.extend_from_slice(b",\"user_agent\":null");
+                out.extend_from_slice(key::user_agent);
+                out.extend_from_slice(b"null");
                 out.extend_from_slice(&ua.text[ua.classification_start..]);
             }
         }
-        out.extend_from_slice(b",\"request_time_ms\":");
+        out.extend_from_slice(key::request_time_ms);
         write_or_null(line.request_time_ms, write_float, out);
-        out.extend_from_slice(b",\"vhost\":");
+        out.extend_from_slice(key::vhost);
         valid &= write_field(&text, line.vhost, out);
-        out.extend_from_slice(b",\"source\":");
+        out.extend_from_slice(key::source);
         if self.source != source {
             source.clone_into(&mut self.source);
             self.source_json.clear();
             write_json_string(source, &mut self.source_json);
         }
         out.extend_from_slice(&self.source_json);
-        out.extend_from_slice(b",\"source_line\":");
+        out.extend_from_slice(key::source_line);
         write_integer(source_line, out);
         // The partition columns close the object, in table order.
         out.extend_from_slice(&hour_text.row_end);

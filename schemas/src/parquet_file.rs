@@ -18,37 +18,9 @@ use parquet::schema::types::ColumnPath;
 
 use crate::dictionary_chunk::{is_dictionary_type, ChunkSettings, DictionaryChunkWriter};
 use crate::lake::LakeOptions;
-use crate::schema::file_schema;
-
-/// Columns whose values are long or varied: the only ones worth compressing. The others are
-/// dictionary indexes, booleans or delta-encoded counters that their encoding already packs to
-/// a few bits per row.
-const ZSTD_COLUMNS: &[&str] = &[
-    "client_ip",
-    "path",
-    "query",
-    "referrer",
-    "user_agent",
-    "bytes_sent",
-    "request_time_ms",
-];
-
-/// Increasing, nearly unique integers: delta encoding stores them in a few bits per row, where a
-/// dictionary would only be built to be thrown away. (The other numbers, byte counts and request
-/// times, repeat enough for a dictionary: it made bench-1m's lake 0.6 % smaller.)
-const DELTA_COLUMNS: &[&str] = &["ts", "source_line"];
-
-/// Long, nearly unique strings: min/max statistics over them never prune anything (every hour's
-/// file spans almost the whole range) and only make the footer bigger.
-const NO_STATISTICS_COLUMNS: &[&str] = &[
-    "client_ip",
-    "path",
-    "query",
-    "referrer",
-    "user_agent",
-    "ua_version",
-    "ua_os_version",
-];
+#[cfg(doc)]
+use crate::schema::Storage;
+use crate::schema::{file_schema, COLUMNS};
 
 /// A zstd column chunk holding less than this (before encoding) stays uncompressed: it would
 /// save at most a few KiB, for a fixed cost per compressed page (tables built and cleared).
@@ -187,8 +159,8 @@ impl<W: Write + Send> SortedFileWriter<W> {
 }
 
 /// Parquet settings for a file of `batches`, and per column the settings of the columns this
-/// module dictionary-encodes itself: zstd where it pays (the [`ZSTD_COLUMNS`] holding enough
-/// bytes in this file), dictionaries for strings and repeating numbers, delta encoding for
+/// module dictionary-encodes itself: zstd where it pays (the compressed columns' [`Storage`]
+/// holding enough bytes in this file), dictionaries for strings and repeating numbers, delta encoding for
 /// timestamps and line numbers, page statistics, and the file declared sorted by `ts`.
 fn writer_properties(
     options: &LakeOptions,
@@ -206,22 +178,24 @@ fn writer_properties(
         }]))
         .set_created_by(concat!("loglake ", env!("CARGO_PKG_VERSION")).into());
     let mut dictionary_columns = Vec::new();
-    for field in file_schema().fields() {
-        let name = field.name().as_str();
+    // The file schema is the data columns of `COLUMNS`, in the same order.
+    for (field, column) in file_schema().fields().iter().zip(COLUMNS) {
+        let name = column.name;
+        debug_assert_eq!(field.name(), name);
         let path = ColumnPath::from(name);
-        let compress = ZSTD_COLUMNS.contains(&name)
+        let compress = column.storage.compressed
             && batches
                 .iter()
                 .map(|b| value_bytes(b[name].as_ref()))
                 .sum::<usize>()
                 >= ZSTD_MIN_COLUMN_BYTES;
-        if is_dictionary_type(field.data_type()) && !DELTA_COLUMNS.contains(&name) {
+        if is_dictionary_type(field.data_type()) && !column.storage.delta {
             dictionary_columns.push(Some(ChunkSettings {
                 compression: match compress {
                     true => Compression::ZSTD(zstd_level),
                     false => Compression::UNCOMPRESSED,
                 },
-                statistics: !NO_STATISTICS_COLUMNS.contains(&name),
+                statistics: column.storage.statistics,
             }));
             // parquet-rs's writer for this column is made and dropped unused: keep it cheap.
             builder = builder
@@ -233,12 +207,12 @@ fn writer_properties(
         if compress {
             builder = builder.set_column_compression(path.clone(), Compression::ZSTD(zstd_level));
         }
-        if DELTA_COLUMNS.contains(&name) {
+        if column.storage.delta {
             builder = builder
                 .set_column_dictionary_enabled(path.clone(), false)
                 .set_column_encoding(path.clone(), parquet::basic::Encoding::DELTA_BINARY_PACKED);
         }
-        if NO_STATISTICS_COLUMNS.contains(&name) {
+        if !column.storage.statistics {
             builder = builder.set_column_statistics_enabled(path, EnabledStatistics::None);
         }
     }

@@ -16,54 +16,140 @@ pub struct Column {
     pub nullable: bool,
     /// Partition columns live in the object path (`dt=…/hour=…`), not inside the Parquet files.
     pub partition: bool,
+    /// How the lake's Parquet files store it.
+    pub storage: Storage,
 }
 
-const fn column(name: &'static str, athena_type: &'static str, nullable: bool) -> Column {
+/// How a column is stored in the lake's Parquet files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Storage {
+    /// Long or varied values: the only ones worth compressing (zstd, when a file holds enough of
+    /// them). The others are dictionary keys, booleans or delta-encoded counters that their
+    /// encoding already packs to a few bits per row.
+    pub compressed: bool,
+    /// Increasing, nearly unique integers: delta encoding stores them in a few bits per row,
+    /// where a dictionary would only be built to be thrown away. (Other numbers, byte counts and
+    /// request times, repeat enough for a dictionary.)
+    pub delta: bool,
+    /// Min/max statistics, off for long, nearly unique strings: over them statistics never prune
+    /// anything (every hour's file spans almost the whole range) and only make the footer bigger.
+    pub statistics: bool,
+}
+
+/// The one declaration of the data columns, in table order: each column's name, its Athena
+/// type, whether it may be null, and how it is stored. It calls `$callback!` with the list, so
+/// every place that needs the columns is generated from it: [`COLUMNS`] (and from it the Arrow
+/// schema, the Glue and DDL checks), the batch builder's columns and their order, and the JSON
+/// row keys ([`json_keys`]). The partition columns `dt` and `hour` follow them.
+///
+/// Storage words: `zstd` (compressed), `delta` (delta-encoded, no dictionary), `no_statistics`.
+#[macro_export]
+macro_rules! with_access_log_columns {
+    ($callback:ident) => {
+        $callback! {
+            ts: timestamp, required, [delta];
+            client_ip: string, required, [zstd no_statistics];
+            remote_user: string, nullable, [];
+            method: string, nullable, [];
+            path: string, nullable, [zstd no_statistics];
+            query: string, nullable, [zstd no_statistics];
+            protocol: string, nullable, [];
+            status: smallint, required, [];
+            bytes_sent: bigint, nullable, [zstd];
+            referrer: string, nullable, [zstd no_statistics];
+            user_agent: string, nullable, [zstd no_statistics];
+            ua_name: string, required, [];
+            ua_category: string, required, [];
+            ua_version: string, required, [no_statistics];
+            ua_os: string, required, [];
+            ua_os_version: string, required, [no_statistics];
+            ua_vendor: string, required, [];
+            is_bot: boolean, required, [];
+            request_time_ms: double, nullable, [zstd];
+            vhost: string, nullable, [];
+            source: string, required, [];
+            source_line: bigint, required, [delta];
+        }
+    };
+}
+
+/// `required`/`nullable` as a bool.
+macro_rules! nullable {
+    (required) => {
+        false
+    };
+    (nullable) => {
+        true
+    };
+}
+
+/// A column's storage words as [`Storage`].
+macro_rules! storage {
+    ($($word:ident)*) => {{
+        #[allow(unused_mut)]
+        let mut storage = Storage {
+            compressed: false,
+            delta: false,
+            statistics: true,
+        };
+        $(storage!(@ storage $word);)*
+        storage
+    }};
+    (@ $storage:ident zstd) => {
+        $storage.compressed = true
+    };
+    (@ $storage:ident delta) => {
+        $storage.delta = true
+    };
+    (@ $storage:ident no_statistics) => {
+        $storage.statistics = false
+    };
+}
+
+macro_rules! declare_columns {
+    ($($name:ident: $athena:ident, $null:ident, [$($storage:ident)*];)*) => {
+        /// Every column in table order: the data columns, then the partition columns `dt` and
+        /// `hour`.
+        pub const COLUMNS: &[Column] = &[
+            $(Column {
+                name: stringify!($name),
+                athena_type: stringify!($athena),
+                nullable: nullable!($null),
+                partition: false,
+                storage: storage!($($storage)*),
+            },)*
+            partition_column("dt", "string"),
+            partition_column("hour", "int"),
+        ];
+
+        /// Each column's key in a JSON row, with the comma before it: `,"name":`. A row
+        /// starts with `ts`, without the comma ([`json_keys::FIRST`]).
+        #[allow(non_upper_case_globals)]
+        pub mod json_keys {
+            $(pub const $name: &[u8] = concat!(",\"", stringify!($name), "\":").as_bytes();)*
+            pub const dt: &[u8] = b",\"dt\":";
+            pub const hour: &[u8] = b",\"hour\":";
+            /// The first column's key, opening the row's object.
+            pub const FIRST: &[u8] = b"{\"ts\":";
+        }
+    };
+}
+
+with_access_log_columns!(declare_columns);
+
+const fn partition_column(name: &'static str, athena_type: &'static str) -> Column {
     Column {
         name,
         athena_type,
-        nullable,
-        partition: false,
+        nullable: false,
+        partition: true,
+        storage: Storage {
+            compressed: false,
+            delta: false,
+            statistics: true,
+        },
     }
 }
-
-/// Every column in table order: the data columns, then the partition columns `dt` and `hour`.
-pub const COLUMNS: &[Column] = &[
-    column("ts", "timestamp", false),
-    column("client_ip", "string", false),
-    column("remote_user", "string", true),
-    column("method", "string", true),
-    column("path", "string", true),
-    column("query", "string", true),
-    column("protocol", "string", true),
-    column("status", "smallint", false),
-    column("bytes_sent", "bigint", true),
-    column("referrer", "string", true),
-    column("user_agent", "string", true),
-    column("ua_name", "string", false),
-    column("ua_category", "string", false),
-    column("ua_version", "string", false),
-    column("ua_os", "string", false),
-    column("ua_os_version", "string", false),
-    column("ua_vendor", "string", false),
-    column("is_bot", "boolean", false),
-    column("request_time_ms", "double", true),
-    column("vhost", "string", true),
-    column("source", "string", false),
-    column("source_line", "bigint", false),
-    Column {
-        name: "dt",
-        athena_type: "string",
-        nullable: false,
-        partition: true,
-    },
-    Column {
-        name: "hour",
-        athena_type: "int",
-        nullable: false,
-        partition: true,
-    },
-];
 
 /// The Arrow type of a column, derived from its Athena type so the two cannot disagree.
 pub fn arrow_type(column: &Column) -> DataType {
@@ -115,5 +201,19 @@ mod tests {
             .map(|c| c.name)
             .collect();
         assert_eq!(partitions, ["dt", "hour"]);
+    }
+
+    #[test]
+    fn json_keys_are_the_column_names() {
+        assert_eq!(json_keys::client_ip, b",\"client_ip\":");
+        assert_eq!(json_keys::FIRST, b"{\"ts\":");
+        assert_eq!(
+            (json_keys::source_line, json_keys::hour),
+            (&b",\"source_line\":"[..], &b",\"hour\":"[..])
+        );
+        let storage = |name| COLUMNS.iter().find(|c| c.name == name).unwrap().storage;
+        assert!(storage("ts").delta && !storage("ts").compressed);
+        assert!(storage("path").compressed && !storage("path").statistics);
+        assert!(storage("status").statistics && !storage("status").delta);
     }
 }
