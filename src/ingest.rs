@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use loglake_parser::LogFormat;
 use loglake_schemas::{
-    ingest_stream, ExistingFiles, Progress, SourceFailure, SourceOptions, SourceTotals,
+    ingest_stream, ExistingFiles, LakeOptions, Progress, SourceFailure, SourceOptions, SourceTotals,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -18,6 +18,7 @@ use crate::input::InputSource;
 pub struct IngestOptions {
     pub format: LogFormat,
     pub out: PathBuf,
+    pub lake: LakeOptions,
 }
 
 /// The run's totals: the `--json` output. `lines_in == rows_out + rejected`.
@@ -39,6 +40,7 @@ pub fn run(inputs: &[InputSource], options: &IngestOptions, progress: &Progress)
     let started = Instant::now();
     let source_options = SourceOptions {
         format: options.format,
+        lake: options.lake,
         // Listed once for all inputs; if that fails, each input's writer lists the lake itself
         // and reports the error as that input's.
         existing_files: ExistingFiles::list(&options.out).ok().map(Arc::new),

@@ -15,7 +15,7 @@ use loglake_backfill::BackfillOptions;
 use loglake_parser::LogFormat;
 use loglake_queries::athena::AthenaTarget;
 use loglake_queries::{DateRange, OutputFormat};
-use loglake_schemas::{Progress, SourceFailure, TimeRange};
+use loglake_schemas::{LakeOptions, ParquetEncoder, Progress, SourceFailure, TimeRange};
 
 use crate::ingest::{IngestOptions, IngestSummary};
 use crate::input::InputSource;
@@ -38,6 +38,10 @@ enum Command {
         /// The lake's root directory.
         #[arg(long, default_value = "lake")]
         out: PathBuf,
+        /// Which code writes the Parquet dictionaries: loglake (ours, faster) or arrow
+        /// (parquet-rs's stock writer); the files hold the same rows and statistics.
+        #[arg(long, default_value = "loglake")]
+        parquet_encoder: ParquetEncoder,
         /// Print exactly one JSON object with the run's totals on stdout.
         #[arg(long)]
         json: bool,
@@ -70,6 +74,10 @@ enum Command {
         /// Read sources again even when the manifest says they are done.
         #[arg(long)]
         force: bool,
+        /// Which code writes the Parquet dictionaries: loglake (ours, faster) or arrow
+        /// (parquet-rs's stock writer); the files hold the same rows and statistics.
+        #[arg(long, default_value = "loglake")]
+        parquet_encoder: ParquetEncoder,
         /// Sources processed at once (default: the number of cores).
         #[arg(long)]
         jobs: Option<usize>,
@@ -139,6 +147,7 @@ fn main() -> ExitCode {
         Command::Ingest {
             format,
             out,
+            parquet_encoder,
             json,
             paths,
         } => {
@@ -149,7 +158,9 @@ fn main() -> ExitCode {
                 .filter(|p| seen.insert(p.as_str()))
                 .map(|p| InputSource::from_arg(p))
                 .collect();
-            let options = IngestOptions { format, out };
+            let mut lake = LakeOptions::default();
+            lake.file.encoder = parquet_encoder;
+            let options = IngestOptions { format, out, lake };
             let total = inputs.iter().map(InputSource::size_hint).sum();
             let summary = with_progress(total, |progress| ingest::run(&inputs, &options, progress));
             report(&summary, &options, json)
@@ -162,9 +173,12 @@ fn main() -> ExitCode {
             until,
             dry_run,
             force,
+            parquet_encoder,
             jobs,
             json,
         } => {
+            let mut lake = BackfillOptions::backfill_lake_options();
+            lake.file.encoder = parquet_encoder;
             let options = backfill::BackfillArgs {
                 src,
                 dest,
@@ -172,7 +186,7 @@ fn main() -> ExitCode {
                     format,
                     range: TimeRange { since, until },
                     force,
-                    lake: BackfillOptions::backfill_lake_options(),
+                    lake,
                 },
                 dry_run,
                 jobs: jobs.unwrap_or_else(rayon::current_num_threads),

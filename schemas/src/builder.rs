@@ -120,11 +120,9 @@ pub struct LossyUtf8;
 
 /// A value up to this long is appended as a copy of this many bytes that start with it (then
 /// cut back to its length): a copy of constant size is a few vector moves, where a copy of the
-/// value's own length is a call to `memcpy`, of which a line had thirteen. Decoding bench-1m
-/// took 9 % less time once the six user-agent values were copied this way (8 interleaved
-/// rounds, one core); copying the line's short fields (addresses, methods, protocols, short
-/// paths) the same way took 1.2 % fewer instructions (callgrind), with a 2 % time gain too small
-/// to tell from this machine's noise. A window of 64 bytes was slower, one of 16 no faster.
+/// value's own length is a call to `memcpy`, of which a line had thirteen. 32 bytes hold most
+/// short fields and user-agent values; the measurements, and the window sizes tried, are in
+/// benches/README.md, "Measurements behind the code".
 const WINDOW_BYTES: usize = 32;
 
 /// What the decoder's user-agent cache keeps for [`AccessLogBatchBuilder`]: the classification,
@@ -240,8 +238,7 @@ impl RowBuilder for AccessLogBatchBuilder {
 
 /// A string column as the decoder appends to it: what arrow's `StringBuilder` does, with the
 /// appends inlined (there, each of the sixteen per line was a call) and, in release builds, no
-/// second check of the text when the column is finished (it only ever took `&str`s). Decoding
-/// bench-1m took 0.39 s instead of 0.50 s (median of 7 interleaved runs, one core).
+/// second check of the text when the column is finished (it only ever took `&str`s).
 struct StringColumn {
     values: Vec<u8>,
     /// One more than the rows: the end of each value, after a leading 0.
@@ -310,8 +307,8 @@ impl StringColumn {
         // `PaddedUserAgent::new`, or the line's text at the field's offset) and then its length
         // to `offsets`, which starts at 0: the offsets never decrease, each falls on a
         // character boundary of valid UTF-8, the last is the length of `values`, and there is
-        // one null bit per value. Checking all of that again costs ~400 instructions per line
-        // (callgrind), more than the appends themselves.
+        // one null bit per value. Checking all of that again costs more than the appends
+        // themselves.
         unsafe { StringArray::new_unchecked(OffsetBuffer::new_unchecked(offsets), values, nulls) }
     }
 }
@@ -368,7 +365,7 @@ impl<'a> LineText<'a> {
     }
 
     /// Appends a field as a string; false when it had to be decoded lossily.
-    // Ten calls per line: as calls (with `Text::unescaped`) they cost ~90 instructions per line.
+    // Ten calls per line: inlined, with `Text::unescaped`, they cost no call overhead.
     #[inline(always)]
     fn append(&self, builder: &mut StringColumn, field: Option<&[u8]>) -> bool {
         let Some(field) = field else {

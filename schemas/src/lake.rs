@@ -21,7 +21,7 @@ use arrow::datatypes::TimestampMicrosecondType;
 use loglake_parser::timestamp::MICROS_PER_HOUR;
 use loglake_parser::{parse_utc_instant, UtcHour};
 
-use crate::parquet_file::SortedFileWriter;
+use crate::parquet_file::{FileOptions, SortedFileWriter};
 use crate::schema::TABLE_NAME;
 
 #[derive(Debug, thiserror::Error)]
@@ -136,10 +136,8 @@ pub struct LakeOptions {
     pub buffer_budget_bytes: usize,
     /// An hour with no new rows for this many batches is written out.
     pub idle_batches: u64,
-    /// Target encoded row-group size (Athena splits work by row group; ~128 MB is its sweet
-    /// spot). Files smaller than this are one row group.
-    pub row_group_bytes: usize,
-    pub zstd_level: i32,
+    /// How each Parquet file is written.
+    pub file: FileOptions,
 }
 
 impl Default for LakeOptions {
@@ -147,8 +145,7 @@ impl Default for LakeOptions {
         Self {
             buffer_budget_bytes: 16 << 20,
             idle_batches: 4,
-            row_group_bytes: 128 << 20,
-            zstd_level: 1,
+            file: FileOptions::default(),
         }
     }
 }
@@ -447,7 +444,7 @@ fn source_id_of_file(name: &str) -> Option<&str> {
 /// continuously (column buffers, JSON rows, Firehose records), and parquet-rs a zstd context (in
 /// zstd's C code) for every compressed column chunk; glibc's defaults hand blocks of more than
 /// 128 KiB back to the kernel on free, so each of them costs page faults and freshly zeroed
-/// pages again (about 10 % of writing an hourly lake, a fifth of an `ingest` invocation).
+/// pages again.
 /// Memory stays bounded by the pipeline's budgets, and the peak RSS is half what mimalloc holds
 /// on to. Call once at the start of a program; it does nothing where the C library is not glibc.
 pub fn keep_freed_memory() {
@@ -548,7 +545,7 @@ pub fn write_sorted_parquet(
         source,
     };
     let file = fs::File::create(&tmp).map_err(io_error(&tmp))?;
-    let mut writer = SortedFileWriter::new(file, options, batches).map_err(parquet_error)?;
+    let mut writer = SortedFileWriter::new(file, &options.file, batches).map_err(parquet_error)?;
     if is_sorted_by_ts(batches) {
         for batch in batches {
             writer.write(batch).map_err(parquet_error)?;

@@ -6,7 +6,6 @@
 pub mod builder;
 pub mod chunks;
 pub mod decoder;
-pub mod dictionary_chunk;
 pub mod firehose;
 pub mod json;
 pub mod lake;
@@ -19,6 +18,7 @@ pub mod stream;
 pub use decoder::{DecodedBatch, Decoder, DecoderOptions, Reject};
 pub use json::{JsonRows, JsonRowsBuilder};
 pub use lake::{ExistingFiles, LakeError, LakeOptions, LakeWriteSummary, LakeWriter, TimeRange};
+pub use parquet_file::{FileOptions, ParquetEncoder};
 pub use pipeline::{
     decompressing_reader, ingest_stream, PipelineError, Progress, ProgressReader, SourceFailure,
     SourceOptions, SourceTotals,

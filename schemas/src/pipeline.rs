@@ -170,8 +170,8 @@ impl SourceTotals {
 }
 
 /// User-agent caches of the parsers of finished sources, for the parsers of the next ones: a
-/// backfill of 100 objects of bench-1m would otherwise classify its 559 agents 100 times over,
-/// which cost it 30 % more CPU. There are never more caches than parsers that ran at once.
+/// backfill of many small objects would otherwise classify the same agents once per object.
+/// There are never more caches than parsers that ran at once.
 static SPARE_USER_AGENTS: UserAgentPool = UserAgentPool::new();
 
 /// Caches handed from decoders that are done to new ones.

@@ -2,7 +2,7 @@
 //!
 //! lambda_runtime deserializes every event into the handler's payload type, through
 //! `serde_path_to_error` over `serde_json`. For a full Kinesis batch (15 MB of JSON) that pass
-//! alone, even into a single raw JSON value, was a quarter of the invocation's instructions, and
+//! alone, even into a single raw JSON value, was a large share of the invocation's work, and
 //! the function then had to walk the text again for the few fields it uses. [`RawEvents`] is a
 //! layer of the runtime, outside the one that deserializes: it takes each invocation's body and
 //! leaves `null` in its place, so the handler's payload is `()` and it takes the bytes back by

@@ -1,7 +1,15 @@
-//! One Parquet file of the lake, written from batches already in `ts` order: the strings and
-//! the numbers that repeat by [`DictionaryChunkWriter`], the others (timestamps, line numbers,
-//! `is_bot`) by parquet-rs's Arrow column writers, in row groups of about
-//! [`LakeOptions::row_group_bytes`].
+//! One Parquet file of the lake, written from batches already in `ts` order, in row groups of
+//! about [`FileOptions::row_group_bytes`], each column as the column declaration's storage words
+//! say.
+//!
+//! Two encoders write the dictionary-encoded columns (strings, and the numbers that repeat),
+//! chosen by [`FileOptions::encoder`]: our own [`dictionary_chunk`] writer, the default, or
+//! parquet-rs's stock `ArrowWriter` columns. Ours exists for speed only (benches/README.md has
+//! the measurements): a test holds the two to the same rows and statistics, so the stock path
+//! stays a drop-in fallback. The other columns (timestamps, line numbers, `is_bot`) always go
+//! through parquet-rs.
+
+mod dictionary_chunk;
 
 use std::io::Write;
 
@@ -16,11 +24,54 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
-use crate::dictionary_chunk::{is_dictionary_type, ChunkSettings, DictionaryChunkWriter};
-use crate::lake::LakeOptions;
+use self::dictionary_chunk::{is_dictionary_type, ChunkSettings, DictionaryChunkWriter};
 #[cfg(doc)]
 use crate::schema::Storage;
 use crate::schema::{file_schema, COLUMNS};
+
+/// Which code encodes the dictionary-encoded columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ParquetEncoder {
+    /// Our own dictionary chunk writer: faster, same rows and statistics.
+    #[default]
+    Loglake,
+    /// parquet-rs's stock Arrow column writers.
+    Arrow,
+}
+
+impl std::str::FromStr for ParquetEncoder {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "loglake" => Ok(Self::Loglake),
+            "arrow" => Ok(Self::Arrow),
+            other => Err(format!(
+                "unknown Parquet encoder {other:?} (expected loglake or arrow)"
+            )),
+        }
+    }
+}
+
+/// How one Parquet file is written.
+#[derive(Debug, Clone, Copy)]
+pub struct FileOptions {
+    /// Target encoded row-group size (Athena splits work by row group; ~128 MB is its sweet
+    /// spot). Files smaller than this are one row group.
+    pub row_group_bytes: usize,
+    pub zstd_level: i32,
+    pub encoder: ParquetEncoder,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        Self {
+            row_group_bytes: 128 << 20,
+            zstd_level: 1,
+            encoder: ParquetEncoder::default(),
+        }
+    }
+}
 
 /// A zstd column chunk holding less than this (before encoding) stays uncompressed: it would
 /// save at most a few KiB, for a fixed cost per compressed page (tables built and cleared).
@@ -55,7 +106,7 @@ impl<W: Write + Send> SortedFileWriter<W> {
     /// A writer for a file of `batches` (used to choose compression and row-group size).
     pub fn new(
         sink: W,
-        options: &LakeOptions,
+        options: &FileOptions,
         batches: &[RecordBatch],
     ) -> Result<Self, ParquetError> {
         let schema = file_schema();
@@ -163,7 +214,7 @@ impl<W: Write + Send> SortedFileWriter<W> {
 /// holding enough bytes in this file), dictionaries for strings and repeating numbers, delta encoding for
 /// timestamps and line numbers, page statistics, and the file declared sorted by `ts`.
 fn writer_properties(
-    options: &LakeOptions,
+    options: &FileOptions,
     batches: &[RecordBatch],
 ) -> (WriterProperties, Vec<Option<ChunkSettings>>) {
     let zstd_level = ZstdLevel::try_new(options.zstd_level).unwrap_or_default();
@@ -189,7 +240,8 @@ fn writer_properties(
                 .map(|b| value_bytes(b[name].as_ref()))
                 .sum::<usize>()
                 >= ZSTD_MIN_COLUMN_BYTES;
-        if is_dictionary_type(field.data_type()) && !column.storage.delta {
+        let ours = options.encoder == ParquetEncoder::Loglake;
+        if ours && is_dictionary_type(field.data_type()) && !column.storage.delta {
             dictionary_columns.push(Some(ChunkSettings {
                 compression: match compress {
                     true => Compression::ZSTD(zstd_level),
@@ -294,7 +346,7 @@ mod tests {
         RecordBatch::try_new(file_schema(), columns).unwrap()
     }
 
-    fn write(batches: &[RecordBatch], options: &LakeOptions) -> bytes::Bytes {
+    fn write(batches: &[RecordBatch], options: &FileOptions) -> bytes::Bytes {
         let mut out = Vec::new();
         let mut writer = SortedFileWriter::new(&mut out, options, batches).unwrap();
         for batch in batches {
@@ -322,7 +374,66 @@ mod tests {
             .step_by(piece_rows)
             .map(|start| batch.slice(start, piece_rows.min(rows - start)))
             .collect();
-        read(write(&pieces, &LakeOptions::default()))
+        read(write(&pieces, &FileOptions::default()))
+    }
+
+    /// Each column chunk's (name, codec, min, max, null count), row group by row group.
+    type ChunkFacts = (
+        String,
+        Compression,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
+        Option<u64>,
+    );
+
+    fn chunk_facts(metadata: &parquet::file::metadata::ParquetMetaData) -> Vec<ChunkFacts> {
+        metadata
+            .row_groups()
+            .iter()
+            .flat_map(|group| group.columns())
+            .map(|chunk| {
+                let statistics = chunk.statistics();
+                (
+                    chunk.column_path().string(),
+                    chunk.compression(),
+                    statistics.and_then(|s| s.min_bytes_opt().map(<[u8]>::to_vec)),
+                    statistics.and_then(|s| s.max_bytes_opt().map(<[u8]>::to_vec)),
+                    statistics.and_then(Statistics::null_count_opt),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn both_encoders_write_the_same_rows_and_statistics() {
+        // Unique long paths pass the dictionary limit; user names have nulls and non-ASCII text.
+        let batch = sample_with(12_000, &|name, row| match name {
+            "path" => Some(Some(format!("/{row:08}/{}", "x".repeat(60)))),
+            "remote_user" => Some((row % 3 == 0).then(|| ["Größe", "a", "z"][row % 9 / 3].into())),
+            _ => None,
+        });
+        let stock = FileOptions {
+            encoder: ParquetEncoder::Arrow,
+            ..FileOptions::default()
+        };
+        for piece_rows in [batch.num_rows(), 777] {
+            let pieces: Vec<RecordBatch> = (0..batch.num_rows())
+                .step_by(piece_rows)
+                .map(|start| batch.slice(start, piece_rows.min(batch.num_rows() - start)))
+                .collect();
+            let (ours_rows, ours) = read(write(&pieces, &FileOptions::default()));
+            let (stock_rows, stock) = read(write(&pieces, &stock));
+            assert_eq!(ours_rows, batch);
+            assert_eq!(stock_rows, batch);
+            let (ours, stock) = (chunk_facts(&ours), chunk_facts(&stock));
+            assert_eq!(ours.len(), file_schema().fields().len());
+            for (ours, stock) in ours.iter().zip(&stock) {
+                assert_eq!(ours, stock, "pieces of {piece_rows} rows");
+            }
+        }
+        assert_eq!("arrow".parse(), Ok(ParquetEncoder::Arrow));
+        assert_eq!("loglake".parse(), Ok(ParquetEncoder::Loglake));
+        assert!("fast".parse::<ParquetEncoder>().is_err());
     }
 
     #[test]
@@ -331,7 +442,7 @@ mod tests {
         // nulls and runs; query: all null; vhost: one value (keys of zero bits); referrer:
         // runs longer than a page; method: runs of every length (1, 3, 5, ... rows), so RLE runs
         // start at every offset within a bit-packed group; ua_name: empty strings and non-ASCII.
-        let rows = 3 * crate::dictionary_chunk::PAGE_ROWS / 2;
+        let rows = 3 * dictionary_chunk::PAGE_ROWS / 2;
         let shapes = |column: &str, row: usize| -> Option<Option<String>> {
             Some(match column {
                 "path" => Some(format!("/{row:08}/{}", "x".repeat(60))),
@@ -379,7 +490,7 @@ mod tests {
         // bytes_sent: unique past the dictionary limit (PLAIN pages), with nulls and the extreme
         // values; request_time_ms: a dictionary with nulls, NaN, -0.0 and 0.0; status: runs of
         // every length.
-        let rows = crate::dictionary_chunk::DICTIONARY_PAGE_LIMIT / 8 + 9_000;
+        let rows = dictionary_chunk::DICTIONARY_PAGE_LIMIT / 8 + 9_000;
         let bytes_sent: Int64Array = (0..rows)
             .map(|row| match row {
                 7 => Some(i64::MIN),
@@ -444,9 +555,9 @@ mod tests {
     #[test]
     fn row_groups_hold_about_the_bytes_asked_for() {
         let batch = sample_with(1_000, &|_, _| None);
-        let options = LakeOptions {
+        let options = FileOptions {
             row_group_bytes: 64 << 10,
-            ..LakeOptions::default()
+            ..FileOptions::default()
         };
         let (read_back, metadata) = read(write(std::slice::from_ref(&batch), &options));
         assert_eq!(read_back, batch);

@@ -3,13 +3,14 @@
 //!
 //! Why: the lake's files are small (an hour each) and 19 of the 22 columns are of this kind. For
 //! those, parquet-rs's Arrow writer interns every value through a general-purpose hash table and
-//! compares every value for min/max statistics: about 45 % of its time on hourly files. It also
+//! compares every value for min/max statistics, most of its time on hourly files. It also
 //! creates a zstd compressor and decompressor for every compressed column chunk, and each
 //! creation traps to this VM's hypervisor (`cpuid`). Here a value equal to the row before it
 //! (runs of one source, method or browser are common in a file sorted by time) costs one
 //! comparison, other values one hash lookup, statistics are taken over the dictionary, not the
 //! rows, and one zstd context per thread serves every chunk. The pages go through parquet-rs's
 //! own page writer (headers, offsets), and the chunk is spliced into the row group it writes.
+//! The figures are in benches/README.md, "Measurements behind the code".
 //!
 //! Encoding: a PLAIN dictionary page and RLE_DICTIONARY data pages, as parquet-rs and
 //! parquet-mr write them; when the dictionary would pass [`DICTIONARY_PAGE_LIMIT`], PLAIN data
@@ -188,8 +189,8 @@ impl DictionaryChunkWriter {
     }
 
     // Runs once per value of every dictionary column: the check against the previous value must
-    // not pay for a call (callgrind: ~245 instructions per row of an hourly file), while the
-    // hash-table path stays out of line so the loops calling this stay small.
+    // not pay for a call, while the hash-table path stays out of line so the loops calling this
+    // stay small.
     #[inline(always)]
     fn key_of<V: Value>(&mut self, value: V, last: &mut Option<(V, u32)>) -> u32 {
         let key = match *last {
@@ -513,7 +514,7 @@ impl<const N: usize> Value for [u8; N] {
 
 /// `a == b`. Most values compared here are short (methods, browser names, versions, addresses)
 /// and of equal length; `==` on slices calls `memcmp` for them, which cost more than the
-/// comparison itself (callgrind: 9 calls per row of an hourly file, ~2 % of the lake stage).
+/// comparison itself.
 /// Up to 16 bytes, two overlapping words of each side are compared instead.
 #[inline(always)]
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
