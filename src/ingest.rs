@@ -1,15 +1,15 @@
 //! `loglake ingest`: log files → the local Parquet lake, one source per rayon worker, each
-//! through the shared pipeline ([`loglake_schemas::ingest_stream`]).
+//! through the shared pipeline ([`loglake_lake::ingest_stream`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use loglake_parser::LogFormat;
-use loglake_schemas::{
+use loglake_lake::{
     ingest_stream, ExistingFiles, LakeOptions, Progress, SourceFailure, SourceOptions, SourceTotals,
 };
+use loglake_parser::LogFormat;
 use rayon::prelude::*;
 use serde::Serialize;
 

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
-use loglake_schemas::{decompressing_reader, ProgressReader};
+use loglake_lake::{decompressing_reader, ProgressReader};
 
 /// One thing to ingest.
 #[derive(Debug, Clone)]

@@ -12,10 +12,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use loglake_backfill::BackfillOptions;
+use loglake_lake::{LakeOptions, ParquetEncoder, Progress, SourceFailure, TimeRange};
 use loglake_parser::LogFormat;
 use loglake_queries::athena::AthenaTarget;
 use loglake_queries::{DateRange, OutputFormat};
-use loglake_schemas::{LakeOptions, ParquetEncoder, Progress, SourceFailure, TimeRange};
 
 use crate::ingest::{IngestOptions, IngestSummary};
 use crate::input::InputSource;
@@ -142,7 +142,7 @@ fn parse_instant(text: &str) -> Result<i64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    loglake_schemas::lake::keep_freed_memory();
+    keep_freed_memory();
     match cli.command {
         Command::Ingest {
             format,
@@ -322,5 +322,19 @@ fn finish_run(
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Lets glibc's allocator keep freed memory for reuse: a run allocates and frees batch-sized
+/// buffers continuously (column buffers, JSON rows, Firehose records, zstd contexts), and glibc's
+/// defaults hand blocks over 128 KiB back to the kernel on free, so each costs page faults and
+/// freshly zeroed pages again. Memory stays bounded by the pipeline's budgets. A no-op where the
+/// C library is not glibc.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning parameters; any values are valid.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
     }
 }

@@ -111,7 +111,7 @@ pub async fn local_context(lake: &Path) -> anyhow::Result<SessionContext> {
         ]);
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
-        .with_schema(loglake_schemas::file_schema());
+        .with_schema(loglake_schema::file_schema());
     let context = SessionContext::new();
     context.register_table("access_logs", Arc::new(ListingTable::try_new(config)?))?;
     Ok(context)

@@ -240,7 +240,7 @@ fn s3_to_s3_every_line_once_and_reruns_change_nothing() {
     assert_eq!(to_read.len(), 2, "big.log and the cut gzip: {dry}");
     backfill(&[&src, "--dest", &dest]);
     let after = lake_objects(&endpoint, lake_bucket);
-    let big_id = loglake_schemas::lake::source_id(&format!("s3://{src_bucket}/logs/big.log"));
+    let big_id = loglake_lake::lake::source_id(&format!("s3://{src_bucket}/logs/big.log"));
     let is_big = |key: &str| key.contains(&big_id);
     let others = |objects: &BTreeMap<String, Vec<u8>>| -> BTreeMap<String, Vec<u8>> {
         objects

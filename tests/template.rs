@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use loglake_queries::REPORTS;
-use loglake_schemas::{COLUMNS, REJECT_FIELDS};
+use loglake_schema::{COLUMNS, REJECT_FIELDS};
 use serde_yaml::Value;
 
 fn template() -> Value {
@@ -81,7 +81,7 @@ fn glue_table<'a>(template: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn glue_access_logs_columns_are_the_arrow_schema() {
     let template = template();
-    let table = glue_table(&template, loglake_schemas::TABLE_NAME);
+    let table = glue_table(&template, loglake_schema::TABLE_NAME);
     let expected = |partition: bool| -> Vec<(String, String)> {
         COLUMNS
             .iter()
@@ -186,7 +186,7 @@ fn functions_point_at_their_crates_and_set_what_their_code_reads() {
             "ingest" => &loglake_ingest::config::ENV_VARS,
             "report" => &loglake_report::ENV_VARS,
             "firehose-transform" => &loglake_firehose_transform::ENV_VARS,
-            "backfill" => &loglake_backfill::ENV_VARS,
+            "backfill" => &loglake_backfill_function::ENV_VARS,
             other => panic!("{other}: unknown function"),
         };
         for name in env.keys() {

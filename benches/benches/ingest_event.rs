@@ -5,7 +5,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use loglake_ingest::{prepare, KinesisEventText, RejectsOutput};
 use loglake_parser::LogFormat;
-use loglake_schemas::UserAgentColumns;
+use loglake_stream::UserAgentColumns;
 
 fn benches(c: &mut Criterion) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../sample/access.log");

@@ -2,8 +2,8 @@
 //! generator, so they run anywhere). The million-line figures come from `benches/run.sh`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use loglake_decode::{Decoder, DecoderOptions};
 use loglake_parser::{parse_line, LogFormat, UserAgentCache, UserAgentInfo};
-use loglake_schemas::{Decoder, DecoderOptions};
 
 fn sample_lines() -> Vec<u8> {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../sample/access.log");

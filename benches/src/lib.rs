@@ -103,6 +103,21 @@ pub fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// The allocator tuning the `loglake`, `ingest` and `backfill` binaries make (each in its
+/// `main.rs`), so the benchmarks measure what they run. Lets glibc's allocator keep freed memory for reuse: a run allocates and frees batch-sized
+/// buffers continuously (column buffers, JSON rows, Firehose records, zstd contexts), and glibc's
+/// defaults hand blocks over 128 KiB back to the kernel on free, so each costs page faults and
+/// freshly zeroed pages again. Memory stays bounded by the pipeline's budgets. A no-op where the
+/// C library is not glibc.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning parameters; any values are valid.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! Kinesis record payloads (gzip, CloudWatch Logs envelopes, KPL aggregates) they arrive in.
 //!
 //! Everything here works on bytes borrowed from the input and allocates nothing per line on the
-//! hot path; turning parsed lines into Arrow batches is the `loglake-schemas` crate's job.
+//! hot path; turning parsed lines into Arrow batches is the `loglake-decode` crate's job.
 
 pub mod format;
 pub mod line;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use loglake_queries::{DDL, REPORTS};
-use loglake_schemas::COLUMNS;
+use loglake_schema::COLUMNS;
 
 #[test]
 fn every_report_file_is_listed_and_every_listed_report_exists() {
@@ -95,6 +95,6 @@ fn the_rejects_ddl_is_the_rejects_output() {
     let ddl = DDL.iter().find(|(name, _)| *name == "rejects").unwrap().1;
     let (columns, partitions) = ddl_columns(ddl);
     let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, loglake_schemas::REJECT_FIELDS);
+    assert_eq!(names, loglake_schema::REJECT_FIELDS);
     assert_eq!(partitions, [("dt".to_string(), "string".to_string())]);
 }

@@ -8,6 +8,17 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 /// The table name users query.
 pub const TABLE_NAME: &str = "access_logs";
 
+/// The keys of a reject's JSON form (the rejects output, the rejects stream), in the order they
+/// are written: the `rejects` table's columns.
+pub const REJECT_FIELDS: [&str; 6] = [
+    "source",
+    "source_line",
+    "reason",
+    "raw",
+    "raw_encoding",
+    "raw_len",
+];
+
 /// One column of the table, with its Arrow type and the Athena (Hive DDL) type it maps to.
 #[derive(Debug, Clone, Copy)]
 pub struct Column {

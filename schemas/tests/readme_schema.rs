@@ -2,7 +2,7 @@
 //! documentation drifts from the code.
 
 use loglake_parser::RejectReason;
-use loglake_schemas::COLUMNS;
+use loglake_schema::COLUMNS;
 
 fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap()

@@ -12,13 +12,13 @@ use std::time::Instant;
 use anyhow::Context;
 use loglake_ingest::{prepare, KinesisEventText, RejectsOutput};
 use loglake_parser::LogFormat;
-use loglake_schemas::UserAgentColumns;
+use loglake_stream::UserAgentColumns;
 
 // The system allocator, tuned as the `ingest` binary tunes it: the peak RSS is then the
 // function's.
 
 fn main() -> anyhow::Result<()> {
-    loglake_schemas::lake::keep_freed_memory();
+    loglake_benches::keep_freed_memory();
     let mut args = std::env::args().skip(1);
     let path = args
         .next()

@@ -10,14 +10,15 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use loglake_schemas::{Decoder, DecoderOptions, LakeOptions, LakeWriter};
+use loglake_decode::{Decoder, DecoderOptions};
+use loglake_lake::{LakeOptions, LakeWriter};
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
         .nth(1)
         .context("usage: throughput FILE [STAGE]")?;
     let only = std::env::args().nth(2);
-    loglake_schemas::lake::keep_freed_memory();
+    loglake_benches::keep_freed_memory();
     let input = std::fs::read(&path).with_context(|| format!("reading {path}"))?;
     let mb = input.len() as f64 / 1e6;
 

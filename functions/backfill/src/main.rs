@@ -4,9 +4,9 @@
 use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use loglake_backfill::s3::S3;
-use loglake_backfill::worker::{MapBatch, WorkerResult};
 use loglake_backfill::{summarize, Backfill};
-use loglake_schemas::Progress;
+use loglake_backfill_function::{MapBatch, WorkerResult};
+use loglake_lake::Progress;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_target(false)
         .init();
-    loglake_schemas::lake::keep_freed_memory();
+    keep_freed_memory();
     let s3 = S3::new(
         S3::client_from_env().await,
         tokio::runtime::Handle::current(),
@@ -53,4 +53,18 @@ async fn main() -> Result<(), Error> {
         }
     }))
     .await
+}
+
+/// Lets glibc's allocator keep freed memory for reuse: a run allocates and frees batch-sized
+/// buffers continuously (column buffers, JSON rows, Firehose records, zstd contexts), and glibc's
+/// defaults hand blocks over 128 KiB back to the kernel on free, so each costs page faults and
+/// freshly zeroed pages again. Memory stays bounded by the pipeline's budgets. A no-op where the
+/// C library is not glibc.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning parameters; any values are valid.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+    }
 }

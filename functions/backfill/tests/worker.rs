@@ -5,9 +5,9 @@
 mod http;
 
 use loglake_backfill::s3::S3;
-use loglake_backfill::worker::{MapBatch, WorkerResult};
 use loglake_backfill::{summarize, Backfill};
-use loglake_schemas::Progress;
+use loglake_backfill_function::{MapBatch, WorkerResult};
+use loglake_lake::Progress;
 use serde_json::json;
 
 use http::{aws_standin, http, s3_objects};

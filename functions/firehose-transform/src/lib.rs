@@ -18,10 +18,9 @@
 use std::collections::HashMap;
 
 use aws_lambda_events::event::firehose::{KinesisFirehoseResponse, KinesisFirehoseResponseRecord};
+use loglake_decode::{DecoderOptions, Reject, RejectRecord};
 use loglake_parser::{LogFormat, UtcHour};
-use loglake_schemas::{
-    DecoderOptions, Reject, RejectRecord, StreamEncoder, StreamSink, StreamStats,
-};
+use loglake_stream::{StreamEncoder, StreamSink, StreamStats};
 use serde::Deserialize;
 
 /// The transformation event, read leniently. `aws_lambda_events`' `KinesisFirehoseEvent`

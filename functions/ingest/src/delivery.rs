@@ -9,7 +9,7 @@ use std::time::Duration;
 use aws_sdk_firehose::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
-use loglake_schemas::firehose::{PackedRecord, PutRequest};
+use loglake_stream::firehose::{PackedRecord, PutRequest};
 use tokio::time::Instant;
 
 /// The result of one `PutRecordBatch` call that Firehose answered.

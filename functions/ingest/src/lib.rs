@@ -15,14 +15,12 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Instant as StdInstant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::streams::KinesisEventResponse;
+use loglake_decode::{DecoderOptions, Reject, RejectRecord};
 use loglake_parser::{LogFormat, UtcHour};
-use loglake_schemas::firehose::{
+use loglake_stream::firehose::{
     first_input_to_redeliver, PutRequest, RecordPacker, MAX_RECORD_BYTES,
 };
-use loglake_schemas::{
-    DecoderOptions, JsonRows, Reject, RejectRecord, StreamEncoder, StreamSink, StreamStats,
-    UserAgentColumns,
-};
+use loglake_stream::{JsonRows, StreamEncoder, StreamSink, StreamStats, UserAgentColumns};
 use tokio::time::Instant;
 
 pub use config::{Config, ConfigError};
@@ -280,7 +278,7 @@ mod tests {
         let mut paths = Vec::new();
         let mut rows_per_record = Vec::new();
         for request in &prepared.rows {
-            assert!(request.bytes <= loglake_schemas::firehose::MAX_REQUEST_BYTES);
+            assert!(request.bytes <= loglake_stream::firehose::MAX_REQUEST_BYTES);
             for packed in &request.records {
                 assert!(packed.data.len() <= MAX_RECORD_BYTES);
                 let rows: Vec<serde_json::Value> = std::str::from_utf8(&packed.data)

@@ -11,7 +11,7 @@
 //! Adding a format that fits the `access_logs` columns: write `format/NAME.rs` with a type
 //! implementing [`LineFormat`], and add one line to the `formats!` table below.
 //!
-//! [`Decoder`]: https://docs.rs/loglake-schemas (the `Decoder` of the `loglake-schemas` crate)
+//! [`Decoder`]: https://docs.rs/loglake-decode (the `Decoder` of the `loglake-decode` crate)
 
 use std::str::FromStr;
 

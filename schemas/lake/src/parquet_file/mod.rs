@@ -26,8 +26,8 @@ use parquet::schema::types::ColumnPath;
 
 use self::dictionary_chunk::{is_dictionary_type, ChunkSettings, DictionaryChunkWriter};
 #[cfg(doc)]
-use crate::schema::Storage;
-use crate::schema::{file_schema, COLUMNS};
+use loglake_schema::Storage;
+use loglake_schema::{file_schema, COLUMNS};
 
 /// Which code encodes the dictionary-encoded columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -308,7 +308,7 @@ mod tests {
     use parquet::file::metadata::PageIndexPolicy;
     use parquet::file::statistics::Statistics;
 
-    use crate::decoder::{Decoder, DecoderOptions};
+    use loglake_decode::{Decoder, DecoderOptions};
 
     /// Batches of the bundled sample, with string columns replaced by `replace` (column name,
     /// row → value), so odd shapes reach every string column.
@@ -316,8 +316,11 @@ mod tests {
         rows: usize,
         replace: &dyn Fn(&str, usize) -> Option<Option<String>>,
     ) -> RecordBatch {
-        let sample =
-            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample/access.log")).unwrap();
+        let sample = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../sample/access.log"
+        ))
+        .unwrap();
         let mut decoder = Decoder::new("sample", DecoderOptions::default());
         let mut batches = Vec::new();
         while batches.iter().map(RecordBatch::num_rows).sum::<usize>() < rows {

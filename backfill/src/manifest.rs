@@ -3,8 +3,8 @@
 //! replaces. One object per source (not one shared file) so parallel workers never write the
 //! same object.
 
-use loglake_schemas::lake::{partition_hour, source_id};
-use loglake_schemas::{SourceTotals, TimeRange};
+use loglake_lake::lake::{partition_hour, source_id};
+use loglake_lake::{SourceTotals, TimeRange};
 use serde::{Deserialize, Serialize};
 
 /// Where manifests live, relative to the destination root. Outside `access_logs/` and

@@ -22,7 +22,7 @@ use loglake_parser::timestamp::MICROS_PER_HOUR;
 use loglake_parser::{parse_utc_instant, UtcHour};
 
 use crate::parquet_file::{FileOptions, SortedFileWriter};
-use crate::schema::TABLE_NAME;
+use loglake_schema::TABLE_NAME;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
@@ -440,22 +440,6 @@ fn source_id_of_file(name: &str) -> Option<&str> {
     Some(&name[..hash_end])
 }
 
-/// Lets the allocator keep freed memory for reuse. A run allocates and frees batch-sized buffers
-/// continuously (column buffers, JSON rows, Firehose records), and parquet-rs a zstd context (in
-/// zstd's C code) for every compressed column chunk; glibc's defaults hand blocks of more than
-/// 128 KiB back to the kernel on free, so each of them costs page faults and freshly zeroed
-/// pages again.
-/// Memory stays bounded by the pipeline's budgets, and the peak RSS is half what mimalloc holds
-/// on to. Call once at the start of a program; it does nothing where the C library is not glibc.
-pub fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator tuning parameters; any values are valid.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
-    }
-}
-
 /// The threads that encode Parquet files. Not rayon's global pool: callers run one source per
 /// global-pool thread and block it while this writer catches up (a bounded channel), so encoding
 /// jobs queued there could wait for threads that are waiting for them.
@@ -584,9 +568,9 @@ fn is_sorted_by_ts(batches: &[RecordBatch]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decoder::{Decoder, DecoderOptions};
     use arrow::array::AsArray;
     use arrow::datatypes::Int16Type;
+    use loglake_decode::{Decoder, DecoderOptions};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use parquet::basic::{Compression, ZstdLevel};
 

@@ -614,7 +614,7 @@ mod tests {
     use super::*;
     use parquet::arrow::ArrowSchemaConverter;
 
-    use crate::schema::file_schema;
+    use loglake_schema::file_schema;
 
     fn column(name: &str) -> ColumnDescPtr {
         let schema = ArrowSchemaConverter::new().convert(&file_schema()).unwrap();

@@ -11,7 +11,7 @@ use arrow::array::{
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use loglake_parser::{AccessLine, CachedUserAgent, Text, UserAgentInfo};
 
-use crate::schema::file_schema;
+use loglake_schema::file_schema;
 
 /// Where a [`crate::Decoder`] puts the lines it parses: Arrow columns for the lake
 /// ([`AccessLogBatchBuilder`]), JSON objects for Firehose ([`crate::json::JsonRowsBuilder`]).
@@ -84,7 +84,7 @@ macro_rules! column_builder {
     };
 }
 
-/// [`AccessLogBatchBuilder`]: one builder per column of [`crate::schema::with_access_log_columns`],
+/// [`AccessLogBatchBuilder`]: one builder per column of [`loglake_schema::with_access_log_columns`],
 /// in its order.
 macro_rules! batch_builder {
     ($($name:ident: $athena:ident, $null:ident, [$($storage:ident)*];)*) => {
@@ -112,7 +112,7 @@ macro_rules! batch_builder {
     };
 }
 
-crate::with_access_log_columns!(batch_builder);
+loglake_schema::with_access_log_columns!(batch_builder);
 
 /// The raw bytes of a field were not valid UTF-8 and were decoded lossily.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,13 +315,13 @@ impl StringColumn {
 
 /// A line and, when it is valid UTF-8, its text: one UTF-8 check for the whole line instead of
 /// one per field, whose text is then sliced from the line's.
-pub(crate) struct LineText<'a> {
+pub struct LineText<'a> {
     bytes: &'a [u8],
     text: Option<&'a str>,
 }
 
 impl<'a> LineText<'a> {
-    pub(crate) fn new(line: &'a [u8]) -> Self {
+    pub fn new(line: &'a [u8]) -> Self {
         Self {
             bytes: line,
             text: simdutf8::basic::from_utf8(line).ok(),
@@ -351,7 +351,7 @@ impl<'a> LineText<'a> {
 
     /// A field as text, decoded lossily when it is not UTF-8 (then the flag is false).
     #[inline]
-    pub(crate) fn text<'f>(&self, field: &'f [u8]) -> (Cow<'f, str>, bool)
+    pub fn text<'f>(&self, field: &'f [u8]) -> (Cow<'f, str>, bool)
     where
         'a: 'f,
     {

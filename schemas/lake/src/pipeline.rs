@@ -21,9 +21,9 @@ use flate2::bufread::MultiGzDecoder;
 use loglake_parser::{LogFormat, UserAgentCache};
 use serde::Serialize;
 
-use crate::builder::PaddedUserAgent;
-use crate::chunks::{decode_piece, Chunker, Piece};
-use crate::decoder::{DecodedBatch, Decoder, DecoderOptions};
+use loglake_decode::chunks::{decode_piece, Chunker, Piece};
+use loglake_decode::{DecodedBatch, Decoder, DecoderOptions, PaddedUserAgent};
+
 use crate::lake::{ExistingFiles, LakeError, LakeOptions, LakeWriter, TimeRange};
 use crate::rejects::RejectsWriter;
 

@@ -13,9 +13,8 @@ use loglake_parser::payload::{decode_payload, LogText};
 use loglake_parser::{RejectReason, UserAgentCache, UtcHour};
 use serde::Serialize;
 
-use crate::decoder::{DecodedBatch, Decoder, DecoderOptions, Reject};
 use crate::json::{JsonRows, JsonRowsBuilder, UserAgentJson};
-use crate::rejects::RejectRecord;
+use loglake_decode::{DecodedBatch, Decoder, DecoderOptions, Reject, RejectRecord};
 
 /// One input record: where it came from (e.g. `kinesis:STREAM/SHARD/SEQUENCE`) and its data,
 /// already base64-decoded.

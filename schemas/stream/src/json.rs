@@ -12,9 +12,9 @@ use loglake_parser::{
     write_rfc3339_micros, AccessLine, CachedUserAgent, Text, UserAgentInfo, UtcHour,
 };
 
-use crate::builder::{LineText, LossyUtf8, RowBuilder};
 use crate::firehose::MAX_RECORD_BYTES;
-use crate::schema::json_keys as key;
+use loglake_decode::{LineText, LossyUtf8, RowBuilder};
+use loglake_schema::json_keys as key;
 
 /// JSON rows, each followed by a newline in `text` (NDJSON, as Firehose records carry them), as
 /// a [`crate::Decoder`] made with [`JsonRowsBuilder`] flushes them.
@@ -371,12 +371,12 @@ fn needs_json_escape(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decoder::{Decoder, DecoderOptions};
+    use loglake_decode::{Decoder, DecoderOptions};
 
     use arrow::array::{Array, AsArray, RecordBatch};
     use arrow::datatypes::{DataType, Int16Type, Int64Type, TimestampMicrosecondType};
 
-    use crate::schema::COLUMNS;
+    use loglake_schema::COLUMNS;
 
     /// The oracle: row `row` of a decoder's Arrow batch rendered column by column under the
     /// schema's names, then the partition columns: what every Firehose row must be.
@@ -508,8 +508,11 @@ mod tests {
 
     #[test]
     fn json_rows_are_the_arrow_rows_rendered_by_the_schema() {
-        let sample = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../sample/access.log"))
-            .expect("the bundled sample log");
+        let sample = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../sample/access.log"
+        ))
+        .expect("the bundled sample log");
         let odd = [
             &b"10.0.0.1 - bob [10/Oct/2020:13:55:36 -0700] \"GET /a\\\"b?q=1\\\\ HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0 \\\"quoted\\\"\" 0.125\r\n"[..],
             b"::1 - - [10/Oct/2020:23:59:59 +0000] \"-\" 408 - \"-\" \"-\"\n",

@@ -1,80 +1,16 @@
-//! The rejects output: one NDJSON object per rejected line, at `ROOT/rejects/<source-id>.ndjson`.
-//!
-//! `raw` is lossless: the line as text when it is UTF-8, else base64 (`raw_encoding` says which).
+//! The rejects output: one NDJSON object per rejected line ([`RejectRecord`]), at
+//! `ROOT/rejects/<source-id>.ndjson`.
 
 use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use base64::Engine;
-use serde::Serialize;
+use loglake_decode::{Reject, RejectRecord};
 
-use crate::decoder::Reject;
 use crate::lake::{source_id, LakeError};
 
 /// The directory of the rejects output, relative to the lake root.
 pub const REJECTS_DIR: &str = "rejects";
-
-/// The keys of a reject's JSON form, in the order they are written: the `rejects` table's columns.
-pub const REJECT_FIELDS: [&str; 6] = [
-    "source",
-    "source_line",
-    "reason",
-    "raw",
-    "raw_encoding",
-    "raw_len",
-];
-
-/// The JSON form of a reject.
-#[derive(Debug, Serialize)]
-pub struct RejectRecord<'a> {
-    pub source: &'a str,
-    pub source_line: i64,
-    pub reason: &'static str,
-    pub raw: std::borrow::Cow<'a, str>,
-    /// `text` or `base64`.
-    pub raw_encoding: &'static str,
-    /// The line's full length in bytes; more than `raw` holds when the line was too long.
-    pub raw_len: u64,
-}
-
-impl<'a> From<&'a Reject> for RejectRecord<'a> {
-    fn from(reject: &'a Reject) -> Self {
-        let (raw, raw_encoding) = match std::str::from_utf8(&reject.raw) {
-            Ok(text) => (text.into(), "text"),
-            Err(_) => (
-                base64::engine::general_purpose::STANDARD
-                    .encode(&reject.raw)
-                    .into(),
-                "base64",
-            ),
-        };
-        RejectRecord {
-            source: &reject.source,
-            source_line: reject.source_line,
-            reason: reject.reason.as_str(),
-            raw,
-            raw_encoding,
-            raw_len: reject.raw_len,
-        }
-    }
-}
-
-impl RejectRecord<'_> {
-    /// The rejects output as a structured log line (`WARN`, one field per key), for the
-    /// functions when no rejects stream is configured: the raw data stays in the logs.
-    pub fn log(&self) {
-        tracing::warn!(
-            source = self.source,
-            source_line = self.source_line,
-            reason = self.reason,
-            raw = %self.raw,
-            raw_encoding = self.raw_encoding,
-            raw_len = self.raw_len,
-            "rejected line"
-        );
-    }
-}
 
 /// Writes one source's rejects. The file is created on the first reject and replaced on a
 /// re-run; a re-run with no rejects removes the old file.
@@ -142,25 +78,8 @@ impl RejectsWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
     use loglake_parser::RejectReason;
-
-    #[test]
-    fn the_json_keys_are_the_reject_fields_in_order() {
-        let reject = Reject {
-            source: "s".into(),
-            source_line: 1,
-            reason: RejectReason::NoTimestamp,
-            raw: b"x".to_vec(),
-            raw_len: 1,
-        };
-        let json = serde_json::to_string(&RejectRecord::from(&reject)).unwrap();
-        let positions: Vec<usize> = REJECT_FIELDS
-            .iter()
-            .map(|f| json.find(&format!("\"{f}\":")).expect(f))
-            .collect();
-        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{json}");
-        assert_eq!(json.matches("\":").count(), REJECT_FIELDS.len());
-    }
 
     #[test]
     fn raw_is_lossless() {

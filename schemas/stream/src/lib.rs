@@ -1,0 +1,10 @@
+//! Rows → Firehose, for the real-time path: stream records (Kinesis payloads: plain, gzip,
+//! CloudWatch Logs, KPL) decoded straight into JSON rows ([`StreamEncoder`], [`json`]), and the
+//! rows packed into Firehose records and requests within its limits ([`firehose`]).
+
+pub mod firehose;
+pub mod json;
+pub mod stream;
+
+pub use json::{JsonRows, JsonRowsBuilder};
+pub use stream::{StreamEncoder, StreamRecord, StreamSink, StreamStats, UserAgentColumns};
