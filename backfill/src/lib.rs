@@ -15,12 +15,14 @@
 
 pub mod manifest;
 pub mod s3;
+mod store;
 
-use std::fs;
-use std::io::{self, Read};
+pub use store::{Location, Source, SourceAt};
+
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Instant, UNIX_EPOCH};
+use std::time::Instant;
 
 use loglake_lake::{
     decompressing_reader, ingest_stream, ExistingFiles, LakeOptions, PipelineError, Progress,
@@ -32,6 +34,7 @@ use serde::Serialize;
 
 use crate::manifest::{manifest_path, reconcile_outputs, ManifestEntry};
 use crate::s3::{S3Error, S3};
+use crate::store::Lake;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackfillError {
@@ -56,90 +59,6 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> BackfillError + '_ {
     move |source| BackfillError::Io {
         path: path.to_path_buf(),
         source,
-    }
-}
-
-/// Where sources are read from or the lake is written to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    Local(PathBuf),
-    /// `prefix` as given: a source prefix may name a single object.
-    S3 {
-        bucket: String,
-        prefix: String,
-    },
-}
-
-impl Location {
-    pub fn parse(text: &str) -> Result<Self, BackfillError> {
-        match text.strip_prefix("s3://") {
-            Some(rest) => {
-                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-                if bucket.is_empty() {
-                    return Err(BackfillError::BadLocation(text.into()));
-                }
-                Ok(Location::S3 {
-                    bucket: bucket.into(),
-                    prefix: prefix.into(),
-                })
-            }
-            None if text.is_empty() => Err(BackfillError::BadLocation(text.into())),
-            None => Ok(Location::Local(PathBuf::from(text))),
-        }
-    }
-
-    pub fn is_s3(&self) -> bool {
-        matches!(self, Location::S3 { .. })
-    }
-}
-
-impl std::fmt::Display for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Location::Local(path) => write!(f, "{}", path.display()),
-            Location::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
-        }
-    }
-}
-
-/// The key of `relative` (a `/`-separated lake path) under a destination prefix.
-fn dest_key(prefix: &str, relative: &str) -> String {
-    match prefix.trim_end_matches('/') {
-        "" => relative.to_string(),
-        prefix => format!("{prefix}/{relative}"),
-    }
-}
-
-/// One stored log to replay.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Source {
-    /// The `source` column's value and the basis of output names: the path, or `s3://bucket/key`.
-    pub name: String,
-    #[serde(skip)]
-    pub at: SourceAt,
-    /// Bytes as stored (compressed or not).
-    pub size: u64,
-    /// S3 ETag, or a local file's size and modification time.
-    pub version: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceAt {
-    Local(PathBuf),
-    S3 { bucket: String, key: String },
-}
-
-impl Source {
-    pub fn s3_object(bucket: &str, key: &str, size: u64, etag: &str) -> Self {
-        Source {
-            name: format!("s3://{bucket}/{key}"),
-            at: SourceAt::S3 {
-                bucket: bucket.into(),
-                key: key.into(),
-            },
-            size,
-            version: s3::bare_etag(etag),
-        }
     }
 }
 
@@ -203,7 +122,8 @@ pub struct BackfillSummary {
 
 /// A backfill into one destination.
 pub struct Backfill {
-    dest: Location,
+    lake: Lake,
+    /// For sources in S3.
     s3: Option<S3>,
     options: BackfillOptions,
 }
@@ -215,27 +135,13 @@ impl Backfill {
         s3: Option<S3>,
         options: BackfillOptions,
     ) -> Result<Self, BackfillError> {
-        if dest.is_s3() && s3.is_none() {
-            return Err(BackfillError::NoS3Client);
-        }
-        Ok(Self { dest, s3, options })
-    }
-
-    fn s3(&self) -> Result<&S3, BackfillError> {
-        self.s3.as_ref().ok_or(BackfillError::NoS3Client)
+        let lake = Lake::new(dest, s3.as_ref())?;
+        Ok(Self { lake, s3, options })
     }
 
     /// Every source under `src`, largest first (they take longest, so they start first).
     pub fn list_sources(&self, src: &Location) -> Result<Vec<Source>, BackfillError> {
-        let mut sources = match src {
-            Location::Local(path) => list_local(path)?,
-            Location::S3 { bucket, prefix } => self
-                .s3()?
-                .list(bucket, prefix)?
-                .into_iter()
-                .map(|o| Source::s3_object(bucket, &o.key, o.size, &o.etag))
-                .collect(),
-        };
+        let mut sources = store::list_sources(src, self.s3.as_ref())?;
         sources.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.name.cmp(&b.name)));
         Ok(sources)
     }
@@ -289,10 +195,7 @@ impl Backfill {
             .expect("can start the backfill threads");
         // A local lake is listed once, not once per source, to find sources' earlier files; if
         // that fails, each source lists it itself and reports the error as its own.
-        let existing = match &self.dest {
-            Location::Local(root) => ExistingFiles::list(root).ok().map(Arc::new),
-            Location::S3 { .. } => None,
-        };
+        let existing = self.lake.existing_files();
         pool.install(|| {
             sources
                 .par_iter()
@@ -344,10 +247,7 @@ impl Backfill {
         if self.is_done(source, earlier.as_ref()) {
             return Ok(None);
         }
-        let raw: Box<dyn Read + Send> = match &source.at {
-            SourceAt::Local(path) => Box::new(fs::File::open(path).map_err(io_error(path))?),
-            SourceAt::S3 { bucket, key } => Box::new(self.s3()?.open(bucket, key)?),
-        };
+        let raw = store::open_source(&source.at, self.s3.as_ref())?;
         let counted = ProgressReader {
             inner: raw,
             progress: progress.bytes,
@@ -365,18 +265,8 @@ impl Backfill {
             parse_threads: None,
             existing_files,
         };
-        // To S3, the lake is staged locally and uploaded when complete; `_staging` is removed
-        // when this function returns.
-        let (lake_root, _staging) = match &self.dest {
-            Location::Local(root) => (root.clone(), None),
-            Location::S3 { .. } => {
-                let dir = tempfile::Builder::new()
-                    .prefix("loglake-backfill-")
-                    .tempdir()
-                    .map_err(io_error(&std::env::temp_dir()))?;
-                (dir.path().to_path_buf(), Some(dir))
-            }
-        };
+        // `_staging` (an S3 lake's) is removed when this function returns.
+        let (lake_root, _staging) = self.lake.write_root()?;
         let (totals, error) = ingest_stream(
             &mut reader,
             &source.name,
@@ -392,16 +282,11 @@ impl Backfill {
             .iter()
             .map(|path| relative_key(&lake_root, path))
             .collect();
-        if let Location::S3 { bucket, prefix } = &self.dest {
-            for (path, relative) in totals.outputs.iter().zip(&written) {
-                self.s3()?
-                    .put_file(bucket, &dest_key(prefix, relative), path)?;
-            }
-        }
+        self.lake.publish(&totals.outputs, &written)?;
         let earlier_outputs = earlier.map(|m| m.outputs).unwrap_or_default();
         let (outputs, replaced) = reconcile_outputs(&earlier_outputs, &written, self.options.range);
         for relative in &replaced {
-            self.delete(relative)?;
+            self.lake.delete(relative)?;
         }
         // A source cut short is not done: the next run reads it again.
         if error.is_none() {
@@ -420,21 +305,9 @@ impl Backfill {
 
     fn read_manifest(&self, source: &str) -> Result<Option<ManifestEntry>, BackfillError> {
         let relative = manifest_path(source);
-        let bytes = match &self.dest {
-            Location::Local(root) => {
-                let path = root.join(&relative);
-                match fs::read(&path) {
-                    Ok(bytes) => Some(bytes),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-                    Err(e) => return Err(io_error(&path)(e)),
-                }
-            }
-            Location::S3 { bucket, prefix } => {
-                self.s3()?.get_small(bucket, &dest_key(prefix, &relative))?
-            }
-        };
-        bytes
-            .map(|b| serde_json::from_slice(&b))
+        self.lake
+            .read(&relative)?
+            .map(|bytes| serde_json::from_slice(&bytes))
             .transpose()
             .map_err(|source| BackfillError::Manifest {
                 path: relative,
@@ -443,36 +316,8 @@ impl Backfill {
     }
 
     fn write_manifest(&self, entry: &ManifestEntry) -> Result<(), BackfillError> {
-        let relative = manifest_path(&entry.source);
         let json = serde_json::to_vec_pretty(entry).expect("a manifest serialises");
-        match &self.dest {
-            Location::Local(root) => {
-                let path = root.join(&relative);
-                let dir = path.parent().expect("manifests are in a directory");
-                fs::create_dir_all(dir).map_err(io_error(dir))?;
-                fs::write(&path, json).map_err(io_error(&path))
-            }
-            Location::S3 { bucket, prefix } => {
-                Ok(self
-                    .s3()?
-                    .put_bytes(bucket, &dest_key(prefix, &relative), json)?)
-            }
-        }
-    }
-
-    fn delete(&self, relative: &str) -> Result<(), BackfillError> {
-        match &self.dest {
-            Location::Local(root) => {
-                let path = root.join(relative);
-                match fs::remove_file(&path) {
-                    Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error(&path)(e)),
-                    _ => Ok(()),
-                }
-            }
-            Location::S3 { bucket, prefix } => {
-                Ok(self.s3()?.delete(bucket, &dest_key(prefix, relative))?)
-            }
-        }
+        self.lake.write(&manifest_path(&entry.source), json)
     }
 }
 
@@ -506,46 +351,6 @@ fn relative_key(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
-/// Files under `path` (or `path` itself), skipping hidden ones.
-fn list_local(path: &Path) -> Result<Vec<Source>, BackfillError> {
-    let metadata = fs::metadata(path).map_err(io_error(path))?;
-    if metadata.is_file() {
-        return Ok(vec![local_source(path, &metadata)]);
-    }
-    let mut sources = Vec::new();
-    let mut dirs = vec![path.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in fs::read_dir(&dir).map_err(io_error(&dir))? {
-            let entry = entry.map_err(io_error(&dir))?;
-            if entry.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            let path = entry.path();
-            let metadata = entry.metadata().map_err(io_error(&path))?;
-            if metadata.is_dir() {
-                dirs.push(path);
-            } else if metadata.is_file() {
-                sources.push(local_source(&path, &metadata));
-            }
-        }
-    }
-    Ok(sources)
-}
-
-fn local_source(path: &Path, metadata: &fs::Metadata) -> Source {
-    let modified = metadata
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    Source {
-        name: path.display().to_string(),
-        at: SourceAt::Local(path.to_path_buf()),
-        size: metadata.len(),
-        version: format!("{}-{modified}", metadata.len()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,7 +376,5 @@ mod tests {
             Location::parse("lake").unwrap(),
             Location::Local("lake".into())
         );
-        assert_eq!(dest_key("lake/", "a/b"), "lake/a/b");
-        assert_eq!(dest_key("", "a/b"), "a/b");
     }
 }
