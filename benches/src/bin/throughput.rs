@@ -56,7 +56,12 @@ fn main() -> anyhow::Result<()> {
             .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
             .sum();
         let files = files.len();
-        let _ = std::fs::remove_dir_all(&lake_dir);
+        // `KEEP_LAKE=1` leaves the lake for comparing two builds' output (its path on stderr).
+        if std::env::var_os("KEEP_LAKE").is_some() {
+            eprintln!("lake kept in {}", lake_dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&lake_dir);
+        }
         println!(
             "{{\"stage\":\"{stage}\",\"lines\":{lines},\"rows\":{rows},\"files\":{files},\"lake_bytes\":{lake_bytes},\"seconds\":{seconds:.3},\"lines_per_s\":{:.0},\"mb_per_s\":{:.1},\"ua_cache_misses\":{}}}",
             lines as f64 / seconds,

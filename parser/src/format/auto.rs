@@ -34,10 +34,9 @@ impl LineFormat for Auto {
 impl ParseLine for Auto {
     #[inline]
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
-        match self.clf.parse(line) {
-            Ok((parsed, _)) => Ok(parsed),
+        match self.clf.parse(line, None) {
             Err(RejectReason::NoTimestamp) => self.parse_other_families(line),
-            Err(reason) => Err(reason),
+            parsed => parsed,
         }
     }
 }

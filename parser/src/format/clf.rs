@@ -32,20 +32,25 @@ pub struct ClfParser {
 }
 
 impl ClfParser {
-    /// Parses one line (without its line ending) of any layout of the family, and says which.
+    /// Parses one line (without its line ending) of the family: of any layout, or with
+    /// `format_mismatch` when it is not the `only` one. (The layout is checked here rather than
+    /// returned beside the line, which would copy the line's fields once more, and the grammar
+    /// stays one function compiled in this crate, where its helpers inline.)
     #[inline]
     pub fn parse<'a>(
         &mut self,
         line: &'a [u8],
-    ) -> Result<(AccessLine<'a>, ClfLayout), RejectReason> {
-        parse_with(line, &mut self.timestamps)
+        only: Option<ClfLayout>,
+    ) -> Result<AccessLine<'a>, RejectReason> {
+        parse_with(line, &mut self.timestamps, only)
     }
 }
 
 fn parse_with<'a>(
     line: &'a [u8],
     timestamps: &mut TimestampCache,
-) -> Result<(AccessLine<'a>, ClfLayout), RejectReason> {
+    only: Option<ClfLayout>,
+) -> Result<AccessLine<'a>, RejectReason> {
     let line = trim_ascii_end(line);
     if line.iter().all(u8::is_ascii_whitespace) {
         return Err(RejectReason::EmptyLine);
@@ -108,8 +113,11 @@ fn parse_with<'a>(
         combined,
         vhost: prefix.vhost.is_some(),
     };
+    if only.is_some_and(|only| only != layout) {
+        return Err(RejectReason::FormatMismatch);
+    }
     let parts = split_request(request);
-    let parsed = AccessLine {
+    Ok(AccessLine {
         ts_micros,
         client: prefix.client,
         remote_user: prefix.remote_user,
@@ -123,8 +131,7 @@ fn parse_with<'a>(
         user_agent,
         request_time_ms,
         vhost: prefix.vhost,
-    };
-    Ok((parsed, layout))
+    })
 }
 
 /// The index of the `[` that opens the timestamp: the first `[` followed by the timestamp's

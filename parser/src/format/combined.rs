@@ -1,6 +1,6 @@
 //! Apache and nginx `combined`, the servers' default access log.
 
-use super::clf::ClfParser;
+use super::clf::{ClfLayout, ClfParser};
 use super::{LineFormat, ParseLine};
 use crate::line::AccessLine;
 use crate::reject::RejectReason;
@@ -25,9 +25,12 @@ impl LineFormat for Combined {
 impl ParseLine for Combined {
     #[inline]
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
-        match self.clf.parse(line)? {
-            (parsed, layout) if layout.combined && !layout.vhost => Ok(parsed),
-            _ => Err(RejectReason::FormatMismatch),
-        }
+        self.clf.parse(
+            line,
+            Some(ClfLayout {
+                combined: true,
+                vhost: false,
+            }),
+        )
     }
 }

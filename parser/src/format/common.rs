@@ -1,6 +1,6 @@
 //! The Common Log Format (CLF), Apache's `common`.
 
-use super::clf::ClfParser;
+use super::clf::{ClfLayout, ClfParser};
 use super::{LineFormat, ParseLine};
 use crate::line::AccessLine;
 use crate::reject::RejectReason;
@@ -25,9 +25,12 @@ impl LineFormat for Common {
 impl ParseLine for Common {
     #[inline]
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
-        match self.clf.parse(line)? {
-            (parsed, layout) if !layout.combined && !layout.vhost => Ok(parsed),
-            _ => Err(RejectReason::FormatMismatch),
-        }
+        self.clf.parse(
+            line,
+            Some(ClfLayout {
+                combined: false,
+                vhost: false,
+            }),
+        )
     }
 }

@@ -1,4 +1,4 @@
-//! The log formats: one file each, and [the registry](formats!) below that lists them.
+//! The log formats: one file each, and the registry (`formats!` below) that lists them.
 //!
 //! A format is a type implementing [`LineFormat`]: its name (what `--format`, `LOG_FORMAT` and the
 //! backfill's `format` accept), a one-line summary and an example line (README.md lists them and a

@@ -1,6 +1,6 @@
 //! Apache `vhost_combined`, and nginx formats that put `$host` first.
 
-use super::clf::ClfParser;
+use super::clf::{ClfLayout, ClfParser};
 use super::{LineFormat, ParseLine};
 use crate::line::AccessLine;
 use crate::reject::RejectReason;
@@ -24,9 +24,12 @@ impl LineFormat for VhostCombined {
 impl ParseLine for VhostCombined {
     #[inline]
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
-        match self.clf.parse(line)? {
-            (parsed, layout) if layout.combined && layout.vhost => Ok(parsed),
-            _ => Err(RejectReason::FormatMismatch),
-        }
+        self.clf.parse(
+            line,
+            Some(ClfLayout {
+                combined: true,
+                vhost: true,
+            }),
+        )
     }
 }
