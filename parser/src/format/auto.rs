@@ -11,9 +11,8 @@ use crate::reject::RejectReason;
 #[derive(Debug, Clone)]
 pub struct Auto {
     clf: ClfParser,
-    /// Parsers of the other families, made on the first line that needs them.
+    /// Parsers of the other families' formats.
     others: Vec<LineParser>,
-    others_made: bool,
 }
 
 impl LineFormat for Auto {
@@ -25,8 +24,11 @@ impl LineFormat for Auto {
     fn new() -> Self {
         Self {
             clf: ClfParser::default(),
-            others: Vec::new(),
-            others_made: false,
+            others: LogFormat::ALL
+                .iter()
+                .filter(|format| format.tried_by_auto())
+                .map(|&format| LineParser::new(format))
+                .collect(),
         }
     }
 }
@@ -47,14 +49,6 @@ impl Auto {
     /// broken field), else `no_timestamp`.
     #[cold]
     fn parse_other_families<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
-        if !self.others_made {
-            self.others = LogFormat::ALL
-                .iter()
-                .filter(|format| format.tried_by_auto())
-                .map(|&format| LineParser::new(format))
-                .collect();
-            self.others_made = true;
-        }
         let mut reason = RejectReason::NoTimestamp;
         for parser in &mut self.others {
             match parser.parse(line) {

@@ -370,6 +370,20 @@ mod tests {
     }
 
     #[test]
+    fn a_decoder_of_one_format_s_own_parser() {
+        use loglake_parser::format::combined::Combined;
+        use loglake_parser::LineFormat;
+        let common = "1.2.3.4 - - [10/Oct/2020:10:00:00 +0000] \"GET /a HTTP/1.1\" 200 10";
+        let input = format!("{GOOD}\n{common}\n");
+        let mut decoder: Decoder<AccessLogBatchBuilder, Combined> =
+            Decoder::with_format("one.log", DecoderOptions::default(), Combined::new());
+        assert_eq!(decoder.decode(input.as_bytes()), input.len());
+        let batch = decoder.flush().unwrap();
+        assert_eq!((batch.lines_in, batch.rows.num_rows()), (2, 1));
+        assert_eq!(batch.rejects[0].reason, RejectReason::FormatMismatch);
+    }
+
+    #[test]
     fn giant_lines_are_rejected_with_bounded_memory() {
         let options = DecoderOptions {
             max_line_bytes: 100,
