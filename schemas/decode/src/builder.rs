@@ -10,11 +10,10 @@ use arrow::array::{
 };
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use loglake_parser::{AccessLine, CachedUserAgent, Text, UserAgentInfo};
-
 use loglake_schema::file_schema;
 
 /// Where a [`crate::Decoder`] puts the lines it parses: Arrow columns for the lake
-/// ([`AccessLogBatchBuilder`]), JSON objects for Firehose ([`crate::json::JsonRowsBuilder`]).
+/// ([`AccessLogBatchBuilder`]), JSON objects for Firehose (`loglake_stream::JsonRowsBuilder`).
 pub trait RowBuilder {
     /// What the decoder's user-agent cache keeps per distinct agent for this builder.
     type UserAgent: CachedUserAgent;

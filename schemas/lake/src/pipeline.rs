@@ -2,7 +2,7 @@
 //! `loglake ingest` and the backfill run every source through [`ingest_stream`].
 //!
 //! Threads per source, joined by small bounded channels: one reads (and decompresses) and cuts
-//! the text into chunks of whole lines ([`crate::chunks`]), parsing threads (a third of the
+//! the text into chunks of whole lines ([`loglake_decode::chunks`]), parsing threads (a third of the
 //! cores) take chunks in turn, this one hands their batches on in input order to one that
 //! filters and partitions them; the lake writer's pool sorts and encodes closed hours meanwhile.
 //! A single large source thus uses every core, reading never waits for parsing, and memory stays

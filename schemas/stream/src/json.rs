@@ -17,7 +17,7 @@ use loglake_decode::{LineText, LossyUtf8, RowBuilder};
 use loglake_schema::json_keys as key;
 
 /// JSON rows, each followed by a newline in `text` (NDJSON, as Firehose records carry them), as
-/// a [`crate::Decoder`] made with [`JsonRowsBuilder`] flushes them.
+/// a [`loglake_decode::Decoder`] made with [`JsonRowsBuilder`] flushes them.
 #[derive(Debug, Default)]
 pub struct JsonRows {
     text: Vec<u8>,

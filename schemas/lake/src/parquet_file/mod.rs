@@ -3,8 +3,8 @@
 //! say.
 //!
 //! Two encoders write the dictionary-encoded columns (strings, and the numbers that repeat),
-//! chosen by [`FileOptions::encoder`]: our own [`dictionary_chunk`] writer, the default, or
-//! parquet-rs's stock `ArrowWriter` columns. Ours exists for speed only (benches/README.md has
+//! chosen by [`FileOptions::encoder`]: our own (the private `dictionary_chunk` module), the
+//! default, or parquet-rs's stock `ArrowWriter` columns. Ours exists for speed only (benches/README.md has
 //! the measurements): a test holds the two to the same rows and statistics, so the stock path
 //! stays a drop-in fallback. The other columns (timestamps, line numbers, `is_bot`) always go
 //! through parquet-rs.
