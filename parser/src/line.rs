@@ -209,9 +209,11 @@ pub(crate) fn split_request(request: Option<Text<'_>>) -> RequestParts<'_> {
     parts
 }
 
-/// Upper-case letters, `-` and `_`, as HTTP methods are written (GET, PROPFIND, M-SEARCH).
+/// Upper-case letters, `-` and `_`, as HTTP methods are written (GET, PROPFIND, M-SEARCH),
+/// starting with a letter: a load balancer's `-` for a request it could not read is no method.
 pub(crate) fn is_http_method(word: &[u8]) -> bool {
     (1..=20).contains(&word.len())
+        && word[0].is_ascii_uppercase()
         && word
             .iter()
             .all(|b| b.is_ascii_uppercase() || *b == b'-' || *b == b'_')

@@ -279,9 +279,98 @@ fn event_fixture_payloads_decode_as_the_reference_says() {
     assert!(checked >= 9, "checked {checked} fixtures");
 }
 
+/// Vector's `parse_aws_alb_log` vectors: every line is a row of ours with the same meaning:
+/// the client without its port, the status, the bytes sent, the user agent, the time, the
+/// request's method, protocol and target (its host in `vhost` unless the line names a TLS
+/// domain), and the three processing times added up.
+#[test]
+fn vector_vrl_parse_vectors_for_alb() {
+    let Some(data) = shared_data() else { return };
+    let vectors: Value = serde_json::from_str(
+        &fs::read_to_string(data.join("vectors/vrl_parse_vectors.json")).unwrap(),
+    )
+    .unwrap();
+    let cases = vectors["functions"]["parse_aws_alb_log"]["tests"]
+        .as_array()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let line = case["args"]["value"].as_str().unwrap();
+        let want = &case["expected"];
+        for format in [LogFormat::Alb, LogFormat::Auto] {
+            let l = parse_line(line.as_bytes(), format)
+                .unwrap_or_else(|e| panic!("{name} as {format}: rejected ({e})"));
+            let client = want["client_host"].as_str().unwrap();
+            assert_eq!(text(l.client), client.rsplit_once(':').unwrap().0, "{name}");
+            let status: i16 = want["elb_status_code"].as_str().unwrap().parse().unwrap();
+            assert_eq!(l.status, status, "{name}");
+            assert_eq!(l.bytes_sent, want["sent_bytes"].as_i64(), "{name}");
+            assert_eq!(
+                l.user_agent.map(|t| text(&t.unescaped())).as_deref(),
+                want["user_agent"].as_str(),
+                "{name}"
+            );
+            assert_eq!(
+                format_rfc3339_micros(l.ts_micros),
+                want["timestamp"].as_str().unwrap(),
+                "{name}"
+            );
+            assert_eq!(
+                l.method.map(text).as_deref(),
+                want["request_method"].as_str()
+            );
+            assert_eq!(
+                l.protocol.map(text).as_deref(),
+                want["request_protocol"].as_str()
+            );
+            let url = want["request_url"].as_str().unwrap();
+            let path = text(l.path.unwrap().bytes);
+            let target = match l.query {
+                Some(query) => format!("{path}?{}", text(query.bytes)),
+                None => path,
+            };
+            match want["request_method"].as_str() {
+                // an absolute URL: its host in `vhost` (or the TLS domain there), the rest here
+                Some(_) => {
+                    let (_, after_scheme) = url.split_once("://").unwrap();
+                    let slash = after_scheme.find('/').unwrap_or(after_scheme.len());
+                    let host = &after_scheme[..slash];
+                    assert_eq!(target, &after_scheme[slash..], "{name}");
+                    let vhost = want["domain_name"].as_str().unwrap_or(host);
+                    assert_eq!(l.vhost.map(text).as_deref(), Some(vhost), "{name}");
+                }
+                // a request the balancer could not read: kept whole
+                None => assert!(target.contains(url), "{name}: {target}"),
+            }
+            let times = [
+                "request_processing_time",
+                "target_processing_time",
+                "response_processing_time",
+            ]
+            .map(|t| want[t].as_f64().unwrap());
+            let expected_ms = times
+                .iter()
+                .all(|&t| t >= 0.0)
+                .then(|| times.iter().sum::<f64>() * 1_000.0);
+            match (l.request_time_ms, expected_ms) {
+                (Some(ours), Some(theirs)) => assert!((ours - theirs).abs() < 1e-6, "{name}"),
+                (ours, theirs) => assert_eq!(ours, theirs, "{name}"),
+            }
+        }
+    }
+    assert_eq!(cases.len(), 10);
+}
+
+/// Lines of another kind in a format's folder, which must be rejected: (file, how many).
+const OTHER_KINDS_OF_LINES: &[(&str, usize)] = &[
+    // 4 NLB TLS lines and 3 ALB connection-log lines among the ALB access lines
+    ("integrations_alb_nlb_mixed_test.log", 7),
+];
+
 /// Every registered format with a folder of real logs named after it in `shared/data/access/`
-/// reads every line there, and so does `auto`: a new format is tested on real data by being
-/// registered.
+/// reads every line there but the other kinds of lines listed above, and so does `auto`: a new
+/// format is tested on real data by being registered.
 #[test]
 fn each_format_reads_the_real_logs_in_its_folder() {
     let Some(data) = shared_data() else { return };
@@ -293,22 +382,29 @@ fn each_format_reads_the_real_logs_in_its_folder() {
         };
         for file in entries {
             let path = file.unwrap().path();
+            let name = path.file_name().unwrap().to_str().unwrap();
+            let expected_rejects = OTHER_KINDS_OF_LINES
+                .iter()
+                .find(|(file, _)| *file == name)
+                .map_or(0, |(_, count)| *count);
             let text = fs::read(&path).unwrap();
-            let lines = text
+            let lines: Vec<&[u8]> = text
                 .split(|&b| b == b'\n')
-                .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
-            for line in lines {
-                for parser_format in [format, LogFormat::Auto] {
-                    let parsed = parse_line(line, parser_format);
-                    assert!(
-                        parsed.is_ok(),
-                        "{} as {parser_format}: {parsed:?}: {}",
-                        path.display(),
-                        String::from_utf8_lossy(line)
-                    );
-                }
-                read += 1;
+                .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+                .collect();
+            for parser_format in [format, LogFormat::Auto] {
+                let rejected: Vec<String> = lines
+                    .iter()
+                    .filter(|line| parse_line(line, parser_format).is_err())
+                    .map(|line| String::from_utf8_lossy(line).into_owned())
+                    .collect();
+                assert_eq!(
+                    rejected.len(),
+                    expected_rejects,
+                    "{name} as {parser_format}: {rejected:#?}"
+                );
             }
+            read += lines.len();
         }
     }
     eprintln!("{read} lines read in their own formats");

@@ -32,65 +32,73 @@ impl LineFormat for ElbClassic {
 
 impl ParseLine for ElbClassic {
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
-        let mut cursor = Cursor { line, pos: 0 };
-        let ts_micros = {
-            let time = cursor.word();
-            if time.len() < 20 || time[4] != b'-' || time[10] != b'T' {
-                return Err(RejectReason::NoTimestamp);
-            }
-            parse_iso8601_utc(time).ok_or(RejectReason::BadTimestamp)?
-        };
-        let mut next = |reason| {
-            if cursor.eat(b" ") {
-                Ok(cursor.word())
-            } else {
-                Err(reason)
-            }
-        };
-        let _elb = next(RejectReason::BadPrefix)?;
-        let client = address_of(next(RejectReason::BadPrefix)?).ok_or(RejectReason::BadPrefix)?;
-        let _backend = next(RejectReason::BadPrefix)?;
-        let mut request_time_ms = Some(0.0);
-        for _ in 0..3 {
-            let seconds = seconds(next(RejectReason::BadPrefix)?).ok_or(RejectReason::BadPrefix)?;
-            request_time_ms = request_time_ms
-                .zip(seconds.filter(|s| *s >= 0.0))
-                .map(|(sum, s)| sum + s * 1_000.0);
-        }
-        let status = parse_status(next(RejectReason::BadStatus)?).ok_or(RejectReason::BadStatus)?;
-        let _backend_status = next(RejectReason::BadStatus)?;
-        let _received_bytes = next(RejectReason::BadBytes)?;
-        let bytes_sent = parse_bytes(next(RejectReason::BadBytes)?)?;
-        if !cursor.eat(b" \"") {
-            return Err(RejectReason::BadRequest);
-        }
-        let request = cursor.quoted_body().ok_or(RejectReason::BadRequest)?;
-        if !cursor.eat(b" \"") {
-            return Err(RejectReason::BadQuotedField);
-        }
-        let user_agent = cursor.quoted_body().ok_or(RejectReason::BadQuotedField)?;
-
-        // A TCP or SSL listener has no HTTP request: ELB writes `"- - - "`.
-        let request = request.filter(|r| r.bytes != b"- - - ");
-        let mut parts = split_request(request);
-        let (vhost, path) = split_absolute_url(parts.path);
-        parts.path = path;
-        Ok(AccessLine {
-            ts_micros,
-            client,
-            remote_user: None,
-            method: parts.method,
-            path: parts.path,
-            query: parts.query,
-            protocol: parts.protocol,
-            status,
-            bytes_sent,
-            referrer: None,
-            user_agent,
-            request_time_ms,
-            vhost,
-        })
+        load_balancer_fields(&mut Cursor { line, pos: 0 })
     }
+}
+
+/// The fields Classic and Application Load Balancers share, from the time to the user agent
+/// (the cursor is left after it).
+pub(crate) fn load_balancer_fields<'a>(
+    cursor: &mut Cursor<'a>,
+) -> Result<AccessLine<'a>, RejectReason> {
+    let ts_micros = {
+        let time = cursor.word();
+        if time.len() < 20 || time[4] != b'-' || time[10] != b'T' {
+            return Err(RejectReason::NoTimestamp);
+        }
+        parse_iso8601_utc(time).ok_or(RejectReason::BadTimestamp)?
+    };
+    let mut next = |reason| {
+        if cursor.eat(b" ") {
+            Ok(cursor.word())
+        } else {
+            Err(reason)
+        }
+    };
+    let _elb = next(RejectReason::BadPrefix)?;
+    let client = address_of(next(RejectReason::BadPrefix)?).ok_or(RejectReason::BadPrefix)?;
+    let _backend = next(RejectReason::BadPrefix)?;
+    let mut request_time_ms = Some(0.0);
+    for _ in 0..3 {
+        let seconds = seconds(next(RejectReason::BadPrefix)?).ok_or(RejectReason::BadPrefix)?;
+        request_time_ms = request_time_ms
+            .zip(seconds.filter(|s| *s >= 0.0))
+            .map(|(sum, s)| sum + s * 1_000.0);
+    }
+    let status = parse_status(next(RejectReason::BadStatus)?).ok_or(RejectReason::BadStatus)?;
+    let _backend_status = next(RejectReason::BadStatus)?;
+    let _received_bytes = next(RejectReason::BadBytes)?;
+    let bytes_sent = parse_bytes(next(RejectReason::BadBytes)?)?;
+    if !cursor.eat(b" \"") {
+        return Err(RejectReason::BadRequest);
+    }
+    let request = cursor.quoted_body().ok_or(RejectReason::BadRequest)?;
+    if !cursor.eat(b" \"") {
+        return Err(RejectReason::BadQuotedField);
+    }
+    let user_agent = cursor.quoted_body().ok_or(RejectReason::BadQuotedField)?;
+
+    // A TCP or SSL listener has no HTTP request: ELB writes `"- - - "`.
+    let request = request.filter(|r| r.bytes != b"- - - ");
+    let mut parts = split_request(request);
+    let (vhost, path) = split_absolute_url(parts.path);
+    parts.path = path;
+    Ok(AccessLine {
+        ts_micros,
+        client,
+        remote_user: None,
+        method: parts.method,
+        path: parts.path,
+        query: parts.query,
+        protocol: parts.protocol,
+        status,
+        bytes_sent,
+        referrer: None,
+        user_agent,
+        request_time_ms,
+        vhost,
+    })
+
 }
 
 /// The address of `address:port` (IPv6 addresses are written without brackets, so the port is

@@ -119,6 +119,7 @@ formats! {
     Common => common::Common,
     VhostCombined => vhost_combined::VhostCombined,
     ElbClassic => elb_classic::ElbClassic,
+    Alb => alb::Alb,
 }
 
 impl Default for LogFormat {
