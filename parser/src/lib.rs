@@ -12,7 +12,7 @@ pub mod timestamp;
 pub mod useragent;
 
 pub use format::{parse_line, LineFormat, LineParser, LogFormat, ParseLine};
-pub use line::{AccessLine, Text};
+pub use line::{AccessLine, Escapes, Text};
 pub use reject::RejectReason;
 pub use timestamp::{
     format_rfc3339_micros, parse_clf_timestamp, parse_iso8601_utc, parse_utc_instant,

@@ -8,22 +8,57 @@ use std::borrow::Cow;
 
 use crate::reject::RejectReason;
 
-/// A slice of the line that may carry backslash escapes (`\"`, `\\`) from a quoted field.
+/// A slice of the line that may carry escapes: backslashes (`\"`, `\\`) in a quoted field, or
+/// `%XX` in a URL-encoded one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Text<'a> {
     pub bytes: &'a [u8],
-    /// True when `bytes` contains a backslash: [`Text::unescaped`] must then do some work.
-    pub escaped: bool,
+    /// What [`Text::unescaped`] must undo; `None` when `bytes` holds no escape.
+    pub escapes: Escapes,
+}
+
+/// The escapes a [`Text`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escapes {
+    None,
+    /// `\"` and `\\`, as Apache and nginx write quotes and backslashes in quoted fields.
+    Backslash,
+    /// `%XX`, as CloudFront writes its user agents and referrers.
+    Percent,
+}
+
+impl Escapes {
+    /// `Backslash` when `bytes` holds a backslash, else `None`.
+    pub(crate) fn backslash_in(bytes: &[u8]) -> Self {
+        match memchr(b'\\', bytes) {
+            Some(_) => Escapes::Backslash,
+            None => Escapes::None,
+        }
+    }
+
+    /// `Percent` when `bytes` holds a `%`, else `None`.
+    pub(crate) fn percent_in(bytes: &[u8]) -> Self {
+        match memchr(b'%', bytes) {
+            Some(_) => Escapes::Percent,
+            None => Escapes::None,
+        }
+    }
 }
 
 impl<'a> Text<'a> {
-    /// The value with `\"` and `\\` unescaped. Other sequences such as nginx's `\x16` stay as
-    /// written: they are how the server chose to print a non-printable byte.
+    /// The value with its escapes undone. Of backslash escapes only `\"` and `\\`: other
+    /// sequences such as nginx's `\x16` stay as written, they are how the server chose to print a
+    /// non-printable byte. A `%` not followed by two hex digits stays as written too.
     #[inline]
     pub fn unescaped(&self) -> Cow<'a, [u8]> {
-        if !self.escaped {
-            return Cow::Borrowed(self.bytes);
+        match self.escapes {
+            Escapes::None => Cow::Borrowed(self.bytes),
+            Escapes::Backslash => Cow::Owned(self.without_backslashes()),
+            Escapes::Percent => Cow::Owned(percent_decoded(self.bytes)),
         }
+    }
+
+    fn without_backslashes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.bytes.len());
         let mut rest = self.bytes;
         while let Some(i) = memchr(b'\\', rest) {
@@ -40,8 +75,31 @@ impl<'a> Text<'a> {
             }
         }
         out.extend_from_slice(rest);
-        Cow::Owned(out)
+        out
     }
+}
+
+fn percent_decoded(bytes: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let decoded = match bytes[i..] {
+            [b'%', high, low, ..] => hex(high).zip(hex(low)).map(|(h, l)| h * 16 + l),
+            _ => None,
+        };
+        match decoded {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// The fields of one access-log line, borrowed from it. `None` is a field the line does not have
@@ -134,7 +192,12 @@ impl<'a> Cursor<'a> {
             }
             self.pos += i + 1;
             let body = &rest[..i];
-            return Some(dash_is_none(body).map(|bytes| Text { bytes, escaped }));
+            let escapes = if escaped {
+                Escapes::Backslash
+            } else {
+                Escapes::None
+            };
+            return Some(dash_is_none(body).map(|bytes| Text { bytes, escapes }));
         }
     }
 }
@@ -197,7 +260,10 @@ pub(crate) fn split_request(request: Option<Text<'_>>) -> RequestParts<'_> {
     }
     let with_escapes = |bytes| Text {
         bytes,
-        escaped: request.escaped && memchr(b'\\', bytes).is_some(),
+        escapes: match request.escapes {
+            Escapes::Backslash => Escapes::backslash_in(bytes),
+            other => other,
+        },
     };
     match memchr(b'?', target) {
         Some(q) => {

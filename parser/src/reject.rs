@@ -35,6 +35,10 @@ pub enum RejectReason {
     /// The line is an access log line, but not of the format that was asked for.
     #[error("line does not match the requested format")]
     FormatMismatch,
+    /// A header or comment line of a format that has them (CloudFront's and W3C's `#Version:`,
+    /// `#Fields:`): read for what it says about the lines after it, and accounted here.
+    #[error("a header line of the log format")]
+    HeaderLine,
     /// The input ended inside a line because the input itself was cut short (a truncated gzip).
     #[error("input truncated inside this line")]
     TruncatedInput,
@@ -62,7 +66,7 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// Every reason, in a stable order (for reports and tests).
-    pub const ALL: [RejectReason; 17] = [
+    pub const ALL: [RejectReason; 18] = [
         RejectReason::EmptyLine,
         RejectReason::LineTooLong,
         RejectReason::NoTimestamp,
@@ -73,6 +77,7 @@ impl RejectReason {
         RejectReason::BadBytes,
         RejectReason::BadQuotedField,
         RejectReason::FormatMismatch,
+        RejectReason::HeaderLine,
         RejectReason::TruncatedInput,
         RejectReason::BadGzip,
         RejectReason::GzipTooLarge,
@@ -95,6 +100,7 @@ impl RejectReason {
             RejectReason::BadBytes => "bad_bytes",
             RejectReason::BadQuotedField => "bad_quoted_field",
             RejectReason::FormatMismatch => "format_mismatch",
+            RejectReason::HeaderLine => "header_line",
             RejectReason::TruncatedInput => "truncated_input",
             RejectReason::BadGzip => "bad_gzip",
             RejectReason::GzipTooLarge => "gzip_too_large",

@@ -366,6 +366,8 @@ fn vector_vrl_parse_vectors_for_alb() {
 const OTHER_KINDS_OF_LINES: &[(&str, usize)] = &[
     // 4 NLB TLS lines and 3 ALB connection-log lines among the ALB access lines
     ("integrations_alb_nlb_mixed_test.log", 7),
+    // its `#Version:` and `#Fields:` headers (`header_line`)
+    ("integrations_cloudfront_test.log", 2),
 ];
 
 /// Every registered format with a folder of real logs named after it in `shared/data/access/`

@@ -10,7 +10,7 @@ use memchr::{memchr, memchr2};
 
 use crate::line::{
     dash_is_none, find_short, parse_bytes, parse_status, split_request, trim_ascii_end, AccessLine,
-    Cursor, Text,
+    Cursor, Escapes, Text,
 };
 use crate::reject::RejectReason;
 use crate::timestamp::{TimestampCache, TIMESTAMP_LEN};
@@ -97,7 +97,7 @@ fn parse_with<'a>(
                 cursor.pos = line.len();
                 dash_is_none(rest).map(|bytes| Text {
                     bytes,
-                    escaped: memchr(b'\\', bytes).is_some(),
+                    escapes: Escapes::backslash_in(bytes),
                 })
             }
         };

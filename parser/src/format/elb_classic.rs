@@ -10,7 +10,7 @@
 
 use super::{LineFormat, ParseLine};
 use crate::line::{
-    dash_is_none, parse_bytes, parse_status, split_request, AccessLine, Cursor, Text,
+    dash_is_none, parse_bytes, parse_status, split_request, AccessLine, Cursor, Escapes, Text,
 };
 use crate::reject::RejectReason;
 use crate::timestamp::parse_iso8601_utc;
@@ -136,13 +136,13 @@ fn split_absolute_url(path: Option<Text<'_>>) -> (Option<&[u8]>, Option<Text<'_>
     let rest = &bytes[end..];
     let path = (!rest.is_empty()).then_some(Text {
         bytes: rest,
-        escaped: target.escaped,
+        escapes: target.escapes,
     });
     (
         host,
         path.or(Some(Text {
             bytes: b"/",
-            escaped: false,
+            escapes: Escapes::None,
         })),
     )
 }

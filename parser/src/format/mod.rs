@@ -120,6 +120,7 @@ formats! {
     VhostCombined => vhost_combined::VhostCombined,
     ElbClassic => elb_classic::ElbClassic,
     Alb => alb::Alb,
+    CloudFront => cloudfront::CloudFront,
 }
 
 impl Default for LogFormat {
