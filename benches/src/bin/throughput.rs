@@ -5,13 +5,15 @@
 //! - `lake`: bytes → finished Parquet files in a temporary lake (decode + partition + sort +
 //!   encode + write).
 //!
-//! `throughput FILE [STAGE]` prints one JSON object per stage (or just the one named).
+//! `throughput FILE [STAGE]` prints one JSON object per stage (or just the one named);
+//! `FORMAT=NAME` parses FILE in that format instead of `auto`.
 
 use std::time::Instant;
 
 use anyhow::Context;
 use loglake_decode::{Decoder, DecoderOptions};
 use loglake_lake::{LakeOptions, LakeWriter};
+use loglake_parser::LogFormat;
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
@@ -30,7 +32,13 @@ fn main() -> anyhow::Result<()> {
             std::env::temp_dir().join(format!("loglake-throughput-{}", std::process::id()));
         let mut lake =
             (stage == "lake").then(|| LakeWriter::new(&lake_dir, &path, LakeOptions::default()));
-        let mut decoder = Decoder::new(path.as_str(), DecoderOptions::default());
+        // `FORMAT=NAME` parses the file in that format (default `auto`).
+        let options = DecoderOptions {
+            format: LogFormat::from_setting(std::env::var("FORMAT").ok().as_deref())
+                .map_err(anyhow::Error::msg)?,
+            ..DecoderOptions::default()
+        };
+        let mut decoder = Decoder::new(path.as_str(), options);
         let (mut lines, mut rows) = (0u64, 0u64);
         let started = Instant::now();
         let mut rest = input.as_slice();
