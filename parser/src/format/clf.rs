@@ -24,6 +24,21 @@ pub struct ClfLayout {
     pub vhost: bool,
 }
 
+impl ClfLayout {
+    pub const COMMON: Self = Self {
+        combined: false,
+        vhost: false,
+    };
+    pub const COMBINED: Self = Self {
+        combined: true,
+        vhost: false,
+    };
+    pub const VHOST_COMBINED: Self = Self {
+        combined: true,
+        vhost: true,
+    };
+}
+
 /// Parses lines of the CLF family one after another, reusing what consecutive lines share (their
 /// timestamp's minute).
 #[derive(Debug, Clone, Default)]

@@ -25,12 +25,6 @@ impl LineFormat for Combined {
 impl ParseLine for Combined {
     #[inline]
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
-        self.clf.parse(
-            line,
-            Some(ClfLayout {
-                combined: true,
-                vhost: false,
-            }),
-        )
+        self.clf.parse(line, Some(ClfLayout::COMBINED))
     }
 }

@@ -25,12 +25,6 @@ impl LineFormat for Common {
 impl ParseLine for Common {
     #[inline]
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
-        self.clf.parse(
-            line,
-            Some(ClfLayout {
-                combined: false,
-                vhost: false,
-            }),
-        )
+        self.clf.parse(line, Some(ClfLayout::COMMON))
     }
 }

@@ -24,12 +24,6 @@ impl LineFormat for VhostCombined {
 impl ParseLine for VhostCombined {
     #[inline]
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
-        self.clf.parse(
-            line,
-            Some(ClfLayout {
-                combined: true,
-                vhost: true,
-            }),
-        )
+        self.clf.parse(line, Some(ClfLayout::VHOST_COMBINED))
     }
 }
