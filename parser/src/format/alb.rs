@@ -11,7 +11,7 @@
 
 use super::elb_classic::load_balancer_fields;
 use super::{LineFormat, ParseLine};
-use crate::line::{dash_is_none, AccessLine, Cursor};
+use crate::line::{AccessLine, Cursor};
 use crate::reject::RejectReason;
 
 /// Parser of ALB access-log lines.
@@ -39,7 +39,7 @@ impl ParseLine for Alb {
             return Err(RejectReason::NoTimestamp);
         }
         let mut parsed = load_balancer_fields(&mut cursor)?;
-        if let Some(domain) = domain_name(cursor.rest()) {
+        if let Some(domain) = domain_name(&mut cursor) {
             parsed.vhost = Some(domain);
         }
         Ok(parsed)
@@ -48,25 +48,16 @@ impl ParseLine for Alb {
 
 /// `domain_name`, the fifth field after the user agent (` ssl_cipher ssl_protocol
 /// target_group_arn "trace_id" "domain_name"`), when the line has it and it is not `-`.
-fn domain_name(after_user_agent: &[u8]) -> Option<&[u8]> {
-    let mut rest = after_user_agent;
-    let mut field = None;
-    for _ in 0..5 {
-        rest = rest.strip_prefix(b" ")?;
-        let (value, len) = match rest.strip_prefix(b"\"") {
-            Some(quoted) => {
-                let close = quoted.iter().position(|&b| b == b'"')?;
-                (&quoted[..close], close + 2)
-            }
-            None => {
-                let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
-                (&rest[..end], end)
-            }
-        };
-        field = Some(value);
-        rest = &rest[len..];
+fn domain_name<'a>(cursor: &mut Cursor<'a>) -> Option<&'a [u8]> {
+    for _ in 0..3 {
+        if !cursor.eat(b" ") {
+            return None;
+        }
+        cursor.word();
     }
-    field.and_then(dash_is_none)
+    let mut quoted = || cursor.eat(b" \"").then(|| cursor.quoted_body()).flatten();
+    let _trace_id = quoted()?;
+    quoted()?.map(|domain| domain.bytes)
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 //! referrer URL-decoded (CloudFront writes `%20` for their spaces). The other fields are not
 //! kept yet.
 
+use super::elb_classic::seconds;
 use super::{LineFormat, ParseLine};
 use crate::line::{dash_is_none, parse_bytes, parse_status, AccessLine, Escapes, Text};
 use crate::reject::RejectReason;
@@ -145,8 +146,8 @@ impl ParseLine for CloudFront {
             referrer: encoded(p.referer),
             user_agent: encoded(p.user_agent),
             request_time_ms: value(p.time_taken)
-                .and_then(|t| std::str::from_utf8(t).ok()?.parse::<f64>().ok())
-                .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
+                .and_then(seconds)
+                .flatten()
                 .map(|seconds| seconds * 1_000.0),
             vhost: value(p.host_header).or(value(p.cs_host)),
         })

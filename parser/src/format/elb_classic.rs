@@ -108,8 +108,9 @@ fn address_of(client_port: &[u8]) -> Option<&[u8]> {
     dash_is_none(&client_port[..colon])
 }
 
-/// Seconds as ELB writes them (`0.000041`, `-1`): `Some(None)` for `-1`.
-fn seconds(word: &[u8]) -> Option<Option<f64>> {
+/// Seconds as AWS writes them (`0.000041`, `-1`): `Some(None)` for `-1`, which AWS writes for a
+/// time it did not measure.
+pub(crate) fn seconds(word: &[u8]) -> Option<Option<f64>> {
     let value: f64 = std::str::from_utf8(word).ok()?.parse().ok()?;
     value.is_finite().then_some((value >= 0.0).then_some(value))
 }

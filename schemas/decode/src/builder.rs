@@ -96,7 +96,6 @@ macro_rules! batch_builder {
         impl AccessLogBatchBuilder {
             /// Builders sized by `string_bytes(column name)`, so appends never regrow (and copy)
             /// them.
-            #[allow(unused_variables)]
             fn with_string_bytes(rows: usize, string_bytes: impl Fn(&str) -> usize) -> Self {
                 Self {
                     $($name: column_builder!($athena, rows, string_bytes(stringify!($name))),)*

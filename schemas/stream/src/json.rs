@@ -8,13 +8,13 @@
 
 use std::borrow::Cow;
 
+use loglake_decode::{LineText, LossyUtf8, RowBuilder};
 use loglake_parser::{
     write_rfc3339_micros, AccessLine, CachedUserAgent, Text, UserAgentInfo, UtcHour,
 };
+use loglake_schema::json_keys as key;
 
 use crate::firehose::MAX_RECORD_BYTES;
-use loglake_decode::{LineText, LossyUtf8, RowBuilder};
-use loglake_schema::json_keys as key;
 
 /// JSON rows, each followed by a newline in `text` (NDJSON, as Firehose records carry them), as
 /// a [`loglake_decode::Decoder`] made with [`JsonRowsBuilder`] flushes them.

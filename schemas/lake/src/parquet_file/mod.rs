@@ -25,8 +25,6 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use self::dictionary_chunk::{is_dictionary_type, ChunkSettings, DictionaryChunkWriter};
-#[cfg(doc)]
-use loglake_schema::Storage;
 use loglake_schema::{file_schema, COLUMNS};
 
 /// Which code encodes the dictionary-encoded columns.
@@ -210,9 +208,9 @@ impl<W: Write + Send> SortedFileWriter<W> {
 }
 
 /// Parquet settings for a file of `batches`, and per column the settings of the columns this
-/// module dictionary-encodes itself: zstd where it pays (the compressed columns' [`Storage`]
-/// holding enough bytes in this file), dictionaries for strings and repeating numbers, delta encoding for
-/// timestamps and line numbers, page statistics, and the file declared sorted by `ts`.
+/// module dictionary-encodes itself: zstd where it pays (the columns declared `zstd` holding
+/// enough bytes in this file), dictionaries for strings and repeating numbers, delta encoding
+/// for timestamps and line numbers, page statistics, and the file declared sorted by `ts`.
 fn writer_properties(
     options: &FileOptions,
     batches: &[RecordBatch],
