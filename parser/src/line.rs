@@ -25,6 +25,8 @@ pub enum Escapes {
     Backslash,
     /// `%XX`, as CloudFront writes its user agents and referrers.
     Percent,
+    /// `+` for a space, as IIS writes its user agents (`++`: a space and a `+`).
+    Plus,
 }
 
 impl Escapes {
@@ -32,6 +34,14 @@ impl Escapes {
     pub(crate) fn backslash_in(bytes: &[u8]) -> Self {
         match memchr(b'\\', bytes) {
             Some(_) => Escapes::Backslash,
+            None => Escapes::None,
+        }
+    }
+
+    /// `Plus` when `bytes` holds a `+`, else `None`.
+    pub(crate) fn plus_in(bytes: &[u8]) -> Self {
+        match memchr(b'+', bytes) {
+            Some(_) => Escapes::Plus,
             None => Escapes::None,
         }
     }
@@ -55,6 +65,7 @@ impl<'a> Text<'a> {
             Escapes::None => Cow::Borrowed(self.bytes),
             Escapes::Backslash => Cow::Owned(self.without_backslashes()),
             Escapes::Percent => Cow::Owned(percent_decoded(self.bytes)),
+            Escapes::Plus => Cow::Owned(plus_decoded(self.bytes)),
         }
     }
 
@@ -77,6 +88,30 @@ impl<'a> Text<'a> {
         out.extend_from_slice(rest);
         out
     }
+}
+
+/// IIS's `+` for a space. A `++` is read as a space and a `+`: crawlers' user agents write
+/// `; +http://…`, which IIS logs as `;++http://…`, and two spaces in a row are rare.
+fn plus_decoded(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut after_plus = false;
+    for &b in bytes {
+        out.push(match b {
+            b'+' if after_plus => {
+                after_plus = false;
+                b'+'
+            }
+            b'+' => {
+                after_plus = true;
+                b' '
+            }
+            other => {
+                after_plus = false;
+                other
+            }
+        });
+    }
+    out
 }
 
 fn percent_decoded(bytes: &[u8]) -> Vec<u8> {

@@ -39,6 +39,9 @@ pub enum RejectReason {
     /// `#Fields:`): read for what it says about the lines after it, and accounted here.
     #[error("a header line of the log format")]
     HeaderLine,
+    /// More fields than the format's header names (W3C): the header does not describe the line.
+    #[error("more fields than the header names")]
+    FieldCount,
     /// The input ended inside a line because the input itself was cut short (a truncated gzip).
     #[error("input truncated inside this line")]
     TruncatedInput,
@@ -66,7 +69,7 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// Every reason, in a stable order (for reports and tests).
-    pub const ALL: [RejectReason; 18] = [
+    pub const ALL: [RejectReason; 19] = [
         RejectReason::EmptyLine,
         RejectReason::LineTooLong,
         RejectReason::NoTimestamp,
@@ -78,6 +81,7 @@ impl RejectReason {
         RejectReason::BadQuotedField,
         RejectReason::FormatMismatch,
         RejectReason::HeaderLine,
+        RejectReason::FieldCount,
         RejectReason::TruncatedInput,
         RejectReason::BadGzip,
         RejectReason::GzipTooLarge,
@@ -101,6 +105,7 @@ impl RejectReason {
             RejectReason::BadQuotedField => "bad_quoted_field",
             RejectReason::FormatMismatch => "format_mismatch",
             RejectReason::HeaderLine => "header_line",
+            RejectReason::FieldCount => "field_count",
             RejectReason::TruncatedInput => "truncated_input",
             RejectReason::BadGzip => "bad_gzip",
             RejectReason::GzipTooLarge => "gzip_too_large",

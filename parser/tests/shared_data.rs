@@ -4,7 +4,10 @@
 use std::fs;
 use std::path::PathBuf;
 
-use loglake_parser::{format_rfc3339_micros, parse_line, LogFormat, UserAgentCache, UserAgentInfo};
+use loglake_parser::{
+    format_rfc3339_micros, parse_line, LineParser, LogFormat, ParseLine, UserAgentCache,
+    UserAgentInfo,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -362,52 +365,126 @@ fn vector_vrl_parse_vectors_for_alb() {
     assert_eq!(cases.len(), 10);
 }
 
-/// Lines of another kind in a format's folder, which must be rejected: (file, how many).
-const OTHER_KINDS_OF_LINES: &[(&str, usize)] = &[
+/// The lines of a format's folder that must be rejected, and why: (file, [(reason, how many)]).
+const EXPECTED_REJECTS: &[(&str, &[(&str, usize)])] = &[
     // 4 NLB TLS lines and 3 ALB connection-log lines among the ALB access lines
-    ("integrations_alb_nlb_mixed_test.log", 7),
-    // its `#Version:` and `#Fields:` headers (`header_line`)
-    ("integrations_cloudfront_test.log", 2),
+    (
+        "integrations_alb_nlb_mixed_test.log",
+        &[("no_timestamp", 7)],
+    ),
+    ("integrations_cloudfront_test.log", &[("header_line", 2)]),
+    ("lnav_w3c.0.log", &[("header_line", 4)]),
+    // FTP commands logged by IIS 4 are rows (their status is a valid three-digit code)
+    ("lnav_w3c.1.log", &[("header_line", 6)]),
+    ("lnav_w3c.2.log", &[("header_line", 8)]),
+    // quoted fields, a `-` client, a quoted substatus with doubled quotes: all rows
+    ("lnav_w3c.3.log", &[("header_line", 4)]),
+    // Incapsula: the second request's connection closed before any response, status `""`
+    ("lnav_w3c.4.log", &[("header_line", 4), ("bad_status", 1)]),
+    // the line has more fields than its header names
+    ("lnav_w3c.5.log", &[("header_line", 1), ("field_count", 1)]),
+    ("lnav_w3c.6.log", &[("header_line", 4)]),
+    ("lnav_w3c_big_iis85.log", &[("header_line", 44)]),
 ];
 
-/// Every registered format with a folder of real logs named after it in `shared/data/access/`
-/// reads every line there but the other kinds of lines listed above, and so does `auto`: a new
+/// The folder of real logs in `shared/data/access/` of a format not named after it.
+const FOLDERS: &[(&str, &str)] = &[("w3c", "w3c_iis")];
+
+/// Every registered format with a folder of real logs in `shared/data/access/` reads every line
+/// there, file by file as a log is read, but the rejects listed above, and so does `auto`: a new
 /// format is tested on real data by being registered.
 #[test]
 fn each_format_reads_the_real_logs_in_its_folder() {
     let Some(data) = shared_data() else { return };
     let mut read = 0;
     for &format in LogFormat::ALL {
-        let dir = data.join("access").join(format.name());
-        let Ok(entries) = fs::read_dir(&dir) else {
+        let folder = FOLDERS
+            .iter()
+            .find(|(name, _)| *name == format.name())
+            .map_or(format.name(), |(_, folder)| folder);
+        let Ok(entries) = fs::read_dir(data.join("access").join(folder)) else {
             continue;
         };
         for file in entries {
             let path = file.unwrap().path();
             let name = path.file_name().unwrap().to_str().unwrap();
-            let expected_rejects = OTHER_KINDS_OF_LINES
+            let mut expected: Vec<(&str, usize)> = EXPECTED_REJECTS
                 .iter()
                 .find(|(file, _)| *file == name)
-                .map_or(0, |(_, count)| *count);
+                .map_or(&[][..], |(_, rejects)| rejects)
+                .to_vec();
+            expected.sort();
             let text = fs::read(&path).unwrap();
             let lines: Vec<&[u8]> = text
                 .split(|&b| b == b'\n')
                 .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
                 .collect();
+            // `auto` must reject the same lines; its reason is the first format's that tried.
             for parser_format in [format, LogFormat::Auto] {
-                let rejected: Vec<String> = lines
-                    .iter()
-                    .filter(|line| parse_line(line, parser_format).is_err())
-                    .map(|line| String::from_utf8_lossy(line).into_owned())
-                    .collect();
-                assert_eq!(
-                    rejected.len(),
-                    expected_rejects,
-                    "{name} as {parser_format}: {rejected:#?}"
-                );
+                let mut parser = LineParser::new(parser_format);
+                let mut rejects = std::collections::BTreeMap::<&str, usize>::new();
+                for line in &lines {
+                    if let Err(reason) = parser.parse(line) {
+                        *rejects.entry(reason.as_str()).or_default() += 1;
+                    }
+                }
+                let rejects: Vec<_> = rejects.into_iter().collect();
+                if parser_format == format {
+                    assert_eq!(rejects, expected, "{name} as {format}");
+                } else {
+                    let count = |r: &[(&str, usize)]| r.iter().map(|(_, n)| n).sum::<usize>();
+                    assert_eq!(
+                        count(&rejects),
+                        count(&expected),
+                        "{name} as auto: {rejects:?}"
+                    );
+                }
             }
             read += lines.len();
         }
     }
     eprintln!("{read} lines read in their own formats");
+}
+
+/// W3C values that come from the headers: the day of `#Date:` for time-only lines, the fields
+/// of each `#Fields:` line, IIS's `+` for spaces.
+#[test]
+fn w3c_lines_are_read_by_their_headers() {
+    let Some(data) = shared_data() else { return };
+    let rows = |file: &str| {
+        let text = fs::read(data.join("access/w3c_iis").join(file)).unwrap();
+        let mut parser = LineParser::new(LogFormat::W3c);
+        text.split(|&b| b == b'\n')
+            .filter_map(|line| parser.parse(line).ok())
+            .map(|l| {
+                let text = |t: &[u8]| String::from_utf8_lossy(t).into_owned();
+                let agent = l.user_agent.map(|a| text(&a.unescaped()));
+                (
+                    format_rfc3339_micros(l.ts_micros),
+                    text(l.client),
+                    l.status,
+                    agent,
+                    l.request_time_ms,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let ftp = rows("lnav_w3c.2.log");
+    assert_eq!(ftp.len(), 14);
+    assert_eq!(
+        (ftp[0].0.as_str(), ftp[0].2),
+        ("2000-10-09T16:44:49.000000Z", 331)
+    );
+    assert_eq!(
+        ftp[11].0, "2000-10-10T16:44:49.000000Z",
+        "the second #Date: block"
+    );
+    let iis = rows("lnav_w3c_big_iis85.log");
+    assert_eq!(iis.len(), 210);
+    assert_eq!(iis[0].1, "157.55.39.146");
+    assert_eq!(
+        iis[0].3.as_deref(),
+        Some("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)")
+    );
+    assert_eq!((iis[0].2, iis[0].4), (404, Some(283.0)));
 }

@@ -49,6 +49,18 @@ impl Auto {
     /// broken field), else `no_timestamp`.
     #[cold]
     fn parse_other_families<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
+        if line.first() == Some(&b'#') {
+            // A header line: every header-driven format reads it, so whichever one the lines
+            // after it are in knows their fields.
+            let mut is_header = false;
+            for parser in &mut self.others {
+                is_header |= matches!(parser.parse(line), Err(RejectReason::HeaderLine));
+            }
+            return Err(match is_header {
+                true => RejectReason::HeaderLine,
+                false => RejectReason::NoTimestamp,
+            });
+        }
         let mut reason = RejectReason::NoTimestamp;
         for parser in &mut self.others {
             match parser.parse(line) {

@@ -13,10 +13,10 @@
 //! kept yet.
 
 use super::elb_classic::seconds;
+use super::w3c::{date_and_time, FieldPositions, MAX_FIELDS};
 use super::{LineFormat, ParseLine};
 use crate::line::{dash_is_none, parse_bytes, parse_status, AccessLine, Escapes, Text};
 use crate::reject::RejectReason;
-use crate::timestamp::parse_iso8601_utc;
 
 /// The fields of a standard log line, in CloudFront's order.
 const STANDARD_FIELDS: &[&str] = &[
@@ -29,54 +29,10 @@ const STANDARD_FIELDS: &[&str] = &[
     "sc-range-end",
 ];
 
-/// Most fields a line is split into; fields beyond are ignored.
-const MAX_FIELDS: usize = 64;
-
-/// Where each field this format reads is on a line (`None`: the header did not list it).
-#[derive(Debug, Clone, PartialEq)]
-struct Positions {
-    date: Option<usize>,
-    time: Option<usize>,
-    sc_bytes: Option<usize>,
-    c_ip: Option<usize>,
-    method: Option<usize>,
-    cs_host: Option<usize>,
-    uri_stem: Option<usize>,
-    status: Option<usize>,
-    referer: Option<usize>,
-    user_agent: Option<usize>,
-    uri_query: Option<usize>,
-    host_header: Option<usize>,
-    time_taken: Option<usize>,
-    protocol_version: Option<usize>,
-}
-
-impl Positions {
-    fn of<'n>(names: impl Iterator<Item = &'n [u8]> + Clone) -> Self {
-        let at = |name: &str| names.clone().position(|n| n == name.as_bytes());
-        Positions {
-            date: at("date"),
-            time: at("time"),
-            sc_bytes: at("sc-bytes"),
-            c_ip: at("c-ip"),
-            method: at("cs-method"),
-            cs_host: at("cs(Host)"),
-            uri_stem: at("cs-uri-stem"),
-            status: at("sc-status"),
-            referer: at("cs(Referer)"),
-            user_agent: at("cs(User-Agent)"),
-            uri_query: at("cs-uri-query"),
-            host_header: at("x-host-header"),
-            time_taken: at("time-taken"),
-            protocol_version: at("cs-protocol-version"),
-        }
-    }
-}
-
 /// Parser of CloudFront standard log lines; it remembers the last `#Fields:` header.
 #[derive(Debug, Clone)]
 pub struct CloudFront {
-    positions: Positions,
+    positions: FieldPositions,
 }
 
 impl LineFormat for CloudFront {
@@ -87,17 +43,16 @@ impl LineFormat for CloudFront {
 
     fn new() -> Self {
         Self {
-            positions: Positions::of(STANDARD_FIELDS.iter().map(|f| f.as_bytes())),
+            positions: FieldPositions::of(STANDARD_FIELDS.iter().map(|f| f.as_bytes())),
         }
     }
 }
 
 impl ParseLine for CloudFront {
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
-        if let Some(header) = line.strip_prefix(b"#") {
-            if let Some(names) = header.strip_prefix(b"Fields:") {
-                let names = names.split(|&b| b == b' ' || b == b'\t').filter(|n| !n.is_empty());
-                self.positions = Positions::of(names);
+        if line.first() == Some(&b'#') {
+            if let Some(positions) = FieldPositions::of_header(line) {
+                self.positions = positions;
             }
             return Err(RejectReason::HeaderLine);
         }
@@ -112,7 +67,10 @@ impl ParseLine for CloudFront {
         let field = |at: Option<usize>| at.and_then(|i| fields.get(i)).copied();
         let value = |at: Option<usize>| field(at).and_then(dash_is_none);
 
-        let ts_micros = timestamp(field(p.date), field(p.time))?;
+        let ts_micros = match (field(p.date), field(p.time)) {
+            (Some(date), Some(time)) if time.len() == 8 => date_and_time(date, time)?,
+            _ => return Err(RejectReason::NoTimestamp),
+        };
         let client = value(p.c_ip).ok_or(RejectReason::BadPrefix)?;
         let status = field(p.status)
             .and_then(parse_status)
@@ -140,7 +98,7 @@ impl ParseLine for CloudFront {
             method: value(p.method),
             path: plain(p.uri_stem),
             query: plain(p.uri_query),
-            protocol: value(p.protocol_version),
+            protocol: value(p.protocol),
             status,
             bytes_sent,
             referrer: encoded(p.referer),
@@ -152,23 +110,6 @@ impl ParseLine for CloudFront {
             vhost: value(p.host_header).or(value(p.cs_host)),
         })
     }
-}
-
-/// `date` (`YYYY-MM-DD`) and `time` (`HH:MM:SS`), UTC: `no_timestamp` when the line does not
-/// start like a CloudFront line, `bad_timestamp` when they are not a real date and time.
-fn timestamp(date: Option<&[u8]>, time: Option<&[u8]>) -> Result<i64, RejectReason> {
-    let (Some(date), Some(time)) = (date, time) else {
-        return Err(RejectReason::NoTimestamp);
-    };
-    if date.len() != 10 || date[4] != b'-' || date[7] != b'-' || time.len() != 8 {
-        return Err(RejectReason::NoTimestamp);
-    }
-    let mut iso = [0u8; 20];
-    iso[..10].copy_from_slice(date);
-    iso[10] = b'T';
-    iso[11..19].copy_from_slice(time);
-    iso[19] = b'Z';
-    parse_iso8601_utc(&iso).ok_or(RejectReason::BadTimestamp)
 }
 
 #[cfg(test)]

@@ -121,6 +121,7 @@ formats! {
     ElbClassic => elb_classic::ElbClassic,
     Alb => alb::Alb,
     CloudFront => cloudfront::CloudFront,
+    W3c => w3c::W3c,
 }
 
 impl Default for LogFormat {

@@ -25,6 +25,9 @@ pub struct Piece {
     pub ends_chunk: bool,
     /// The last piece of the input; `Some(true)` when the input was cut short by a read error.
     pub end: Option<bool>,
+    /// In a chunk's first piece: the header lines in effect where the chunk starts (each ending
+    /// in `\n`), to be read, not counted.
+    pub headers: Vec<u8>,
 }
 
 pub struct Chunker {
@@ -46,6 +49,11 @@ pub struct Chunker {
     cut: Option<u64>,
     /// Texts of parsed pieces, to be filled again rather than allocated.
     spare: Vec<Vec<u8>>,
+    /// The last `#Fields:` and `#Date:` lines so far, and those in effect where the next chunk
+    /// starts (empty once its first piece has them).
+    fields_header: Vec<u8>,
+    date_header: Vec<u8>,
+    next_chunk_headers: Vec<u8>,
 }
 
 impl Chunker {
@@ -68,6 +76,9 @@ impl Chunker {
             line_start: 0,
             cut: None,
             spare: Vec::new(),
+            fields_header: Vec::new(),
+            date_header: Vec::new(),
+            next_chunk_headers: Vec::new(),
         }
     }
 
@@ -112,6 +123,9 @@ impl Chunker {
             }
             self.text.extend_from_slice(&rest[..=end]);
             rest = &rest[end + 1..];
+            if self.text.get(self.line_start) == Some(&b'#') {
+                self.remember_header();
+            }
             self.lines += 1;
             self.line_start = self.text.len();
             let chunk_full = self.chunk_lines + self.lines >= self.max_lines
@@ -133,6 +147,30 @@ impl Chunker {
             cut: self.cut,
             ends_chunk: true,
             end: Some(truncated),
+            headers: self.take_headers_if_chunk_starts(),
+        }
+    }
+
+    /// Keeps the line just added (from `line_start`) when it is a `#Fields:` or `#Date:` line.
+    #[cold]
+    fn remember_header(&mut self) {
+        let line = &self.text[self.line_start..];
+        let kept = if line.starts_with(b"#Fields:") {
+            &mut self.fields_header
+        } else if line.starts_with(b"#Date:") {
+            &mut self.date_header
+        } else {
+            return;
+        };
+        kept.clear();
+        kept.extend_from_slice(line);
+    }
+
+    /// The headers for the piece about to be handed over, when it is its chunk's first.
+    fn take_headers_if_chunk_starts(&mut self) -> Vec<u8> {
+        match self.chunk_lines == 0 && self.chunk_bytes == 0 {
+            true => std::mem::take(&mut self.next_chunk_headers),
+            false => Vec::new(),
         }
     }
 
@@ -155,16 +193,22 @@ impl Chunker {
     ) -> bool {
         let lines = self.lines + usize::from(terminated_cut);
         let next = self.spare.pop().unwrap_or_default();
+        let headers = self.take_headers_if_chunk_starts();
         let piece = Piece {
             first_line: self.first_line,
             text: std::mem::replace(&mut self.text, next),
             cut: self.cut.take(),
             ends_chunk,
             end: None,
+            headers,
         };
         self.first_line += lines as i64;
         if ends_chunk {
             (self.chunk_lines, self.chunk_bytes) = (0, 0);
+            self.next_chunk_headers.clear();
+            for header in [&self.date_header, &self.fields_header] {
+                self.next_chunk_headers.extend_from_slice(header);
+            }
         } else {
             self.chunk_lines += lines;
             self.chunk_bytes += piece.text.len();
@@ -186,6 +230,7 @@ pub fn decode_piece(decoder: &mut Decoder, piece: &Piece, batches: &mut Vec<Deco
             }
         }
     };
+    decoder.read_headers(&piece.headers);
     decoder.set_next_line(piece.first_line);
     decode(decoder, &piece.text);
     if let Some(cut) = piece.cut {
@@ -327,5 +372,57 @@ mod tests {
                 .iter()
                 .any(|&(line, _, kept, len)| line == 41 && kept == 1_000 && len == 3_000));
         }
+    }
+
+    #[test]
+    fn each_chunk_reads_its_lines_by_the_headers_before_it() {
+        // Two header blocks naming different fields: lines after the second are read by it,
+        // in whichever chunk they fall.
+        let mut input = String::from("#Fields: date time c-ip sc-status\n");
+        for i in 0..20 {
+            input += &format!("2026-10-10 10:00:{i:02} 10.0.0.{i} 200\n");
+        }
+        input += "#Date: 2026-10-11 00:00:00\n#Fields: time sc-status c-ip cs-method\n";
+        for i in 0..20 {
+            input += &format!("11:00:{i:02} 404 10.1.0.{i} GET\n");
+        }
+        let options = DecoderOptions {
+            batch_size: 6,
+            format: loglake_parser::LogFormat::W3c,
+            ..Default::default()
+        };
+        let mut whole = Decoder::new("s", options);
+        let (mut rest, mut expected) = (input.as_bytes(), Vec::new());
+        while !rest.is_empty() {
+            rest = &rest[whole.decode(rest)..];
+            expected.extend(whole.flush());
+        }
+        whole.finish(false);
+        expected.extend(whole.flush());
+        assert_eq!(
+            expected.iter().map(|b| b.rows.num_rows()).sum::<usize>(),
+            40
+        );
+
+        let mut chunker = Chunker::new(6, 1 << 20, 50, 1_000);
+        let mut pieces = Vec::new();
+        chunker.push(input.as_bytes(), &mut |piece| {
+            pieces.push(piece);
+            true
+        });
+        pieces.push(chunker.finish(false));
+        let mut decoders = [Decoder::new("s", options), Decoder::new("s", options)];
+        let (mut chunk, mut got) = (0, Vec::new());
+        for piece in &pieces {
+            decode_piece(&mut decoders[chunk % 2], piece, &mut got);
+            chunk += usize::from(piece.ends_chunk);
+        }
+        let rows = |batches: &[DecodedBatch]| -> Vec<_> {
+            batches
+                .iter()
+                .map(|b| (b.rows.clone(), b.rejects.len()))
+                .collect()
+        };
+        assert_eq!(rows(&got), rows(&expected));
     }
 }

@@ -131,6 +131,17 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
         self.next_line = line;
     }
 
+    /// Has the parser read header lines (`\n`-terminated) that came before the lines it is
+    /// given next, without counting them: a chunk's headers (see [`crate::chunks`]).
+    pub fn read_headers(&mut self, headers: &[u8]) {
+        for line in headers
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+        {
+            let _ = self.lines.parse(line);
+        }
+    }
+
     /// Counts `n` more bytes of the line being decoded that the caller left out: past the line
     /// limit they would not be kept anyway, so a reader may drop them (see [`crate::chunks`]).
     pub fn skip_line_bytes(&mut self, n: u64) {
