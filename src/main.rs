@@ -33,7 +33,7 @@ enum Command {
     /// with every unparseable line in OUT/rejects/*.ndjson.
     Ingest {
         /// Line format (see README.md's Formats).
-        #[arg(long, default_value = "auto", value_parser = format_parser())]
+        #[arg(long, visible_alias = "log-format", default_value = "auto", value_parser = FormatParser)]
         format: LogFormat,
         /// The lake's root directory.
         #[arg(long, default_value = "lake")]
@@ -59,7 +59,7 @@ enum Command {
         #[arg(long)]
         dest: String,
         /// Line format (see README.md's Formats).
-        #[arg(long, default_value = "auto", value_parser = format_parser())]
+        #[arg(long, visible_alias = "log-format", default_value = "auto", value_parser = FormatParser)]
         format: LogFormat,
         /// Keep only rows at or after this UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ); only
         /// the hours in the range are replaced.
@@ -125,14 +125,42 @@ fn parse_output_format(name: &str) -> Result<OutputFormat, String> {
     name.parse()
 }
 
-/// `--format`'s values: the registry's formats, each with its summary in `--help`.
-fn format_parser() -> impl clap::builder::TypedValueParser<Value = LogFormat> {
-    use clap::builder::TypedValueParser;
-    let values = LogFormat::ALL
-        .iter()
-        .map(|f| clap::builder::PossibleValue::new(f.name()).help(f.summary()));
-    clap::builder::PossibleValuesParser::new(values)
-        .map(|name| name.parse::<LogFormat>().expect("a registered name"))
+/// `--format`'s values: the registry's formats, each with its summary in `--help`, or a custom
+/// format string (`nginx:…`, `apache:…`), compiled when the arguments are read.
+#[derive(Clone)]
+struct FormatParser;
+
+impl clap::builder::TypedValueParser for FormatParser {
+    type Value = LogFormat;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<LogFormat, clap::Error> {
+        let invalid = |message: String| {
+            clap::Error::raw(clap::error::ErrorKind::InvalidValue, message + "\n").with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| invalid("the format is not UTF-8".into()))?;
+        text.parse().map_err(invalid)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        use clap::builder::PossibleValue;
+        let registered = LogFormat::ALL
+            .iter()
+            .map(|f| PossibleValue::new(f.name()).help(f.summary()));
+        let custom = [
+            PossibleValue::new("nginx:…").help("the server's log_format string"),
+            PossibleValue::new("apache:…").help("the server's LogFormat string"),
+        ];
+        Some(Box::new(registered.chain(custom)))
+    }
 }
 
 fn parse_instant(text: &str) -> Result<i64, String> {

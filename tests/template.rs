@@ -237,20 +237,15 @@ fn the_ingest_event_source_reports_partial_failures() {
 }
 
 #[test]
-fn the_log_format_parameter_allows_exactly_the_registered_formats() {
+fn the_log_format_parameter_allows_exactly_the_registered_formats_and_custom_strings() {
     let template = template();
     let parameter = &template["Parameters"]["LogFormat"];
-    let allowed: Vec<&str> = parameter["AllowedValues"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
     let registered: Vec<&str> = loglake_parser::LogFormat::ALL
         .iter()
         .map(|f| f.name())
         .collect();
-    assert_eq!(allowed, registered);
+    let pattern = format!("^({}|(nginx|apache):.+)$", registered.join("|"));
+    assert_eq!(parameter["AllowedPattern"].as_str(), Some(pattern.as_str()));
     assert_eq!(
         parameter["Default"].as_str(),
         Some(loglake_parser::LogFormat::default().name())

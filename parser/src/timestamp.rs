@@ -162,12 +162,89 @@ impl TimestampCache {
     }
 }
 
+/// A clock reading taken apart, as a custom format's time field gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ClockReading {
+    pub(crate) year: i64,
+    pub(crate) month: i64,
+    pub(crate) day: i64,
+    pub(crate) hour: i64,
+    pub(crate) minute: i64,
+    pub(crate) second: i64,
+    /// Seconds east of UTC.
+    pub(crate) offset_seconds: i64,
+}
+
+impl ClockReading {
+    /// UTC microseconds, or `None` when it is not a real reading.
+    pub(crate) fn micros(&self) -> Option<i64> {
+        let valid = (1..=12).contains(&self.month)
+            && (1..=days_in_month(self.year, self.month)).contains(&self.day)
+            && (0..24).contains(&self.hour)
+            && (0..60).contains(&self.minute)
+            && (0..=60).contains(&self.second)
+            && self.offset_seconds.abs() <= 14 * 3_600;
+        let days = days_from_civil(self.year, self.month, self.day);
+        let seconds = days * 86_400 + self.hour * 3_600 + self.minute * 60 + self.second;
+        valid.then_some((seconds - self.offset_seconds) * MICROS_PER_SECOND)
+    }
+}
+
+/// ISO 8601 with a UTC offset, as nginx writes `$time_iso8601`: `2026-10-10T13:55:36+02:00`
+/// (or `+0200`, or `Z`; a fraction before the offset is read too).
+pub(crate) fn parse_iso8601_offset(text: &[u8]) -> Option<i64> {
+    if text.last() == Some(&b'Z') {
+        return parse_iso8601_utc(text);
+    }
+    let sign_at = text
+        .len()
+        .checked_sub(6)
+        .filter(|&at| text[at + 3] == b':')
+        .or_else(|| text.len().checked_sub(5))?;
+    let (local, offset) = text.split_at(sign_at);
+    let sign = match offset[0] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let minutes_at = offset.len() - 2;
+    let hours = two_digits(offset[1], offset[2])?;
+    let minutes = two_digits(offset[minutes_at], offset[minutes_at + 1])?;
+    if minutes > 59 || hours * 60 + minutes > 14 * 60 || local.len() > 40 {
+        return None;
+    }
+    let mut utc = [0u8; 41];
+    utc[..local.len()].copy_from_slice(local);
+    utc[local.len()] = b'Z';
+    let local_micros = parse_iso8601_utc(&utc[..=local.len()])?;
+    Some(local_micros - sign * (hours * 3_600 + minutes * 60) * MICROS_PER_SECOND)
+}
+
+/// Seconds since the epoch with an optional fraction (nginx `$msec`: `1791640536.123`), or a
+/// whole count of `1 / per_second` units (Apache `%{msec}t`: `per_second` 1000).
+pub(crate) fn parse_epoch(text: &[u8], per_second: i64) -> Option<i64> {
+    let (whole, fraction) = match memchr::memchr(b'.', text) {
+        Some(dot) if per_second == 1 => (&text[..dot], &text[dot + 1..]),
+        _ => (text, &b""[..]),
+    };
+    let digits = |t: &[u8]| !t.is_empty() && t.len() <= 18 && t.iter().all(u8::is_ascii_digit);
+    if !digits(whole) || !(fraction.is_empty() || digits(fraction)) {
+        return None;
+    }
+    let whole: i64 = std::str::from_utf8(whole).ok()?.parse().ok()?;
+    let mut micros = 0;
+    for place in 0..6 {
+        micros = micros * 10 + fraction.get(place).map_or(0, |d| i64::from(d - b'0'));
+    }
+    Some(whole.checked_mul(MICROS_PER_SECOND / per_second.clamp(1, MICROS_PER_SECOND))? + micros)
+}
+
 fn two_digits(a: u8, b: u8) -> Option<i64> {
     let (a, b) = (a.wrapping_sub(b'0'), b.wrapping_sub(b'0'));
     (a < 10 && b < 10).then(|| i64::from(a * 10 + b))
 }
 
-fn month_number(name: [u8; 3]) -> Option<i64> {
+pub(crate) fn month_number(name: [u8; 3]) -> Option<i64> {
     Some(match &name {
         b"Jan" => 1,
         b"Feb" => 2,

@@ -10,7 +10,7 @@ fn readme_lists_every_registered_format_with_its_example() {
     let section = readme
         .split("\n## Formats\n")
         .nth(1)
-        .and_then(|s| s.split("\n## ").next())
+        .and_then(|s| s.split("\n##").next()) // to the next heading, whatever its level
         .expect("README has a Formats section");
     let rows: Vec<(String, String, String)> = section
         .lines()

@@ -95,5 +95,14 @@ mod tests {
         assert_eq!(full.function_name, "loglake-ingest");
         let bad = config(&[("FIREHOSE_STREAM_NAME", "rows"), ("LOG_FORMAT", "json")]);
         assert!(matches!(bad, Err(ConfigError::BadLogFormat(m)) if m.contains("\"json\"")));
+        // the server's own format string, compiled when the function starts
+        let spec = r#"apache:%h %t \"%r\" %>s %D"#;
+        let custom = config(&[("FIREHOSE_STREAM_NAME", "rows"), ("LOG_FORMAT", spec)]).unwrap();
+        assert_eq!(custom.log_format.name(), spec);
+        let bad = config(&[
+            ("FIREHOSE_STREAM_NAME", "rows"),
+            ("LOG_FORMAT", "nginx:$status"),
+        ]);
+        assert!(matches!(bad, Err(ConfigError::BadLogFormat(m)) if m.contains("no time")));
     }
 }

@@ -19,6 +19,9 @@ use crate::line::AccessLine;
 use crate::reject::RejectReason;
 
 pub mod clf;
+pub mod custom;
+
+use custom::{CustomFormat, CustomParser};
 
 /// Something that turns lines into [`AccessLine`]s: every format's parser, and [`LineParser`],
 /// which is any of them.
@@ -51,31 +54,37 @@ macro_rules! formats {
         $(pub mod $module;)+
 
         /// The name of a log format, as options and settings carry it (see [`LineParser`] for
-        /// a parser of it).
+        /// a parser of it): a registered format, or a custom one compiled from the server's own
+        /// format string.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum LogFormat {
             $($variant,)+
+            Custom(&'static CustomFormat),
         }
 
         impl LogFormat {
             /// Every format, in registry order.
             pub const ALL: &'static [LogFormat] = &[$(LogFormat::$variant),+];
 
+            /// The name users give; a custom format's is its format string (`nginx:…`).
             pub fn name(self) -> &'static str {
                 match self {
                     $(LogFormat::$variant => <$module::$type as LineFormat>::NAME,)+
+                    LogFormat::Custom(format) => format.spec(),
                 }
             }
 
             pub fn summary(self) -> &'static str {
                 match self {
                     $(LogFormat::$variant => <$module::$type as LineFormat>::SUMMARY,)+
+                    LogFormat::Custom(_) => "the server's own log_format or LogFormat string",
                 }
             }
 
             pub fn example(self) -> &'static str {
                 match self {
                     $(LogFormat::$variant => <$module::$type as LineFormat>::EXAMPLE,)+
+                    LogFormat::Custom(_) => "",
                 }
             }
 
@@ -83,6 +92,7 @@ macro_rules! formats {
             pub fn tried_by_auto(self) -> bool {
                 match self {
                     $(LogFormat::$variant => <$module::$type as LineFormat>::TRIED_BY_AUTO,)+
+                    LogFormat::Custom(_) => false,
                 }
             }
         }
@@ -91,15 +101,16 @@ macro_rules! formats {
         #[derive(Debug, Clone)]
         pub enum LineParser {
             $($variant($module::$type),)+
+            Custom(CustomParser),
         }
 
         impl LineParser {
             pub fn new(format: LogFormat) -> Self {
                 match format {
                     $(LogFormat::$variant => LineParser::$variant(LineFormat::new()),)+
+                    LogFormat::Custom(format) => LineParser::Custom(CustomParser::new(format)),
                 }
             }
-
         }
 
         impl ParseLine for LineParser {
@@ -107,6 +118,7 @@ macro_rules! formats {
             fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
                 match self {
                     $(LineParser::$variant(parser) => parser.parse(line),)+
+                    LineParser::Custom(parser) => parser.parse(line),
                 }
             }
         }
@@ -140,9 +152,15 @@ impl FromStr for LogFormat {
     type Err = String;
 
     /// A format by its name, as `--format`, `LOG_FORMAT` and the backfill's `format` give it
-    /// (surrounding whitespace ignored).
+    /// (surrounding whitespace ignored), or a custom format string (`nginx:…`, `apache:…`),
+    /// compiled here.
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         let name = name.trim();
+        if CustomFormat::is_custom(name) {
+            return CustomFormat::get(name)
+                .map(LogFormat::Custom)
+                .map_err(|error| format!("log format {name:?}: {error}"));
+        }
         LogFormat::ALL
             .iter()
             .copied()
@@ -150,7 +168,8 @@ impl FromStr for LogFormat {
             .ok_or_else(|| {
                 let names: Vec<_> = LogFormat::ALL.iter().map(|f| f.name()).collect();
                 format!(
-                    "unknown log format {name:?} (expected one of: {})",
+                    "unknown log format {name:?} (expected one of: {}, or nginx:… / apache:… \
+                     with the server's format string)",
                     names.join(", ")
                 )
             })
@@ -159,7 +178,7 @@ impl FromStr for LogFormat {
 
 impl LogFormat {
     /// The format a setting names (`LOG_FORMAT`, the backfill's `format`): unset or blank is the
-    /// default, anything else must be a registered name.
+    /// default, anything else must be a registered name or a custom format string.
     pub fn from_setting(value: Option<&str>) -> Result<Self, String> {
         match value {
             Some(name) if !name.trim().is_empty() => name.parse(),
