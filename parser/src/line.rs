@@ -56,6 +56,14 @@ impl Escapes {
 }
 
 impl<'a> Text<'a> {
+    /// A value without escapes.
+    pub fn plain(bytes: &'a [u8]) -> Self {
+        Text {
+            bytes,
+            escapes: Escapes::None,
+        }
+    }
+
     /// The value with its escapes undone. Of backslash escapes only `\"` and `\\`: other
     /// sequences such as nginx's `\x16` stay as written, they are how the server chose to print a
     /// non-printable byte. A `%` not followed by two hex digits stays as written too.
@@ -117,23 +125,22 @@ fn plus_decoded(bytes: &[u8]) -> Vec<u8> {
 fn percent_decoded(bytes: &[u8]) -> Vec<u8> {
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
     let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let decoded = match bytes[i..] {
-            [b'%', high, low, ..] => hex(high).zip(hex(low)).map(|(h, l)| h * 16 + l),
-            _ => None,
-        };
-        match decoded {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
+    let mut rest = bytes;
+    while let Some(at) = memchr(b'%', rest) {
+        out.extend_from_slice(&rest[..at]);
+        let digit = |i: usize| rest.get(at + i).copied().and_then(hex);
+        match (digit(1), digit(2)) {
+            (Some(high), Some(low)) => {
+                out.push(high * 16 + low);
+                rest = &rest[at + 3..];
             }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
+            _ => {
+                out.push(b'%');
+                rest = &rest[at + 1..];
             }
         }
     }
+    out.extend_from_slice(rest);
     out
 }
 
@@ -193,8 +200,12 @@ impl<'a> Cursor<'a> {
         self.line.get(self.pos..).unwrap_or_default()
     }
 
+    #[inline]
     pub(crate) fn eat(&mut self, expected: &[u8]) -> bool {
-        let found = self.rest().starts_with(expected);
+        // A loop, not `starts_with`: for the one or two bytes expected, a call to memcmp costs
+        // more than the comparison.
+        let rest = self.rest();
+        let found = rest.len() >= expected.len() && expected.iter().zip(rest).all(|(a, b)| a == b);
         if found {
             self.pos += expected.len();
         }
@@ -318,4 +329,33 @@ pub(crate) fn is_http_method(word: &[u8]) -> bool {
         && word
             .iter()
             .all(|b| b.is_ascii_uppercase() || *b == b'-' || *b == b'_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_are_undone_and_broken_ones_kept_as_written() {
+        let unescaped = |bytes: &'static [u8], escapes| Text { bytes, escapes }.unescaped();
+        let cases: [(&[u8], Escapes, &[u8]); 6] = [
+            (b"a%20b%2Fc", Escapes::Percent, b"a b/c"),
+            (b"%zz%2%", Escapes::Percent, b"%zz%2%"),
+            (b"%%41%e9", Escapes::Percent, b"%A\xe9"),
+            (
+                br#"say \"hi\" \\ \x16"#,
+                Escapes::Backslash,
+                br#"say "hi" \ \x16"#,
+            ),
+            (
+                b"Mozilla/5.0+(bot;++http://x)",
+                Escapes::Plus,
+                b"Mozilla/5.0 (bot; +http://x)",
+            ),
+            (b"as+is", Escapes::None, b"as+is"),
+        ];
+        for (bytes, escapes, expected) in cases {
+            assert_eq!(&*unescaped(bytes, escapes), expected, "{escapes:?}");
+        }
+    }
 }

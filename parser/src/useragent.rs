@@ -7,6 +7,8 @@
 use hashbrown::hash_map::EntryRef;
 use hashbrown::HashMap;
 
+use crate::line::Text;
+
 /// Substrings (compared in lower case) that mark automated clients woothee does not put in its
 /// `crawler` category. The one list of them: `is_bot` everywhere comes from here.
 pub const BOT_TOKENS: &[&str] = &[
@@ -123,10 +125,11 @@ impl<V: CachedUserAgent> UserAgentCache<V> {
         }
     }
 
-    /// The classification of `user_agent` (raw bytes as logged; `None` for a missing agent).
-    /// Invalid UTF-8 is decoded lossily before classification.
-    pub fn lookup(&mut self, user_agent: Option<&[u8]>) -> &V {
-        let key = user_agent.unwrap_or_default();
+    /// The classification of `user_agent` (`None` for a missing agent). It is cached by its
+    /// bytes as logged, so a hit costs no unescaping; invalid UTF-8 is decoded lossily before
+    /// classification.
+    pub fn lookup(&mut self, user_agent: Option<Text<'_>>) -> &V {
+        let key = user_agent.map_or(&[][..], |agent| agent.bytes);
         if self.current.len() >= self.generation_capacity && !self.current.contains_key(key) {
             self.previous = std::mem::take(&mut self.current);
             self.current.reserve(self.generation_capacity);
@@ -138,7 +141,9 @@ impl<V: CachedUserAgent> UserAgentCache<V> {
                     Some(info) => info,
                     None => {
                         self.misses += 1;
-                        let info = classify(user_agent.map(String::from_utf8_lossy).as_deref());
+                        let unescaped = user_agent.map(|agent| agent.unescaped());
+                        let info =
+                            classify(unescaped.as_deref().map(String::from_utf8_lossy).as_deref());
                         V::new(key, info)
                     }
                 };
@@ -208,14 +213,14 @@ mod tests {
         let agents: Vec<String> = (0..10).map(|i| format!("{CHROME} v{i}")).collect();
         for round in 0..3 {
             for ua in &agents {
-                let cached = cache.lookup(Some(ua.as_bytes())).clone();
+                let cached = cache.lookup(Some(Text::plain(ua.as_bytes()))).clone();
                 assert_eq!(cached, classify(Some(ua)), "round {round}");
                 assert!(cache.current.len() <= 2 && cache.previous.len() <= 2);
             }
         }
         let mut cache = UserAgentCache::<UserAgentInfo>::default();
         for _ in 0..100 {
-            cache.lookup(Some(CHROME.as_bytes()));
+            cache.lookup(Some(Text::plain(CHROME.as_bytes())));
             cache.lookup(None);
         }
         assert_eq!(cache.misses(), 2);
@@ -224,7 +229,7 @@ mod tests {
     #[test]
     fn invalid_utf8_is_classified_lossily() {
         let mut cache = UserAgentCache::<UserAgentInfo>::default();
-        let info = cache.lookup(Some(b"Mozilla/5.0 \xff\xfe bot"));
+        let info = cache.lookup(Some(Text::plain(b"Mozilla/5.0 \xff\xfe bot")));
         assert!(info.is_bot);
     }
 }

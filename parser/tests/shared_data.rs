@@ -5,7 +5,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use loglake_parser::{
-    format_rfc3339_micros, parse_line, LineParser, LogFormat, ParseLine, UserAgentCache,
+    format_rfc3339_micros, parse_line, LineParser, LogFormat, ParseLine, Text, UserAgentCache,
     UserAgentInfo,
 };
 use serde::Deserialize;
@@ -55,7 +55,7 @@ fn woothee_testsets_through_the_cached_user_agent_layer() {
             for case in parsed {
                 cases += 1;
                 let target = case.target.clone().unwrap_or_default();
-                let info = cache.lookup(case.target.as_deref().map(str::as_bytes));
+                let info = cache.lookup(case.target.as_deref().map(|t| Text::plain(t.as_bytes())));
                 let mut check = |field: &'static str, got: &str, expected: Option<&String>| {
                     if let Some(expected) = expected {
                         if got != expected {

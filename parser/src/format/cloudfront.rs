@@ -13,7 +13,7 @@
 //! kept yet.
 
 use super::elb_classic::seconds;
-use super::w3c::{date_and_time, FieldPositions, MAX_FIELDS};
+use super::w3c::{date_and_time, split_fields, FieldPositions, MAX_FIELDS};
 use super::{LineFormat, ParseLine};
 use crate::line::{dash_is_none, parse_bytes, parse_status, AccessLine, Escapes, Text};
 use crate::reject::RejectReason;
@@ -57,13 +57,9 @@ impl ParseLine for CloudFront {
             return Err(RejectReason::HeaderLine);
         }
         let mut fields: [&[u8]; MAX_FIELDS] = [&[]; MAX_FIELDS];
-        let mut count = 0;
-        for field in line.split(|&b| b == b'\t').take(MAX_FIELDS) {
-            fields[count] = field;
-            count += 1;
-        }
-        let fields = &fields[..count];
         let p = &self.positions;
+        let count = split_fields(line, b'\t', &mut fields[..p.needed.min(MAX_FIELDS)]);
+        let fields = &fields[..count];
         let field = |at: Option<usize>| at.and_then(|i| fields.get(i)).copied();
         let value = |at: Option<usize>| field(at).and_then(dash_is_none);
 

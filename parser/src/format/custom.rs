@@ -17,7 +17,7 @@ use memchr::memchr;
 
 use super::ParseLine;
 use crate::line::{
-    dash_is_none, parse_bytes, parse_status, split_request, AccessLine, Escapes, Text,
+    dash_is_none, find_short, parse_bytes, parse_status, split_request, AccessLine, Escapes, Text,
 };
 use crate::reject::RejectReason;
 use crate::timestamp::{
@@ -109,6 +109,8 @@ struct Step {
     /// The last field, quoted: a line cut before its closing quote keeps the rest of the line
     /// as its value, as the built-in formats do.
     open_ended: bool,
+    /// A field of a few bytes (a status, an address), found by a plain loop rather than memchr.
+    short: bool,
 }
 
 /// A compiled custom format.
@@ -195,6 +197,17 @@ impl CustomFormat {
                             .count(),
                         _ => 0,
                     };
+                    let short = matches!(
+                        field,
+                        Field::Client
+                            | Field::RemoteUser
+                            | Field::Time(_)
+                            | Field::Method
+                            | Field::Protocol
+                            | Field::Status
+                            | Field::BytesSent
+                            | Field::Duration(_)
+                    );
                     steps.push(Step {
                         written,
                         field,
@@ -202,6 +215,7 @@ impl CustomFormat {
                         quoted,
                         spaces_inside,
                         open_ended: false,
+                        short,
                     });
                 }
             }
@@ -490,19 +504,28 @@ impl Step {
         let Some(&first) = self.until.first() else {
             return Some((rest, &[]));
         };
+        let find = |haystack: &[u8], byte| match self.short {
+            true => find_short(haystack, byte),
+            false => memchr(byte, haystack),
+        };
         let mut from = 0;
         for _ in 0..self.spaces_inside {
-            from += memchr(b' ', &rest[from..])? + 1;
+            from += find(&rest[from..], b' ')? + 1;
         }
+        // The literal's other bytes, compared in a loop: they are few, and a call to memcmp
+        // costs more than the comparison.
+        let more = &self.until[1..];
         loop {
-            let Some(at) = memchr(first, &rest[from..]).map(|at| from + at) else {
+            let Some(at) = find(&rest[from..], first).map(|at| from + at) else {
                 return self.open_ended.then_some((rest, &[]));
             };
-            let ends_here = rest[at..].starts_with(&self.until)
+            let after = &rest[at + 1..];
+            let ends_here = after.len() >= more.len()
+                && more.iter().zip(after).all(|(a, b)| a == b)
                 && !(self.quoted && backslash_escaped(rest, at))
                 && !(self.field == Field::OtherList && list_goes_on(rest, at));
             if ends_here {
-                return Some((&rest[..at], &rest[at + self.until.len()..]));
+                return Some((&rest[..at], &after[more.len()..]));
             }
             from = at + 1;
         }
@@ -523,9 +546,12 @@ fn list_goes_on(text: &[u8], at: usize) -> bool {
 impl ParseLine for CustomParser {
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
         let format = self.format;
-        let mut rest = line
-            .strip_prefix(format.prefix.as_slice())
-            .ok_or(RejectReason::FormatMismatch)?;
+        let mut rest = match format.prefix.is_empty() {
+            true => line,
+            false => {
+                (line.strip_prefix(format.prefix.as_slice())).ok_or(RejectReason::FormatMismatch)?
+            }
+        };
         let mut parsed = AccessLine {
             ts_micros: 0,
             client: b"-",

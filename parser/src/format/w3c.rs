@@ -39,6 +39,8 @@ pub(crate) const MAX_FIELDS: usize = 64;
 pub(crate) struct FieldPositions {
     /// How many fields the header names.
     pub(crate) count: usize,
+    /// How many fields from the start of a line hold every field read (the rest are skipped).
+    pub(crate) needed: usize,
     pub(crate) date: Option<usize>,
     pub(crate) time: Option<usize>,
     pub(crate) c_ip: Option<usize>,
@@ -62,8 +64,9 @@ impl FieldPositions {
     /// The positions of the fields in a `#Fields:` header's list of names.
     pub(crate) fn of<'n>(names: impl Iterator<Item = &'n [u8]> + Clone) -> Self {
         let at = |name: &str| names.clone().position(|n| n == name.as_bytes());
-        FieldPositions {
+        let mut positions = FieldPositions {
             count: names.clone().count(),
+            needed: 0,
             date: at("date").or_else(|| at("date-local")),
             time: at("time").or_else(|| at("time-local")),
             c_ip: at("c-ip"),
@@ -81,7 +84,18 @@ impl FieldPositions {
             host_header: at("x-host-header"),
             time_taken: at("time-taken"),
             time_taken_ms: at("TimeTakenMS"),
-        }
+        };
+        let p = &positions;
+        positions.needed = [
+            p.date, p.time, p.c_ip, p.username, p.method, p.uri, p.uri_stem, p.uri_query,
+            p.protocol, p.status, p.sc_bytes, p.referer, p.user_agent, p.cs_host, p.host_header,
+            p.time_taken, p.time_taken_ms,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .map_or(0, |last| last + 1);
+        positions
     }
 
     /// The positions named by a header line, when it is a `#Fields:` line (names separated by
@@ -94,6 +108,46 @@ impl FieldPositions {
                 .filter(|n| !n.is_empty()),
         ))
     }
+}
+
+/// Splits `line` at each `separator` into `fields`, at most as many as `fields` holds (the rest
+/// of the line is not read); returns how many were filled.
+///
+/// Eight bytes at a time: CloudFront's fields average a dozen bytes, too few for memchr's
+/// set-up to pay.
+pub(crate) fn split_fields<'a>(line: &'a [u8], separator: u8, fields: &mut [&'a [u8]]) -> usize {
+    const LOW_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let (mut count, mut start) = (0, 0);
+    if fields.is_empty() {
+        return 0;
+    }
+    let mut found = |at: usize, count: &mut usize| {
+        fields[*count] = &line[start..at];
+        *count += 1;
+        start = at + 1;
+        *count == fields.len()
+    };
+    let mut words = line.chunks_exact(8);
+    for (word_at, word) in (0..).step_by(8).zip(&mut words) {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default())
+            ^ (u64::from(separator) * 0x0101_0101_0101_0101);
+        // The high bit of each byte of `x` that is zero, exactly (no carries between bytes).
+        let mut zeros = !(((x & LOW_BITS) + LOW_BITS) | x | LOW_BITS);
+        while zeros != 0 {
+            if found(word_at + zeros.trailing_zeros() as usize / 8, &mut count) {
+                return count;
+            }
+            zeros &= zeros - 1;
+        }
+    }
+    let tail_at = line.len() - words.remainder().len();
+    for (at, &b) in line.iter().enumerate().skip(tail_at) {
+        if b == separator && found(at, &mut count) {
+            return count;
+        }
+    }
+    found(line.len(), &mut count);
+    count
 }
 
 /// `date` (`YYYY-MM-DD`) and `time` (`HH:MM:SS`, maybe with a fraction), UTC: `no_timestamp`
@@ -297,6 +351,20 @@ mod tests {
         let _ = parser.parse(b"#Fields: date time c-ip sc-status");
         let line = parser.parse(b"2026-10-11 00:00:01 10.1.1.1 200").unwrap();
         assert_eq!(line.client, b"10.1.1.1");
+    }
+
+    #[test]
+    fn fields_split_as_a_plain_split_does() {
+        let line = b"a\tbb\t\tccc dddd\teeeee\tffffff\tggggggg\thhhhhhhh\t\tx";
+        let plain: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
+        for len in 0..=line.len() {
+            for wanted in 0..plain.len() + 2 {
+                let plain: Vec<&[u8]> = line[..len].split(|&b| b == b'\t').take(wanted).collect();
+                let mut fields: [&[u8]; 16] = [&[]; 16];
+                let count = split_fields(&line[..len], b'\t', &mut fields[..wanted.min(16)]);
+                assert_eq!(&fields[..count], &plain[..], "{len} bytes, {wanted} fields");
+            }
+        }
     }
 
     #[test]

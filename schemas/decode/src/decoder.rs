@@ -277,8 +277,7 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match self.lines.parse(line) {
             Ok(parsed) => {
-                let ua_key = parsed.user_agent.map(|t| t.unescaped());
-                let ua = self.user_agents.lookup(ua_key.as_deref());
+                let ua = self.user_agents.lookup(parsed.user_agent);
                 let appended = self
                     .builder
                     .append(line, &parsed, ua, &self.source, self.next_line);

@@ -408,7 +408,9 @@ not a log line
     fn a_user_agent_cache_given_back_is_taken_again_with_what_it_learned() {
         let pool = UserAgentPool::new();
         let mut cache = pool.take();
-        let agent = Some(b"Mozilla/5.0 (compatible; Googlebot/2.1)".as_slice());
+        let agent = Some(loglake_parser::Text::plain(
+            b"Mozilla/5.0 (compatible; Googlebot/2.1)",
+        ));
         let info: UserAgentInfo = cache.lookup(agent).info().clone();
         assert_eq!(cache.misses(), 1);
         pool.give_back(cache);
