@@ -152,6 +152,7 @@ fn functions_point_at_their_crates_and_set_what_their_code_reads() {
     assert_eq!(
         functions.keys().copied().collect::<Vec<_>>(),
         [
+            "AwsLogsFunction",
             "BackfillFunction",
             "FirehoseTransformFunction",
             "IngestFunction",
@@ -213,6 +214,10 @@ fn functions_point_at_their_crates_and_set_what_their_code_reads() {
                 let format = var(loglake_firehose_transform::LOG_FORMAT_VAR).unwrap();
                 format.parse::<loglake_parser::LogFormat>().unwrap();
             }
+            // A batch brings its settings; a function fed S3 notifications needs them all.
+            "backfill" if env.contains_key(loglake_backfill_function::LAKE_DEST_VAR) => {
+                loglake_backfill_function::NotificationSettings::from_vars(var).unwrap();
+            }
             _ => {}
         }
     }
@@ -249,5 +254,33 @@ fn the_log_format_parameter_allows_exactly_the_registered_formats_and_custom_str
     assert_eq!(
         parameter["Default"].as_str(),
         Some(loglake_parser::LogFormat::default().name())
+    );
+}
+
+#[test]
+fn delivered_aws_logs_are_read_as_they_arrive_by_the_backfill_code() {
+    let template = template();
+    let resource = &template["Resources"]["AwsLogsFunction"];
+    let function = &resource["Properties"];
+    assert_eq!(function["CodeUri"], "functions/backfill");
+    let event = &function["Events"]["Delivered"];
+    assert_eq!(event["Type"], "S3");
+    assert_eq!(event["Properties"]["Events"], "s3:ObjectCreated:*");
+    // What Lambda could not read after its retries is kept.
+    let on_failure = &function["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"], "SQS");
+    // The choices of format are formats the registry has.
+    let formats = &template["Parameters"]["AwsLogsFormat"]["AllowedValues"];
+    for format in formats.as_sequence().unwrap() {
+        format
+            .as_str()
+            .unwrap()
+            .parse::<loglake_parser::LogFormat>()
+            .unwrap();
+    }
+    assert_eq!(resource["Condition"], "ReadAwsLogs");
+    assert_eq!(
+        template["Resources"]["AwsLogsBucket"]["Condition"],
+        "ReadAwsLogs"
     );
 }

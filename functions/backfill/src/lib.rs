@@ -1,6 +1,10 @@
-//! The `backfill` Lambda, a Step Functions Distributed Map worker: its event (a batch of objects
-//! from an S3 ItemReader listing) turned into a plan for the backfill library, and its result
-//! (per-object counts). The replay itself is `loglake-backfill`'s, shared with `loglake backfill`.
+//! The `backfill` Lambda: its event turned into a plan for the backfill library, and its result
+//! (per-object counts). The event is either a Step Functions Distributed Map batch (objects from
+//! an S3 ItemReader listing, settings in `BatchInput`) or an S3 notification of objects created
+//! (ALB and CloudFront logs as AWS delivers them; settings in the environment). The replay itself
+//! is `loglake-backfill`'s, shared with `loglake backfill`, so an object is read into the same
+//! lake files and manifest whichever way it comes: a notification delivered twice, or an object
+//! both notified and backfilled, is read once.
 
 use loglake_lake::TimeRange;
 use loglake_parser::{parse_utc_instant, LogFormat};
@@ -8,9 +12,137 @@ use serde::{Deserialize, Serialize};
 
 use loglake_backfill::{BackfillOptions, BackfillSummary, Location, Source, SourceOutcome};
 
+/// Where an S3 notification's objects go: the lake, `s3://bucket/prefix`.
+pub const LAKE_DEST_VAR: &str = "LAKE_DEST";
+/// The format of an S3 notification's objects (as `LOG_FORMAT` everywhere; default `auto`).
+pub const LOG_FORMAT_VAR: &str = "LOG_FORMAT";
+
 /// Every environment variable the `backfill` function reads besides the AWS SDK's and `RUST_LOG`:
-/// none, its settings come with each batch (`BatchInput`).
-pub const ENV_VARS: [&str; 0] = [];
+/// the settings for S3 notifications (a Distributed Map batch brings its own, `BatchInput`).
+pub const ENV_VARS: [&str; 2] = [LAKE_DEST_VAR, LOG_FORMAT_VAR];
+
+/// What the function is invoked with.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum BackfillEvent {
+    Batch(MapBatch),
+    ObjectsCreated(S3Notification),
+}
+
+/// An S3 event notification (`{"Records": [{"eventName": "ObjectCreated:Put", "s3": …}]}`): the
+/// fields read, others ignored.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct S3Notification {
+    pub records: Vec<S3Record>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Record {
+    #[serde(default)]
+    pub event_name: String,
+    pub s3: S3Entity,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct S3Entity {
+    pub bucket: S3Bucket,
+    pub object: S3Object,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct S3Bucket {
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct S3Object {
+    /// URL-encoded, as S3 writes keys in notifications (`+` for a space).
+    pub key: String,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub e_tag: String,
+}
+
+/// The settings for S3 notifications, from the environment.
+#[derive(Debug)]
+pub struct NotificationSettings {
+    pub dest: Location,
+    pub format: LogFormat,
+}
+
+impl NotificationSettings {
+    /// The settings from variables (`var` reads one), or why they cannot be used.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, WorkerError> {
+        let dest = var(LAKE_DEST_VAR).ok_or_else(|| bad(LAKE_DEST_VAR, "is not set"))?;
+        Ok(Self {
+            dest: s3_lake(&dest, LAKE_DEST_VAR)?,
+            format: LogFormat::from_setting(var(LOG_FORMAT_VAR).as_deref())
+                .map_err(|e| bad(LOG_FORMAT_VAR, e))?,
+        })
+    }
+}
+
+impl S3Notification {
+    /// The objects created, each read whole into the lake in `settings`' format. Other events
+    /// (removals, restores) are not for the lake.
+    pub fn plan(&self, settings: &NotificationSettings) -> WorkerPlan {
+        let sources = self
+            .records
+            .iter()
+            .filter(|record| record.event_name.starts_with("ObjectCreated:"))
+            .map(|record| {
+                let object = &record.s3.object;
+                let key = url_decoded_key(&object.key);
+                Source::s3_object(&record.s3.bucket.name, &key, object.size, &object.e_tag)
+            })
+            .collect();
+        WorkerPlan {
+            dest: settings.dest.clone(),
+            sources,
+            options: BackfillOptions {
+                format: settings.format,
+                range: TimeRange::default(),
+                force: false,
+                lake: BackfillOptions::backfill_lake_options(),
+            },
+        }
+    }
+}
+
+/// An object key as S3 notifications write it, form-URL-encoded, decoded (`+` is a space).
+fn url_decoded_key(key: &str) -> String {
+    let plus_as_space = key.replace('+', " ");
+    let bytes = plus_as_space.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The lake at `text`, which must be in S3.
+fn s3_lake(text: &str, field: &'static str) -> Result<Location, WorkerError> {
+    let dest = Location::parse(text).map_err(|e| bad(field, e.to_string()))?;
+    if !dest.is_s3() {
+        return Err(bad(field, "must be s3://bucket/prefix"));
+    }
+    Ok(dest)
+}
 
 /// What an ItemBatcher sends: `{"Items": [...], "BatchInput": {...}}`.
 #[derive(Debug, Deserialize)]
@@ -55,7 +187,7 @@ pub struct BatchInput {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("BatchInput.{field}: {message}")]
+    #[error("{field}: {message}")]
     BadInput {
         field: &'static str,
         message: String,
@@ -79,12 +211,9 @@ pub struct WorkerPlan {
 impl MapBatch {
     pub fn plan(&self) -> Result<WorkerPlan, WorkerError> {
         let input = &self.batch_input;
-        let dest = Location::parse(&input.dest).map_err(|e| bad("dest", e.to_string()))?;
-        if !dest.is_s3() {
-            return Err(bad("dest", "must be s3://bucket/prefix"));
-        }
-        let format =
-            LogFormat::from_setting(input.format.as_deref()).map_err(|e| bad("format", e))?;
+        let dest = s3_lake(&input.dest, "BatchInput.dest")?;
+        let format = LogFormat::from_setting(input.format.as_deref())
+            .map_err(|e| bad("BatchInput.format", e))?;
         let instant = |field, text: &Option<String>| {
             text.as_deref()
                 .map(|t| {
@@ -94,8 +223,8 @@ impl MapBatch {
                 .transpose()
         };
         let range = TimeRange {
-            since: instant("since", &input.since)?,
-            until: instant("until", &input.until)?,
+            since: instant("BatchInput.since", &input.since)?,
+            until: instant("BatchInput.until", &input.until)?,
         };
         Ok(WorkerPlan {
             dest,
@@ -162,5 +291,69 @@ mod tests {
             let error = batch.plan().err().unwrap().to_string();
             assert!(error.starts_with(&format!("BatchInput.{field}")), "{error}");
         }
+    }
+
+    fn settings(vars: &[(&str, &str)]) -> Result<NotificationSettings, WorkerError> {
+        NotificationSettings::from_vars(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn reads_an_s3_notification_of_objects_created() {
+        let event = r#"{"Records": [
+            {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "alb-logs"},
+             "object": {"key": "AWSLogs/1/elasticloadbalancing/x/2026/10/10/a+b%3Dc.log.gz",
+                        "size": 2048, "eTag": "d41d8cd98f00b204e9800998ecf8427e"}}},
+            {"eventName": "ObjectRemoved:Delete", "s3": {"bucket": {"name": "alb-logs"},
+             "object": {"key": "gone.log.gz"}}}
+        ]}"#;
+        let event: BackfillEvent = serde_json::from_str(event).unwrap();
+        let BackfillEvent::ObjectsCreated(notification) = event else {
+            panic!("read as {event:?}");
+        };
+        let settings = settings(&[("LAKE_DEST", "s3://lake/"), ("LOG_FORMAT", "alb")]).unwrap();
+        let plan = notification.plan(&settings);
+        assert_eq!(plan.sources.len(), 1, "removals are not read");
+        let source = &plan.sources[0];
+        // the same name, version and so manifest as a backfill of the object
+        let backfilled = Source::s3_object(
+            "alb-logs",
+            "AWSLogs/1/elasticloadbalancing/x/2026/10/10/a b=c.log.gz",
+            2048,
+            "\"d41d8cd98f00b204e9800998ecf8427e\"",
+        );
+        assert_eq!(
+            (&source.name, &source.version),
+            (&backfilled.name, &backfilled.version)
+        );
+        assert_eq!(plan.options.format, LogFormat::Alb);
+        assert_eq!(plan.options.range, TimeRange::default());
+        assert!(!plan.options.force);
+    }
+
+    #[test]
+    fn notification_settings_come_from_the_environment() {
+        assert!(settings(&[])
+            .unwrap_err()
+            .to_string()
+            .starts_with("LAKE_DEST"));
+        let local = settings(&[("LAKE_DEST", "lake/")]).unwrap_err();
+        assert!(local.to_string().contains("s3://"), "{local}");
+        let format = settings(&[("LAKE_DEST", "s3://l/"), ("LOG_FORMAT", "json")]);
+        assert!(format.unwrap_err().to_string().starts_with("LOG_FORMAT"));
+        assert_eq!(
+            settings(&[("LAKE_DEST", "s3://l/")]).unwrap().format,
+            LogFormat::Auto
+        );
+    }
+
+    #[test]
+    fn a_batch_is_not_taken_for_a_notification() {
+        let event = r#"{"Items": [], "BatchInput": {"bucket": "b", "dest": "s3://l/"}}"#;
+        let event: BackfillEvent = serde_json::from_str(event).unwrap();
+        assert!(matches!(event, BackfillEvent::Batch(_)));
     }
 }

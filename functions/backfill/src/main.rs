@@ -1,11 +1,12 @@
-//! The Lambda entry point (`bootstrap`) of the backfill: a Step Functions Distributed Map worker.
-//! Settings come with each batch (`BatchInput`); see README.md.
+//! The Lambda entry point (`bootstrap`) of the backfill: a Step Functions Distributed Map worker,
+//! and the reader of S3 notifications of objects created. A batch brings its settings
+//! (`BatchInput`); a notification's come from the environment. See README.md.
 
 use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use loglake_backfill::s3::S3;
 use loglake_backfill::{summarize, Backfill};
-use loglake_backfill_function::{MapBatch, WorkerResult};
+use loglake_backfill_function::{BackfillEvent, NotificationSettings, WorkerResult};
 use loglake_lake::Progress;
 
 #[tokio::main]
@@ -21,10 +22,19 @@ async fn main() -> Result<(), Error> {
         tokio::runtime::Handle::current(),
     );
     let s3 = &s3;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<MapBatch>| {
+    // Only needed, and so only required, when notifications come.
+    let notification_settings = NotificationSettings::from_vars(|name| std::env::var(name).ok());
+    let notification_settings = &notification_settings;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<BackfillEvent>| {
         let s3 = s3.clone();
         async move {
-            let plan = event.payload.plan()?;
+            let plan = match event.payload {
+                BackfillEvent::Batch(batch) => batch.plan()?,
+                BackfillEvent::ObjectsCreated(notification) => match notification_settings {
+                    Ok(settings) => notification.plan(settings),
+                    Err(error) => return Err(Error::from(error.to_string())),
+                },
+            };
             let backfill = Backfill::new(plan.dest, Some(s3), plan.options)?;
             // Parsing blocks: off the async threads, which keep serving the S3 streams.
             let result = tokio::task::spawn_blocking(move || {
@@ -43,6 +53,8 @@ async fn main() -> Result<(), Error> {
                 failed = result.summary.errors.len(),
                 "batch done"
             );
+            // An error makes Step Functions retry the batch, and Lambda retry a notification
+            // (then hand it to the failure queue), so no object is silently left unread.
             if result.all_failed() {
                 return Err(Error::from(format!(
                     "every object of the batch failed: {}",

@@ -1,16 +1,32 @@
-//! The Distributed Map worker's path, over the wire to the local AWS stand-in's S3: an
-//! ItemBatcher event in, each object's outcome out, one bad object failing only itself.
+//! The worker's paths, over the wire to the local AWS stand-in's S3: an ItemBatcher event in,
+//! each object's outcome out, one bad object failing only itself; and an S3 notification of an
+//! ALB log delivered, read once however often it is notified.
 
 #[path = "../../ingest/tests/support/http.rs"]
 mod http;
 
 use loglake_backfill::s3::S3;
 use loglake_backfill::{summarize, Backfill};
-use loglake_backfill_function::{MapBatch, WorkerResult};
+use loglake_backfill_function::{
+    BackfillEvent, MapBatch, NotificationSettings, WorkerPlan, WorkerResult,
+};
 use loglake_lake::Progress;
 use serde_json::json;
 
 use http::{aws_standin, http, s3_objects};
+
+/// What `main.rs` does with a plan.
+fn run(plan: WorkerPlan) -> WorkerResult {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime.block_on(S3::client_from_env());
+    let s3 = S3::new(client, runtime.handle().clone());
+    let backfill = Backfill::new(plan.dest, Some(s3), plan.options).unwrap();
+    let sources = backfill.run_each(&plan.sources, 2, &Progress::none());
+    WorkerResult {
+        summary: summarize(&sources),
+        sources,
+    }
+}
 
 fn put(endpoint: &str, path: &str, body: &[u8]) {
     let (status, response) = http("PUT", &format!("{endpoint}/{path}"), body);
@@ -39,17 +55,7 @@ fn a_batch_of_objects_with_one_bad_one() {
         "BatchInput": {"bucket": "worker-src", "dest": "s3://worker-lake/lake/"},
     });
     let batch: MapBatch = serde_json::from_value(event).unwrap();
-    let plan = batch.plan().unwrap();
-
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let client = runtime.block_on(S3::client_from_env());
-    let s3 = S3::new(client, runtime.handle().clone());
-    let backfill = Backfill::new(plan.dest, Some(s3), plan.options).unwrap();
-    let sources = backfill.run_each(&plan.sources, 2, &Progress::none());
-    let result = WorkerResult {
-        summary: summarize(&sources),
-        sources,
-    };
+    let result = run(batch.plan().unwrap());
     assert!(!result.all_failed());
     let json = serde_json::to_value(&result).unwrap();
     assert_eq!(json["lines_in"], 3, "{json}");
@@ -78,4 +84,56 @@ fn a_batch_of_objects_with_one_bad_one() {
     assert!(keys
         .iter()
         .any(|k| k.starts_with("lake/_loglake/backfill/a.log-")));
+}
+
+#[test]
+fn an_alb_log_notified_twice_is_read_once() {
+    let Some(endpoint) = aws_standin() else {
+        return;
+    };
+    put(&endpoint, "alb-logs", b"");
+    put(&endpoint, "alb-lake", b"");
+    let log = "\
+https 2026-10-10T13:55:36.094015Z app/my-alb/50dc6c495c0c9188 203.0.113.9:51234 10.0.0.7:80 0.000 0.012 0.000 200 200 48 2326 \"GET https://shop.example.com:443/a?b=1 HTTP/1.1\" \"curl/8.5.0\" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067 \"Root=1-58337262-36d228ad5d99923122bbe354\" \"shop.example.com\" \"-\" 0 2026-10-10T13:55:36.081000Z \"forward\" \"-\" \"-\" \"10.0.0.7:80\" \"200\" \"-\" \"-\"
+not an alb line
+";
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gzip, log.as_bytes()).unwrap();
+    let key = "AWSLogs/123456789012/elasticloadbalancing/us-east-1/2026/10/10/my alb.log.gz";
+    put(
+        &endpoint,
+        &format!("alb-logs/{}", key.replace(' ', "%20")),
+        &gzip.finish().unwrap(),
+    );
+    let notification = json!({"Records": [{
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "alb-logs"},
+               "object": {"key": key.replace(' ', "+"), "size": 1, "eTag": "e1"}},
+    }]});
+    let settings = NotificationSettings::from_vars(|name| match name {
+        "LAKE_DEST" => Some("s3://alb-lake/lake/".into()),
+        "LOG_FORMAT" => Some("alb".into()),
+        _ => None,
+    })
+    .unwrap();
+    let plan = || match serde_json::from_value(notification.clone()).unwrap() {
+        BackfillEvent::ObjectsCreated(event) => event.plan(&settings),
+        other => panic!("read as {other:?}"),
+    };
+
+    let first = serde_json::to_value(run(plan())).unwrap();
+    assert_eq!(
+        (&first["lines_in"], &first["rows_out"], &first["rejected"]),
+        (&json!(2), &json!(1), &json!(1)),
+        "{first}"
+    );
+    let lake = || s3_objects(&endpoint, "alb-lake");
+    let written = lake();
+    assert!(written
+        .iter()
+        .any(|(k, _)| k.starts_with("lake/access_logs/dt=2026-10-10/hour=13/")));
+    // S3 delivers notifications at least once: a second one reads nothing and changes nothing.
+    let again = serde_json::to_value(run(plan())).unwrap();
+    assert_eq!(again["sources"][0]["skipped"], true, "{again}");
+    assert_eq!(lake(), written);
 }
