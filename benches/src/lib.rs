@@ -118,6 +118,84 @@ pub fn keep_freed_memory() {
     }
 }
 
+/// A combined line written again as an ALB (`format` `alb`) or CloudFront (any other) line of
+/// the same request: the benchmarks compare the formats on the same requests.
+pub fn rewrite_as(line: &str, format: &str) -> anyhow::Result<String> {
+    let parsed = loglake_parser::parse_line(line.as_bytes(), loglake_parser::LogFormat::Combined)
+        .map_err(|reason| anyhow::anyhow!("{reason}: {line}"))?;
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let unescaped = |t: Option<loglake_parser::Text<'_>>| t.map(|t| text(&t.unescaped()));
+    let time = loglake_parser::format_rfc3339_micros(parsed.ts_micros);
+    let client = text(parsed.client);
+    let method = parsed.method.map_or("-".into(), text);
+    let path = unescaped(parsed.path).unwrap_or_else(|| "/".into());
+    let query = unescaped(parsed.query);
+    let protocol = parsed.protocol.map_or("-".into(), text);
+    let agent = unescaped(parsed.user_agent).unwrap_or_else(|| "-".into());
+    let bytes = parsed.bytes_sent.unwrap_or(0);
+    let status = parsed.status;
+    let host = "shop.example.com";
+    Ok(match format {
+        "alb" => {
+            let target = match &query {
+                Some(query) => format!("{path}?{query}"),
+                None => path,
+            };
+            let request = format!("{method} https://{host}:443{target} {protocol}");
+            let agent = agent.replace('"', "\\\"");
+            format!(
+                "https {time} app/bench/50dc6c495c0c9188 {client}:51234 10.0.0.7:80 0.000 0.012 0.000 \
+                 {status} {status} 212 {bytes} \"{request}\" \"{agent}\" ECDHE-RSA-AES128-GCM-SHA256 \
+                 TLSv1.2 arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067 \
+                 \"Root=1-58337262-36d228ad5d99923122bbe354\" \"{host}\" \"-\" 0 {time} \"forward\" \
+                 \"-\" \"-\" \"10.0.0.7:80\" \"{status}\" \"-\" \"-\" TID_1c9b2d3e4f5a6b7c"
+            )
+        }
+        _ => {
+            let date = &time[..10];
+            let clock = &time[11..19];
+            let agent = agent.replace('%', "%25").replace(' ', "%20");
+            let query = query.unwrap_or_else(|| "-".into());
+            [
+                date,
+                clock,
+                "LAX1",
+                &bytes.to_string(),
+                &client,
+                &method,
+                "d111111abcdef8.cloudfront.net",
+                &path,
+                &status.to_string(),
+                "-",
+                &agent,
+                &query,
+                "-",
+                "Hit",
+                "SOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ==",
+                host,
+                "https",
+                "212",
+                "0.012",
+                "-",
+                "TLSv1.3",
+                "TLS_AES_128_GCM_SHA256",
+                "Hit",
+                &protocol,
+                "-",
+                "-",
+                "51234",
+                "0.010",
+                "Hit",
+                "text/html",
+                &bytes.to_string(),
+                "-",
+                "-",
+            ]
+            .join("\t")
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
