@@ -167,9 +167,9 @@ impl CustomFormat {
 
     fn compile(spec: &str) -> Result<Self, CustomFormatError> {
         let items = if let Some(directive) = spec.strip_prefix("nginx:") {
-            nginx_items(directive)?
+            items(directive, b'$', nginx_field_at)?
         } else if let Some(directive) = spec.strip_prefix("apache:") {
-            apache_items(directive)?
+            items(directive, b'%', apache_field_at)?
         } else {
             return Err(CustomFormatError::NoDialect);
         };
@@ -251,47 +251,57 @@ enum Item {
     Field(String, Field),
 }
 
-/// `\"` as a quote: format strings copied from a config file often keep the escapes.
-fn unescaped_quote(rest: &[u8]) -> Option<usize> {
-    rest.starts_with(b"\\\"").then_some(2)
-}
-
-fn nginx_items(directive: &str) -> Result<Vec<Item>, CustomFormatError> {
+/// A format string's literal text and fields: at each `marker` (`$`, `%`) the dialect's
+/// `field_at` reads a field (or an escaped literal) and says where it ends. `\"` is a quote:
+/// format strings copied from a config file often keep the escapes.
+fn items(
+    directive: &str,
+    marker: u8,
+    field_at: impl Fn(&str, usize) -> Result<(Item, usize), CustomFormatError>,
+) -> Result<Vec<Item>, CustomFormatError> {
     let bytes = directive.as_bytes();
     let mut items = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if let Some(len) = unescaped_quote(&bytes[i..]) {
+        if bytes[i..].starts_with(b"\\\"") {
             items.push(Item::Literal(b"\"".to_vec()));
-            i += len;
-            continue;
-        }
-        if bytes[i] != b'$' {
+            i += 2;
+        } else if bytes[i] == marker {
+            let (item, end) = field_at(directive, i)?;
+            items.push(item);
+            i = end;
+        } else {
             items.push(Item::Literal(vec![bytes[i]]));
             i += 1;
-            continue;
         }
-        let is_name = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
-        let (name, end) = if bytes.get(i + 1) == Some(&b'{') {
-            let close = memchr(b'}', &bytes[i..]).map(|at| i + at);
-            let close = close.ok_or_else(|| CustomFormatError::BadField(directive[i..].into()))?;
-            (&directive[i + 2..close], close + 1)
-        } else {
-            let len = bytes[i + 1..].iter().take_while(|b| is_name(b)).count();
-            (&directive[i + 1..i + 1 + len], i + 1 + len)
-        };
-        if name.is_empty() || !name.bytes().all(|b| is_name(&b)) {
-            return Err(CustomFormatError::BadField(directive[i..end].into()));
-        }
-        items.push(Item::Field(directive[i..end].into(), nginx_field(name)));
-        i = end;
     }
     Ok(items)
 }
 
+/// The nginx variable at `at` (`$name` or `${name}`).
+fn nginx_field_at(directive: &str, at: usize) -> Result<(Item, usize), CustomFormatError> {
+    let bytes = directive.as_bytes();
+    let is_name = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    let (name, end) = if bytes.get(at + 1) == Some(&b'{') {
+        let close = memchr(b'}', &bytes[at..]).map(|close| at + close);
+        let close = close.ok_or_else(|| CustomFormatError::BadField(directive[at..].into()))?;
+        (&directive[at + 2..close], close + 1)
+    } else {
+        let len = bytes[at + 1..].iter().take_while(|b| is_name(b)).count();
+        (&directive[at + 1..at + 1 + len], at + 1 + len)
+    };
+    if name.is_empty() || !name.bytes().all(|b| is_name(&b)) {
+        return Err(CustomFormatError::BadField(directive[at..end].into()));
+    }
+    Ok((
+        Item::Field(directive[at..end].into(), nginx_field(name)),
+        end,
+    ))
+}
+
 fn nginx_field(name: &str) -> Field {
     match name {
-        "remote_addr" | "realip_remote_addr" | "binary_remote_addr" => Field::Client,
+        "remote_addr" | "realip_remote_addr" => Field::Client,
         "remote_user" => Field::RemoteUser,
         "time_local" => Field::Time(TimeLayout::Clf),
         "time_iso8601" => Field::Time(TimeLayout::Iso8601),
@@ -313,52 +323,34 @@ fn nginx_field(name: &str) -> Field {
     }
 }
 
-fn apache_items(directive: &str) -> Result<Vec<Item>, CustomFormatError> {
+/// The Apache directive at `at`: `%[<>][!][status list][{argument}][<>]letter`, or `%%`.
+fn apache_field_at(directive: &str, at: usize) -> Result<(Item, usize), CustomFormatError> {
     let bytes = directive.as_bytes();
-    let mut items = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if let Some(len) = unescaped_quote(&bytes[i..]) {
-            items.push(Item::Literal(b"\"".to_vec()));
-            i += len;
-            continue;
-        }
-        if bytes[i] != b'%' {
-            items.push(Item::Literal(vec![bytes[i]]));
-            i += 1;
-            continue;
-        }
-        if bytes.get(i + 1) == Some(&b'%') {
-            items.push(Item::Literal(b"%".to_vec()));
-            i += 2;
-            continue;
-        }
-        // %[<>][!][status list][{argument}][<>]letter
-        let start = i;
-        i += 1;
-        while matches!(bytes.get(i), Some(b'<' | b'>' | b'!' | b',' | b'0'..=b'9')) {
-            i += 1;
-        }
-        let mut argument = None;
-        if bytes.get(i) == Some(&b'{') {
-            let close = memchr(b'}', &bytes[i..]).map(|at| i + at);
-            let close =
-                close.ok_or_else(|| CustomFormatError::BadField(directive[start..].into()))?;
-            argument = Some(&directive[i + 1..close]);
-            i = close + 1;
-        }
-        while matches!(bytes.get(i), Some(b'<' | b'>')) {
-            i += 1;
-        }
-        let letter = *bytes
-            .get(i)
-            .filter(|b| b.is_ascii_alphabetic())
-            .ok_or_else(|| CustomFormatError::BadField(directive[start..].into()))?;
-        i += 1;
-        let field = apache_field(letter, argument)?;
-        items.push(Item::Field(directive[start..i].into(), field));
+    if bytes.get(at + 1) == Some(&b'%') {
+        return Ok((Item::Literal(b"%".to_vec()), at + 2));
     }
-    Ok(items)
+    let bad = || CustomFormatError::BadField(directive[at..].into());
+    let mut i = at + 1;
+    while matches!(bytes.get(i), Some(b'<' | b'>' | b'!' | b',' | b'0'..=b'9')) {
+        i += 1;
+    }
+    let mut argument = None;
+    if bytes.get(i) == Some(&b'{') {
+        let close = memchr(b'}', &bytes[i..])
+            .map(|close| i + close)
+            .ok_or_else(bad)?;
+        argument = Some(&directive[i + 1..close]);
+        i = close + 1;
+    }
+    while matches!(bytes.get(i), Some(b'<' | b'>')) {
+        i += 1;
+    }
+    let letter = *bytes
+        .get(i)
+        .filter(|b| b.is_ascii_alphabetic())
+        .ok_or_else(bad)?;
+    let field = apache_field(letter, argument)?;
+    Ok((Item::Field(directive[at..=i].into(), field), i + 1))
 }
 
 fn apache_field(letter: u8, argument: Option<&str>) -> Result<Field, CustomFormatError> {

@@ -9,7 +9,9 @@
 //! format at compile time can use the format's type directly (the [`Decoder`] is generic over it).
 //!
 //! Adding a format that fits the `access_logs` columns: write `format/NAME.rs` with a type
-//! implementing [`LineFormat`], and add one line to the `formats!` table below.
+//! implementing [`LineFormat`], and add one line to the `formats!` table below. Besides the
+//! registered formats, [`LogFormat::Custom`] is one compiled at run time from the server's own
+//! format string (`nginx:…`, `apache:…`; see [`custom`]).
 //!
 //! [`Decoder`]: https://docs.rs/loglake-decode (the `Decoder` of the `loglake-decode` crate)
 
