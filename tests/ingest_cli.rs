@@ -244,6 +244,48 @@ fn a_forced_format_keeps_only_its_layout() {
 }
 
 #[test]
+fn the_server_s_own_format_string_reads_its_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, out) = (dir.path().join("custom.log"), dir.path().join("lake"));
+    let lines = "\
+shop.example.com|10.0.0.1|2020-10-10T12:00:01+02:00|\"GET /a?b=1 HTTP/1.1\"|200|512|0.012, 0.003 : 0.001\n\
+shop.example.com|10.0.0.2|2020-10-10T12:00:02+02:00|\"GET /b HTTP/1.1\"|20x|512|-\n\
+not in the format\n";
+    fs::write(&log, lines).unwrap();
+    let spec = r#"nginx:$host|$remote_addr|$time_iso8601|"$request"|$status|$bytes_sent|$upstream_response_time"#;
+    let output = loglake(&[
+        "ingest",
+        "--json",
+        "--log-format",
+        spec,
+        "--out",
+        out.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary = summary(&output);
+    assert_eq!(summary["rows_out"], 1);
+    assert_eq!(summary["rejects_by_reason"]["bad_status"], 1);
+    assert_eq!(summary["rejects_by_reason"]["format_mismatch"], 1);
+    let lake = read_lake(&out);
+    assert_eq!(
+        (lake.source_lines, lake.statuses),
+        (vec![1], BTreeMap::from([(200, 1)]))
+    );
+    // 12:00:01 at +02:00
+    assert_eq!(lake.ts_range.0, 1_602_324_001_000_000);
+
+    // A string that cannot be compiled stops before reading anything.
+    let output = loglake(&["ingest", "--format", "nginx:$remote_addr $status", "x.log"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no time"));
+}
+
+#[test]
 fn reads_gzip_and_stdin_and_reports_a_truncated_gzip() {
     let dir = tempfile::tempdir().unwrap();
     let body: String = (0..2000)

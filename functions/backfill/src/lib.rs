@@ -291,6 +291,12 @@ mod tests {
             let error = batch.plan().err().unwrap().to_string();
             assert!(error.starts_with(&format!("BatchInput.{field}")), "{error}");
         }
+        // The server's own format string, compiled for the batch.
+        let mut json: serde_json::Value = serde_json::from_str(event).unwrap();
+        let spec = "nginx:$remote_addr [$time_local] \"$request\" $status";
+        json["BatchInput"]["format"] = spec.into();
+        let batch: MapBatch = serde_json::from_value(json).unwrap();
+        assert_eq!(batch.plan().unwrap().options.format.name(), spec);
     }
 
     fn settings(vars: &[(&str, &str)]) -> Result<NotificationSettings, WorkerError> {
