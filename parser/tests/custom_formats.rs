@@ -228,3 +228,46 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    /// Any bytes, in any format (custom ones included), header lines first or not: a row or a
+    /// reject, never a panic.
+    #[test]
+    fn any_bytes_in_any_format_are_a_row_or_a_reject(
+        header in proptest::option::of("#Fields:( [a-z()-]{1,12}){0,12}"),
+        lines in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 1..8),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let custom = [
+            r#"nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $upstream_response_time"#,
+            r#"apache:%h %{%d/%b/%Y %T %z}t %{msec}t \"%r\" %>s %D %q"#,
+        ];
+        let formats = LogFormat::ALL
+            .iter()
+            .copied()
+            .chain(custom.iter().map(|spec| spec.parse().unwrap()));
+        for format in formats {
+            let mut parser = LineParser::new(format);
+            if let Some(header) = &header {
+                let _ = parser.parse(header.as_bytes());
+            }
+            for line in &lines {
+                let _ = parser.parse(line);
+            }
+            // The format's own example, a few bytes changed and cut short: deep into the parser.
+            let mut example = format.example().as_bytes().to_vec();
+            if example.is_empty() {
+                example = b"203.0.113.9 - - [10/Oct/2026:13:55:36 -0700] \"GET / HTTP/1.1\" 200 5".to_vec();
+            }
+            for (at, byte) in &edits {
+                let i = at.index(example.len());
+                example[i] = *byte;
+            }
+            let _ = parser.parse(&example[..cut.index(example.len() + 1)]);
+            let _ = parser.parse(&example);
+        }
+    }
+}

@@ -734,6 +734,37 @@ mod tests {
         }
     }
 
+    /// README.md's table of the fields that fill columns is what the compiler maps.
+    #[test]
+    fn the_readme_names_the_fields_that_fill_columns() {
+        let readme = include_str!("../../../README.md");
+        let table = readme
+            .split("### Custom formats")
+            .nth(1)
+            .and_then(|section| section.split("\n#").next())
+            .expect("README.md has the custom formats section");
+        let mut checked = 0;
+        for row in table.lines().filter(|line| line.starts_with("| `")) {
+            let cells: Vec<&str> = row.split(" | ").collect();
+            for cell in &cells[1..] {
+                for directive in cell.split('`').skip(1).step_by(2) {
+                    let field = match directive.as_bytes() {
+                        [b'$', name @ ..] => nginx_field(std::str::from_utf8(name).unwrap()),
+                        // `%l` is read over; `%{…}t` and the strftime letters stand for a family
+                        _ if directive == "%l" || directive.contains(['…', ' ']) => continue,
+                        _ => match apache_field_at(directive, 0) {
+                            Ok((Item::Field(_, field), end)) if end == directive.len() => field,
+                            _ => panic!("{directive} is not one Apache field"),
+                        },
+                    };
+                    assert_ne!(field, Field::Other, "{directive} fills no column");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 30, "{checked}");
+    }
+
     #[test]
     fn a_format_string_is_compiled_once() {
         let spec = "nginx:$remote_addr [$time_local] $status";
