@@ -190,33 +190,7 @@ impl CustomFormat {
                     }
                     let before = steps.last().map_or(&prefix, |last| &last.until);
                     let quoted = before.last() == Some(&b'"');
-                    let spaces_inside = match &field {
-                        Field::Time(TimeLayout::Clf) => 1,
-                        Field::Time(TimeLayout::Strftime(parts)) => (parts.iter())
-                            .filter(|part| **part == StrftimePart::Literal(b' '))
-                            .count(),
-                        _ => 0,
-                    };
-                    let short = matches!(
-                        field,
-                        Field::Client
-                            | Field::RemoteUser
-                            | Field::Time(_)
-                            | Field::Method
-                            | Field::Protocol
-                            | Field::Status
-                            | Field::BytesSent
-                            | Field::Duration(_)
-                    );
-                    steps.push(Step {
-                        written,
-                        field,
-                        until: Vec::new(),
-                        quoted,
-                        spaces_inside,
-                        open_ended: false,
-                        short,
-                    });
+                    steps.push(Step::new(written, field, quoted));
                 }
             }
         }
@@ -490,6 +464,37 @@ impl CustomParser {
 }
 
 impl Step {
+    /// A step for `field`, its literal text to come.
+    fn new(written: String, field: Field, quoted: bool) -> Self {
+        let spaces_inside = match &field {
+            Field::Time(TimeLayout::Clf) => 1,
+            Field::Time(TimeLayout::Strftime(parts)) => (parts.iter())
+                .filter(|part| **part == StrftimePart::Literal(b' '))
+                .count(),
+            _ => 0,
+        };
+        let short = matches!(
+            field,
+            Field::Client
+                | Field::RemoteUser
+                | Field::Time(_)
+                | Field::Method
+                | Field::Protocol
+                | Field::Status
+                | Field::BytesSent
+                | Field::Duration(_)
+        );
+        Step {
+            written,
+            field,
+            until: Vec::new(),
+            quoted,
+            spaces_inside,
+            open_ended: false,
+            short,
+        }
+    }
+
     /// This step's field at the start of `rest`, and what follows the literal after it.
     #[inline]
     fn read<'a>(&self, rest: &'a [u8]) -> Option<(&'a [u8], &'a [u8])> {
