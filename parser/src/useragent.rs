@@ -7,7 +7,7 @@
 use hashbrown::hash_map::EntryRef;
 use hashbrown::HashMap;
 
-use crate::line::Text;
+use crate::line::{Escapes, Text};
 
 /// Substrings (compared in lower case) that mark automated clients woothee does not put in its
 /// `crawler` category. The one list of them: `is_bot` everywhere comes from here.
@@ -87,14 +87,15 @@ pub fn has_bot_token(user_agent: &str) -> bool {
 /// or whatever a writer derives from the agent and its classification (say, their columns
 /// already rendered as JSON).
 pub struct UserAgentCache<V = UserAgentInfo> {
-    current: HashMap<Box<[u8]>, V>,
-    previous: HashMap<Box<[u8]>, V>,
+    /// By the agent's bytes as logged: the escapes its value undid, and the value.
+    current: HashMap<Box<[u8]>, (Escapes, V)>,
+    previous: HashMap<Box<[u8]>, (Escapes, V)>,
     generation_capacity: usize,
     misses: u64,
 }
 
-/// What a [`UserAgentCache`] keeps per distinct agent, made from the agent's bytes as they are
-/// looked up (empty for a missing agent) and its classification.
+/// What a [`UserAgentCache`] keeps per distinct agent, made from the agent unescaped (empty
+/// for a missing agent) and its classification.
 pub trait CachedUserAgent {
     fn new(agent: &[u8], info: UserAgentInfo) -> Self;
 }
@@ -103,6 +104,19 @@ impl CachedUserAgent for UserAgentInfo {
     fn new(_agent: &[u8], info: UserAgentInfo) -> Self {
         info
     }
+}
+
+/// The cache's value for an agent it has not seen: classified (counted as a miss) and made
+/// from the agent unescaped.
+fn made<V: CachedUserAgent>(user_agent: Option<Text<'_>>, misses: &mut u64) -> (Escapes, V) {
+    *misses += 1;
+    let unescaped = user_agent.map(|agent| agent.unescaped());
+    let info = classify(unescaped.as_deref().map(String::from_utf8_lossy).as_deref());
+    let escapes = user_agent.map_or(Escapes::None, |agent| agent.escapes);
+    (
+        escapes,
+        V::new(unescaped.as_deref().unwrap_or_default(), info),
+    )
 }
 
 impl<V: CachedUserAgent> Default for UserAgentCache<V> {
@@ -126,30 +140,34 @@ impl<V: CachedUserAgent> UserAgentCache<V> {
     }
 
     /// The classification of `user_agent` (`None` for a missing agent). It is cached by its
-    /// bytes as logged, so a hit costs no unescaping; invalid UTF-8 is decoded lossily before
-    /// classification.
+    /// bytes as logged, so a hit costs no unescaping; the value is made from the agent
+    /// unescaped, and remembers which escapes it undid: the same bytes logged by another format
+    /// (`%20` is a space in CloudFront's, not in Apache's) are made again. Invalid UTF-8 is
+    /// decoded lossily before classification.
     pub fn lookup(&mut self, user_agent: Option<Text<'_>>) -> &V {
-        let key = user_agent.map_or(&[][..], |agent| agent.bytes);
+        let (key, escapes) = user_agent.map_or((&[][..], Escapes::None), |a| (a.bytes, a.escapes));
         if self.current.len() >= self.generation_capacity && !self.current.contains_key(key) {
             self.previous = std::mem::take(&mut self.current);
             self.current.reserve(self.generation_capacity);
         }
-        match self.current.entry_ref(key) {
-            EntryRef::Occupied(entry) => entry.into_mut(),
-            EntryRef::Vacant(entry) => {
-                let info = match self.previous.remove(key) {
-                    Some(info) => info,
-                    None => {
-                        self.misses += 1;
-                        let unescaped = user_agent.map(|agent| agent.unescaped());
-                        let info =
-                            classify(unescaped.as_deref().map(String::from_utf8_lossy).as_deref());
-                        V::new(key, info)
-                    }
-                };
-                entry.insert(info)
+        let misses = &mut self.misses;
+        let entry = match self.current.entry_ref(key) {
+            EntryRef::Occupied(entry) => {
+                let entry = entry.into_mut();
+                if entry.0 != escapes {
+                    *entry = made(user_agent, misses);
+                }
+                entry
             }
-        }
+            EntryRef::Vacant(entry) => {
+                let value = match self.previous.remove(key) {
+                    Some(value) if value.0 == escapes => value,
+                    _ => made(user_agent, misses),
+                };
+                entry.insert(value)
+            }
+        };
+        &entry.1
     }
 
     /// How many lookups ran woothee (for hit-rate reporting).
@@ -231,5 +249,33 @@ mod tests {
         let mut cache = UserAgentCache::<UserAgentInfo>::default();
         let info = cache.lookup(Some(Text::plain(b"Mozilla/5.0 \xff\xfe bot")));
         assert!(info.is_bot);
+    }
+
+    #[test]
+    fn the_same_bytes_with_other_escapes_are_another_agent() {
+        struct Agent(Vec<u8>);
+        impl CachedUserAgent for Agent {
+            fn new(agent: &[u8], _: UserAgentInfo) -> Self {
+                Agent(agent.to_vec())
+            }
+        }
+        let mut cache = UserAgentCache::<Agent>::default();
+        let logged = |escapes| {
+            Some(Text {
+                bytes: b"curl%2F8 \\\"x\\\"",
+                escapes,
+            })
+        };
+        for _ in 0..2 {
+            assert_eq!(cache.lookup(logged(Escapes::None)).0, b"curl%2F8 \\\"x\\\"");
+            assert_eq!(
+                cache.lookup(logged(Escapes::Percent)).0,
+                b"curl/8 \\\"x\\\""
+            );
+            assert_eq!(
+                cache.lookup(logged(Escapes::Backslash)).0,
+                b"curl%2F8 \"x\""
+            );
+        }
     }
 }
