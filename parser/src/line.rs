@@ -30,26 +30,18 @@ pub enum Escapes {
 }
 
 impl Escapes {
-    /// `Backslash` when `bytes` holds a backslash, else `None`.
-    pub(crate) fn backslash_in(bytes: &[u8]) -> Self {
-        match memchr(b'\\', bytes) {
-            Some(_) => Escapes::Backslash,
-            None => Escapes::None,
-        }
-    }
-
-    /// `Plus` when `bytes` holds a `+`, else `None`.
-    pub(crate) fn plus_in(bytes: &[u8]) -> Self {
-        match memchr(b'+', bytes) {
-            Some(_) => Escapes::Plus,
-            None => Escapes::None,
-        }
-    }
-
-    /// `Percent` when `bytes` holds a `%`, else `None`.
-    pub(crate) fn percent_in(bytes: &[u8]) -> Self {
-        match memchr(b'%', bytes) {
-            Some(_) => Escapes::Percent,
+    /// These escapes when `bytes` hold their escape character, else `None`: a value without one
+    /// is copied as it is, never unescaped.
+    #[inline]
+    pub(crate) fn if_in(self, bytes: &[u8]) -> Self {
+        let marker = match self {
+            Escapes::None => return Escapes::None,
+            Escapes::Backslash => b'\\',
+            Escapes::Percent => b'%',
+            Escapes::Plus => b'+',
+        };
+        match memchr(marker, bytes) {
+            Some(_) => self,
             None => Escapes::None,
         }
     }
@@ -61,6 +53,15 @@ impl<'a> Text<'a> {
         Text {
             bytes,
             escapes: Escapes::None,
+        }
+    }
+
+    /// A value written with `escapes`, which it may not hold.
+    #[inline]
+    pub(crate) fn escaped(bytes: &'a [u8], escapes: Escapes) -> Self {
+        Text {
+            bytes,
+            escapes: escapes.if_in(bytes),
         }
     }
 
@@ -304,13 +305,7 @@ pub(crate) fn split_request(request: Option<Text<'_>>) -> RequestParts<'_> {
             target = &target[..space];
         }
     }
-    let with_escapes = |bytes| Text {
-        bytes,
-        escapes: match request.escapes {
-            Escapes::Backslash => Escapes::backslash_in(bytes),
-            other => other,
-        },
-    };
+    let with_escapes = |bytes| Text::escaped(bytes, request.escapes);
     match memchr(b'?', target) {
         Some(q) => {
             parts.path = Some(with_escapes(&target[..q]));

@@ -110,10 +110,7 @@ fn parse_with<'a>(
             None => {
                 let rest = cursor.rest();
                 cursor.pos = line.len();
-                dash_is_none(rest).map(|bytes| Text {
-                    bytes,
-                    escapes: Escapes::backslash_in(bytes),
-                })
+                dash_is_none(rest).map(|bytes| Text::escaped(bytes, Escapes::Backslash))
             }
         };
     }

@@ -75,18 +75,8 @@ impl ParseLine for CloudFront {
             Some(bytes) => parse_bytes(bytes)?,
             None => None,
         };
-        let encoded = |at: Option<usize>| {
-            value(at).map(|bytes| Text {
-                bytes,
-                escapes: Escapes::percent_in(bytes),
-            })
-        };
-        let plain = |at: Option<usize>| {
-            value(at).map(|bytes| Text {
-                bytes,
-                escapes: Escapes::None,
-            })
-        };
+        let encoded = |at| value(at).map(|bytes| Text::escaped(bytes, Escapes::Percent));
+        let plain = |at| value(at).map(Text::plain);
         Ok(AccessLine {
             ts_micros,
             client,

@@ -564,10 +564,7 @@ impl ParseLine for CustomParser {
             request_time_ms: None,
             vhost: None,
         };
-        let text = |bytes: &'a [u8]| Text {
-            bytes,
-            escapes: Escapes::backslash_in(bytes),
-        };
+        let text = |bytes| Text::escaped(bytes, Escapes::Backslash);
         for step in &format.steps {
             let (value, after) = step.read(rest).ok_or(RejectReason::FormatMismatch)?;
             rest = after;

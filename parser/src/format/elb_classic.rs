@@ -10,7 +10,7 @@
 
 use super::{LineFormat, ParseLine};
 use crate::line::{
-    dash_is_none, parse_bytes, parse_status, split_request, AccessLine, Cursor, Escapes, Text,
+    dash_is_none, parse_bytes, parse_status, split_request, AccessLine, Cursor, Text,
 };
 use crate::reject::RejectReason;
 use crate::timestamp::parse_iso8601_utc;
@@ -168,10 +168,7 @@ fn split_absolute_url(path: Option<Text<'_>>) -> (Option<&[u8]>, Option<Text<'_>
     });
     (
         host,
-        path.or(Some(Text {
-            bytes: b"/",
-            escapes: Escapes::None,
-        })),
+        path.or(Some(Text::plain(b"/"))),
     )
 }
 

@@ -227,15 +227,11 @@ impl ParseLine for W3c {
             Some(bytes) => parse_bytes(bytes)?,
             None => None,
         };
-        let plain = |bytes: &'a [u8]| Text {
-            bytes,
-            escapes: Escapes::None,
-        };
         let (path, query) = match (value(p.uri_stem), value(p.uri)) {
-            (Some(stem), _) => (Some(plain(stem)), value(p.uri_query).map(plain)),
+            (Some(stem), _) => (Some(Text::plain(stem)), value(p.uri_query).map(Text::plain)),
             (None, Some(uri)) => match memchr::memchr(b'?', uri) {
-                Some(at) => (Some(plain(&uri[..at])), Some(plain(&uri[at + 1..]))),
-                None => (Some(plain(uri)), None),
+                Some(at) => (Some(Text::plain(&uri[..at])), Some(Text::plain(&uri[at + 1..]))),
+                None => (Some(Text::plain(uri)), None),
             },
             (None, None) => (None, None),
         };
@@ -254,11 +250,8 @@ impl ParseLine for W3c {
             protocol: value(p.protocol),
             status,
             bytes_sent,
-            referrer: value(p.referer).map(plain),
-            user_agent: value(p.user_agent).map(|bytes| Text {
-                bytes,
-                escapes: Escapes::plus_in(bytes),
-            }),
+            referrer: value(p.referer).map(Text::plain),
+            user_agent: value(p.user_agent).map(|bytes| Text::escaped(bytes, Escapes::Plus)),
             request_time_ms,
             vhost: value(p.cs_host),
         })
