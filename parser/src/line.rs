@@ -258,6 +258,39 @@ pub(crate) fn parse_status(word: &[u8]) -> Option<i16> {
     }
 }
 
+/// A non-negative decimal as servers write numbers (`0.000041`, `12`, `1e-3`). Digits with at
+/// most one dot, up to 16 bytes, are read without the general float parser: the whole number of
+/// units divided by a power of ten is the same correctly rounded value, since both are exact in
+/// an `f64`.
+pub(crate) fn parse_decimal(word: &[u8]) -> Option<f64> {
+    if word.len() <= 16 && word.first().is_some_and(u8::is_ascii_digit) {
+        let (mut units, mut scale, mut seen_dot) = (0u64, 1u64, false);
+        let plain = word.iter().all(|&b| match b {
+            b'0'..=b'9' => {
+                units = units * 10 + u64::from(b - b'0');
+                scale *= if seen_dot { 10 } else { 1 };
+                true
+            }
+            b'.' if !seen_dot => {
+                seen_dot = true;
+                true
+            }
+            _ => false,
+        });
+        if plain {
+            return Some(units as f64 / scale as f64);
+        }
+    }
+    std::str::from_utf8(word).ok()?.parse().ok()
+}
+
+/// A duration as logged (`0.000041`, `-1`): `Some(None)` for a negative one, which AWS writes
+/// for a time it did not measure.
+pub(crate) fn parse_duration(word: &[u8]) -> Option<Option<f64>> {
+    let value = parse_decimal(word)?;
+    value.is_finite().then_some((value >= 0.0).then_some(value))
+}
+
 pub(crate) fn parse_bytes(word: &[u8]) -> Result<Option<i64>, RejectReason> {
     if word == b"-" {
         return Ok(None);
@@ -352,5 +385,30 @@ mod tests {
         for (bytes, escapes, expected) in cases {
             assert_eq!(&*unescaped(bytes, escapes), expected, "{escapes:?}");
         }
+    }
+
+    #[test]
+    fn decimals_read_as_the_float_parser_reads_them() {
+        for word in [
+            "0.000041",
+            "0.012",
+            "12",
+            "1.5",
+            "0.1",
+            "999999.999999",
+            "3.",
+            "0.33333333333333",
+            "12345678901234567",
+            "1e-3",
+        ] {
+            let parsed: f64 = word.parse().unwrap();
+            assert_eq!(parse_decimal(word.as_bytes()), Some(parsed), "{word}");
+        }
+        for word in ["", ".", "1.2.3", "x"] {
+            assert_eq!(parse_decimal(word.as_bytes()), None, "{word}");
+        }
+        assert_eq!(parse_duration(b"-1"), Some(None));
+        assert_eq!(parse_duration(b"1e-3"), Some(Some(0.001)));
+        assert_eq!(parse_duration(b"inf"), None);
     }
 }

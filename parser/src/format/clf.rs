@@ -9,8 +9,8 @@
 use memchr::{memchr, memchr2};
 
 use crate::line::{
-    dash_is_none, find_short, parse_bytes, parse_status, split_request, trim_ascii_end, AccessLine,
-    Cursor, Escapes, Text,
+    dash_is_none, find_short, parse_bytes, parse_decimal, parse_status, split_request,
+    trim_ascii_end, AccessLine, Cursor, Escapes, Text,
 };
 use crate::reject::RejectReason;
 use crate::timestamp::{TimestampCache, TIMESTAMP_LEN};
@@ -276,7 +276,10 @@ fn request_time_from_extras(extras: &[u8]) -> Option<f64> {
     let is_integer = !last_unquoted.is_empty()
         && last_unquoted.len() <= 15
         && last_unquoted.iter().all(u8::is_ascii_digit);
-    is_integer.then(|| parse_ascii_number(last_unquoted) / 1_000.0)
+    is_integer
+        .then(|| parse_decimal(last_unquoted))
+        .flatten()
+        .map(|micros| micros / 1_000.0)
 }
 
 /// `digits.digits` as a number, else `None`.
@@ -285,14 +288,9 @@ fn decimal_seconds(token: &[u8]) -> Option<f64> {
     let (whole, fraction) = (&token[..dot], &token[dot + 1..]);
     let digits =
         |part: &[u8]| !part.is_empty() && part.len() <= 9 && part.iter().all(u8::is_ascii_digit);
-    (digits(whole) && digits(fraction)).then(|| parse_ascii_number(token))
-}
-
-fn parse_ascii_number(token: &[u8]) -> f64 {
-    std::str::from_utf8(token)
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(f64::NAN)
+    (digits(whole) && digits(fraction))
+        .then(|| parse_decimal(token))
+        .flatten()
 }
 
 #[cfg(test)]

@@ -12,10 +12,11 @@
 //! referrer URL-decoded (CloudFront writes `%20` for their spaces). The other fields are not
 //! kept yet.
 
-use super::elb_classic::seconds;
 use super::w3c::{date_and_time, split_fields, FieldPositions, MAX_FIELDS};
 use super::{LineFormat, ParseLine};
-use crate::line::{dash_is_none, parse_bytes, parse_status, AccessLine, Escapes, Text};
+use crate::line::{
+    dash_is_none, parse_bytes, parse_duration, parse_status, AccessLine, Escapes, Text,
+};
 use crate::reject::RejectReason;
 
 /// The fields of a standard log line, in CloudFront's order.
@@ -90,7 +91,7 @@ impl ParseLine for CloudFront {
             referrer: encoded(p.referer),
             user_agent: encoded(p.user_agent),
             request_time_ms: value(p.time_taken)
-                .and_then(seconds)
+                .and_then(parse_duration)
                 .flatten()
                 .map(|seconds| seconds * 1_000.0),
             vhost: value(p.host_header).or(value(p.cs_host)),

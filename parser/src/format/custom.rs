@@ -17,7 +17,8 @@ use memchr::memchr;
 
 use super::ParseLine;
 use crate::line::{
-    dash_is_none, find_short, parse_bytes, parse_status, split_request, AccessLine, Escapes, Text,
+    dash_is_none, find_short, parse_bytes, parse_duration, parse_status, split_request, AccessLine,
+    Escapes, Text,
 };
 use crate::reject::RejectReason;
 use crate::timestamp::{
@@ -603,7 +604,7 @@ impl ParseLine for CustomParser {
                 Field::Referrer => parsed.referrer = dash_is_none(value).map(text),
                 Field::UserAgent => parsed.user_agent = dash_is_none(value).map(text),
                 Field::Duration(per_second) => {
-                    parsed.request_time_ms = super::elb_classic::seconds(value)
+                    parsed.request_time_ms = parse_duration(value)
                         .flatten()
                         .map(|units| units * 1_000.0 / per_second)
                 }

@@ -10,7 +10,7 @@
 
 use super::{LineFormat, ParseLine};
 use crate::line::{
-    dash_is_none, parse_bytes, parse_status, split_request, AccessLine, Cursor, Text,
+    dash_is_none, parse_bytes, parse_status, parse_duration, split_request, AccessLine, Cursor, Text,
 };
 use crate::reject::RejectReason;
 use crate::timestamp::parse_iso8601_utc;
@@ -60,7 +60,8 @@ pub(crate) fn load_balancer_fields<'a>(
     let _backend = next(RejectReason::BadPrefix)?;
     let mut request_time_ms = Some(0.0);
     for _ in 0..3 {
-        let seconds = seconds(next(RejectReason::BadPrefix)?).ok_or(RejectReason::BadPrefix)?;
+        let seconds =
+            parse_duration(next(RejectReason::BadPrefix)?).ok_or(RejectReason::BadPrefix)?;
         request_time_ms = request_time_ms
             .zip(seconds.filter(|s| *s >= 0.0))
             .map(|(sum, s)| sum + s * 1_000.0);
@@ -106,40 +107,6 @@ pub(crate) fn load_balancer_fields<'a>(
 fn address_of(client_port: &[u8]) -> Option<&[u8]> {
     let colon = client_port.iter().rposition(|&b| b == b':')?;
     dash_is_none(&client_port[..colon])
-}
-
-/// Seconds as AWS writes them (`0.000041`, `-1`): `Some(None)` for `-1`, which AWS writes for a
-/// time it did not measure.
-pub(crate) fn seconds(word: &[u8]) -> Option<Option<f64>> {
-    if let Some(value) = plain_decimal(word) {
-        return Some(Some(value));
-    }
-    let value: f64 = std::str::from_utf8(word).ok()?.parse().ok()?;
-    value.is_finite().then_some((value >= 0.0).then_some(value))
-}
-
-/// `digits.digits` (up to 15 digits in all, as AWS and servers write durations), read without
-/// the general float parser: the whole number of units divided by a power of ten is the same
-/// correctly rounded value, since both are exact in an `f64`.
-#[inline]
-fn plain_decimal(word: &[u8]) -> Option<f64> {
-    if word.len() > 16 || !word.first().is_some_and(u8::is_ascii_digit) {
-        return None;
-    }
-    let (mut units, mut scale, mut seen_dot) = (0u64, 1u64, false);
-    for &b in word {
-        match b {
-            b'0'..=b'9' => {
-                units = units * 10 + u64::from(b - b'0');
-                if seen_dot {
-                    scale *= 10;
-                }
-            }
-            b'.' if !seen_dot => seen_dot = true,
-            _ => return None,
-        }
-    }
-    Some(units as f64 / scale as f64)
 }
 
 /// `http://host:port/path` → (`host:port`, `/path`). A target that is not an absolute URL
@@ -247,18 +214,5 @@ mod tests {
         for end in 0..line.len() {
             let _ = ElbClassic.parse(&line[..end]);
         }
-    }
-
-    #[test]
-    fn plain_decimals_read_as_the_float_parser_reads_them() {
-        for word in ["0.000041", "0.012", "12", "1.5", "0.1", "999999.999999", "3.", "0.33333333333333"] {
-            let parsed: f64 = word.parse().unwrap();
-            assert_eq!(plain_decimal(word.as_bytes()), Some(parsed), "{word}");
-        }
-        for word in ["", ".", "-1", "1e3", "1.2.3", "12345678901234567"] {
-            assert_eq!(plain_decimal(word.as_bytes()), None, "{word}");
-        }
-        assert_eq!(seconds(b"-1"), Some(None));
-        assert_eq!(seconds(b"1e-3"), Some(Some(0.001)));
     }
 }

@@ -20,9 +20,10 @@
 //! `field_count`: the header does not describe it. Fields missing at the end of a line are
 //! absent.
 
-use super::elb_classic::seconds;
 use super::{LineFormat, ParseLine};
-use crate::line::{dash_is_none, parse_bytes, parse_status, AccessLine, Escapes, Text};
+use crate::line::{
+    dash_is_none, parse_bytes, parse_duration, parse_status, AccessLine, Escapes, Text,
+};
 use crate::reject::RejectReason;
 use crate::timestamp::parse_iso8601_utc;
 
@@ -236,8 +237,8 @@ impl ParseLine for W3c {
             (None, None) => (None, None),
         };
         let request_time_ms = match (value(p.time_taken), value(p.time_taken_ms)) {
-            (Some(taken), _) if taken.contains(&b'.') => seconds(taken).flatten().map(|s| s * 1e3),
-            (Some(ms), _) | (None, Some(ms)) => seconds(ms).flatten(),
+            (Some(taken), _) if taken.contains(&b'.') => parse_duration(taken).flatten().map(|s| s * 1e3),
+            (Some(ms), _) | (None, Some(ms)) => parse_duration(ms).flatten(),
             (None, None) => None,
         };
         Ok(AccessLine {
