@@ -58,7 +58,7 @@ impl<'a> Text<'a> {
 
     /// A value written with `escapes`, which it may not hold.
     #[inline]
-    pub(crate) fn escaped(bytes: &'a [u8], escapes: Escapes) -> Self {
+    pub fn escaped(bytes: &'a [u8], escapes: Escapes) -> Self {
         Text {
             bytes,
             escapes: escapes.if_in(bytes),

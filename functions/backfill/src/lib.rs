@@ -7,7 +7,7 @@
 //! both notified and backfilled, is read once.
 
 use loglake_lake::TimeRange;
-use loglake_parser::{parse_utc_instant, LogFormat};
+use loglake_parser::{parse_utc_instant, Escapes, LogFormat, Text};
 use serde::{Deserialize, Serialize};
 
 use loglake_backfill::{BackfillOptions, BackfillSummary, Location, Source, SourceOutcome};
@@ -115,24 +115,9 @@ impl S3Notification {
 
 /// An object key as S3 notifications write it, form-URL-encoded, decoded (`+` is a space).
 fn url_decoded_key(key: &str) -> String {
-    let plus_as_space = key.replace('+', " ");
-    let bytes = plus_as_space.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |at: usize| bytes.get(at).and_then(|b| (*b as char).to_digit(16));
-        match (bytes[i], hex(i + 1), hex(i + 2)) {
-            (b'%', Some(high), Some(low)) => {
-                out.push((high * 16 + low) as u8);
-                i += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    let spaced = key.replace('+', " ");
+    let decoded = Text::escaped(spaced.as_bytes(), Escapes::Percent).unescaped();
+    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 /// The lake at `text`, which must be in S3.
