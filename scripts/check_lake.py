@@ -4,7 +4,11 @@ For each log: parse it here with a plain regular expression (the Apache/nginx co
 common layouts), ingest it with loglake, read the Parquet back with DuckDB, and compare row
 count, status histogram, time range, partition values and the reconciliation totals.
 
-usage: check_lake.py LOGLAKE_BINARY LOG...
+For ALB logs (after --alb): split each line's fields here, and compare the target status and
+trace id of every row with what DuckDB reads from the lake's `extra_fields` JSON (ingested with
+--extra-fields).
+
+usage: check_lake.py LOGLAKE_BINARY LOG... [--alb ALB_LOG...]
 """
 
 import collections
@@ -81,11 +85,52 @@ def check(binary, log):
           f"{summary['rejected']} rejects match DuckDB over the lake")
 
 
+ALB_FIELD = re.compile(rb'"(?:[^"\\]|\\.)*"|[^ "]+')
+ALB_TYPES = {b"http", b"https", b"h2", b"grpcs", b"ws", b"wss"}
+
+
+def alb_fields(path):
+    """Counts of (target_status_code, trace_id) over the ALB access lines, `-` as None."""
+    counts = collections.Counter()
+    with open(path, "rb") as f:
+        for raw in f:
+            fields = [f[1:-1] if f.startswith(b'"') else f
+                      for f in ALB_FIELD.findall(raw.rstrip(b"\r\n"))]
+            if len(fields) < 18 or fields[0] not in ALB_TYPES:
+                continue
+
+            def value(field):
+                return None if field in (b"-", b"") else field.decode()
+            counts[(value(fields[9]), value(fields[17]))] += 1
+    return counts
+
+
+def check_alb(binary, log):
+    expected_counts = alb_fields(log)
+    with tempfile.TemporaryDirectory() as out:
+        subprocess.run([binary, "ingest", "--format", "alb", "--extra-fields", "--out", out, log],
+                       capture_output=True, check=True)
+        rows = duckdb.connect().execute(f"""
+            SELECT json_extract_string(extra_fields, '$.target_status_code'),
+                   json_extract_string(extra_fields, '$.trace_id'), count(*)
+            FROM read_parquet('{out}/access_logs/*/*/*.parquet')
+            GROUP BY ALL""").fetchall()
+    lake_counts = collections.Counter({(status, trace): n for status, trace, n in rows})
+    assert lake_counts == expected_counts, (lake_counts - expected_counts,
+                                            expected_counts - lake_counts)
+    print(f"ok: {log}: {sum(lake_counts.values())} ALB rows' target status and trace id "
+          f"in extra_fields match a plain split")
+
+
 def main():
-    binary, logs = sys.argv[1], sys.argv[2:]
+    binary, args = sys.argv[1], sys.argv[2:]
+    split = args.index("--alb") if "--alb" in args else len(args)
+    logs, alb_logs = args[:split], args[split + 1:]
     for log in logs:
         check(binary, log)
-    print(f"{len(logs)} passed, 0 failed")
+    for log in alb_logs:
+        check_alb(binary, log)
+    print(f"{len(logs) + len(alb_logs)} passed, 0 failed")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ use crate::input::InputSource;
 
 pub struct IngestOptions {
     pub format: LogFormat,
+    pub keep_extra_fields: bool,
     pub out: PathBuf,
     pub lake: LakeOptions,
 }
@@ -40,6 +41,7 @@ pub fn run(inputs: &[InputSource], options: &IngestOptions, progress: &Progress)
     let started = Instant::now();
     let source_options = SourceOptions {
         format: options.format,
+        keep_extra_fields: options.keep_extra_fields,
         lake: options.lake,
         // Listed once for all inputs; if that fails, each input's writer lists the lake itself
         // and reports the error as that input's.

@@ -35,6 +35,10 @@ enum Command {
         /// Line format (see README.md's Formats).
         #[arg(long, visible_alias = "log-format", default_value = "auto", value_parser = FormatParser)]
         format: LogFormat,
+        /// Keep the format's fields that fill no column in `extra_fields`, a JSON object (see
+        /// README.md); without it the column is null. It costs time and lake space.
+        #[arg(long)]
+        extra_fields: bool,
         /// The lake's root directory.
         #[arg(long, default_value = "lake")]
         out: PathBuf,
@@ -61,6 +65,10 @@ enum Command {
         /// Line format (see README.md's Formats).
         #[arg(long, visible_alias = "log-format", default_value = "auto", value_parser = FormatParser)]
         format: LogFormat,
+        /// Keep the format's fields that fill no column in `extra_fields`, a JSON object (see
+        /// README.md); without it the column is null. It costs time and lake space.
+        #[arg(long)]
+        extra_fields: bool,
         /// Keep only rows at or after this UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ); only
         /// the hours in the range are replaced.
         #[arg(long, value_parser = parse_instant)]
@@ -174,6 +182,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Ingest {
             format,
+            extra_fields,
             out,
             parquet_encoder,
             json,
@@ -188,7 +197,12 @@ fn main() -> ExitCode {
                 .collect();
             let mut lake = LakeOptions::default();
             lake.file.encoder = parquet_encoder;
-            let options = IngestOptions { format, out, lake };
+            let options = IngestOptions {
+                format,
+                keep_extra_fields: extra_fields,
+                out,
+                lake,
+            };
             let total = inputs.iter().map(InputSource::size_hint).sum();
             let summary = with_progress(total, |progress| ingest::run(&inputs, &options, progress));
             report(&summary, &options, json)
@@ -197,6 +211,7 @@ fn main() -> ExitCode {
             src,
             dest,
             format,
+            extra_fields,
             since,
             until,
             dry_run,
@@ -212,6 +227,7 @@ fn main() -> ExitCode {
                 dest,
                 options: BackfillOptions {
                     format,
+                    keep_extra_fields: extra_fields,
                     range: TimeRange { since, until },
                     force,
                     lake,

@@ -66,6 +66,8 @@ fn io_error(path: &Path) -> impl FnOnce(io::Error) -> BackfillError + '_ {
 #[derive(Debug, Clone, Default)]
 pub struct BackfillOptions {
     pub format: LogFormat,
+    /// Fill `extra_fields` with the format's other fields.
+    pub keep_extra_fields: bool,
     /// Only rows in this event-time range are written (and only these hours are replaced).
     pub range: TimeRange,
     /// Re-read sources whose manifest says they are done.
@@ -259,6 +261,7 @@ impl Backfill {
             })?;
         let source_options = SourceOptions {
             format: self.options.format,
+            keep_extra_fields: self.options.keep_extra_fields,
             lake: self.options.lake,
             range: self.options.range,
             version: Some(source.version.clone()),

@@ -3,8 +3,8 @@
 //! `ingest-batch` runs the same on the benchmark log for benches/README.md.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use loglake_decode::DecoderOptions;
 use loglake_ingest::{prepare, KinesisEventText, RejectsOutput};
-use loglake_parser::LogFormat;
 use loglake_stream::UserAgentColumns;
 
 fn benches(c: &mut Criterion) {
@@ -28,7 +28,7 @@ fn benches(c: &mut Criterion) {
             // the event's bytes as the function takes them from the runtime (`RawEvents`)
             let (_, prepared) = prepare(
                 &event,
-                LogFormat::Auto,
+                DecoderOptions::default(),
                 RejectsOutput::Stream,
                 &mut user_agents,
             )

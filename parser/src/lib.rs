@@ -5,6 +5,7 @@
 //! hot path; turning parsed lines into Arrow batches is the `loglake-decode` crate's job.
 
 pub mod format;
+pub mod json;
 pub mod line;
 pub mod payload;
 pub mod reject;
@@ -12,7 +13,7 @@ pub mod timestamp;
 pub mod useragent;
 
 pub use format::{parse_line, LineFormat, LineParser, LogFormat, ParseLine};
-pub use line::{AccessLine, Escapes, Text};
+pub use line::{AccessLine, Escapes, ExtraFields, Text};
 pub use reject::RejectReason;
 pub use timestamp::{
     format_rfc3339_micros, parse_clf_timestamp, parse_iso8601_utc, parse_utc_instant,

@@ -169,6 +169,107 @@ pub struct AccessLine<'a> {
     pub request_time_ms: Option<f64>,
     pub vhost: Option<&'a [u8]>,
 }
+/// The fields of a line that no column holds, kept as one JSON object for the `extra_fields`
+/// column: `{"trace_id":"Root=1-…","ssl_protocol":"TLSv1.2"}`. Keys are the format's own names
+/// for its fields; values are strings as logged (a quoted field without its quotes, its escapes
+/// as written). A field logged as `-` or empty is left out, and a line with none has no object.
+///
+/// Kept only when asked ([`crate::ParseLine::keep_extra_fields`]): writing them costs about
+/// what parsing a load balancer's line does, and they make its rows twice as large
+/// (benches/README.md). A parser keeps one and rewrites it for each line it reads
+/// ([`crate::ParseLine::extra_fields`] hands it out): its buffer is reused.
+#[derive(Debug, Clone, Default)]
+pub struct ExtraFields {
+    json: Vec<u8>,
+    keep: bool,
+}
+
+impl ExtraFields {
+    /// Whether a setting (`KEEP_EXTRA_FIELDS`) asks to keep them: `true` or `false`, unset or
+    /// blank being `false`.
+    pub fn from_setting(value: Option<&str>) -> Result<bool, String> {
+        match value.map(str::trim) {
+            None | Some("" | "false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(format!("{other:?} is neither true nor false")),
+        }
+    }
+
+    pub(crate) fn keep(&mut self) {
+        self.keep = true;
+    }
+
+    /// Whether fields are kept: a format can skip reading the fields only they hold.
+    #[inline]
+    pub(crate) fn kept(&self) -> bool {
+        self.keep
+    }
+
+    /// Forgets the last line's fields.
+    #[inline]
+    pub(crate) fn clear(&mut self) {
+        self.json.clear();
+    }
+
+    /// Adds a field unless it is `-` or empty, when fields are kept. `key` is its name as
+    /// [`json_key`] writes it.
+    // Inlined, so a parser that does not keep them pays a test per field, not a call.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, key: &[u8], value: &[u8]) {
+        if self.keep {
+            self.push_kept(key, value);
+        }
+    }
+
+    fn push_kept(&mut self, key: &[u8], value: &[u8]) {
+        if value.is_empty() || value == b"-" {
+            return;
+        }
+        self.json
+            .push(if self.json.is_empty() { b'{' } else { b',' });
+        self.json.extend_from_slice(key);
+        crate::json::write_string(value, &mut self.json);
+    }
+
+    /// Adds a field the format has no name for, by its 1-based position on the line:
+    /// `"field_34":`.
+    #[cold]
+    pub(crate) fn push_numbered(&mut self, position: usize, value: &[u8]) {
+        let key = json_key(format!("field_{position}").as_bytes());
+        self.push(&key, value);
+    }
+
+    /// Closes the object, once the line's fields are pushed.
+    #[inline]
+    pub(crate) fn finish(&mut self) {
+        if !self.json.is_empty() {
+            self.json.push(b'}');
+        }
+    }
+
+    /// The object, or `None` when no field was pushed.
+    #[inline]
+    pub fn json(&self) -> Option<&[u8]> {
+        (!self.json.is_empty()).then_some(self.json.as_slice())
+    }
+}
+
+/// A field name known when the code is written, as a JSON object key (see [`json_key`]).
+macro_rules! static_json_key {
+    ($name:literal) => {
+        concat!("\"", $name, "\":").as_bytes()
+    };
+}
+pub(crate) use static_json_key;
+
+/// A field's name as a JSON object key, with its colon: `"trace_id":`.
+pub(crate) fn json_key(name: &[u8]) -> Box<[u8]> {
+    let mut key = Vec::with_capacity(name.len() + 3);
+    crate::json::write_string(name, &mut key);
+    key.push(b':');
+    key.into_boxed_slice()
+}
+
 /// The first `byte` in `haystack`, for the few bytes between two fields, where a plain loop
 /// beats memchr's setup.
 pub(crate) fn find_short(haystack: &[u8], byte: u8) -> Option<usize> {

@@ -197,6 +197,7 @@ proptest! {
         }
         let format: LogFormat = spec.parse().map_err(TestCaseError::fail)?;
         let mut parser = LineParser::new(format);
+        parser.keep_extra_fields();
         let parsed = parser.parse(line.as_bytes());
         let parsed = parsed.map_err(|e| TestCaseError::fail(format!("{e:?}: {spec} | {line}")))?;
         let text = |t: Option<loglake_parser::Text>| {
@@ -223,10 +224,23 @@ proptest! {
                     prop_assert!((got - f64::from(*ms)).abs() < 1e-6, "{} ms, not {}", got, ms);
                 }
                 Field::Host(v) => prop_assert_eq!(str_of(parsed.vhost), Some(v.clone())),
-                Field::Other(_) => {}
+                Field::Other(v) => {
+                    let key = if nginx { "request_length" } else { "%{X-Test}i" };
+                    let fields = extra_fields(&parser);
+                    prop_assert_eq!(fields.get(key), Some(&serde_json::json!(v)));
+                }
             }
         }
+        if !fields.iter().any(|field| matches!(field, Field::Other(_))) {
+            prop_assert_eq!(parser.extra_fields(), None);
+        }
     }
+}
+
+/// The parser's `extra_fields` for its last row, as JSON (decoded lossily, as the rows are).
+fn extra_fields(parser: &LineParser) -> serde_json::Map<String, serde_json::Value> {
+    let json = String::from_utf8_lossy(parser.extra_fields().unwrap_or(b"{}")).into_owned();
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"))
 }
 
 proptest! {
@@ -251,11 +265,15 @@ proptest! {
             .chain(custom.iter().map(|spec| spec.parse().unwrap()));
         for format in formats {
             let mut parser = LineParser::new(format);
+            parser.keep_extra_fields();
+        parser.keep_extra_fields();
             if let Some(header) = &header {
                 let _ = parser.parse(header.as_bytes());
             }
             for line in &lines {
-                let _ = parser.parse(line);
+                if parser.parse(line).is_ok() {
+                    extra_fields(&parser);
+                }
             }
             // The format's own example, a few bytes changed and cut short: deep into the parser.
             let mut example = format.example().as_bytes().to_vec();
@@ -266,8 +284,11 @@ proptest! {
                 let i = at.index(example.len());
                 example[i] = *byte;
             }
-            let _ = parser.parse(&example[..cut.index(example.len() + 1)]);
-            let _ = parser.parse(&example);
+            for line in [&example[..cut.index(example.len() + 1)], &example] {
+                if parser.parse(line).is_ok() {
+                    extra_fields(&parser);
+                }
+            }
         }
     }
 }

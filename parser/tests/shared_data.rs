@@ -302,7 +302,10 @@ fn vector_vrl_parse_vectors_for_alb() {
         let line = case["args"]["value"].as_str().unwrap();
         let want = &case["expected"];
         for format in [LogFormat::Alb, LogFormat::Auto] {
-            let l = parse_line(line.as_bytes(), format)
+            let mut parser = LineParser::new(format);
+            parser.keep_extra_fields();
+            let l = parser
+                .parse(line.as_bytes())
                 .unwrap_or_else(|e| panic!("{name} as {format}: rejected ({e})"));
             let client = want["client_host"].as_str().unwrap();
             assert_eq!(text(l.client), client.rsplit_once(':').unwrap().0, "{name}");
@@ -360,6 +363,38 @@ fn vector_vrl_parse_vectors_for_alb() {
                 (Some(ours), Some(theirs)) => assert!((ours - theirs).abs() < 1e-6, "{name}"),
                 (ours, theirs) => assert_eq!(ours, theirs, "{name}"),
             }
+            // Every other field Vector reads is in `extra_fields`, by AWS's name: the same
+            // text, Vector's numbers the same number, its lists the same items, its nulls
+            // absent.
+            let extra: serde_json::Map<String, Value> =
+                serde_json::from_slice(parser.extra_fields().unwrap()).unwrap();
+            let mut compared = 0;
+            for (theirs, expected) in want.as_object().unwrap() {
+                let ours = match theirs.as_str() {
+                    "target_host" => "target_port",
+                    "traceability_id" => "conn_trace_id",
+                    "client_host" | "elb_status_code" | "sent_bytes" | "user_agent"
+                    | "timestamp" | "request_method" | "request_protocol" | "request_url"
+                    | "domain_name" => continue,
+                    same => same,
+                };
+                let value = extra.get(ours).map(|v| v.as_str().unwrap());
+                match expected {
+                    Value::Null => assert_eq!(value, None, "{name}: {ours}"),
+                    Value::Number(n) => {
+                        let value: f64 = value.unwrap().parse().unwrap();
+                        assert_eq!(value, n.as_f64().unwrap(), "{name}: {ours}");
+                    }
+                    Value::Array(items) => {
+                        let items: Vec<&str> = items.iter().map(|i| i.as_str().unwrap()).collect();
+                        let value: Vec<&str> = value.map_or(vec![], |v| v.split(' ').collect());
+                        assert_eq!(value, items, "{name}: {ours}");
+                    }
+                    _ => assert_eq!(value, expected.as_str(), "{name}: {ours}"),
+                }
+                compared += 1;
+            }
+            assert!(compared >= 20, "{name}: {compared}");
         }
     }
     assert_eq!(cases.len(), 10);
@@ -396,7 +431,7 @@ const FOLDERS: &[(&str, &str)] = &[("w3c", "w3c_iis")];
 #[test]
 fn each_format_reads_the_real_logs_in_its_folder() {
     let Some(data) = shared_data() else { return };
-    let mut read = 0;
+    let (mut read, mut with_extra_fields) = (0, 0);
     for &format in LogFormat::ALL {
         let folder = FOLDERS
             .iter()
@@ -421,11 +456,25 @@ fn each_format_reads_the_real_logs_in_its_folder() {
                 .collect();
             // `auto` must reject the same lines; its reason is the first format's that tried.
             for parser_format in [format, LogFormat::Auto] {
+                // The format's own parser keeps the other fields, `auto` does not: the rows
+                // and rejects are the same either way.
                 let mut parser = LineParser::new(parser_format);
+                if parser_format == format {
+                    parser.keep_extra_fields();
+                }
                 let mut rejects = std::collections::BTreeMap::<&str, usize>::new();
                 for line in &lines {
-                    if let Err(reason) = parser.parse(line) {
-                        *rejects.entry(reason.as_str()).or_default() += 1;
+                    match parser.parse(line) {
+                        Err(reason) => *rejects.entry(reason.as_str()).or_default() += 1,
+                        Ok(_) => {
+                            // the format's other fields, a JSON object (decoded as rows are)
+                            if let Some(json) = parser.extra_fields() {
+                                let json = String::from_utf8_lossy(json);
+                                let object: Value = serde_json::from_str(&json).unwrap();
+                                assert!(object.is_object(), "{name}: {json}");
+                                with_extra_fields += 1;
+                            }
+                        }
                     }
                 }
                 let rejects: Vec<_> = rejects.into_iter().collect();
@@ -443,7 +492,12 @@ fn each_format_reads_the_real_logs_in_its_folder() {
             read += lines.len();
         }
     }
-    eprintln!("{read} lines read in their own formats");
+    eprintln!("{read} lines read in their own formats, {with_extra_fields} rows with other fields");
+    // Most rows of these formats have other fields.
+    assert!(
+        with_extra_fields * 2 > read,
+        "{with_extra_fields} of {read}"
+    );
 }
 
 /// W3C values that come from the headers: the day of `#Date:` for time-only lines, the fields

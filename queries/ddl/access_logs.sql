@@ -21,6 +21,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS access_logs (
   `is_bot` boolean,
   `request_time_ms` double,
   `vhost` string,
+  `extra_fields` string,
   `source` string,
   `source_line` bigint
 )

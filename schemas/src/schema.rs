@@ -78,6 +78,7 @@ macro_rules! with_access_log_columns {
             is_bot: boolean, required, [];
             request_time_ms: double, nullable, [zstd];
             vhost: string, nullable, [];
+            extra_fields: string, nullable, [zstd no_statistics];
             source: string, required, [];
             source_line: bigint, required, [delta];
         }

@@ -10,8 +10,8 @@ use std::io::Read;
 use std::time::Instant;
 
 use anyhow::Context;
+use loglake_decode::DecoderOptions;
 use loglake_ingest::{prepare, KinesisEventText, RejectsOutput};
-use loglake_parser::LogFormat;
 use loglake_stream::UserAgentColumns;
 
 // The system allocator, tuned as the `ingest` binary tunes it: the peak RSS is then the
@@ -54,7 +54,7 @@ fn main() -> anyhow::Result<()> {
         // and decoded record by record.
         let (_, prepared) = prepare(
             &event_text,
-            LogFormat::Auto,
+            DecoderOptions::default(),
             RejectsOutput::Stream,
             &mut user_agents,
         )?;

@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::Context;
 use loglake_decode::{Decoder, DecoderOptions};
 use loglake_lake::{LakeOptions, LakeWriter};
-use loglake_parser::LogFormat;
+use loglake_parser::{ExtraFields, LogFormat};
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
@@ -32,9 +32,13 @@ fn main() -> anyhow::Result<()> {
             std::env::temp_dir().join(format!("loglake-throughput-{}", std::process::id()));
         let mut lake =
             (stage == "lake").then(|| LakeWriter::new(&lake_dir, &path, LakeOptions::default()));
-        // `FORMAT=NAME` parses the file in that format (default `auto`).
+        // `FORMAT=NAME` parses the file in that format (default `auto`); `KEEP_EXTRA_FIELDS=true`
+        // fills `extra_fields`.
+        let setting = |name| std::env::var(name).ok();
         let options = DecoderOptions {
-            format: LogFormat::from_setting(std::env::var("FORMAT").ok().as_deref())
+            format: LogFormat::from_setting(setting("FORMAT").as_deref())
+                .map_err(anyhow::Error::msg)?,
+            keep_extra_fields: ExtraFields::from_setting(setting("KEEP_EXTRA_FIELDS").as_deref())
                 .map_err(anyhow::Error::msg)?,
             ..DecoderOptions::default()
         };

@@ -7,7 +7,7 @@
 //! both notified and backfilled, is read once.
 
 use loglake_lake::TimeRange;
-use loglake_parser::{parse_utc_instant, Escapes, LogFormat, Text};
+use loglake_parser::{parse_utc_instant, Escapes, ExtraFields, LogFormat, Text};
 use serde::{Deserialize, Serialize};
 
 use loglake_backfill::{BackfillOptions, BackfillSummary, Location, Source, SourceOutcome};
@@ -16,10 +16,12 @@ use loglake_backfill::{BackfillOptions, BackfillSummary, Location, Source, Sourc
 pub const LAKE_DEST_VAR: &str = "LAKE_DEST";
 /// The format of an S3 notification's objects (as `LOG_FORMAT` everywhere; default `auto`).
 pub const LOG_FORMAT_VAR: &str = "LOG_FORMAT";
+/// `true` fills `extra_fields` with the format's other fields (default `false`).
+pub const KEEP_EXTRA_FIELDS_VAR: &str = "KEEP_EXTRA_FIELDS";
 
 /// Every environment variable the `backfill` function reads besides the AWS SDK's and `RUST_LOG`:
 /// the settings for S3 notifications (a Distributed Map batch brings its own, `BatchInput`).
-pub const ENV_VARS: [&str; 2] = [LAKE_DEST_VAR, LOG_FORMAT_VAR];
+pub const ENV_VARS: [&str; 3] = [LAKE_DEST_VAR, LOG_FORMAT_VAR, KEEP_EXTRA_FIELDS_VAR];
 
 /// What the function is invoked with.
 #[derive(Debug, Deserialize)]
@@ -72,6 +74,7 @@ pub struct S3Object {
 pub struct NotificationSettings {
     pub dest: Location,
     pub format: LogFormat,
+    pub keep_extra_fields: bool,
 }
 
 impl NotificationSettings {
@@ -82,6 +85,8 @@ impl NotificationSettings {
             dest: s3_lake(&dest, LAKE_DEST_VAR)?,
             format: LogFormat::from_setting(var(LOG_FORMAT_VAR).as_deref())
                 .map_err(|e| bad(LOG_FORMAT_VAR, e))?,
+            keep_extra_fields: ExtraFields::from_setting(var(KEEP_EXTRA_FIELDS_VAR).as_deref())
+                .map_err(|e| bad(KEEP_EXTRA_FIELDS_VAR, e))?,
         })
     }
 }
@@ -105,6 +110,7 @@ impl S3Notification {
             sources,
             options: BackfillOptions {
                 format: settings.format,
+                keep_extra_fields: settings.keep_extra_fields,
                 range: TimeRange::default(),
                 force: false,
                 lake: BackfillOptions::backfill_lake_options(),
@@ -168,6 +174,9 @@ pub struct BatchInput {
     /// Re-read objects whose manifest says they are done.
     #[serde(default)]
     pub force: bool,
+    /// Fill `extra_fields` with the format's other fields.
+    #[serde(default)]
+    pub keep_extra_fields: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +229,7 @@ impl MapBatch {
                 .collect(),
             options: BackfillOptions {
                 format,
+                keep_extra_fields: input.keep_extra_fields,
                 range,
                 force: input.force,
                 lake: BackfillOptions::backfill_lake_options(),

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use aws_lambda_events::event::firehose::{KinesisFirehoseResponse, KinesisFirehoseResponseRecord};
 use loglake_decode::{DecoderOptions, Reject, RejectRecord};
-use loglake_parser::{LogFormat, UtcHour};
+use loglake_parser::UtcHour;
 use loglake_stream::{StreamEncoder, StreamSink, StreamStats};
 use serde::Deserialize;
 
@@ -57,11 +57,13 @@ pub struct KinesisMetadata {
     pub sequence_number: Option<String>,
 }
 
-/// The one environment variable the function reads: the log format (`auto` when unset).
+/// The log format (`auto` when unset).
 pub const LOG_FORMAT_VAR: &str = "LOG_FORMAT";
+/// `true` fills `extra_fields` with the format's other fields (default `false`).
+pub const KEEP_EXTRA_FIELDS_VAR: &str = "KEEP_EXTRA_FIELDS";
 
 /// Every environment variable the function reads (README.md documents each).
-pub const ENV_VARS: [&str; 1] = [LOG_FORMAT_VAR];
+pub const ENV_VARS: [&str; 2] = [LOG_FORMAT_VAR, KEEP_EXTRA_FIELDS_VAR];
 
 /// Lambda's synchronous response limit is 6 MB; this keeps room for the JSON around the data.
 pub const RESPONSE_BUDGET_BYTES: usize = 6 * 1024 * 1024 - 64 * 1024;
@@ -136,12 +138,9 @@ impl StreamSink for PerRecordSink {
 /// Transforms one Firehose event: one output record per input record, in order.
 pub fn transform(
     event: &FirehoseEvent,
-    format: LogFormat,
+    options: DecoderOptions,
 ) -> (KinesisFirehoseResponse, TransformStats) {
-    let mut encoder = StreamEncoder::new(DecoderOptions {
-        format,
-        ..Default::default()
-    });
+    let mut encoder = StreamEncoder::new(options);
     let mut sink = PerRecordSink {
         outputs: (0..event.records.len())
             .map(|_| RecordOutput::default())

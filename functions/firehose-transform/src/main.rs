@@ -3,8 +3,9 @@
 
 use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use loglake_firehose_transform::FirehoseEvent;
-use loglake_parser::LogFormat;
+use loglake_decode::DecoderOptions;
+use loglake_firehose_transform::{FirehoseEvent, KEEP_EXTRA_FIELDS_VAR, LOG_FORMAT_VAR};
+use loglake_parser::{ExtraFields, LogFormat};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -14,13 +15,20 @@ async fn main() -> Result<(), Error> {
         .with_target(false)
         .init();
 
-    let setting = std::env::var(loglake_firehose_transform::LOG_FORMAT_VAR).ok();
-    let format = LogFormat::from_setting(setting.as_deref())
+    let setting = |name| std::env::var(name).ok();
+    let format = LogFormat::from_setting(setting(LOG_FORMAT_VAR).as_deref())
         .inspect_err(|error| tracing::error!(%error, "invalid LOG_FORMAT"))?;
+    let keep_extra_fields = ExtraFields::from_setting(setting(KEEP_EXTRA_FIELDS_VAR).as_deref())
+        .inspect_err(|error| tracing::error!(%error, "invalid KEEP_EXTRA_FIELDS"))?;
+    let options = DecoderOptions {
+        format,
+        keep_extra_fields,
+        ..Default::default()
+    };
 
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<FirehoseEvent>| async move {
-            let (response, stats) = loglake_firehose_transform::transform(&event.payload, format);
+            let (response, stats) = loglake_firehose_transform::transform(&event.payload, options);
             tracing::info!(
                 records = stats.stream.records_in,
                 lines_in = stats.stream.lines_in,

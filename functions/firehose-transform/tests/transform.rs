@@ -5,10 +5,10 @@
 mod support;
 
 use base64::Engine;
+use loglake_decode::DecoderOptions;
 use loglake_firehose_transform::{
     transform, FirehoseEvent, DROPPED, OK, PROCESSING_FAILED, RESPONSE_BUDGET_BYTES,
 };
-use loglake_parser::LogFormat;
 use serde_json::{json, Value};
 use support::*;
 
@@ -73,7 +73,7 @@ fn every_record_gets_exactly_one_result() {
         AT_03_00.as_bytes().to_vec(),
     ];
     let event = firehose_event(&records);
-    let (response, stats) = transform(&event, LogFormat::Auto);
+    let (response, stats) = transform(&event, DecoderOptions::default());
     let response = serde_json::to_value(&response).unwrap();
     let out = response["records"].as_array().unwrap();
     assert_eq!(out.len(), records.len());
@@ -133,7 +133,7 @@ fn every_record_gets_exactly_one_result() {
 fn bad_base64_fails_only_its_record() {
     let mut event = firehose_event(&[AT_10_59.as_bytes().to_vec(), AT_11_00.as_bytes().to_vec()]);
     event.records[0].data = "%%% not base64".into();
-    let (response, stats) = transform(&event, LogFormat::Auto);
+    let (response, stats) = transform(&event, DecoderOptions::default());
     let results: Vec<&str> = response
         .records
         .iter()
@@ -150,7 +150,7 @@ fn the_response_stays_under_lambdas_6_mb_limit() {
     let record: Vec<u8> = lines[..300].join("\n").into_bytes();
     let count = 6_000_000 / record.len();
     let records: Vec<Vec<u8>> = (0..count).map(|_| record.clone()).collect();
-    let (response, stats) = transform(&firehose_event(&records), LogFormat::Auto);
+    let (response, stats) = transform(&firehose_event(&records), DecoderOptions::default());
     let body = serde_json::to_vec(&response).unwrap();
     assert!(body.len() <= 6 * 1024 * 1024, "{} bytes", body.len());
     assert!(
@@ -182,7 +182,7 @@ fn the_shared_firehose_event_fixtures_transform() {
             seen += 1;
             let event: FirehoseEvent = serde_json::from_value(json.clone())
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let (response, stats) = transform(&event, LogFormat::Auto);
+            let (response, stats) = transform(&event, DecoderOptions::default());
             assert_eq!(response.records.len(), event.records.len());
             for (input, output) in event.records.iter().zip(&response.records) {
                 assert_eq!(output.record_id.as_deref(), Some(input.record_id.as_str()));

@@ -1,13 +1,14 @@
 //! The function's settings: environment variables only, read once at init.
 
-use loglake_parser::LogFormat;
+use loglake_parser::{ExtraFields, LogFormat};
 
 /// Every environment variable the function reads (README.md documents each; the template test
 /// checks the template sets only these).
-pub const ENV_VARS: [&str; 4] = [
+pub const ENV_VARS: [&str; 5] = [
     "FIREHOSE_STREAM_NAME",
     "REJECTS_STREAM_NAME",
     "LOG_FORMAT",
+    "KEEP_EXTRA_FIELDS",
     "METRICS_NAMESPACE",
 ];
 
@@ -18,6 +19,8 @@ pub struct Config {
     /// The Firehose stream for rejects; when unset, rejects are logged with their raw data.
     pub rejects_stream: Option<String>,
     pub log_format: LogFormat,
+    /// Fill `extra_fields` with the format's other fields.
+    pub keep_extra_fields: bool,
     /// The CloudWatch namespace of the Embedded Metric Format lines.
     pub metrics_namespace: String,
     /// `AWS_LAMBDA_FUNCTION_NAME`, the metrics' dimension.
@@ -30,6 +33,8 @@ pub enum ConfigError {
     MissingStream(&'static str),
     #[error("LOG_FORMAT: {0}")]
     BadLogFormat(String),
+    #[error("KEEP_EXTRA_FIELDS: {0}")]
+    BadKeepExtraFields(String),
 }
 
 impl Config {
@@ -44,6 +49,8 @@ impl Config {
             firehose_stream,
             rejects_stream: set("REJECTS_STREAM_NAME"),
             log_format,
+            keep_extra_fields: ExtraFields::from_setting(set("KEEP_EXTRA_FIELDS").as_deref())
+                .map_err(ConfigError::BadKeepExtraFields)?,
             metrics_namespace: set("METRICS_NAMESPACE").unwrap_or_else(|| "loglake".into()),
             function_name: set("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "ingest".into()),
         })
@@ -82,10 +89,12 @@ mod tests {
         assert_eq!(minimal.rejects_stream, None);
         assert_eq!(minimal.log_format, LogFormat::Auto);
         assert_eq!(minimal.metrics_namespace, "loglake");
+        assert!(!minimal.keep_extra_fields);
         let full = config(&[
             ("FIREHOSE_STREAM_NAME", "rows"),
             ("REJECTS_STREAM_NAME", "bad"),
             ("LOG_FORMAT", "common"),
+            ("KEEP_EXTRA_FIELDS", "true"),
             ("METRICS_NAMESPACE", "web"),
             ("AWS_LAMBDA_FUNCTION_NAME", "loglake-ingest"),
         ])
@@ -93,6 +102,12 @@ mod tests {
         assert_eq!(full.rejects_stream.as_deref(), Some("bad"));
         assert_eq!(full.log_format, LogFormat::Common);
         assert_eq!(full.function_name, "loglake-ingest");
+        assert!(full.keep_extra_fields);
+        let bad = config(&[
+            ("FIREHOSE_STREAM_NAME", "rows"),
+            ("KEEP_EXTRA_FIELDS", "yes"),
+        ]);
+        assert!(matches!(bad, Err(ConfigError::BadKeepExtraFields(m)) if m.contains("\"yes\"")));
         let bad = config(&[("FIREHOSE_STREAM_NAME", "rows"), ("LOG_FORMAT", "json")]);
         assert!(matches!(bad, Err(ConfigError::BadLogFormat(m)) if m.contains("\"json\"")));
         // the server's own format string, compiled when the function starts

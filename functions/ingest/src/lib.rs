@@ -16,7 +16,7 @@ use std::time::{Instant as StdInstant, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use loglake_decode::{DecoderOptions, Reject, RejectRecord};
-use loglake_parser::{LogFormat, UtcHour};
+use loglake_parser::UtcHour;
 use loglake_stream::firehose::{
     first_input_to_redeliver, PutRequest, RecordPacker, MAX_RECORD_BYTES,
 };
@@ -52,14 +52,10 @@ pub struct PreparedBatch {
 /// back with this one's added. An event that is not a Kinesis event is an error.
 pub fn prepare<'a>(
     event: &'a KinesisEventText,
-    format: LogFormat,
+    options: DecoderOptions,
     rejects: RejectsOutput,
     user_agents: &mut UserAgentColumns,
 ) -> Result<(KinesisBatch<'a>, PreparedBatch), EventError> {
-    let options = DecoderOptions {
-        format,
-        ..Default::default()
-    };
     let mut encoder = StreamEncoder::with_user_agents(options, std::mem::take(user_agents));
     let mut sink = PackingSink {
         rows: RecordPacker::new(),
@@ -153,8 +149,12 @@ impl<C: PutRecordBatch> IngestFunction<C> {
                 .user_agents
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            let format = self.config.log_format;
-            prepare(event, format, rejects_output, &mut user_agents)?
+            let options = DecoderOptions {
+                format: self.config.log_format,
+                keep_extra_fields: self.config.keep_extra_fields,
+                ..Default::default()
+            };
+            prepare(event, options, rejects_output, &mut user_agents)?
         };
         let rows = deliver(
             &self.client,
@@ -270,7 +270,7 @@ mod tests {
     fn prepared_paths(event: &KinesisEventText) -> (Vec<String>, Vec<usize>) {
         let (records, prepared) = prepare(
             event,
-            LogFormat::Auto,
+            DecoderOptions::default(),
             RejectsOutput::Stream,
             &mut UserAgentColumns::default(),
         )
@@ -309,7 +309,7 @@ mod tests {
         let row_bytes = {
             let (_, prepared) = prepare(
                 &event([&line("0")]),
-                LogFormat::Auto,
+                DecoderOptions::default(),
                 RejectsOutput::Stream,
                 &mut UserAgentColumns::default(),
             )
@@ -347,7 +347,7 @@ mod tests {
         let mut user_agents = UserAgentColumns::default();
         let result = prepare(
             &text,
-            LogFormat::Auto,
+            DecoderOptions::default(),
             RejectsOutput::Stream,
             &mut user_agents,
         );

@@ -5,18 +5,58 @@
 //! "request" "user_agent" ssl_cipher ssl_protocol target_group_arn "trace_id" "domain_name" …`:
 //! after the `type` (`http`, `https`, `h2`, `grpcs`, `ws`, `wss`), the fields up to the user
 //! agent are a Classic Load Balancer's and map the same way. `vhost` is the TLS `domain_name`
-//! when the line has one, else the request URL's `host:port`. Lines end with 25 to 33 fields and
-//! AWS adds more without notice: everything after `domain_name` is ignored, never a reject.
-//! Other lines AWS writes to the same buckets (NLB TLS lines, ALB connection logs) are rejected.
+//! when the line has one, else the request URL's `host:port`. The other fields go to
+//! `extra_fields` under AWS's names (`:` written `_`: `target_port`, `target_port_list`). Lines
+//! end with 25 to 33 fields and AWS adds more without notice: a field past the 33 known is kept
+//! as `field_N` (N its position), never a reject. Other lines AWS writes to the same buckets (NLB
+//! TLS lines, ALB connection logs) are rejected.
 
-use super::elb_classic::load_balancer_fields;
+use super::elb_classic::{load_balancer_fields, read_tail, HeadKeys};
 use super::{LineFormat, ParseLine};
-use crate::line::{AccessLine, Cursor};
+use crate::line::{dash_is_none, static_json_key, AccessLine, Cursor, ExtraFields};
 use crate::reject::RejectReason;
 
 /// Parser of ALB access-log lines.
 #[derive(Debug, Clone, Default)]
-pub struct Alb;
+pub struct Alb {
+    extra: ExtraFields,
+}
+
+const HEAD_KEYS: HeadKeys = [
+    static_json_key!("elb"),
+    static_json_key!("target_port"),
+    static_json_key!("request_processing_time"),
+    static_json_key!("target_processing_time"),
+    static_json_key!("response_processing_time"),
+    static_json_key!("target_status_code"),
+    static_json_key!("received_bytes"),
+];
+
+/// The fields after the user agent (the 15th field), in AWS's order.
+const TAIL_KEYS: [&[u8]; 19] = [
+    static_json_key!("ssl_cipher"),
+    static_json_key!("ssl_protocol"),
+    static_json_key!("target_group_arn"),
+    static_json_key!("trace_id"),
+    static_json_key!("domain_name"),
+    static_json_key!("chosen_cert_arn"),
+    static_json_key!("matched_rule_priority"),
+    static_json_key!("request_creation_time"),
+    static_json_key!("actions_executed"),
+    static_json_key!("redirect_url"),
+    static_json_key!("error_reason"),
+    static_json_key!("target_port_list"),
+    static_json_key!("target_status_code_list"),
+    static_json_key!("classification"),
+    static_json_key!("classification_reason"),
+    static_json_key!("conn_trace_id"),
+    static_json_key!("transformed_host"),
+    static_json_key!("transformed_uri"),
+    static_json_key!("request_transform_status"),
+];
+
+/// Where `domain_name`, which fills `vhost`, is in [`TAIL_KEYS`].
+const DOMAIN_NAME_AT: usize = 4;
 
 /// The request types an ALB logs first on each line.
 const TYPES: [&[u8]; 6] = [b"http", b"https", b"h2", b"grpcs", b"ws", b"wss"];
@@ -28,36 +68,42 @@ impl LineFormat for Alb {
     const TRIED_BY_AUTO: bool = true;
 
     fn new() -> Self {
-        Self
+        Self::default()
     }
 }
 
 impl ParseLine for Alb {
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
         let mut cursor = Cursor { line, pos: 0 };
-        if !TYPES.contains(&cursor.word()) || !cursor.eat(b" ") {
+        let kind = cursor.word();
+        if !TYPES.contains(&kind) || !cursor.eat(b" ") {
             return Err(RejectReason::NoTimestamp);
         }
-        let mut parsed = load_balancer_fields(&mut cursor)?;
-        if let Some(domain) = domain_name(&mut cursor) {
-            parsed.vhost = Some(domain);
-        }
+        let extra = &mut self.extra;
+        extra.clear();
+        extra.push(static_json_key!("type"), kind);
+        let mut parsed = load_balancer_fields(&mut cursor, &HEAD_KEYS, extra)?;
+        // Without the other fields, the line is read up to `domain_name`.
+        let count = match extra.kept() {
+            true => usize::MAX,
+            false => DOMAIN_NAME_AT + 1,
+        };
+        read_tail(&mut cursor, count, |index, value| match TAIL_KEYS.get(index) {
+            _ if index == DOMAIN_NAME_AT => parsed.vhost = dash_is_none(value).or(parsed.vhost),
+            Some(key) => extra.push(key, value),
+            None => extra.push_numbered(15 + index, value),
+        });
+        extra.finish();
         Ok(parsed)
     }
-}
 
-/// `domain_name`, the fifth field after the user agent (` ssl_cipher ssl_protocol
-/// target_group_arn "trace_id" "domain_name"`), when the line has it and it is not `-`.
-fn domain_name<'a>(cursor: &mut Cursor<'a>) -> Option<&'a [u8]> {
-    for _ in 0..3 {
-        if !cursor.eat(b" ") {
-            return None;
-        }
-        cursor.word();
+    fn keep_extra_fields(&mut self) {
+        self.extra.keep();
     }
-    let mut quoted = || cursor.eat(b" \"").then(|| cursor.quoted_body()).flatten();
-    let _trace_id = quoted()?;
-    quoted()?.map(|domain| domain.bytes)
+
+    fn extra_fields(&self) -> Option<&[u8]> {
+        self.extra.json()
+    }
 }
 
 #[cfg(test)]
@@ -65,7 +111,7 @@ mod tests {
     use super::*;
 
     fn parse(line: &str) -> Result<AccessLine<'_>, RejectReason> {
-        Alb.parse(line.as_bytes())
+        Alb::new().parse(line.as_bytes())
     }
 
     #[test]
@@ -97,6 +143,51 @@ mod tests {
     }
 
     #[test]
+    fn the_other_fields_are_kept_by_their_aws_names() {
+        let mut alb = Alb::new();
+        alb.parse(Alb::EXAMPLE.as_bytes()).unwrap();
+        assert_eq!(alb.extra_fields(), None, "kept only when asked");
+        alb.keep_extra_fields();
+        alb.parse(Alb::EXAMPLE.as_bytes()).unwrap();
+        let fields = crate::format::tests::extra_fields(&alb);
+        let mut expected = [
+            ("type", "h2"),
+            ("elb", "app/my-alb/50dc6c495c0c9188"),
+            ("target_port", "10.0.0.7:80"),
+            ("request_processing_time", "0.000"),
+            ("target_processing_time", "0.012"),
+            ("response_processing_time", "0.000"),
+            ("target_status_code", "200"),
+            ("received_bytes", "48"),
+            ("ssl_cipher", "ECDHE-RSA-AES128-GCM-SHA256"),
+            ("ssl_protocol", "TLSv1.2"),
+            ("target_group_arn", "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067"),
+            ("trace_id", "Root=1-58337262-36d228ad5d99923122bbe354"),
+            ("chosen_cert_arn", "arn:aws:acm:us-east-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"),
+            ("matched_rule_priority", "0"),
+            ("request_creation_time", "2026-10-10T13:55:36.081000Z"),
+            ("actions_executed", "forward"),
+            ("target_port_list", "10.0.0.7:80"),
+            ("target_status_code_list", "200"),
+            ("conn_trace_id", "TID_1c9b2d3e4f5a6b7c"),
+        ];
+        let fields: Vec<(&str, &str)> = (fields.iter())
+            .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+            .collect();
+        // `domain_name` is in `vhost`, `-` fields are left out
+        expected.sort();
+        assert_eq!(fields, expected);
+        // fields AWS adds later are kept by their position
+        let newer = format!("{} \"m.example.com\" \"-\" \"TransformSuccess\" x\"y", Alb::EXAMPLE);
+        alb.parse(newer.as_bytes()).unwrap();
+        let fields = crate::format::tests::extra_fields(&alb);
+        assert_eq!(fields["transformed_host"], "m.example.com");
+        assert_eq!(fields["request_transform_status"], "TransformSuccess");
+        assert_eq!(fields["field_34"], "x\"y");
+        assert!(!fields.contains_key("transformed_uri"));
+    }
+
+    #[test]
     fn other_aws_lines_are_rejected() {
         let cases = [
             "tls 2.0 2018-12-20T02:59:40 net/my-nlb/c6e7 g3d4 192.168.131.39:2817 10.0.0.1:80 5 2 98 246 -",
@@ -113,7 +204,7 @@ mod tests {
         );
         let line = Alb::EXAMPLE.as_bytes();
         for end in 0..line.len() {
-            let _ = Alb.parse(&line[..end]);
+            let _ = Alb::new().parse(&line[..end]);
         }
     }
 }

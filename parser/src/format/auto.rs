@@ -13,6 +13,8 @@ pub struct Auto {
     clf: ClfParser,
     /// Parsers of the other families' formats.
     others: Vec<LineParser>,
+    /// Which of `others` read the last line, when one did (for its `extra_fields`).
+    last_other: Option<usize>,
 }
 
 impl LineFormat for Auto {
@@ -29,6 +31,7 @@ impl LineFormat for Auto {
                 .filter(|format| format.tried_by_auto())
                 .map(|&format| LineParser::new(format))
                 .collect(),
+            last_other: None,
         }
     }
 }
@@ -36,10 +39,20 @@ impl LineFormat for Auto {
 impl ParseLine for Auto {
     #[inline]
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
+        self.last_other = None;
         match self.clf.parse(line, None) {
             Err(RejectReason::NoTimestamp) => self.parse_other_families(line),
             parsed => parsed,
         }
+    }
+
+    fn keep_extra_fields(&mut self) {
+        self.others.iter_mut().for_each(ParseLine::keep_extra_fields);
+    }
+
+    #[inline]
+    fn extra_fields(&self) -> Option<&[u8]> {
+        self.others[self.last_other?].extra_fields()
     }
 }
 
@@ -62,9 +75,12 @@ impl Auto {
             });
         }
         let mut reason = RejectReason::NoTimestamp;
-        for parser in &mut self.others {
+        for (index, parser) in self.others.iter_mut().enumerate() {
             match parser.parse(line) {
-                Ok(parsed) => return Ok(parsed),
+                Ok(parsed) => {
+                    self.last_other = Some(index);
+                    return Ok(parsed);
+                }
                 Err(RejectReason::NoTimestamp | RejectReason::FormatMismatch) => {}
                 Err(other) if reason == RejectReason::NoTimestamp => reason = other,
                 Err(_) => {}

@@ -9,13 +9,16 @@
 //! `x-host-header` (the name the viewer asked for) or else `cs(Host)`, `path` and `query` from
 //! `cs-uri-stem` and `cs-uri-query` as written, `protocol` from `cs-protocol-version`,
 //! `bytes_sent` from `sc-bytes`, `request_time_ms` from `time-taken`, and the user agent and
-//! referrer URL-decoded (CloudFront writes `%20` for their spaces). The other fields are not
-//! kept yet.
+//! referrer URL-decoded (CloudFront writes `%20` for their spaces). The other fields go to
+//! `extra_fields` under their header names (`x-edge-location`, `x-edge-result-type`, …), as
+//! written (URL-encoded where CloudFront encodes them), `cs(Host)` among them when
+//! `x-host-header` fills `vhost`.
 
-use super::w3c::{date_and_time, split_fields, FieldPositions, MAX_FIELDS};
+use super::w3c::{date_and_time, push_extra_fields, split_fields, FieldPositions, MAX_FIELDS};
 use super::{LineFormat, ParseLine};
 use crate::line::{
-    dash_is_none, parse_bytes, parse_duration, parse_status, AccessLine, Escapes, Text,
+    dash_is_none, parse_bytes, parse_duration, parse_status, AccessLine, Escapes, ExtraFields,
+    Text,
 };
 use crate::reject::RejectReason;
 
@@ -34,6 +37,7 @@ const STANDARD_FIELDS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct CloudFront {
     positions: FieldPositions,
+    extra: ExtraFields,
 }
 
 impl LineFormat for CloudFront {
@@ -45,11 +49,20 @@ impl LineFormat for CloudFront {
     fn new() -> Self {
         Self {
             positions: FieldPositions::of(STANDARD_FIELDS.iter().map(|f| f.as_bytes())),
+            extra: ExtraFields::default(),
         }
     }
 }
 
 impl ParseLine for CloudFront {
+    fn keep_extra_fields(&mut self) {
+        self.extra.keep();
+    }
+
+    fn extra_fields(&self) -> Option<&[u8]> {
+        self.extra.json()
+    }
+
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
         if line.first() == Some(&b'#') {
             if let Some(positions) = FieldPositions::of_header(line) {
@@ -59,7 +72,11 @@ impl ParseLine for CloudFront {
         }
         let mut fields: [&[u8]; MAX_FIELDS] = [&[]; MAX_FIELDS];
         let p = &self.positions;
-        let count = split_fields(line, b'\t', &mut fields[..p.needed.min(MAX_FIELDS)]);
+        let read = match self.extra.kept() {
+            true => p.count,
+            false => p.needed,
+        };
+        let count = split_fields(line, b'\t', &mut fields[..read.min(MAX_FIELDS)]);
         let fields = &fields[..count];
         let field = |at: Option<usize>| at.and_then(|i| fields.get(i)).copied();
         let value = |at: Option<usize>| field(at).and_then(dash_is_none);
@@ -78,6 +95,7 @@ impl ParseLine for CloudFront {
         };
         let encoded = |at| value(at).map(|bytes| Text::escaped(bytes, Escapes::Percent));
         let plain = |at| value(at).map(Text::plain);
+        push_extra_fields(&mut self.extra, &p.extra, fields);
         Ok(AccessLine {
             ts_micros,
             client,
@@ -126,6 +144,7 @@ mod tests {
     #[test]
     fn the_fields_header_names_the_columns() {
         let mut parser = CloudFront::new();
+        parser.keep_extra_fields();
         assert_eq!(
             parser.parse(b"#Version: 1.0").err(),
             Some(RejectReason::HeaderLine)
@@ -140,6 +159,28 @@ mod tests {
         assert_eq!(line.status, 0);
         assert_eq!(&*line.user_agent.unwrap().unescaped(), b"curl/8");
         assert_eq!((line.method, line.path, line.bytes_sent), (None, None, None));
+        let fields = crate::format::tests::extra_fields(&parser);
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields["x-unknown"], "z");
+    }
+
+    #[test]
+    fn the_other_fields_are_kept_by_their_header_names() {
+        let mut parser = CloudFront::new();
+        parser.keep_extra_fields();
+        parser.parse(CloudFront::EXAMPLE.as_bytes()).unwrap();
+        let fields = crate::format::tests::extra_fields(&parser);
+        assert_eq!(fields["x-edge-location"], "LAX1");
+        // the distribution's name, while `vhost` is the name the viewer asked for
+        assert_eq!(fields["cs(Host)"], "d111111abcdef8.cloudfront.net");
+        assert_eq!(fields["x-edge-request-id"], "SOX4xwn4XV6Q4rgb7XiVGOHms_BGlTAC4KyHmureZmBNrjGdRLiNIQ==");
+        assert_eq!(fields["c-port"], "51234");
+        assert_eq!(fields["sc-content-type"], "text/html");
+        // not the fields in columns, nor those logged as `-`
+        for left_out in ["date", "c-ip", "cs(User-Agent)", "x-host-header", "time-taken", "cs(Cookie)"] {
+            assert!(!fields.contains_key(left_out), "{left_out}");
+        }
+        assert_eq!(fields.len(), 14, "{fields:?}");
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! text that follows it (a field inside quotes up to a closing quote that is not
 //! backslash-escaped; the last field to the end of the line). Fields that map onto a column fill
 //! it (the table in README.md); any other field (`$request_length`, `%{X-Forwarded-For}i`, …) is
-//! read over and not kept, and so is text after the last literal. nginx's `$upstream_*` fields
+//! kept in `extra_fields`, under the nginx variable's name or the Apache directive as written.
+//! Text after the last literal is ignored. nginx's `$upstream_*` fields
 //! may hold lists (`0.012, 0.003 : 0.001`) and are read whole. A line that does not follow the
 //! format's literal text is a `format_mismatch` reject.
 
@@ -17,8 +18,8 @@ use memchr::memchr;
 
 use super::ParseLine;
 use crate::line::{
-    dash_is_none, find_short, parse_bytes, parse_duration, parse_status, split_request, AccessLine,
-    Escapes, Text,
+    dash_is_none, find_short, json_key, parse_bytes, parse_duration, parse_status, split_request,
+    AccessLine, Escapes, ExtraFields, Text,
 };
 use crate::reject::RejectReason;
 use crate::timestamp::{
@@ -63,9 +64,9 @@ enum Field {
     /// Apache `%D`).
     Duration(f64),
     Vhost,
-    /// Read over and not kept.
+    /// Kept in `extra_fields`.
     Other,
-    /// Read over and not kept; may hold `, ` and ` : ` separated lists (nginx `$upstream_*`).
+    /// Kept in `extra_fields`; may hold `, ` and ` : ` separated lists (nginx `$upstream_*`).
     OtherList,
 }
 
@@ -102,6 +103,9 @@ struct Step {
     /// How the format string wrote the field, for error messages.
     written: String,
     field: Field,
+    /// An `Other` field's key in `extra_fields`: an nginx variable's name (`upstream_addr`),
+    /// an Apache directive as written (`%{X-Forwarded-For}i`).
+    key: Box<[u8]>,
     until: Vec<u8>,
     /// Between quotes: a quote escaped by a backslash does not end it.
     quoted: bool,
@@ -453,6 +457,7 @@ fn parse_strftime(parts: &[StrftimePart], text: &[u8]) -> Option<i64> {
 pub struct CustomParser {
     format: &'static CustomFormat,
     timestamps: TimestampCache,
+    extra: ExtraFields,
 }
 
 impl CustomParser {
@@ -460,6 +465,7 @@ impl CustomParser {
         Self {
             format,
             timestamps: TimestampCache::default(),
+            extra: ExtraFields::default(),
         }
     }
 }
@@ -485,7 +491,12 @@ impl Step {
                 | Field::BytesSent
                 | Field::Duration(_)
         );
+        let key = match written.strip_prefix('$') {
+            Some(variable) => variable.trim_start_matches('{').trim_end_matches('}'),
+            None => &written,
+        };
         Step {
+            key: json_key(key.as_bytes()),
             written,
             field,
             until: Vec::new(),
@@ -542,6 +553,14 @@ fn list_goes_on(text: &[u8], at: usize) -> bool {
 }
 
 impl ParseLine for CustomParser {
+    fn keep_extra_fields(&mut self) {
+        self.extra.keep();
+    }
+
+    fn extra_fields(&self) -> Option<&[u8]> {
+        self.extra.json()
+    }
+
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
         let format = self.format;
         let mut rest = match format.prefix.is_empty() {
@@ -566,6 +585,7 @@ impl ParseLine for CustomParser {
             vhost: None,
         };
         let text = |bytes| Text::escaped(bytes, Escapes::Backslash);
+        self.extra.clear();
         for step in &format.steps {
             let (value, after) = step.read(rest).ok_or(RejectReason::FormatMismatch)?;
             rest = after;
@@ -609,9 +629,10 @@ impl ParseLine for CustomParser {
                         .map(|units| units * 1_000.0 / per_second)
                 }
                 Field::Vhost => parsed.vhost = dash_is_none(value),
-                Field::Other | Field::OtherList => {}
+                Field::Other | Field::OtherList => self.extra.push(&step.key, value),
             }
         }
+        self.extra.finish();
         Ok(parsed)
     }
 }
@@ -636,7 +657,9 @@ mod tests {
     use super::*;
 
     fn parser(spec: &str) -> CustomParser {
-        CustomParser::new(CustomFormat::get(spec).unwrap())
+        let mut parser = CustomParser::new(CustomFormat::get(spec).unwrap());
+        parser.keep_extra_fields();
+        parser
     }
 
     const NGINX_COMBINED: &str = r#"nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
@@ -670,6 +693,10 @@ mod tests {
             (line.path.unwrap().bytes, line.query.unwrap().bytes),
             (&b"/a"[..], &b"b=1"[..])
         );
+        // fields that fill no column, by the variable's name
+        let fields = crate::format::tests::extra_fields(&p);
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields["upstream_response_time"], "0.100, 0.020 : 0.005");
 
         let mut p = parser("apache:%a %{%d/%b/%Y %T %z}t %{msec}t %s %D %q %{X-Forwarded-For}i");
         let line = p
@@ -678,6 +705,14 @@ mod tests {
         assert_eq!(line.ts_micros, 1_791_640_536_250_000);
         assert_eq!(line.request_time_ms, Some(125.0));
         assert_eq!(line.query.unwrap().bytes, b"b=1");
+        // by the directive as written
+        let fields = crate::format::tests::extra_fields(&p);
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields["%{X-Forwarded-For}i"], "1.2.3.4, 5.6.7.8");
+        // a line with only `-` for them has none
+        p.parse(b"10.0.0.1 10/Oct/2026 13:55:36 +0000 1791640536250 200 125000 ?b=1 -")
+            .unwrap();
+        assert_eq!(p.extra_fields(), None);
     }
 
     #[test]

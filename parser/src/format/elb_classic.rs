@@ -3,21 +3,43 @@
 //! `time elb client:port backend:port request_processing_time backend_processing_time
 //! response_processing_time elb_status_code backend_status_code received_bytes sent_bytes
 //! "request" "user_agent" ssl_cipher ssl_protocol`, space-separated, `time` in ISO 8601 UTC.
-//! Fields AWS may add after the user agent are ignored. The request's target is an absolute URL
-//! (`http://host:port/path?query`): its `host:port` becomes `vhost` and the rest `path` and
-//! `query`. `request_time_ms` is the three processing times added up, null when any is `-1` (the
-//! request never reached a backend).
+//! The request's target is an absolute URL (`http://host:port/path?query`): its `host:port`
+//! becomes `vhost` and the rest `path` and `query`. `request_time_ms` is the three processing times added up, null when any is `-1` (the
+//! request never reached a backend). The other fields go to `extra_fields` under AWS's names
+//! (`:` written `_`): `elb`, `backend_port`, the three processing times, `backend_status_code`,
+//! `received_bytes`, `ssl_cipher`, `ssl_protocol`, and any field AWS adds as `field_N`.
 
 use super::{LineFormat, ParseLine};
 use crate::line::{
-    dash_is_none, parse_bytes, parse_status, parse_duration, split_request, AccessLine, Cursor, Text,
+    dash_is_none, parse_bytes, parse_duration, parse_status, split_request, static_json_key,
+    AccessLine, Cursor, ExtraFields, Text,
 };
 use crate::reject::RejectReason;
 use crate::timestamp::parse_iso8601_utc;
 
 /// Parser of Classic ELB access-log lines.
 #[derive(Debug, Clone, Default)]
-pub struct ElbClassic;
+pub struct ElbClassic {
+    extra: ExtraFields,
+}
+
+/// The keys of the fields between the time and the request that no column holds, in line
+/// order: the balancer, the backend (or target), the three processing times, the backend's
+/// status and the bytes received.
+pub(crate) type HeadKeys = [&'static [u8]; 7];
+
+const HEAD_KEYS: HeadKeys = [
+    static_json_key!("elb"),
+    static_json_key!("backend_port"),
+    static_json_key!("request_processing_time"),
+    static_json_key!("backend_processing_time"),
+    static_json_key!("response_processing_time"),
+    static_json_key!("backend_status_code"),
+    static_json_key!("received_bytes"),
+];
+
+/// The keys of the fields after the user agent (the 13th field), in AWS's order.
+const TAIL_KEYS: [&[u8]; 2] = [static_json_key!("ssl_cipher"), static_json_key!("ssl_protocol")];
 
 impl LineFormat for ElbClassic {
     const NAME: &'static str = "elb_classic";
@@ -26,20 +48,41 @@ impl LineFormat for ElbClassic {
     const TRIED_BY_AUTO: bool = true;
 
     fn new() -> Self {
-        Self
+        Self::default()
     }
 }
 
 impl ParseLine for ElbClassic {
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
-        load_balancer_fields(&mut Cursor { line, pos: 0 })
+        let extra = &mut self.extra;
+        extra.clear();
+        let mut cursor = Cursor { line, pos: 0 };
+        let parsed = load_balancer_fields(&mut cursor, &HEAD_KEYS, extra)?;
+        if extra.kept() {
+            read_tail(&mut cursor, usize::MAX, |index, value| match TAIL_KEYS.get(index) {
+                Some(key) => extra.push(key, value),
+                None => extra.push_numbered(14 + index, value),
+            });
+        }
+        extra.finish();
+        Ok(parsed)
+    }
+
+    fn keep_extra_fields(&mut self) {
+        self.extra.keep();
+    }
+
+    fn extra_fields(&self) -> Option<&[u8]> {
+        self.extra.json()
     }
 }
 
 /// The fields Classic and Application Load Balancers share, from the time to the user agent
-/// (the cursor is left after it).
+/// (the cursor is left after it). Those no column holds go to `extra` under `keys`.
 pub(crate) fn load_balancer_fields<'a>(
     cursor: &mut Cursor<'a>,
+    keys: &HeadKeys,
+    extra: &mut ExtraFields,
 ) -> Result<AccessLine<'a>, RejectReason> {
     let ts_micros = {
         let time = cursor.word();
@@ -55,20 +98,21 @@ pub(crate) fn load_balancer_fields<'a>(
             Err(reason)
         }
     };
-    let _elb = next(RejectReason::BadPrefix)?;
+    extra.push(keys[0], next(RejectReason::BadPrefix)?);
     let client = address_of(next(RejectReason::BadPrefix)?).ok_or(RejectReason::BadPrefix)?;
-    let _backend = next(RejectReason::BadPrefix)?;
+    extra.push(keys[1], next(RejectReason::BadPrefix)?);
     let mut request_time_ms = Some(0.0);
-    for _ in 0..3 {
-        let seconds =
-            parse_duration(next(RejectReason::BadPrefix)?).ok_or(RejectReason::BadPrefix)?;
+    for key in &keys[2..5] {
+        let time = next(RejectReason::BadPrefix)?;
+        let seconds = parse_duration(time).ok_or(RejectReason::BadPrefix)?;
         request_time_ms = request_time_ms
             .zip(seconds.filter(|s| *s >= 0.0))
             .map(|(sum, s)| sum + s * 1_000.0);
+        extra.push(key, time);
     }
     let status = parse_status(next(RejectReason::BadStatus)?).ok_or(RejectReason::BadStatus)?;
-    let _backend_status = next(RejectReason::BadStatus)?;
-    let _received_bytes = next(RejectReason::BadBytes)?;
+    extra.push(keys[5], next(RejectReason::BadStatus)?);
+    extra.push(keys[6], next(RejectReason::BadBytes)?);
     let bytes_sent = parse_bytes(next(RejectReason::BadBytes)?)?;
     if !cursor.eat(b" \"") {
         return Err(RejectReason::BadRequest);
@@ -99,7 +143,28 @@ pub(crate) fn load_balancer_fields<'a>(
         request_time_ms,
         vhost,
     })
+}
 
+/// Reads up to `count` space-separated fields after the user agent, bare or quoted (a quoted
+/// one without its quotes, `-` for `""`), giving each to `field` with its index after the
+/// agent. A quote that never closes ends the line.
+pub(crate) fn read_tail<'a>(
+    cursor: &mut Cursor<'a>,
+    count: usize,
+    mut field: impl FnMut(usize, &'a [u8]),
+) {
+    let mut index = 0;
+    while index < count && cursor.eat(b" ") {
+        let value = match cursor.eat(b"\"") {
+            true => match cursor.quoted_body() {
+                Some(text) => text.map_or(&b"-"[..], |text| text.bytes),
+                None => return,
+            },
+            false => cursor.word(),
+        };
+        field(index, value);
+        index += 1;
+    }
 }
 
 /// The address of `address:port` (IPv6 addresses are written without brackets, so the port is
@@ -144,7 +209,7 @@ mod tests {
     use super::*;
 
     fn parse(line: &str) -> Result<AccessLine<'_>, RejectReason> {
-        ElbClassic.parse(line.as_bytes())
+        ElbClassic::new().parse(line.as_bytes())
     }
 
     #[test]
@@ -172,9 +237,27 @@ mod tests {
         assert_eq!(line.user_agent, None);
         assert_eq!(line.vhost, Some(&b"h"[..]));
         assert_eq!(line.path.unwrap().bytes, b"/");
-        // a TCP listener: no request; extra trailing fields are ignored
-        let line = parse(r#"2026-10-10T13:55:36Z lb 1.2.3.4:1 5.6.7.8:2 0.1 0.2 0.3 200 200 1 2 "- - - " "-" - - extra"#).unwrap();
+        // a TCP listener: no request; fields AWS may add are kept by their position
+        let mut elb = ElbClassic::new();
+        elb.keep_extra_fields();
+        let line = elb.parse(br#"2026-10-10T13:55:36Z lb 1.2.3.4:1 5.6.7.8:2 0.1 0.2 0.3 200 200 1 2 "- - - " "-" - TLSv1.2 extra"#).unwrap();
         assert_eq!((line.method, line.path, line.vhost), (None, None, None));
+        let fields = crate::format::tests::extra_fields(&elb);
+        let fields: Vec<_> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap())).collect();
+        assert_eq!(
+            fields,
+            [
+                ("backend_port", "5.6.7.8:2"),
+                ("backend_processing_time", "0.2"),
+                ("backend_status_code", "200"),
+                ("elb", "lb"),
+                ("field_16", "extra"),
+                ("received_bytes", "1"),
+                ("request_processing_time", "0.1"),
+                ("response_processing_time", "0.3"),
+                ("ssl_protocol", "TLSv1.2"),
+            ]
+        );
     }
 
     #[test]
@@ -212,7 +295,7 @@ mod tests {
         }
         let line = ElbClassic::EXAMPLE.as_bytes();
         for end in 0..line.len() {
-            let _ = ElbClassic.parse(&line[..end]);
+            let _ = ElbClassic::new().parse(&line[..end]);
         }
     }
 }

@@ -31,6 +31,18 @@ pub trait ParseLine: Send {
     /// Parses one line, without its line ending. A parser may remember what earlier lines told
     /// it (a cached timestamp minute, a header naming the fields).
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason>;
+
+    /// Makes the parser keep the fields no column holds, for [`ParseLine::extra_fields`]. Off
+    /// until called, for its cost (see [`crate::ExtraFields`]).
+    fn keep_extra_fields(&mut self) {}
+
+    /// The fields of the line last parsed into a row that no column holds, as a JSON object for
+    /// the `extra_fields` column (see [`crate::ExtraFields`]), when they are kept. Always `None`
+    /// for formats whose fields all fill columns, the CLF family's.
+    #[inline]
+    fn extra_fields(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// One log format: its parser, and what the registry tells users about it.
@@ -123,6 +135,21 @@ macro_rules! formats {
                     LineParser::Custom(parser) => parser.parse(line),
                 }
             }
+
+            fn keep_extra_fields(&mut self) {
+                match self {
+                    $(LineParser::$variant(parser) => parser.keep_extra_fields(),)+
+                    LineParser::Custom(parser) => parser.keep_extra_fields(),
+                }
+            }
+
+            #[inline]
+            fn extra_fields(&self) -> Option<&[u8]> {
+                match self {
+                    $(LineParser::$variant(parser) => parser.extra_fields(),)+
+                    LineParser::Custom(parser) => parser.extra_fields(),
+                }
+            }
         }
     };
 }
@@ -211,6 +238,52 @@ mod tests {
             assert!(parsed.is_ok(), "auto on the {format} example: {parsed:?}");
         }
         assert_eq!(LogFormat::default(), LogFormat::Auto);
+    }
+
+    /// The `extra_fields` object of the line `parser` last read, parsed back.
+    pub(crate) fn extra_fields(
+        parser: &impl ParseLine,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let json = parser.extra_fields().expect("extra fields");
+        serde_json::from_slice(json).expect("a JSON object")
+    }
+
+    #[test]
+    fn formats_other_than_clf_keep_their_other_fields() {
+        for &format in LogFormat::ALL {
+            let mut parser = LineParser::new(format);
+            parser.keep_extra_fields();
+            parser.parse(format.example().as_bytes()).unwrap();
+            match format {
+                LogFormat::Auto
+                | LogFormat::Combined
+                | LogFormat::Common
+                | LogFormat::VhostCombined => {
+                    assert_eq!(parser.extra_fields(), None, "{format}")
+                }
+                _ => {
+                    let fields = extra_fields(&parser);
+                    assert!(fields.len() >= 4, "{format}: {fields:?}");
+                    for (key, value) in &fields {
+                        // no column's field again, no `-`
+                        assert!(
+                            !["date", "time", "c-ip", "cs-method", "sc-status"]
+                                .contains(&key.as_str()),
+                            "{format}: {key}"
+                        );
+                        let value = value.as_str().unwrap();
+                        assert!(!value.is_empty() && value != "-", "{format}: {key}");
+                    }
+                }
+            }
+        }
+        // `auto` hands out the fields of the format that read the line, and none after a CLF line
+        let mut auto = LineParser::new(LogFormat::Auto);
+        auto.keep_extra_fields();
+        auto.parse(alb::Alb::EXAMPLE.as_bytes()).unwrap();
+        assert_eq!(extra_fields(&auto)["type"], "h2");
+        auto.parse(combined::Combined::EXAMPLE.as_bytes()).unwrap();
+        assert_eq!(auto.extra_fields(), None);
     }
 
     #[test]

@@ -7,22 +7,23 @@
 //! the usual case. The pipeline gives each chunk of a file the `#Fields:` and `#Date:` lines that
 //! came before it, so a file cut into chunks reads as it does in one piece.
 //!
-//! Mapping: `ts` from `date` and `time` (UTC, as the W3C draft says; `date-local` and
-//! `time-local` are read as written), or from the `#Date:` header's day when the lines have only
-//! `time`; `client_ip` from `c-ip` (`-` kept as written); `remote_user` from `cs-username`; `method`; `path` and `query`
-//! from `cs-uri-stem` and `cs-uri-query`, or from `cs-uri` split at `?`; `protocol` from
-//! `cs-version`; `status`; `bytes_sent` from `sc-bytes` (or `bytes`); `referrer` from
-//! `cs(Referer)` (or `cs(Referrer)`); `user_agent` from `cs(User-Agent)` with IIS's `+` read as
-//! a space; `vhost` from `cs(Host)`; `request_time_ms` from `time-taken`, which IIS writes in
-//! whole milliseconds (a value with a decimal point is read as seconds, as the W3C draft and
-//! CloudFront write it) or `TimeTakenMS`. Quoted fields (IIS Advanced Logging, Incapsula) are
-//! read without their quotes. A line with more fields than its header names is rejected as
-//! `field_count`: the header does not describe it. Fields missing at the end of a line are
-//! absent.
+//! Mapping: `ts` from `date` and `time` (UTC, as the W3C draft says; `date-local` and `time-local`
+//! are read as written), or from the `#Date:` header's day when the lines have only `time`;
+//! `client_ip` from `c-ip` (`-` kept as written); `remote_user` from `cs-username`; `method`;
+//! `path` and `query` from `cs-uri-stem` and `cs-uri-query`, or from `cs-uri` split at `?`;
+//! `protocol` from `cs-version`; `status`; `bytes_sent` from `sc-bytes` (or `bytes`); `referrer`
+//! from `cs(Referer)` (or `cs(Referrer)`); `user_agent` from `cs(User-Agent)` with IIS's `+` read
+//! as a space; `vhost` from `x-host-header` or `cs(Host)`; `request_time_ms` from `time-taken`,
+//! which IIS writes in whole milliseconds (a value with a decimal point is read as seconds, as the
+//! W3C draft and CloudFront write it) or `TimeTakenMS`. Quoted fields (IIS Advanced Logging,
+//! Incapsula) are read without their quotes. A line with more fields than its header names is
+//! rejected as `field_count`: the header does not describe it. Fields missing at the end of a line
+//! are absent. Fields that fill no column go to `extra_fields` under their header names.
 
 use super::{LineFormat, ParseLine};
 use crate::line::{
-    dash_is_none, parse_bytes, parse_duration, parse_status, AccessLine, Escapes, Text,
+    dash_is_none, json_key, parse_bytes, parse_duration, parse_status, AccessLine, Escapes,
+    ExtraFields, Text,
 };
 use crate::reject::RejectReason;
 use crate::timestamp::parse_iso8601_utc;
@@ -40,7 +41,8 @@ pub(crate) const MAX_FIELDS: usize = 64;
 pub(crate) struct FieldPositions {
     /// How many fields the header names.
     pub(crate) count: usize,
-    /// How many fields from the start of a line hold every field read (the rest are skipped).
+    /// How many fields from the start of a line hold every field a column takes (the rest
+    /// need not be read when the other fields are not kept).
     pub(crate) needed: usize,
     pub(crate) date: Option<usize>,
     pub(crate) time: Option<usize>,
@@ -59,6 +61,9 @@ pub(crate) struct FieldPositions {
     pub(crate) host_header: Option<usize>,
     pub(crate) time_taken: Option<usize>,
     pub(crate) time_taken_ms: Option<usize>,
+    /// The fields no column holds, for `extra_fields`: each one's position and its name as a
+    /// JSON key, in header order.
+    pub(crate) extra: Vec<(usize, Box<[u8]>)>,
 }
 
 impl FieldPositions {
@@ -85,17 +90,24 @@ impl FieldPositions {
             host_header: at("x-host-header"),
             time_taken: at("time-taken"),
             time_taken_ms: at("TimeTakenMS"),
+            extra: Vec::new(),
         };
         let p = &positions;
-        positions.needed = [
+        // `cs(Host)` is the server's (CloudFront's distribution) name: a field of its own when
+        // `x-host-header`, the name the client asked for, fills `vhost`.
+        let cs_host = p.cs_host.filter(|_| p.host_header.is_none());
+        let in_columns = [
             p.date, p.time, p.c_ip, p.username, p.method, p.uri, p.uri_stem, p.uri_query,
-            p.protocol, p.status, p.sc_bytes, p.referer, p.user_agent, p.cs_host, p.host_header,
+            p.protocol, p.status, p.sc_bytes, p.referer, p.user_agent, cs_host, p.host_header,
             p.time_taken, p.time_taken_ms,
-        ]
-        .into_iter()
-        .flatten()
-        .max()
-        .map_or(0, |last| last + 1);
+        ];
+        // (`cs(Host)` is read for `vhost` when `x-host-header` is `-`.)
+        let read = in_columns.into_iter().chain([p.cs_host]).flatten().max();
+        positions.needed = read.map_or(0, |last| last + 1);
+        positions.extra = (names.enumerate())
+            .filter(|(at, _)| !in_columns.contains(&Some(*at)))
+            .map(|(at, name)| (at, json_key(name)))
+            .collect();
         positions
     }
 
@@ -171,6 +183,7 @@ pub struct W3c {
     positions: FieldPositions,
     /// The day of the last `#Date:` header, for lines that log only the time.
     header_date: Option<[u8; 10]>,
+    extra: ExtraFields,
 }
 
 impl LineFormat for W3c {
@@ -183,11 +196,20 @@ impl LineFormat for W3c {
         Self {
             positions: FieldPositions::of(IIS_DEFAULT_FIELDS.split(' ').map(str::as_bytes)),
             header_date: None,
+            extra: ExtraFields::default(),
         }
     }
 }
 
 impl ParseLine for W3c {
+    fn keep_extra_fields(&mut self) {
+        self.extra.keep();
+    }
+
+    fn extra_fields(&self) -> Option<&[u8]> {
+        self.extra.json()
+    }
+
     fn parse<'a>(&mut self, line: &'a [u8]) -> Result<AccessLine<'a>, RejectReason> {
         if line.first() == Some(&b'#') {
             self.read_header(line);
@@ -241,6 +263,7 @@ impl ParseLine for W3c {
             (Some(ms), _) | (None, Some(ms)) => parse_duration(ms).flatten(),
             (None, None) => None,
         };
+        push_extra_fields(&mut self.extra, &p.extra, fields);
         Ok(AccessLine {
             ts_micros,
             client,
@@ -254,9 +277,27 @@ impl ParseLine for W3c {
             referrer: value(p.referer).map(Text::plain),
             user_agent: value(p.user_agent).map(|bytes| Text::escaped(bytes, Escapes::Plus)),
             request_time_ms,
-            vhost: value(p.cs_host),
+            vhost: value(p.host_header).or(value(p.cs_host)),
         })
     }
+}
+
+/// Gives `extra` the fields at the positions `keys` name (a line may end before some).
+pub(crate) fn push_extra_fields(
+    extra: &mut ExtraFields,
+    keys: &[(usize, Box<[u8]>)],
+    fields: &[&[u8]],
+) {
+    extra.clear();
+    if !extra.kept() {
+        return;
+    }
+    for (at, key) in keys {
+        if let Some(value) = fields.get(*at) {
+            extra.push(key, value);
+        }
+    }
+    extra.finish();
 }
 
 impl W3c {
@@ -305,6 +346,7 @@ mod tests {
     #[test]
     fn maps_the_fields_onto_the_table() {
         let mut parser = W3c::new();
+        parser.keep_extra_fields();
         let line = parser.parse(W3c::EXAMPLE.as_bytes()).unwrap();
         assert_eq!(line.ts_micros, 1_791_640_536_000_000);
         assert_eq!(line.client, b"203.0.113.9");
@@ -318,11 +360,19 @@ mod tests {
             b"Mozilla/5.0 (X11; Linux x86_64)"
         );
         assert_eq!(line.request_time_ms, Some(12.0));
+        // IIS's default fields that fill no column
+        let fields = crate::format::tests::extra_fields(&parser);
+        let fields: Vec<_> = fields.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap())).collect();
+        assert_eq!(
+            fields,
+            [("s-ip", "10.0.0.5"), ("s-port", "443"), ("sc-substatus", "0"), ("sc-win32-status", "0")]
+        );
     }
 
     #[test]
     fn headers_name_the_fields_and_the_day() {
         let mut parser = W3c::new();
+        parser.keep_extra_fields();
         for header in [
             &b"#Software: Microsoft Internet Information Services 10.0"[..],
             b"#Date: 2026-10-10 00:00:00",
@@ -341,6 +391,8 @@ mod tests {
         assert_eq!(line.vhost, Some(&b"shop.example.com"[..]));
         assert_eq!(line.protocol, Some(&b"HTTP/1.1"[..]));
         assert_eq!(line.request_time_ms, Some(500.0));
+        // every field fills a column
+        assert_eq!(parser.extra_fields(), None);
         // A later header block replaces the fields.
         let _ = parser.parse(b"#Fields: date time c-ip sc-status");
         let line = parser.parse(b"2026-10-11 00:00:01 10.1.1.1 200").unwrap();

@@ -22,12 +22,14 @@ pub trait RowBuilder {
 
     fn with_capacity(rows: usize) -> Self;
 
-    /// Appends one row parsed from `raw_line`. `Err(LossyUtf8)` still appends the row, and
-    /// tells the caller that some field was not UTF-8.
+    /// Appends one row parsed from `raw_line`, with its parser's `extra_fields`.
+    /// `Err(LossyUtf8)` still appends the row, and tells the caller that some field was not
+    /// UTF-8.
     fn append(
         &mut self,
         raw_line: &[u8],
         line: &AccessLine<'_>,
+        extra_fields: Option<&[u8]>,
         ua: &Self::UserAgent,
         source: &str,
         source_line: i64,
@@ -182,6 +184,7 @@ impl RowBuilder for AccessLogBatchBuilder {
         &mut self,
         raw_line: &[u8],
         line: &AccessLine<'_>,
+        extra_fields: Option<&[u8]>,
         ua: &PaddedUserAgent,
         source: &str,
         source_line: i64,
@@ -209,6 +212,7 @@ impl RowBuilder for AccessLogBatchBuilder {
         self.is_bot.append_value(ua.info.is_bot);
         self.request_time_ms.append_option(line.request_time_ms);
         valid &= text.append(&mut self.vhost, line.vhost);
+        valid &= text.append(&mut self.extra_fields, extra_fields);
         self.source.push(source);
         self.source_line.append_value(source_line);
         if valid {

@@ -46,6 +46,9 @@ pub struct DecoderOptions {
     pub batch_size: usize,
     /// Longer lines are rejected as `line_too_long`.
     pub max_line_bytes: usize,
+    /// Fill the `extra_fields` column with the fields of the format that no column holds
+    /// (see `loglake_parser::ExtraFields`); off, it is null.
+    pub keep_extra_fields: bool,
 }
 
 impl Default for DecoderOptions {
@@ -56,6 +59,7 @@ impl Default for DecoderOptions {
             // Apache and nginx cap a request line near 8 KiB; with referrer and user agent a
             // real line stays far below this.
             max_line_bytes: 64 * 1024,
+            keep_extra_fields: false,
         }
     }
 }
@@ -97,7 +101,10 @@ impl<B: RowBuilder> Decoder<B> {
 
 impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
     /// A decoder of lines parsed by `lines` (`options.format` is not used) into `B`'s rows.
-    pub fn with_format(source: impl Into<Arc<str>>, options: DecoderOptions, lines: F) -> Self {
+    pub fn with_format(source: impl Into<Arc<str>>, options: DecoderOptions, mut lines: F) -> Self {
+        if options.keep_extra_fields {
+            lines.keep_extra_fields();
+        }
         Self {
             options,
             source: source.into(),
@@ -278,9 +285,15 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
         match self.lines.parse(line) {
             Ok(parsed) => {
                 let ua = self.user_agents.lookup(parsed.user_agent);
-                let appended = self
-                    .builder
-                    .append(line, &parsed, ua, &self.source, self.next_line);
+                let extra_fields = self.lines.extra_fields();
+                let appended = self.builder.append(
+                    line,
+                    &parsed,
+                    extra_fields,
+                    ua,
+                    &self.source,
+                    self.next_line,
+                );
                 self.lossy_utf8_rows += u64::from(appended.is_err());
                 self.lines_in += 1;
                 self.rows_total += 1;

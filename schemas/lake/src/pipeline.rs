@@ -104,6 +104,8 @@ pub enum PipelineError {
 #[derive(Debug, Clone, Default)]
 pub struct SourceOptions {
     pub format: LogFormat,
+    /// Fill `extra_fields` (see `DecoderOptions::keep_extra_fields`).
+    pub keep_extra_fields: bool,
     pub lake: LakeOptions,
     /// Rows outside it are counted as `out_of_range` and not written.
     pub range: TimeRange,
@@ -216,6 +218,7 @@ pub fn ingest_stream(
 ) -> (SourceTotals, Option<PipelineError>) {
     let decoder_options = DecoderOptions {
         format: options.format,
+        keep_extra_fields: options.keep_extra_fields,
         ..Default::default()
     };
     let parse_threads = options

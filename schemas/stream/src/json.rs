@@ -184,6 +184,7 @@ impl RowBuilder for JsonRowsBuilder {
         &mut self,
         raw_line: &[u8],
         line: &AccessLine<'_>,
+        extra_fields: Option<&[u8]>,
         ua: &UserAgentJson,
         source: &str,
         source_line: i64,
@@ -191,7 +192,8 @@ impl RowBuilder for JsonRowsBuilder {
         let text = LineText::new(raw_line);
         let out = &mut self.rows.text;
         // Escaping at most doubles a field, but for control bytes (six-fold): a first guess.
-        out.reserve(2 * raw_line.len() + ua.text.len() + source.len() + 256);
+        let extra_len = extra_fields.map_or(0, <[u8]>::len);
+        out.reserve(2 * (raw_line.len() + extra_len) + ua.text.len() + source.len() + 256);
         let mut valid = true;
         let hour = UtcHour::of_micros(line.ts_micros);
         let hour_text = match &mut self.hour_text {
@@ -236,6 +238,8 @@ impl RowBuilder for JsonRowsBuilder {
         write_or_null(line.request_time_ms, write_float, out);
         out.extend_from_slice(key::vhost);
         valid &= write_field(&text, line.vhost, out);
+        out.extend_from_slice(key::extra_fields);
+        valid &= write_field(&text, extra_fields, out);
         out.extend_from_slice(key::source);
         if self.source != source {
             source.clone_into(&mut self.source);
@@ -329,43 +333,9 @@ fn write_integer(value: i64, out: &mut Vec<u8>) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
-/// A JSON string literal; the common case (nothing to escape) is a plain copy.
+/// A JSON string literal.
 fn write_json_string(value: &str, out: &mut Vec<u8>) {
-    if needs_json_escape(value.as_bytes()) {
-        serde_json::to_writer(&mut *out, value).expect("writing to a Vec cannot fail");
-    } else {
-        out.push(b'"');
-        out.extend_from_slice(value.as_bytes());
-        out.push(b'"');
-    }
-}
-
-/// Whether `bytes` holds a `"`, a `\\` or a control character, eight bytes at a time and without
-/// a branch per word: rows are mostly strings with nothing to escape.
-fn needs_json_escape(bytes: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let escaped = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
-    if bytes.len() < 8 {
-        return bytes.iter().any(|&b| escaped(b));
-    }
-    // The high bit of some lane is set when a byte is below 0x20, a `"` or a `\\`. Borrows can
-    // set higher lanes' bits too, but only after a real match: "any lane" is exact.
-    let matches = |word: &[u8]| {
-        let v = u64::from_le_bytes(word.try_into().expect("8 bytes"));
-        let quote = v ^ (ONES * 0x22);
-        let backslash = v ^ (ONES * 0x5c);
-        (v.wrapping_sub(ONES * 0x20) & !v)
-            | (quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-    };
-    let mut found = 0;
-    for word in bytes.chunks_exact(8) {
-        found |= matches(word);
-    }
-    // The last eight bytes, which overlap the last whole word when the length is not a multiple.
-    found |= matches(&bytes[bytes.len() - 8..]);
-    found & HIGH != 0
+    loglake_parser::json::write_string(value.as_bytes(), out);
 }
 
 #[cfg(test)]
@@ -521,47 +491,38 @@ mod tests {
             b"10.0.0.3 - - [11/Oct/2020:00:00:02 +0000] \"GET /t\tab HTTP/1.1\" 200 1 \"-\" \"curl/8.0\" 12345\n",
             b"not a log line at all\n",
             b"10.0.0.4 - - [30/Feb/2020:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"\n",
+            // other formats' fields in `extra_fields`: escapes, a tab, bytes that are not UTF-8
+            b"h2 2020-10-11T00:00:03.5Z app/lb/1 10.0.0.5:1 10.0.0.6:80 0.001 0.002 0.000 200 200 1 2 \"GET https://h:443/ HTTP/2.0\" \"ua\" AES\t\xff TLSv1.3 arn \"Root=\\\"1\\\"\" \"h.example\" \"-\" 0 new\n",
+            b"#Fields: date time cs-method cs-uri-stem sc-status c-ip s-port x-\"odd\"\n",
+            b"2020-10-11 00:00:04 GET /w 200 10.0.0.7 443 \xe9\n",
         ]
         .concat();
         for (input, batch_size) in [(&sample, 8_192), (&sample, 7), (&odd, 3)] {
             let options = DecoderOptions {
                 batch_size,
+                keep_extra_fields: true,
                 ..Default::default()
             };
             let (direct, via_arrow) = both_ways(input, options);
             assert!(!direct.is_empty());
             assert_eq!(direct.len(), via_arrow.len());
+            if input == &odd {
+                let text = String::from_utf8_lossy(&direct.concat()).into_owned();
+                assert!(
+                    text.contains(r#""extra_fields":"{\"type\":\"h2\""#),
+                    "{text}"
+                );
+                assert!(
+                    text.contains(r#""extra_fields":"{\"s-port\":\"443\""#),
+                    "{text}"
+                );
+            }
             for (d, a) in direct.iter().zip(&via_arrow) {
                 assert_eq!(
                     String::from_utf8_lossy(d),
                     String::from_utf8_lossy(a),
                     "batch size {batch_size}"
                 );
-            }
-        }
-    }
-
-    #[test]
-    fn the_escape_check_agrees_with_a_byte_by_byte_one() {
-        let slow = |b: &[u8]| b.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
-        let alphabet: Vec<u8> = (0u8..=255).collect();
-        for len in 0..24 {
-            for (i, &special) in alphabet.iter().enumerate() {
-                let mut bytes = vec![b'a'; len];
-                if len > 0 {
-                    bytes[i % len] = special;
-                }
-                assert_eq!(needs_json_escape(&bytes), slow(&bytes), "{bytes:?}");
-            }
-        }
-        // bytes near the thresholds, in every lane
-        for special in [
-            0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff,
-        ] {
-            for lane in 0..16 {
-                let mut bytes = vec![0xe9; 16];
-                bytes[lane] = special;
-                assert_eq!(needs_json_escape(&bytes), slow(&bytes), "{bytes:?}");
             }
         }
     }
