@@ -246,6 +246,10 @@ struct StringColumn {
     /// One more than the rows: the end of each value, after a leading 0.
     offsets: Vec<i32>,
     nulls: NullBufferBuilder,
+    /// Nulls pushed since the last value, appended to `nulls` at once: a column that is
+    /// mostly null (`extra_fields` of the CLF formats) then costs an increment per row, not a
+    /// bit written.
+    pending_nulls: usize,
 }
 
 impl StringColumn {
@@ -256,6 +260,7 @@ impl StringColumn {
             values: Vec::with_capacity(bytes),
             offsets,
             nulls: NullBufferBuilder::new(rows),
+            pending_nulls: 0,
         }
     }
 
@@ -263,7 +268,7 @@ impl StringColumn {
     fn push(&mut self, value: &str) {
         self.values.extend_from_slice(value.as_bytes());
         self.push_end();
-        self.nulls.append_non_null();
+        self.append_non_null();
     }
 
     /// Pushes `value` as a copy of `window`, which starts with `value`'s bytes (a
@@ -278,13 +283,27 @@ impl StringColumn {
         self.values.extend_from_slice(window);
         self.values.truncate(end);
         self.push_end();
-        self.nulls.append_non_null();
+        self.append_non_null();
     }
 
     #[inline(always)]
     fn push_null(&mut self) {
         self.push_end();
-        self.nulls.append_null();
+        self.pending_nulls += 1;
+    }
+
+    #[inline(always)]
+    fn append_non_null(&mut self) {
+        self.append_pending_nulls();
+        self.nulls.append_non_null();
+    }
+
+    #[inline(always)]
+    fn append_pending_nulls(&mut self) {
+        if self.pending_nulls > 0 {
+            self.nulls
+                .append_n_nulls(std::mem::take(&mut self.pending_nulls));
+        }
     }
 
     #[inline(always)]
@@ -298,6 +317,7 @@ impl StringColumn {
     fn finish(&mut self) -> StringArray {
         let offsets = ScalarBuffer::from(std::mem::replace(&mut self.offsets, vec![0]));
         let values = Buffer::from_vec(std::mem::take(&mut self.values));
+        self.append_pending_nulls();
         let nulls = self.nulls.finish();
         if cfg!(debug_assertions) {
             // Checks what the release build takes on trust below: the tests run this way.
