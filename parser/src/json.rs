@@ -42,11 +42,14 @@ pub fn write_string(value: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-#[cold]
+/// Copies the text between the bytes to escape in runs, not byte by byte: `extra_fields` in a
+/// Firehose row is JSON in a string, hundreds of bytes with a quote every few words.
 fn write_escaped(value: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for &b in value {
-        match b {
+    let mut rest = value;
+    while let Some(at) = (rest.iter()).position(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(&rest[..at]);
+        match rest[at] {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
             b'\n' => out.extend_from_slice(b"\\n"),
@@ -54,7 +57,7 @@ fn write_escaped(value: &[u8], out: &mut Vec<u8>) {
             b'\t' => out.extend_from_slice(b"\\t"),
             0x08 => out.extend_from_slice(b"\\b"),
             0x0c => out.extend_from_slice(b"\\f"),
-            0..=0x1f => out.extend_from_slice(&[
+            b => out.extend_from_slice(&[
                 b'\\',
                 b'u',
                 b'0',
@@ -62,9 +65,10 @@ fn write_escaped(value: &[u8], out: &mut Vec<u8>) {
                 HEX[usize::from(b >> 4)],
                 HEX[usize::from(b & 0xf)],
             ]),
-            _ => out.push(b),
         }
+        rest = &rest[at + 1..];
     }
+    out.extend_from_slice(rest);
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 //! 10,000 records holding 6 MB of lines), then prints one JSON object: the best and median
 //! milliseconds per invocation, what the batch held and produced, and the peak RSS from the
 //! event's bytes on. The runs share their user-agent cache, as a warm function's invocations do.
+//! `FORMAT` and `KEEP_EXTRA_FIELDS` are read as the function reads `LOG_FORMAT` and
+//! `KEEP_EXTRA_FIELDS`.
 
 use std::io::Read;
 use std::time::Instant;
@@ -12,6 +14,7 @@ use std::time::Instant;
 use anyhow::Context;
 use loglake_decode::DecoderOptions;
 use loglake_ingest::{prepare, KinesisEventText, RejectsOutput};
+use loglake_parser::{ExtraFields, LogFormat};
 use loglake_stream::UserAgentColumns;
 
 // The system allocator, tuned as the `ingest` binary tunes it: the peak RSS is then the
@@ -44,6 +47,13 @@ fn main() -> anyhow::Result<()> {
     // The peak RSS reported is the invocation's: the event's bytes and everything after them.
     loglake_benches::reset_peak_rss();
 
+    let setting = |name| std::env::var(name).ok();
+    let options = DecoderOptions {
+        format: LogFormat::from_setting(setting("FORMAT").as_deref()).map_err(anyhow::Error::msg)?,
+        keep_extra_fields: ExtraFields::from_setting(setting("KEEP_EXTRA_FIELDS").as_deref())
+            .map_err(anyhow::Error::msg)?,
+        ..DecoderOptions::default()
+    };
     let mut times = Vec::with_capacity(runs);
     let mut summary = None;
     // As in a warm function, the user agents classified by earlier invocations are kept.
@@ -54,7 +64,7 @@ fn main() -> anyhow::Result<()> {
         // and decoded record by record.
         let (_, prepared) = prepare(
             &event_text,
-            DecoderOptions::default(),
+            options,
             RejectsOutput::Stream,
             &mut user_agents,
         )?;
