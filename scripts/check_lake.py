@@ -13,6 +13,7 @@ usage: check_lake.py LOGLAKE_BINARY LOG... [--alb ALB_LOG...]
 
 import collections
 import datetime
+import glob
 import json
 import re
 import subprocess
@@ -83,6 +84,32 @@ def check(binary, log):
         assert rejects == summary["rejected"], (rejects, summary["rejected"])
     print(f"ok: {log}: {lines} lines, {count} rows, {len(statuses)} statuses, "
           f"{summary['rejected']} rejects match DuckDB over the lake")
+    check_truncated(binary, log, count)
+
+
+IPV4 = re.compile(rb"(?<![\d.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+
+
+def check_truncated(binary, log, rows):
+    """`--anonymize-ip truncate`: the same rows, and no IPv4 address of the log, with its last
+    octet, left in the client column or in the rejects' raw lines."""
+    with open(log, "rb") as f:
+        addresses = {m.group(0) for m in IPV4.finditer(f.read()) if m.group(4) != b"0"}
+    with tempfile.TemporaryDirectory() as out:
+        run = subprocess.run([binary, "ingest", "--json", "--anonymize-ip", "truncate",
+                              "--out", out, log], capture_output=True, check=True)
+        summary = json.loads(run.stdout)
+        assert summary["rows_out"] == rows, (summary, rows)
+        db = duckdb.connect()
+        clients = {c.encode() for (c,) in db.execute(f"""
+            SELECT DISTINCT client_ip FROM read_parquet('{out}/access_logs/*/*/*.parquet')""").fetchall()}
+        leaked = clients & addresses
+        assert not leaked, sorted(leaked)[:5]
+        rejects = b"".join(open(path, "rb").read() for path in glob.glob(f"{out}/rejects/*.ndjson"))
+        leaked = {a for a in addresses if a in rejects}
+        assert not leaked, sorted(leaked)[:5]
+    print(f"ok: {log}: with --anonymize-ip truncate, none of its {len(addresses)} addresses "
+          f"left in the client column or the rejects")
 
 
 ALB_FIELD = re.compile(rb'"(?:[^"\\]|\\.)*"|[^ "]+')

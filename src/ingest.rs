@@ -9,7 +9,7 @@ use std::time::Instant;
 use loglake_lake::{
     ingest_stream, ExistingFiles, LakeOptions, Progress, SourceFailure, SourceOptions, SourceTotals,
 };
-use loglake_parser::LogFormat;
+use loglake_parser::{IpAnonymization, LogFormat};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -18,6 +18,7 @@ use crate::input::InputSource;
 pub struct IngestOptions {
     pub format: LogFormat,
     pub keep_extra_fields: bool,
+    pub anonymize_ip: IpAnonymization,
     pub out: PathBuf,
     pub lake: LakeOptions,
 }
@@ -42,6 +43,7 @@ pub fn run(inputs: &[InputSource], options: &IngestOptions, progress: &Progress)
     let source_options = SourceOptions {
         format: options.format,
         keep_extra_fields: options.keep_extra_fields,
+        anonymize_ip: options.anonymize_ip,
         lake: options.lake,
         // Listed once for all inputs; if that fails, each input's writer lists the lake itself
         // and reports the error as that input's.

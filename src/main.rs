@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use loglake_backfill::BackfillOptions;
 use loglake_lake::{LakeOptions, ParquetEncoder, Progress, SourceFailure, TimeRange};
-use loglake_parser::LogFormat;
+use loglake_parser::{IpAnonymization, LogFormat};
 use loglake_queries::athena::AthenaTarget;
 use loglake_queries::{DateRange, OutputFormat};
 
@@ -39,6 +39,11 @@ enum Command {
         /// README.md); without it the column is null. It costs time and lake space.
         #[arg(long)]
         extra_fields: bool,
+        /// How client addresses are written: none, truncate (IPv4 /24, IPv6 /48), truncate16
+        /// (IPv4 /16) or hash (a keyed hash; the key from ANONYMIZE_IP_KEY). Rows, rejects and
+        /// extra fields alike (README.md, Privacy).
+        #[arg(long, default_value = "none", value_parser = parse_anonymize_ip)]
+        anonymize_ip: IpAnonymization,
         /// The lake's root directory.
         #[arg(long, default_value = "lake")]
         out: PathBuf,
@@ -69,6 +74,11 @@ enum Command {
         /// README.md); without it the column is null. It costs time and lake space.
         #[arg(long)]
         extra_fields: bool,
+        /// How client addresses are written: none, truncate (IPv4 /24, IPv6 /48), truncate16
+        /// (IPv4 /16) or hash (a keyed hash; the key from ANONYMIZE_IP_KEY). Rows, rejects and
+        /// extra fields alike (README.md, Privacy).
+        #[arg(long, default_value = "none", value_parser = parse_anonymize_ip)]
+        anonymize_ip: IpAnonymization,
         /// Keep only rows at or after this UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ); only
         /// the hours in the range are replaced.
         #[arg(long, value_parser = parse_instant)]
@@ -129,6 +139,15 @@ enum Command {
     },
 }
 
+/// `--anonymize-ip`'s mode, with the key of `hash` from `ANONYMIZE_IP_KEY` (kept out of the
+/// command line, and so out of shell histories and process lists).
+fn parse_anonymize_ip(mode: &str) -> Result<IpAnonymization, String> {
+    IpAnonymization::from_setting(
+        Some(mode),
+        std::env::var("ANONYMIZE_IP_KEY").ok().as_deref(),
+    )
+}
+
 fn parse_output_format(name: &str) -> Result<OutputFormat, String> {
     name.parse()
 }
@@ -183,6 +202,7 @@ fn main() -> ExitCode {
         Command::Ingest {
             format,
             extra_fields,
+            anonymize_ip,
             out,
             parquet_encoder,
             json,
@@ -200,6 +220,7 @@ fn main() -> ExitCode {
             let options = IngestOptions {
                 format,
                 keep_extra_fields: extra_fields,
+                anonymize_ip,
                 out,
                 lake,
             };
@@ -212,6 +233,7 @@ fn main() -> ExitCode {
             dest,
             format,
             extra_fields,
+            anonymize_ip,
             since,
             until,
             dry_run,
@@ -228,6 +250,7 @@ fn main() -> ExitCode {
                 options: BackfillOptions {
                     format,
                     keep_extra_fields: extra_fields,
+                    anonymize_ip,
                     range: TimeRange { since, until },
                     force,
                     lake,

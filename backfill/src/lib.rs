@@ -28,7 +28,7 @@ use loglake_lake::{
     decompressing_reader, ingest_stream, ExistingFiles, LakeOptions, PipelineError, Progress,
     ProgressReader, SourceFailure, SourceOptions, SourceTotals, TimeRange,
 };
-use loglake_parser::LogFormat;
+use loglake_parser::{IpAnonymization, LogFormat};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -68,6 +68,8 @@ pub struct BackfillOptions {
     pub format: LogFormat,
     /// Fill `extra_fields` with the format's other fields.
     pub keep_extra_fields: bool,
+    /// How client addresses are written.
+    pub anonymize_ip: IpAnonymization,
     /// Only rows in this event-time range are written (and only these hours are replaced).
     pub range: TimeRange,
     /// Re-read sources whose manifest says they are done.
@@ -262,6 +264,7 @@ impl Backfill {
         let source_options = SourceOptions {
             format: self.options.format,
             keep_extra_fields: self.options.keep_extra_fields,
+            anonymize_ip: self.options.anonymize_ip,
             lake: self.options.lake,
             range: self.options.range,
             version: Some(source.version.clone()),

@@ -4,6 +4,7 @@
 //! Everything here works on bytes borrowed from the input and allocates nothing per line on the
 //! hot path; turning parsed lines into Arrow batches is the `loglake-decode` crate's job.
 
+pub mod anonymize;
 pub mod format;
 pub mod json;
 pub mod line;
@@ -12,6 +13,7 @@ pub mod reject;
 pub mod timestamp;
 pub mod useragent;
 
+pub use anonymize::IpAnonymization;
 pub use format::{parse_line, LineFormat, LineParser, LogFormat, ParseLine};
 pub use line::{AccessLine, Escapes, ExtraFields, Text};
 pub use reject::RejectReason;

@@ -169,6 +169,7 @@ pub struct AccessLine<'a> {
     pub request_time_ms: Option<f64>,
     pub vhost: Option<&'a [u8]>,
 }
+
 /// The fields of a line that no column holds, kept as one JSON object for the `extra_fields`
 /// column: `{"trace_id":"Root=1-…","ssl_protocol":"TLSv1.2"}`. Keys are the format's own names
 /// for its fields; values are strings as logged (a quoted field without its quotes, its escapes

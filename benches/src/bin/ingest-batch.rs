@@ -49,7 +49,8 @@ fn main() -> anyhow::Result<()> {
 
     let setting = |name| std::env::var(name).ok();
     let options = DecoderOptions {
-        format: LogFormat::from_setting(setting("FORMAT").as_deref()).map_err(anyhow::Error::msg)?,
+        format: LogFormat::from_setting(setting("FORMAT").as_deref())
+            .map_err(anyhow::Error::msg)?,
         keep_extra_fields: ExtraFields::from_setting(setting("KEEP_EXTRA_FIELDS").as_deref())
             .map_err(anyhow::Error::msg)?,
         ..DecoderOptions::default()

@@ -7,7 +7,7 @@
 //! both notified and backfilled, is read once.
 
 use loglake_lake::TimeRange;
-use loglake_parser::{parse_utc_instant, Escapes, ExtraFields, LogFormat, Text};
+use loglake_parser::{parse_utc_instant, Escapes, ExtraFields, IpAnonymization, LogFormat, Text};
 use serde::{Deserialize, Serialize};
 
 use loglake_backfill::{BackfillOptions, BackfillSummary, Location, Source, SourceOutcome};
@@ -18,10 +18,30 @@ pub const LAKE_DEST_VAR: &str = "LAKE_DEST";
 pub const LOG_FORMAT_VAR: &str = "LOG_FORMAT";
 /// `true` fills `extra_fields` with the format's other fields (default `false`).
 pub const KEEP_EXTRA_FIELDS_VAR: &str = "KEEP_EXTRA_FIELDS";
+/// How client addresses are written, for batches and notifications alike (default `none`).
+pub const ANONYMIZE_IP_VAR: &str = "ANONYMIZE_IP";
+/// The secret key of `ANONYMIZE_IP=hash`.
+pub const ANONYMIZE_IP_KEY_VAR: &str = "ANONYMIZE_IP_KEY";
 
 /// Every environment variable the `backfill` function reads besides the AWS SDK's and `RUST_LOG`:
-/// the settings for S3 notifications (a Distributed Map batch brings its own, `BatchInput`).
-pub const ENV_VARS: [&str; 3] = [LAKE_DEST_VAR, LOG_FORMAT_VAR, KEEP_EXTRA_FIELDS_VAR];
+/// the settings for S3 notifications (a Distributed Map batch brings its own, `BatchInput`), and
+/// the anonymisation of client addresses, which applies to both.
+pub const ENV_VARS: [&str; 5] = [
+    LAKE_DEST_VAR,
+    LOG_FORMAT_VAR,
+    KEEP_EXTRA_FIELDS_VAR,
+    ANONYMIZE_IP_VAR,
+    ANONYMIZE_IP_KEY_VAR,
+];
+
+/// How client addresses are written, from the variables (`var` reads one).
+pub fn anonymize_ip_from_vars(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<IpAnonymization, WorkerError> {
+    let key = var(ANONYMIZE_IP_KEY_VAR);
+    IpAnonymization::from_setting(var(ANONYMIZE_IP_VAR).as_deref(), key.as_deref())
+        .map_err(|e| bad(ANONYMIZE_IP_VAR, e))
+}
 
 /// What the function is invoked with.
 #[derive(Debug, Deserialize)]
@@ -111,6 +131,7 @@ impl S3Notification {
             options: BackfillOptions {
                 format: settings.format,
                 keep_extra_fields: settings.keep_extra_fields,
+                anonymize_ip: IpAnonymization::None,
                 range: TimeRange::default(),
                 force: false,
                 lake: BackfillOptions::backfill_lake_options(),
@@ -230,6 +251,7 @@ impl MapBatch {
             options: BackfillOptions {
                 format,
                 keep_extra_fields: input.keep_extra_fields,
+                anonymize_ip: IpAnonymization::None,
                 range,
                 force: input.force,
                 lake: BackfillOptions::backfill_lake_options(),

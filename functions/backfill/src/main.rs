@@ -6,7 +6,9 @@ use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use loglake_backfill::s3::S3;
 use loglake_backfill::{summarize, Backfill};
-use loglake_backfill_function::{BackfillEvent, NotificationSettings, WorkerResult};
+use loglake_backfill_function::{
+    anonymize_ip_from_vars, BackfillEvent, NotificationSettings, WorkerResult,
+};
 use loglake_lake::Progress;
 
 #[tokio::main]
@@ -25,16 +27,18 @@ async fn main() -> Result<(), Error> {
     // Only needed, and so only required, when notifications come.
     let notification_settings = NotificationSettings::from_vars(|name| std::env::var(name).ok());
     let notification_settings = &notification_settings;
+    let anonymize_ip = anonymize_ip_from_vars(|name| std::env::var(name).ok())?;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<BackfillEvent>| {
         let s3 = s3.clone();
         async move {
-            let plan = match event.payload {
+            let mut plan = match event.payload {
                 BackfillEvent::Batch(batch) => batch.plan()?,
                 BackfillEvent::ObjectsCreated(notification) => match notification_settings {
                     Ok(settings) => notification.plan(settings),
                     Err(error) => return Err(Error::from(error.to_string())),
                 },
             };
+            plan.options.anonymize_ip = anonymize_ip;
             let backfill = Backfill::new(plan.dest, Some(s3), plan.options)?;
             // Parsing blocks: off the async threads, which keep serving the S3 streams.
             let result = tokio::task::spawn_blocking(move || {

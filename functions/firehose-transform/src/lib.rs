@@ -62,8 +62,17 @@ pub const LOG_FORMAT_VAR: &str = "LOG_FORMAT";
 /// `true` fills `extra_fields` with the format's other fields (default `false`).
 pub const KEEP_EXTRA_FIELDS_VAR: &str = "KEEP_EXTRA_FIELDS";
 
+/// How client addresses are written (default `none`), and the key of `hash`.
+pub const ANONYMIZE_IP_VAR: &str = "ANONYMIZE_IP";
+pub const ANONYMIZE_IP_KEY_VAR: &str = "ANONYMIZE_IP_KEY";
+
 /// Every environment variable the function reads (README.md documents each).
-pub const ENV_VARS: [&str; 2] = [LOG_FORMAT_VAR, KEEP_EXTRA_FIELDS_VAR];
+pub const ENV_VARS: [&str; 4] = [
+    LOG_FORMAT_VAR,
+    KEEP_EXTRA_FIELDS_VAR,
+    ANONYMIZE_IP_VAR,
+    ANONYMIZE_IP_KEY_VAR,
+];
 
 /// Lambda's synchronous response limit is 6 MB; this keeps room for the JSON around the data.
 pub const RESPONSE_BUDGET_BYTES: usize = 6 * 1024 * 1024 - 64 * 1024;

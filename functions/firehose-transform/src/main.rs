@@ -4,8 +4,10 @@
 use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use loglake_decode::DecoderOptions;
-use loglake_firehose_transform::{FirehoseEvent, KEEP_EXTRA_FIELDS_VAR, LOG_FORMAT_VAR};
-use loglake_parser::{ExtraFields, LogFormat};
+use loglake_firehose_transform::{
+    FirehoseEvent, ANONYMIZE_IP_KEY_VAR, ANONYMIZE_IP_VAR, KEEP_EXTRA_FIELDS_VAR, LOG_FORMAT_VAR,
+};
+use loglake_parser::{ExtraFields, IpAnonymization, LogFormat};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -20,9 +22,15 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|error| tracing::error!(%error, "invalid LOG_FORMAT"))?;
     let keep_extra_fields = ExtraFields::from_setting(setting(KEEP_EXTRA_FIELDS_VAR).as_deref())
         .inspect_err(|error| tracing::error!(%error, "invalid KEEP_EXTRA_FIELDS"))?;
+    let anonymize_ip = IpAnonymization::from_setting(
+        setting(ANONYMIZE_IP_VAR).as_deref(),
+        setting(ANONYMIZE_IP_KEY_VAR).as_deref(),
+    )
+    .inspect_err(|error| tracing::error!(%error, "invalid ANONYMIZE_IP"))?;
     let options = DecoderOptions {
         format,
         keep_extra_fields,
+        anonymize_ip,
         ..Default::default()
     };
 

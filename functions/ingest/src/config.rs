@@ -1,14 +1,16 @@
 //! The function's settings: environment variables only, read once at init.
 
-use loglake_parser::{ExtraFields, LogFormat};
+use loglake_parser::{ExtraFields, IpAnonymization, LogFormat};
 
 /// Every environment variable the function reads (README.md documents each; the template test
 /// checks the template sets only these).
-pub const ENV_VARS: [&str; 5] = [
+pub const ENV_VARS: [&str; 7] = [
     "FIREHOSE_STREAM_NAME",
     "REJECTS_STREAM_NAME",
     "LOG_FORMAT",
     "KEEP_EXTRA_FIELDS",
+    "ANONYMIZE_IP",
+    "ANONYMIZE_IP_KEY",
     "METRICS_NAMESPACE",
 ];
 
@@ -21,6 +23,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Fill `extra_fields` with the format's other fields.
     pub keep_extra_fields: bool,
+    /// How client addresses are written (`ANONYMIZE_IP`, its key `ANONYMIZE_IP_KEY`).
+    pub anonymize_ip: IpAnonymization,
     /// The CloudWatch namespace of the Embedded Metric Format lines.
     pub metrics_namespace: String,
     /// `AWS_LAMBDA_FUNCTION_NAME`, the metrics' dimension.
@@ -35,6 +39,8 @@ pub enum ConfigError {
     BadLogFormat(String),
     #[error("KEEP_EXTRA_FIELDS: {0}")]
     BadKeepExtraFields(String),
+    #[error("ANONYMIZE_IP: {0}")]
+    BadAnonymizeIp(String),
 }
 
 impl Config {
@@ -51,6 +57,11 @@ impl Config {
             log_format,
             keep_extra_fields: ExtraFields::from_setting(set("KEEP_EXTRA_FIELDS").as_deref())
                 .map_err(ConfigError::BadKeepExtraFields)?,
+            anonymize_ip: IpAnonymization::from_setting(
+                set("ANONYMIZE_IP").as_deref(),
+                set("ANONYMIZE_IP_KEY").as_deref(),
+            )
+            .map_err(ConfigError::BadAnonymizeIp)?,
             metrics_namespace: set("METRICS_NAMESPACE").unwrap_or_else(|| "loglake".into()),
             function_name: set("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "ingest".into()),
         })
@@ -90,11 +101,13 @@ mod tests {
         assert_eq!(minimal.log_format, LogFormat::Auto);
         assert_eq!(minimal.metrics_namespace, "loglake");
         assert!(!minimal.keep_extra_fields);
+        assert_eq!(minimal.anonymize_ip, IpAnonymization::None);
         let full = config(&[
             ("FIREHOSE_STREAM_NAME", "rows"),
             ("REJECTS_STREAM_NAME", "bad"),
             ("LOG_FORMAT", "common"),
             ("KEEP_EXTRA_FIELDS", "true"),
+            ("ANONYMIZE_IP", "truncate16"),
             ("METRICS_NAMESPACE", "web"),
             ("AWS_LAMBDA_FUNCTION_NAME", "loglake-ingest"),
         ])
@@ -103,6 +116,14 @@ mod tests {
         assert_eq!(full.log_format, LogFormat::Common);
         assert_eq!(full.function_name, "loglake-ingest");
         assert!(full.keep_extra_fields);
+        assert_eq!(
+            full.anonymize_ip,
+            IpAnonymization::Truncate { ipv4_prefix: 16 }
+        );
+        let no_key = config(&[("FIREHOSE_STREAM_NAME", "rows"), ("ANONYMIZE_IP", "hash")]);
+        assert!(
+            matches!(no_key, Err(ConfigError::BadAnonymizeIp(m)) if m.contains("ANONYMIZE_IP_KEY"))
+        );
         let bad = config(&[
             ("FIREHOSE_STREAM_NAME", "rows"),
             ("KEEP_EXTRA_FIELDS", "yes"),

@@ -152,6 +152,7 @@ impl<C: PutRecordBatch> IngestFunction<C> {
             let options = DecoderOptions {
                 format: self.config.log_format,
                 keep_extra_fields: self.config.keep_extra_fields,
+                anonymize_ip: self.config.anonymize_ip,
                 ..Default::default()
             };
             prepare(event, options, rejects_output, &mut user_agents)?

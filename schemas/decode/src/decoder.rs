@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
-use loglake_parser::{LineParser, LogFormat, ParseLine, RejectReason, UserAgentCache};
+use loglake_parser::{
+    IpAnonymization, LineParser, LogFormat, ParseLine, RejectReason, UserAgentCache,
+};
 use memchr::memchr;
 
 use crate::builder::{AccessLogBatchBuilder, RowBuilder};
@@ -49,6 +51,9 @@ pub struct DecoderOptions {
     /// Fill the `extra_fields` column with the fields of the format that no column holds
     /// (see `loglake_parser::ExtraFields`); off, it is null.
     pub keep_extra_fields: bool,
+    /// How client addresses are written: in the client column, in `extra_fields`, and in the
+    /// rejects' raw lines (see `loglake_parser::anonymize`).
+    pub anonymize_ip: IpAnonymization,
 }
 
 impl Default for DecoderOptions {
@@ -60,6 +65,7 @@ impl Default for DecoderOptions {
             // real line stays far below this.
             max_line_bytes: 64 * 1024,
             keep_extra_fields: false,
+            anonymize_ip: IpAnonymization::None,
         }
     }
 }
@@ -83,6 +89,8 @@ pub struct Decoder<B: RowBuilder = AccessLogBatchBuilder, F: ParseLine = LinePar
     partial: Vec<u8>,
     /// The full length of that line so far, including bytes beyond the limit that were dropped.
     partial_len: u64,
+    /// The anonymised client of the line being appended.
+    client: Vec<u8>,
 }
 
 impl Decoder {
@@ -119,6 +127,7 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
             rejects_total: 0,
             partial: Vec::new(),
             partial_len: 0,
+            client: Vec::new(),
         }
     }
 
@@ -283,13 +292,19 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
         }
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         match self.lines.parse(line) {
-            Ok(parsed) => {
+            Ok(mut parsed) => {
                 let ua = self.user_agents.lookup(parsed.user_agent);
+                let anonymize = self.options.anonymize_ip;
                 let extra_fields = self.lines.extra_fields();
+                let extra_fields = extra_fields.map(|json| anonymize.scrub(json));
+                if !anonymize.is_none() {
+                    anonymize.client(parsed.client, &mut self.client);
+                    parsed.client = &self.client;
+                }
                 let appended = self.builder.append(
                     line,
                     &parsed,
-                    extra_fields,
+                    extra_fields.as_deref(),
                     ua,
                     &self.source,
                     self.next_line,
@@ -308,7 +323,7 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
             source: self.source.clone(),
             source_line: self.next_line,
             reason,
-            raw: raw.to_vec(),
+            raw: self.options.anonymize_ip.scrub(raw).into_owned(),
             raw_len,
         });
         self.lines_in += 1;
@@ -342,6 +357,81 @@ mod tests {
         decoder.finish(false);
         out.extend(decoder.flush());
         out
+    }
+
+    #[test]
+    fn no_full_client_address_reaches_the_rows_or_the_rejects() {
+        let input = concat!(
+            "203.0.113.9 - - [10/Oct/2020:10:00:00 +0000] \"GET /a HTTP/1.1\" 200 1 \"-\" \"curl/8.0\"\n",
+            "2001:db8:7:1::9 - - [10/Oct/2020:10:00:01 +0000] \"GET /b HTTP/1.1\" 200 1 \"-\" \"-\"\n",
+            "h2 2020-10-10T10:00:02Z app/lb/1 198.51.100.7:4431 10.0.3.4:80 0.001 0.002 0.000 200 200 1 2 \"GET https://h:443/ HTTP/2.0\" \"ua\" - - arn \"Root=1\" \"-\" \"-\" 0 2020-10-10T10:00:02Z \"forward\" \"-\" \"-\" \"10.0.3.4:80 10.0.3.5:80\" \"200\"\n",
+            "203.0.113.77 - - [10/Oct/2020:10:00:03 +0000] \"GET /c HTTP/1.1\" 2000 1\n",
+        );
+        let full = [
+            "203.0.113.9",
+            "2001:db8:7:1::9",
+            "198.51.100.7",
+            "10.0.3.4",
+            "10.0.3.5",
+            "203.0.113.77",
+        ];
+        let everything_written = |options: DecoderOptions| {
+            let batches = decode_all(input.as_bytes(), options, 7);
+            let mut text = String::new();
+            for batch in &batches {
+                for column in batch.rows.columns() {
+                    if let Some(strings) = column.as_string_opt::<i32>() {
+                        strings
+                            .iter()
+                            .flatten()
+                            .for_each(|s| text += &format!("{s}\n"));
+                    }
+                }
+                for reject in &batch.rejects {
+                    text += &String::from_utf8_lossy(&reject.raw);
+                }
+            }
+            text
+        };
+        let kept = DecoderOptions {
+            keep_extra_fields: true,
+            ..Default::default()
+        };
+        let as_logged = everything_written(kept);
+        for address in full {
+            assert!(as_logged.contains(address), "{address} in {as_logged}");
+        }
+        for (mode, written) in [
+            (
+                "truncate",
+                ["203.0.113.0", "2001:db8:7::", "198.51.100.0", "10.0.3.0"],
+            ),
+            (
+                "truncate16",
+                ["203.0.0.0", "2001:db8:7::", "198.51.0.0", "10.0.0.0"],
+            ),
+        ] {
+            let anonymize_ip = IpAnonymization::from_setting(Some(mode), None).unwrap();
+            let text = everything_written(DecoderOptions {
+                anonymize_ip,
+                ..kept
+            });
+            for address in full {
+                assert!(!text.contains(address), "{mode}: {address} in {text}");
+            }
+            for address in written {
+                assert!(text.contains(address), "{mode}: no {address} in {text}");
+            }
+        }
+        let hash = IpAnonymization::from_setting(Some("hash"), Some("sixteen bytes key!")).unwrap();
+        let text = everything_written(DecoderOptions {
+            anonymize_ip: hash,
+            ..kept
+        });
+        for address in full {
+            assert!(!text.contains(address), "hash: {address} in {text}");
+        }
+        assert_eq!(text.matches("ip-").count(), 7, "{text}");
     }
 
     #[test]

@@ -1,0 +1,267 @@
+//! Keeping people's addresses out of the lake: a client's address truncated to its network, or
+//! replaced by a keyed hash, before anything is written (rows, rejects, their logs).
+//!
+//! - `truncate`: IPv4 to its /24 (`truncate16`: its /16), IPv6 to its /48, the rest zeros:
+//!   `203.0.113.0`, `2001:db8:7::`. Reports by network still work; a person is not singled out.
+//! - `hash`: HMAC-SHA-256 of the address under a secret key, its first 64 bits in hex:
+//!   `ip-5c0e3a4f9b1d2e77`. The same client gives the same token (visitors can be counted), and
+//!   without the key no one can tell which address it was, even by trying all 2^32 of IPv4.
+//!
+//! The client column is rewritten whole. A value that is not an address (a host name the server
+//! looked up) is not a network either: truncated it becomes `-`, hashed it is hashed. `-` and
+//! `unix:` sockets are nobody's address and stay. Free text that may hold addresses (a reject's
+//! raw line, the `extra_fields` of a load balancer or CDN: forwarded-for lists, targets) has every
+//! IPv4 and IPv6 address in it rewritten the same way, ports kept.
+
+use std::borrow::Cow;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+/// How client addresses are written, chosen once for a run (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IpAnonymization {
+    /// As logged.
+    #[default]
+    None,
+    /// IPv4 to its first `ipv4_prefix` bits (24 or 16), IPv6 to its first 48.
+    Truncate { ipv4_prefix: u8 },
+    /// A keyed hash; the key lives as long as the process (it is read once, at start-up).
+    Hash { key: &'static [u8] },
+}
+
+impl IpAnonymization {
+    /// The mode a setting names (`--anonymize-ip`, `ANONYMIZE_IP`): `none` (or unset), `truncate`
+    /// (IPv4 /24), `truncate16` (IPv4 /16) or `hash`, which needs `key` (`ANONYMIZE_IP_KEY`, at
+    /// least 16 bytes).
+    pub fn from_setting(mode: Option<&str>, key: Option<&str>) -> Result<Self, String> {
+        match mode.map(str::trim).unwrap_or_default() {
+            "" | "none" => Ok(Self::None),
+            "truncate" => Ok(Self::Truncate { ipv4_prefix: 24 }),
+            "truncate16" => Ok(Self::Truncate { ipv4_prefix: 16 }),
+            "hash" => match key.filter(|key| key.len() >= 16) {
+                Some(key) => Ok(Self::Hash {
+                    key: Box::leak(key.as_bytes().into()),
+                }),
+                None => {
+                    Err("hash needs a secret key of at least 16 bytes (ANONYMIZE_IP_KEY)".into())
+                }
+            },
+            other => Err(format!(
+                "{other:?} is not none, truncate, truncate16 or hash"
+            )),
+        }
+    }
+
+    pub fn is_none(&self) -> bool {
+        *self == Self::None
+    }
+
+    /// The client column's value for `client` as logged, written to `out` (cleared first).
+    pub fn client(&self, client: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        if self.is_none() || client == b"-" || client.starts_with(b"unix:") {
+            return out.extend_from_slice(client);
+        }
+        match (parse_address(client), self) {
+            (Some(address), _) => self.write_address(address, out),
+            (None, Self::Hash { key }) => write_hash(key, client, out),
+            (None, _) => out.push(b'-'),
+        }
+    }
+
+    /// `text` with every IPv4 and IPv6 address in it rewritten (a port after one is kept);
+    /// borrowed when it holds none.
+    pub fn scrub<'a>(&self, text: &'a [u8]) -> Cow<'a, [u8]> {
+        if self.is_none() {
+            return Cow::Borrowed(text);
+        }
+        let mut out: Option<Vec<u8>> = None;
+        let mut copied = 0;
+        let mut at = 0;
+        while at < text.len() {
+            let run = text[at..]
+                .iter()
+                .position(|&b| !is_address_byte(b))
+                .unwrap_or(text.len() - at);
+            if run == 0 {
+                at += 1;
+                continue;
+            }
+            let candidate = &text[at..at + run];
+            if let Some((address, len)) = address_in(candidate) {
+                let out = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
+                out.extend_from_slice(&text[copied..at]);
+                self.write_address(address, out);
+                copied = at + len;
+            }
+            at += run;
+        }
+        match out {
+            None => Cow::Borrowed(text),
+            Some(mut out) => {
+                out.extend_from_slice(&text[copied..]);
+                Cow::Owned(out)
+            }
+        }
+    }
+
+    fn write_address(&self, address: IpAddr, out: &mut Vec<u8>) {
+        use std::io::Write;
+        let written = match (self, address) {
+            (Self::None, address) => write!(out, "{address}"),
+            (Self::Truncate { ipv4_prefix }, IpAddr::V4(v4)) => {
+                let mask = u32::MAX << (32 - u32::from(*ipv4_prefix));
+                write!(out, "{}", Ipv4Addr::from(u32::from(v4) & mask))
+            }
+            (Self::Truncate { .. }, IpAddr::V6(v6)) => {
+                let mask = u128::MAX << (128 - 48);
+                write!(out, "{}", Ipv6Addr::from(u128::from(v6) & mask))
+            }
+            (Self::Hash { key }, address) => {
+                write_hash(key, address.to_string().as_bytes(), out);
+                Ok(())
+            }
+        };
+        written.expect("writing to a Vec cannot fail");
+    }
+}
+
+/// `ip-` and the first 64 bits of HMAC-SHA-256(key, value), in hex.
+fn write_hash(key: &[u8], value: &[u8], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(value);
+    let digest = mac.finalize().into_bytes();
+    out.extend_from_slice(b"ip-");
+    for byte in &digest[..8] {
+        out.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 0xf)]]);
+    }
+}
+
+/// Bytes an address and its port are written with.
+fn is_address_byte(b: u8) -> bool {
+    b.is_ascii_hexdigit() || b == b'.' || b == b':'
+}
+
+/// A whole field that is an address (IPv4-mapped IPv6 read as the IPv4 it maps).
+fn parse_address(text: &[u8]) -> Option<IpAddr> {
+    let address: IpAddr = std::str::from_utf8(text).ok()?.parse().ok()?;
+    Some(match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        v4 => v4,
+    })
+}
+
+/// The address at the start of a run of address bytes, and its length: the whole run, or the
+/// run up to its last `:` (`203.0.113.9:51234`, the port left as it is). Only runs that look
+/// like an address are tried: a dot for IPv4, two colons for IPv6 (times `13:55:36` do not
+/// parse as one).
+fn address_in(run: &[u8]) -> Option<(IpAddr, usize)> {
+    let dots = run.iter().filter(|&&b| b == b'.').count();
+    let colons = run.iter().filter(|&&b| b == b':').count();
+    if dots != 3 && colons < 2 {
+        return None;
+    }
+    if let Some(address) = parse_address(run) {
+        return Some((address, run.len()));
+    }
+    let colon = run.iter().rposition(|&b| b == b':')?;
+    parse_address(&run[..colon]).map(|address| (address, colon))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(mode: IpAnonymization, value: &str) -> String {
+        let mut out = Vec::new();
+        mode.client(value.as_bytes(), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    const KEY: &str = "a key of sixteen bytes or more";
+
+    #[test]
+    fn settings_name_the_modes() {
+        let setting = |mode, key| IpAnonymization::from_setting(mode, key);
+        assert_eq!(setting(None, None), Ok(IpAnonymization::None));
+        assert_eq!(setting(Some("none"), None), Ok(IpAnonymization::None));
+        assert_eq!(
+            setting(Some(" truncate "), None),
+            Ok(IpAnonymization::Truncate { ipv4_prefix: 24 })
+        );
+        assert_eq!(
+            setting(Some("truncate16"), None),
+            Ok(IpAnonymization::Truncate { ipv4_prefix: 16 })
+        );
+        assert!(setting(Some("hash"), None)
+            .unwrap_err()
+            .contains("ANONYMIZE_IP_KEY"));
+        assert!(setting(Some("hash"), Some("short")).is_err());
+        assert!(matches!(
+            setting(Some("hash"), Some(KEY)),
+            Ok(IpAnonymization::Hash { .. })
+        ));
+        assert!(setting(Some("mask"), None)
+            .unwrap_err()
+            .contains("\"mask\""));
+    }
+
+    #[test]
+    fn truncation_keeps_the_network() {
+        let slash24 = IpAnonymization::Truncate { ipv4_prefix: 24 };
+        let slash16 = IpAnonymization::Truncate { ipv4_prefix: 16 };
+        assert_eq!(client(slash24, "203.0.113.9"), "203.0.113.0");
+        assert_eq!(client(slash16, "203.0.113.9"), "203.0.0.0");
+        assert_eq!(client(slash24, "2001:db8:7:1:2:3:4:5"), "2001:db8:7::");
+        assert_eq!(client(slash24, "::ffff:198.51.100.7"), "198.51.100.0");
+        // nobody's address, and a name that is no network
+        assert_eq!(client(slash24, "-"), "-");
+        assert_eq!(client(slash24, "unix:"), "unix:");
+        assert_eq!(client(slash24, "c-73-22-1-5.example.net"), "-");
+        assert_eq!(client(IpAnonymization::None, "203.0.113.9"), "203.0.113.9");
+    }
+
+    #[test]
+    fn hashes_are_keyed_and_stable() {
+        let hash = IpAnonymization::from_setting(Some("hash"), Some(KEY)).unwrap();
+        let other =
+            IpAnonymization::from_setting(Some("hash"), Some("another key, as long")).unwrap();
+        let token = client(hash, "203.0.113.9");
+        assert_eq!(token.len(), "ip-".len() + 16);
+        assert!(token.starts_with("ip-"));
+        assert_eq!(client(hash, "203.0.113.9"), token);
+        // the same address however it is written
+        assert_eq!(client(hash, "::ffff:203.0.113.9"), token);
+        assert_ne!(client(hash, "203.0.113.10"), token);
+        assert_ne!(client(other, "203.0.113.9"), token);
+        assert!(client(hash, "host.example.net").starts_with("ip-"));
+        assert_eq!(client(hash, "-"), "-");
+    }
+
+    #[test]
+    fn every_address_in_free_text_is_rewritten() {
+        let slash24 = IpAnonymization::Truncate { ipv4_prefix: 24 };
+        let scrub =
+            |text: &str| String::from_utf8(slash24.scrub(text.as_bytes()).into_owned()).unwrap();
+        assert_eq!(
+            scrub(
+                r#"{"x-forwarded-for":"198.51.100.7, 2001:db8:7:1::9","target_port":"10.0.3.4:8080"}"#
+            ),
+            r#"{"x-forwarded-for":"198.51.100.0, 2001:db8:7::","target_port":"10.0.3.0:8080"}"#
+        );
+        assert_eq!(
+            scrub("h2 2026-10-10T13:55:36.094015Z app/lb 203.0.113.9:51234 - 0.001"),
+            "h2 2026-10-10T13:55:36.094015Z app/lb 203.0.113.0:51234 - 0.001"
+        );
+        // no address: borrowed, untouched (times, versions, hex ids)
+        let plain = "13:55:36 Chrome/120.0.6099.130 deadbeef";
+        assert!(matches!(slash24.scrub(plain.as_bytes()), Cow::Borrowed(_)));
+        assert!(matches!(
+            IpAnonymization::None.scrub(b"1.2.3.4"),
+            Cow::Borrowed(_)
+        ));
+    }
+}
