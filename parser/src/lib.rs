@@ -13,7 +13,7 @@ pub mod reject;
 pub mod timestamp;
 pub mod useragent;
 
-pub use anonymize::IpAnonymization;
+pub use anonymize::{ClientCache, IpAnonymization};
 pub use format::{parse_line, LineFormat, LineParser, LogFormat, ParseLine};
 pub use line::{AccessLine, Escapes, ExtraFields, Text};
 pub use reject::RejectReason;

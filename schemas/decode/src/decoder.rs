@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use loglake_parser::{
-    IpAnonymization, LineParser, LogFormat, ParseLine, RejectReason, UserAgentCache,
+    ClientCache, IpAnonymization, LineParser, LogFormat, ParseLine, RejectReason, UserAgentCache,
 };
 use memchr::memchr;
 
@@ -89,8 +89,8 @@ pub struct Decoder<B: RowBuilder = AccessLogBatchBuilder, F: ParseLine = LinePar
     partial: Vec<u8>,
     /// The full length of that line so far, including bytes beyond the limit that were dropped.
     partial_len: u64,
-    /// The anonymised client of the line being appended.
-    client: Vec<u8>,
+    /// Clients anonymised so far.
+    clients: ClientCache,
 }
 
 impl Decoder {
@@ -127,7 +127,7 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
             rejects_total: 0,
             partial: Vec::new(),
             partial_len: 0,
-            client: Vec::new(),
+            clients: ClientCache::default(),
         }
     }
 
@@ -298,8 +298,7 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
                 let extra_fields = self.lines.extra_fields();
                 let extra_fields = extra_fields.map(|json| anonymize.scrub(json));
                 if !anonymize.is_none() {
-                    anonymize.client(parsed.client, &mut self.client);
-                    parsed.client = &self.client;
+                    parsed.client = self.clients.client(anonymize, parsed.client);
                 }
                 let appended = self.builder.append(
                     line,
