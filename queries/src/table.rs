@@ -121,7 +121,10 @@ impl ResultTable {
         out
     }
 
-    /// RFC 4180 CSV with a header row.
+    /// RFC 4180 CSV with a header row. A text cell that a spreadsheet would run as a formula
+    /// (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return: paths, referrers and user
+    /// agents are whatever a client sent) gets a leading `'`, as OWASP advises, so it opens as
+    /// text; numbers are written as they are.
     pub fn to_csv(&self) -> String {
         fn field(text: &str) -> String {
             if text.contains([',', '"', '\n', '\r']) {
@@ -130,11 +133,19 @@ impl ResultTable {
                 text.to_string()
             }
         }
+        fn cell(cell: &Cell) -> String {
+            match cell {
+                Cell::Text(text) if text.starts_with(['=', '+', '-', '@', '\t', '\r']) => {
+                    field(&format!("'{text}"))
+                }
+                other => field(&other.text()),
+            }
+        }
         let mut out = String::new();
         let header: Vec<String> = self.columns.iter().map(|c| field(c)).collect();
         let _ = writeln!(out, "{}", header.join(","));
         for row in &self.rows {
-            let cells: Vec<String> = row.iter().map(|c| field(&c.text())).collect();
+            let cells: Vec<String> = row.iter().map(cell).collect();
             let _ = writeln!(out, "{}", cells.join(","));
         }
         out
@@ -196,6 +207,21 @@ mod tests {
         assert_eq!(
             table().to_csv(),
             "path,requests,share\n\"/a,\"\"b\"\"\",12,0.5\n,3,NaN\n"
+        );
+    }
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_run_are_text() {
+        let table = ResultTable {
+            columns: vec!["path".into(), "delta".into()],
+            rows: ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "/ok"]
+                .iter()
+                .map(|text| vec![Cell::Text(text.to_string()), Cell::Int(-1)])
+                .collect(),
+        };
+        assert_eq!(
+            table.to_csv(),
+            "path,delta\n\"'=HYPERLINK(\"\"http://x\"\")\",-1\n'+1,-1\n'-2,-1\n'@SUM(A1),-1\n'\tx,-1\n/ok,-1\n"
         );
     }
 
