@@ -284,3 +284,53 @@ fn delivered_aws_logs_are_read_as_they_arrive_by_the_backfill_code() {
         "ReadAwsLogs"
     );
 }
+
+/// Least privilege, for every role: actions are named (no `*`, no `service:*`), resources are
+/// named (`*` only under a condition that narrows it, as `kms:ViaService` does), and the only
+/// managed policy is the basic one that lets a function write its own logs.
+#[test]
+fn iam_roles_grant_named_actions_on_named_resources() {
+    let template = template();
+    let roles = resources(&template, "AWS::IAM::Role");
+    assert!(roles.len() >= 6, "{:?}", roles.keys());
+    let mut statements = 0;
+    for (role, properties) in &roles {
+        for arn in properties["ManagedPolicyArns"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+        {
+            let arn = render(&template, arn);
+            assert!(
+                arn.ends_with(":iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"),
+                "{role}: {arn}"
+            );
+        }
+        for policy in properties["Policies"].as_sequence().into_iter().flatten() {
+            for statement in policy["PolicyDocument"]["Statement"].as_sequence().unwrap() {
+                // `!If [condition, statement, !Ref AWS::NoValue]`: the statement when it applies
+                let statement = match statement {
+                    Value::Tagged(tagged) if tagged.tag == "!If" => &tagged.value[1],
+                    other => other,
+                };
+                assert_eq!(statement["Effect"], "Allow", "{role}");
+                let actions = match &statement["Action"] {
+                    Value::Sequence(actions) => actions.iter().collect(),
+                    action => vec![action],
+                };
+                for action in actions {
+                    let action = action.as_str().unwrap();
+                    assert!(!action.contains('*'), "{role}: {action}");
+                }
+                if statement["Resource"] == "*" {
+                    assert!(
+                        statement["Condition"].is_mapping(),
+                        "{role}: `*` without a condition"
+                    );
+                }
+                statements += 1;
+            }
+        }
+    }
+    assert!(statements >= 20, "{statements}");
+}

@@ -214,10 +214,17 @@ mod tests {
     fn csv_cells_a_spreadsheet_would_run_are_text() {
         let table = ResultTable {
             columns: vec!["path".into(), "delta".into()],
-            rows: ["=HYPERLINK(\"http://x\")", "+1", "-2", "@SUM(A1)", "\tx", "/ok"]
-                .iter()
-                .map(|text| vec![Cell::Text(text.to_string()), Cell::Int(-1)])
-                .collect(),
+            rows: [
+                "=HYPERLINK(\"http://x\")",
+                "+1",
+                "-2",
+                "@SUM(A1)",
+                "\tx",
+                "/ok",
+            ]
+            .iter()
+            .map(|text| vec![Cell::Text(text.to_string()), Cell::Int(-1)])
+            .collect(),
         };
         assert_eq!(
             table.to_csv(),
