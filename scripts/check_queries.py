@@ -11,6 +11,7 @@ usage: check_queries.py LOGLAKE_BINARY LOG...
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -139,9 +140,38 @@ def visitors_close(rows, exact):
     return len(rows) == len(exact)
 
 
+def check_unique_view(binary, log):
+    """queries/ddl/access_logs_unique.sql, run by DuckDB over a lake in which one Parquet file
+    was delivered twice (as Firehose writes a redelivered Kinesis record's rows again): the view
+    has the rows once."""
+    with tempfile.TemporaryDirectory() as lake:
+        subprocess.run([binary, "ingest", "--out", lake, log], check=True, capture_output=True)
+        files = sorted(glob.glob(os.path.join(lake, "access_logs", "*", "*", "*.parquet")))
+        copy = files[len(files) // 2]
+        shutil.copy(copy, copy.replace(".parquet", "-redelivered.parquet"))
+        db = duckdb.connect()
+        pattern = os.path.join(lake, "access_logs", "*", "*", "*.parquet").replace("'", "''")
+        db.execute(f"CREATE VIEW access_logs AS SELECT * FROM "
+                   f"read_parquet('{pattern}', hive_partitioning = true)")
+        db.execute(open(os.path.join(ROOT, "queries", "ddl", "access_logs_unique.sql")).read())
+        copied = db.execute(f"SELECT count(*) FROM read_parquet('{copy}')").fetchone()[0]
+        (rows,) = db.execute("SELECT count(*) FROM access_logs").fetchone()
+        (unique,) = db.execute("SELECT count(*) FROM access_logs_unique").fetchone()
+        (lines,) = db.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT source, source_line FROM access_logs)").fetchone()
+        columns = [c[0] for c in db.execute("SELECT * FROM access_logs_unique LIMIT 0").description]
+    if copied == 0 or rows != unique + copied or unique != lines or "delivery" in columns:
+        print(f"FAIL access_logs_unique: {rows} rows with {copied} copied, {unique} in the view, "
+              f"{lines} distinct lines, columns {columns}")
+        return 1
+    print(f"ok access_logs_unique: {rows} rows, {copied} of them a second delivery, "
+          f"{unique} in the view (= distinct source and source_line)")
+    return 0
+
+
 def main():
     binary, logs = sys.argv[1], sys.argv[2:]
-    failures = check_parse() + check_results(binary, logs)
+    failures = check_parse() + check_results(binary, logs) + check_unique_view(binary, logs[0])
     if failures:
         print(f"{failures} query checks failed")
         sys.exit(1)

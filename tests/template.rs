@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use loglake_queries::REPORTS;
+use loglake_queries::{DDL, REPORTS};
 use loglake_schema::{COLUMNS, REJECT_FIELDS};
 use serde_yaml::Value;
 
@@ -119,6 +119,7 @@ fn glue_rejects_columns_are_the_rejects_output() {
     );
 }
 
+/// The named queries are the reports and the views, each its file's text.
 #[test]
 fn named_queries_are_the_report_files() {
     let template = template();
@@ -131,9 +132,14 @@ fn named_queries_are_the_report_files() {
             )
         })
         .collect();
+    let views = DDL
+        .iter()
+        .filter(|(_, sql)| sql.contains("CREATE OR REPLACE VIEW"));
     let reports: BTreeMap<String, String> = REPORTS
         .iter()
-        .map(|r| (r.name.to_string(), r.sql.to_string()))
+        .map(|r| (r.name, r.sql))
+        .chain(views.copied())
+        .map(|(name, sql)| (name.to_string(), sql.to_string()))
         .collect();
     assert_eq!(
         named.keys().collect::<Vec<_>>(),

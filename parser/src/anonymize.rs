@@ -73,13 +73,21 @@ impl IpAnonymization {
     }
 
     /// `text` with every IPv4 and IPv6 address in it rewritten (a port after one is kept);
-    /// borrowed when it holds none.
+    /// borrowed when it holds none. An address is found when it is set off from the text
+    /// around it as logs write them (by spaces, quotes, commas, `=`, a `:` before it, a port or
+    /// a full stop after it); an IPv6 address run together with hex letters is not.
     pub fn scrub<'a>(&self, text: &'a [u8]) -> Cow<'a, [u8]> {
         if self.is_none() {
             return Cow::Borrowed(text);
         }
         let mut out: Option<Vec<u8>> = None;
         let mut copied = 0;
+        let mut rewrite = |start: usize, end: usize, address: IpAddr| {
+            let out = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
+            out.extend_from_slice(&text[copied..start]);
+            self.write_address(address, out);
+            copied = end;
+        };
         let mut at = 0;
         while at < text.len() {
             let run = text[at..]
@@ -90,12 +98,25 @@ impl IpAnonymization {
                 at += 1;
                 continue;
             }
-            let candidate = &text[at..at + run];
-            if let Some((address, len)) = address_in(candidate) {
-                let out = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
-                out.extend_from_slice(&text[copied..at]);
-                self.write_address(address, out);
-                copied = at + len;
+            match ipv6_in(&text[at..at + run]) {
+                Some((from, to, address)) => {
+                    let address = address.to_ipv4_mapped().map_or(address.into(), IpAddr::V4);
+                    rewrite(at + from, at + to, address)
+                }
+                // IPv4 addresses anywhere in the run: after a `:` (`client:1.2.3.4`), before a
+                // port or a full stop, after hex letters
+                None => {
+                    let mut from = 0;
+                    while from < run {
+                        match ipv4_at(&text[at..at + run], from) {
+                            Some((address, len)) => {
+                                rewrite(at + from, at + from + len, address.into());
+                                from += len;
+                            }
+                            None => from += 1,
+                        }
+                    }
+                }
             }
             at += run;
         }
@@ -180,26 +201,71 @@ fn parse_address(text: &[u8]) -> Option<IpAddr> {
     })
 }
 
-/// The address at the start of a run of address bytes, and its length: the whole run, or the
-/// run up to its last `:` (`203.0.113.9:51234`, the port left as it is). Only runs that look
-/// like an address are tried: a dot for IPv4, two colons for IPv6 (times `13:55:36` do not
-/// parse as one).
-fn address_in(run: &[u8]) -> Option<(IpAddr, usize)> {
-    let dots = run.iter().filter(|&&b| b == b'.').count();
-    let colons = run.iter().filter(|&&b| b == b':').count();
-    if dots != 3 && colons < 2 {
+/// An IPv6 address that is a run of address bytes, without a `.` after it or a single `:`
+/// before it (`client:2001:db8::1`), and where it is in the run. Only runs with two colons are
+/// tried: times (`13:55:36`) do not parse as one.
+fn ipv6_in(run: &[u8]) -> Option<(usize, usize, Ipv6Addr)> {
+    if run.iter().filter(|&&b| b == b':').count() < 2 {
         return None;
     }
-    if let Some(address) = parse_address(run) {
-        return Some((address, run.len()));
+    let end = run.len() - run.iter().rev().take_while(|&&b| b == b'.').count();
+    let start = usize::from(run.starts_with(b":") && !run.starts_with(b"::"));
+    let text = std::str::from_utf8(&run[start..end]).ok()?;
+    let address: Ipv6Addr = text.parse().ok()?;
+    Some((start, end, address))
+}
+
+/// The IPv4 address (four decimal numbers joined by dots) starting at `from`, when no digit
+/// comes right before it or right after it (nor a `.` and a digit), and its length.
+fn ipv4_at(text: &[u8], from: usize) -> Option<(Ipv4Addr, usize)> {
+    let digit_at = |i: usize| text.get(i).is_some_and(u8::is_ascii_digit);
+    if from > 0 && (digit_at(from - 1) || text[from - 1] == b'.') {
+        return None;
     }
-    let colon = run.iter().rposition(|&b| b == b':')?;
-    parse_address(&run[..colon]).map(|address| (address, colon))
+    let mut end = from;
+    for part in 0..4 {
+        if part > 0 {
+            (text.get(end) == Some(&b'.')).then_some(())?;
+            end += 1;
+        }
+        let digits = (end..end + 3).take_while(|&i| digit_at(i)).count();
+        (digits > 0).then_some(())?;
+        end += digits;
+    }
+    if digit_at(end) || (text.get(end) == Some(&b'.') && digit_at(end + 1)) {
+        return None;
+    }
+    let address = std::str::from_utf8(&text[from..end]).ok()?.parse().ok()?;
+    Some((address, end - from))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// An address anywhere in printable text, set off from what could be part of it (hex
+        /// digits, `:`, `.`), does not survive.
+        #[test]
+        fn no_address_in_text_survives(
+            prefix in "([ -~]{0,20}[^0-9a-fA-F.:])?",
+            octets in any::<[u8; 3]>(),
+            last in 1u8..,
+            suffix in "([^0-9a-fA-F.:][ -~]{0,20})?",
+            v6 in any::<bool>(),
+        ) {
+            let [a, b, c] = octets;
+            let address = match v6 {
+                false => format!("{a}.{b}.{c}.{last}"),
+                true => format!("2001:db8:{a:x}:{b:x}::{c:x}{last:02x}"),
+            };
+            let text = format!("{prefix}{address}{suffix}");
+            let mode = IpAnonymization::Truncate { ipv4_prefix: 24 };
+            let scrubbed = String::from_utf8(mode.scrub(text.as_bytes()).into_owned()).unwrap();
+            prop_assert!(!scrubbed.contains(&address), "{} -> {}", text, scrubbed);
+        }
+    }
 
     fn client(mode: IpAnonymization, value: &str) -> String {
         let mut out = Vec::new();
@@ -314,6 +380,14 @@ mod tests {
         assert_eq!(
             scrub("h2 2026-10-10T13:55:36.094015Z app/lb 203.0.113.9:51234 - 0.001"),
             "h2 2026-10-10T13:55:36.094015Z app/lb 203.0.113.0:51234 - 0.001"
+        );
+        assert_eq!(
+            scrub("from client:203.0.113.9. then ab198.51.100.7 and client:2001:db8:7:1::9."),
+            "from client:203.0.113.0. then ab198.51.100.0 and client:2001:db8:7::."
+        );
+        assert_eq!(
+            scrub("::ffff:198.51.100.7 1.2.3.4.5 999.1.1.1"),
+            "198.51.100.0 1.2.3.4.5 999.1.1.1"
         );
         // no address: borrowed, untouched (times, versions, hex ids)
         let plain = "13:55:36 Chrome/120.0.6099.130 deadbeef";

@@ -59,6 +59,10 @@ pub const DDL: &[(&str, &str)] = &[
     ),
     ("access_logs", include_str!("../ddl/access_logs.sql")),
     ("rejects", include_str!("../ddl/rejects.sql")),
+    (
+        "access_logs_unique",
+        include_str!("../ddl/access_logs_unique.sql"),
+    ),
 ];
 
 pub fn report(name: &str) -> Option<&'static Report> {

@@ -98,3 +98,19 @@ fn the_rejects_ddl_is_the_rejects_output() {
     assert_eq!(names, loglake_schema::REJECT_FIELDS);
     assert_eq!(partitions, [("dt".to_string(), "string".to_string())]);
 }
+
+/// The view without redelivered copies selects every column of the table, in table order.
+#[test]
+fn the_unique_view_has_every_column() {
+    let ddl = DDL
+        .iter()
+        .find(|(name, _)| *name == "access_logs_unique")
+        .unwrap()
+        .1;
+    let select = ddl.find("SELECT\n").unwrap() + "SELECT\n".len();
+    let end = ddl.find("\nFROM (").unwrap();
+    let columns: Vec<&str> = ddl[select..end].split(',').map(str::trim).collect();
+    let expected: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
+    assert_eq!(columns, expected);
+    assert!(ddl.contains("PARTITION BY dt, source, source_line"));
+}
