@@ -6,6 +6,8 @@ mod support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::kinesis::KinesisEvent;
@@ -554,4 +556,98 @@ fn what_firehose_keeps_refusing_is_redelivered_by_kinesis_and_nothing_is_lost() 
     all.sort();
     all.dedup();
     assert_eq!(all.len() as u64, metrics.rows_out, "a row was lost");
+}
+
+/// Rows of `accepted` by (source, source_line), with the row's JSON: the copies a redelivery left
+/// must be the same row.
+fn rows_by_line(accepted: &[(String, Vec<u8>)]) -> BTreeMap<(String, i64), Vec<Vec<u8>>> {
+    let mut rows: BTreeMap<(String, i64), Vec<Vec<u8>>> = BTreeMap::new();
+    for (_, data) in accepted.iter().filter(|(stream, _)| stream == "rows") {
+        for row in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let parsed: Value = serde_json::from_slice(row).unwrap();
+            let key = (
+                parsed["source"].as_str().unwrap().to_string(),
+                parsed["source_line"].as_i64().unwrap(),
+            );
+            rows.entry(key).or_default().push(row.to_vec());
+        }
+    }
+    rows
+}
+
+#[test]
+fn firehose_down_for_part_of_the_run_delays_delivery_and_loses_nothing() {
+    let (records, _) = many_records();
+    let Run {
+        failures,
+        accepted,
+        metrics,
+    } = run_against(&records, |call, _| match call {
+        0..=5 => FirehoseReply::Down,
+        _ => FirehoseReply::FailEntries(vec![]),
+    });
+    assert!(failures.is_empty(), "{failures:?}");
+    assert!(metrics.retries >= 6, "{metrics:?}");
+    let rows = rows_by_line(&accepted);
+    assert_eq!(rows.len() as u64, metrics.rows_out);
+    assert!(
+        rows.values().all(|copies| copies.len() == 1),
+        "a row arrived twice"
+    );
+}
+
+/// Lambda kills an invocation that runs out of time, answering nothing: Kinesis then hands the
+/// whole batch to the function again. What Firehose took before the kill arrives twice, and the
+/// copies are exactly the rows with the same `source` and `source_line`, byte for byte.
+#[test]
+fn a_function_killed_mid_batch_is_redelivered_and_only_whole_rows_are_duplicated() {
+    let (records, _) = many_records();
+    let text = event_text(&kinesis_event(&records));
+    // Firehose takes the rows' records but the first; the retry of that one hangs, and the
+    // invocation is killed while it does.
+    let hanging = Arc::new(AtomicBool::new(false));
+    let hang = Arc::clone(&hanging);
+    let (endpoint, first_accepted) = fake_firehose(move |call, _| match call {
+        0 => FirehoseReply::FailEntries(vec![0]),
+        _ => {
+            hang.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(500));
+            FirehoseReply::FailEntries(vec![])
+        }
+    });
+    let killed = runtime().block_on(async {
+        let function = function(&endpoint, "rows", Some("rejects"));
+        let hung = async {
+            while !hanging.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        };
+        tokio::select! {
+            _ = function.handle(&text, deadline()) => false,
+            () = hung => true,
+        }
+    });
+    assert!(killed, "the invocation should have been cut short");
+    // the hanging call completes on Firehose's side after the kill, as a real one can
+    std::thread::sleep(Duration::from_millis(800));
+    let first = first_accepted.lock().unwrap().clone();
+    assert!(!first.is_empty());
+
+    let again = run_against(&records, |_, _| FirehoseReply::FailEntries(vec![]));
+    assert!(again.failures.is_empty());
+    let mut all = first.clone();
+    all.extend(again.accepted.iter().cloned());
+    let rows = rows_by_line(&all);
+    // every line arrived (at least once) ...
+    assert_eq!(rows.len() as u64, again.metrics.rows_out);
+    // ... and every copy is the same row, and the copies are what Firehose took before the kill
+    assert!(rows
+        .values()
+        .all(|copies| copies.windows(2).all(|w| w[0] == w[1])));
+    let copies: usize = rows.values().map(|copies| copies.len() - 1).sum();
+    assert_eq!(
+        copies,
+        rows_by_line(&first).values().map(Vec::len).sum::<usize>()
+    );
+    assert!(copies > 0);
 }

@@ -196,6 +196,9 @@ pub fn expected_partition(line: &str) -> (String, i64) {
 pub enum FirehoseReply {
     /// Fail the whole call as throttled (`ServiceUnavailableException`).
     Throttle,
+    /// The service is down: HTTP 503 without an AWS error body, as a load balancer in front of
+    /// it answers.
+    Down,
     /// Accept the records, except those at these indices (failed with `ServiceUnavailableException`).
     FailEntries(Vec<usize>),
 }
@@ -235,6 +238,9 @@ pub fn fake_firehose(
             .collect();
         let call = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         match reply(call, &records) {
+            FirehoseReply::Down => {
+                HttpResponse::json(503, &json!({"message": "Service Unavailable"}))
+            }
             FirehoseReply::Throttle => {
                 let mut response = HttpResponse::json(
                     400,
