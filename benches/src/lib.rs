@@ -27,6 +27,26 @@ impl Rng {
     }
 }
 
+/// The decoder's settings as the functions read them from the environment, for the benchmark
+/// binaries: `FORMAT` (as `LOG_FORMAT`), `KEEP_EXTRA_FIELDS`, `ANONYMIZE_IP` and
+/// `ANONYMIZE_IP_KEY`; the rest the defaults.
+pub fn decoder_options_from_env() -> anyhow::Result<loglake_decode::DecoderOptions> {
+    use loglake_parser::{ExtraFields, IpAnonymization, LogFormat};
+    let setting = |name| std::env::var(name).ok();
+    Ok(loglake_decode::DecoderOptions {
+        format: LogFormat::from_setting(setting("FORMAT").as_deref())
+            .map_err(anyhow::Error::msg)?,
+        keep_extra_fields: ExtraFields::from_setting(setting("KEEP_EXTRA_FIELDS").as_deref())
+            .map_err(anyhow::Error::msg)?,
+        anonymize_ip: IpAnonymization::from_setting(
+            setting("ANONYMIZE_IP").as_deref(),
+            setting("ANONYMIZE_IP_KEY").as_deref(),
+        )
+        .map_err(anyhow::Error::msg)?,
+        ..Default::default()
+    })
+}
+
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];

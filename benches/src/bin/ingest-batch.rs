@@ -5,16 +5,14 @@
 //! 10,000 records holding 6 MB of lines), then prints one JSON object: the best and median
 //! milliseconds per invocation, what the batch held and produced, and the peak RSS from the
 //! event's bytes on. The runs share their user-agent cache, as a warm function's invocations do.
-//! `FORMAT` and `KEEP_EXTRA_FIELDS` are read as the function reads `LOG_FORMAT` and
-//! `KEEP_EXTRA_FIELDS`.
+//! `FORMAT`, `KEEP_EXTRA_FIELDS`, `ANONYMIZE_IP` and `ANONYMIZE_IP_KEY` are read as the function
+//! reads its settings (`FORMAT` as `LOG_FORMAT`).
 
 use std::io::Read;
 use std::time::Instant;
 
 use anyhow::Context;
-use loglake_decode::DecoderOptions;
 use loglake_ingest::{prepare, KinesisEventText, RejectsOutput};
-use loglake_parser::{ExtraFields, LogFormat};
 use loglake_stream::UserAgentColumns;
 
 // The system allocator, tuned as the `ingest` binary tunes it: the peak RSS is then the
@@ -47,14 +45,7 @@ fn main() -> anyhow::Result<()> {
     // The peak RSS reported is the invocation's: the event's bytes and everything after them.
     loglake_benches::reset_peak_rss();
 
-    let setting = |name| std::env::var(name).ok();
-    let options = DecoderOptions {
-        format: LogFormat::from_setting(setting("FORMAT").as_deref())
-            .map_err(anyhow::Error::msg)?,
-        keep_extra_fields: ExtraFields::from_setting(setting("KEEP_EXTRA_FIELDS").as_deref())
-            .map_err(anyhow::Error::msg)?,
-        ..DecoderOptions::default()
-    };
+    let options = loglake_benches::decoder_options_from_env()?;
     let mut times = Vec::with_capacity(runs);
     let mut summary = None;
     // As in a warm function, the user agents classified by earlier invocations are kept.

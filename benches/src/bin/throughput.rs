@@ -11,9 +11,8 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use loglake_decode::{Decoder, DecoderOptions};
+use loglake_decode::Decoder;
 use loglake_lake::{LakeOptions, LakeWriter};
-use loglake_parser::{ExtraFields, IpAnonymization, LogFormat};
 
 fn main() -> anyhow::Result<()> {
     let path = std::env::args()
@@ -32,21 +31,9 @@ fn main() -> anyhow::Result<()> {
             std::env::temp_dir().join(format!("loglake-throughput-{}", std::process::id()));
         let mut lake =
             (stage == "lake").then(|| LakeWriter::new(&lake_dir, &path, LakeOptions::default()));
-        // `FORMAT=NAME` parses the file in that format (default `auto`); `KEEP_EXTRA_FIELDS=true`
-        // fills `extra_fields`; `ANONYMIZE_IP` (and `ANONYMIZE_IP_KEY`) as the functions read them.
-        let setting = |name| std::env::var(name).ok();
-        let options = DecoderOptions {
-            format: LogFormat::from_setting(setting("FORMAT").as_deref())
-                .map_err(anyhow::Error::msg)?,
-            keep_extra_fields: ExtraFields::from_setting(setting("KEEP_EXTRA_FIELDS").as_deref())
-                .map_err(anyhow::Error::msg)?,
-            anonymize_ip: IpAnonymization::from_setting(
-                setting("ANONYMIZE_IP").as_deref(),
-                setting("ANONYMIZE_IP_KEY").as_deref(),
-            )
-            .map_err(anyhow::Error::msg)?,
-            ..DecoderOptions::default()
-        };
+        // `FORMAT=NAME` parses the file in that format (default `auto`); `KEEP_EXTRA_FIELDS`,
+        // `ANONYMIZE_IP` and `ANONYMIZE_IP_KEY` as the functions read them.
+        let options = loglake_benches::decoder_options_from_env()?;
         let mut decoder = Decoder::new(path.as_str(), options);
         let (mut lines, mut rows) = (0u64, 0u64);
         let started = Instant::now();
