@@ -11,9 +11,9 @@
 //! as `field_N` (N its position), never a reject. Other lines AWS writes to the same buckets (NLB
 //! TLS lines, ALB connection logs) are rejected.
 
-use super::elb_classic::{load_balancer_fields, read_tail, HeadKeys};
+use super::elb_classic::{load_balancer_fields, read_tail, HeadKeys, TailKeys};
 use super::{LineFormat, ParseLine};
-use crate::line::{dash_is_none, static_json_key, AccessLine, Cursor, ExtraFields};
+use crate::line::{static_json_key, AccessLine, Cursor, ExtraFields};
 use crate::reject::RejectReason;
 
 /// Parser of ALB access-log lines.
@@ -32,31 +32,32 @@ const HEAD_KEYS: HeadKeys = [
     static_json_key!("received_bytes"),
 ];
 
-/// The fields after the user agent (the 15th field), in AWS's order.
-const TAIL_KEYS: [&[u8]; 19] = [
-    static_json_key!("ssl_cipher"),
-    static_json_key!("ssl_protocol"),
-    static_json_key!("target_group_arn"),
-    static_json_key!("trace_id"),
-    static_json_key!("domain_name"),
-    static_json_key!("chosen_cert_arn"),
-    static_json_key!("matched_rule_priority"),
-    static_json_key!("request_creation_time"),
-    static_json_key!("actions_executed"),
-    static_json_key!("redirect_url"),
-    static_json_key!("error_reason"),
-    static_json_key!("target_port_list"),
-    static_json_key!("target_status_code_list"),
-    static_json_key!("classification"),
-    static_json_key!("classification_reason"),
-    static_json_key!("conn_trace_id"),
-    static_json_key!("transformed_host"),
-    static_json_key!("transformed_uri"),
-    static_json_key!("request_transform_status"),
-];
-
-/// Where `domain_name`, which fills `vhost`, is in [`TAIL_KEYS`].
-const DOMAIN_NAME_AT: usize = 4;
+/// The fields after the user agent, the 14th field.
+const TAIL: TailKeys = TailKeys {
+    keys: &[
+        static_json_key!("ssl_cipher"),
+        static_json_key!("ssl_protocol"),
+        static_json_key!("target_group_arn"),
+        static_json_key!("trace_id"),
+        static_json_key!("domain_name"),
+        static_json_key!("chosen_cert_arn"),
+        static_json_key!("matched_rule_priority"),
+        static_json_key!("request_creation_time"),
+        static_json_key!("actions_executed"),
+        static_json_key!("redirect_url"),
+        static_json_key!("error_reason"),
+        static_json_key!("target_port_list"),
+        static_json_key!("target_status_code_list"),
+        static_json_key!("classification"),
+        static_json_key!("classification_reason"),
+        static_json_key!("conn_trace_id"),
+        static_json_key!("transformed_host"),
+        static_json_key!("transformed_uri"),
+        static_json_key!("request_transform_status"),
+    ],
+    agent_position: 14,
+    domain_name_at: Some(4),
+};
 
 /// The request types an ALB logs first on each line.
 const TYPES: [&[u8]; 6] = [b"http", b"https", b"h2", b"grpcs", b"ws", b"wss"];
@@ -83,17 +84,7 @@ impl ParseLine for Alb {
         extra.clear();
         extra.push(static_json_key!("type"), kind);
         let mut parsed = load_balancer_fields(&mut cursor, &HEAD_KEYS, extra)?;
-        // Without the other fields, the line is read up to `domain_name`.
-        let count = match extra.kept() {
-            true => usize::MAX,
-            false => DOMAIN_NAME_AT + 1,
-        };
-        read_tail(&mut cursor, count, |index, value| match TAIL_KEYS.get(index) {
-            _ if index == DOMAIN_NAME_AT => parsed.vhost = dash_is_none(value).or(parsed.vhost),
-            Some(key) => extra.push(key, value),
-            None => extra.push_numbered(15 + index, value),
-        });
-        extra.finish();
+        read_tail(&mut cursor, &TAIL, &mut parsed, extra);
         Ok(parsed)
     }
 

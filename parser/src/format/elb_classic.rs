@@ -38,8 +38,23 @@ const HEAD_KEYS: HeadKeys = [
     static_json_key!("received_bytes"),
 ];
 
-/// The keys of the fields after the user agent (the 13th field), in AWS's order.
-const TAIL_KEYS: [&[u8]; 2] = [static_json_key!("ssl_cipher"), static_json_key!("ssl_protocol")];
+/// The fields after the user agent, the 13th field.
+const TAIL: TailKeys = TailKeys {
+    keys: &[static_json_key!("ssl_cipher"), static_json_key!("ssl_protocol")],
+    agent_position: 13,
+    domain_name_at: None,
+};
+
+/// The fields after the user agent, in AWS's order.
+pub(crate) struct TailKeys {
+    pub(crate) keys: &'static [&'static [u8]],
+    /// The user agent's position on the line, 1-based: a field past `keys` is kept as
+    /// `field_N`, N its own position.
+    pub(crate) agent_position: usize,
+    /// Where `domain_name` is in `keys`: it fills `vhost`, and is read even when the other
+    /// fields are not kept.
+    pub(crate) domain_name_at: Option<usize>,
+}
 
 impl LineFormat for ElbClassic {
     const NAME: &'static str = "elb_classic";
@@ -57,14 +72,8 @@ impl ParseLine for ElbClassic {
         let extra = &mut self.extra;
         extra.clear();
         let mut cursor = Cursor { line, pos: 0 };
-        let parsed = load_balancer_fields(&mut cursor, &HEAD_KEYS, extra)?;
-        if extra.kept() {
-            read_tail(&mut cursor, usize::MAX, |index, value| match TAIL_KEYS.get(index) {
-                Some(key) => extra.push(key, value),
-                None => extra.push_numbered(14 + index, value),
-            });
-        }
-        extra.finish();
+        let mut parsed = load_balancer_fields(&mut cursor, &HEAD_KEYS, extra)?;
+        read_tail(&mut cursor, &TAIL, &mut parsed, extra);
         Ok(parsed)
     }
 
@@ -145,26 +154,40 @@ pub(crate) fn load_balancer_fields<'a>(
     })
 }
 
-/// Reads up to `count` space-separated fields after the user agent, bare or quoted (a quoted
-/// one without its quotes, `-` for `""`), giving each to `field` with its index after the
-/// agent. A quote that never closes ends the line.
+/// Reads the space-separated fields after the user agent, bare or quoted (a quoted one without
+/// its quotes, `-` for `""`), into `extra` under `tail`'s keys, `domain_name` into `vhost`,
+/// and closes `extra`. Without the other fields, the line is read only as far as
+/// `domain_name`, if at all. A quote that never closes ends the line.
 pub(crate) fn read_tail<'a>(
     cursor: &mut Cursor<'a>,
-    count: usize,
-    mut field: impl FnMut(usize, &'a [u8]),
+    tail: &TailKeys,
+    parsed: &mut AccessLine<'a>,
+    extra: &mut ExtraFields,
 ) {
+    let count = match (extra.kept(), tail.domain_name_at) {
+        (true, _) => usize::MAX,
+        (false, Some(at)) => at + 1,
+        (false, None) => 0,
+    };
     let mut index = 0;
     while index < count && cursor.eat(b" ") {
         let value = match cursor.eat(b"\"") {
             true => match cursor.quoted_body() {
                 Some(text) => text.map_or(&b"-"[..], |text| text.bytes),
-                None => return,
+                None => break,
             },
             false => cursor.word(),
         };
-        field(index, value);
+        match tail.keys.get(index) {
+            _ if Some(index) == tail.domain_name_at => {
+                parsed.vhost = dash_is_none(value).or(parsed.vhost)
+            }
+            Some(key) => extra.push(key, value),
+            None => extra.push_numbered(tail.agent_position + 1 + index, value),
+        }
         index += 1;
     }
+    extra.finish();
 }
 
 /// The address of `address:port` (IPv6 addresses are written without brackets, so the port is
