@@ -136,6 +136,11 @@ enum Command {
         /// Where Athena writes results (s3://…), if the workgroup does not set it.
         #[arg(long, requires = "athena")]
         output: Option<String>,
+        /// Count each input line once: read the `access_logs_unique` view, which drops the copies
+        /// an at-least-once delivery can leave (rows with the same `source` and `source_line`).
+        /// On Athena the view must have been created (the template's named query).
+        #[arg(long)]
+        unique: bool,
     },
 }
 
@@ -278,6 +283,7 @@ fn main() -> ExitCode {
             workgroup,
             database,
             output,
+            unique,
         } => {
             if list {
                 print!("{}", query::list());
@@ -294,7 +300,7 @@ fn main() -> ExitCode {
             let outcome = query::find(name.as_deref().unwrap_or_default())
                 .map_err(anyhow::Error::from)
                 .and_then(|report| Ok((report, DateRange::new(&from, &to)?)))
-                .and_then(|(report, range)| query::run(report, &range, &engine));
+                .and_then(|(report, range)| query::run(report, &range, &engine, unique));
             match outcome {
                 Ok(outcome) => {
                     print!("{}", outcome.table.render(format));

@@ -15,7 +15,9 @@ use datafusion::datasource::listing::{
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::SessionContext;
 use loglake_queries::athena::{self, AthenaTarget, PollPolicy};
-use loglake_queries::{for_datafusion, Cell, DateRange, QueryError, Report, ResultTable};
+use loglake_queries::{
+    for_datafusion, reading, Cell, DateRange, QueryError, Report, ResultTable, DDL, UNIQUE_VIEW,
+};
 
 /// Where a report runs.
 pub enum Engine {
@@ -32,27 +34,38 @@ pub struct QueryOutcome {
     pub note: String,
 }
 
-pub fn run(report: &Report, range: &DateRange, engine: &Engine) -> anyhow::Result<QueryOutcome> {
+/// Runs `report` over `range`; with `unique`, over the view without redelivered copies.
+pub fn run(
+    report: &Report,
+    range: &DateRange,
+    engine: &Engine,
+    unique: bool,
+) -> anyhow::Result<QueryOutcome> {
+    let sql = match unique {
+        true => reading(report.sql, UNIQUE_VIEW),
+        false => report.sql.to_string(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
         match engine {
-            Engine::Local { lake } => run_local(report, range, lake).await,
-            Engine::Athena(target) => run_athena(report, range, target).await,
+            Engine::Local { lake } => run_local(report, &sql, range, lake).await,
+            Engine::Athena(target) => run_athena(report, &sql, range, target).await,
         }
     })
 }
 
 async fn run_local(
     report: &Report,
+    sql: &str,
     range: &DateRange,
     lake: &Path,
 ) -> anyhow::Result<QueryOutcome> {
     let started = Instant::now();
     let context = local_context(lake).await?;
-    let sql = for_datafusion(report.sql, range)?;
+    let sql = for_datafusion(sql, range)?;
     let frame = context
         .sql(&sql)
         .await
@@ -91,7 +104,8 @@ fn bytes_scanned(plan: &dyn ExecutionPlan) -> usize {
 }
 
 /// A DataFusion session with the lake registered as `access_logs`: a Hive-partitioned listing
-/// table, its schema the lake's file schema plus `dt` (string) and `hour` (int).
+/// table, its schema the lake's file schema plus `dt` (string) and `hour` (int); and the
+/// `access_logs_unique` view over it, from the same DDL as Athena's.
 pub async fn local_context(lake: &Path) -> anyhow::Result<SessionContext> {
     let table_dir = lake.join("access_logs");
     let table_dir = table_dir.canonicalize().with_context(|| {
@@ -114,11 +128,17 @@ pub async fn local_context(lake: &Path) -> anyhow::Result<SessionContext> {
         .with_schema(loglake_schema::file_schema());
     let context = SessionContext::new();
     context.register_table("access_logs", Arc::new(ListingTable::try_new(config)?))?;
+    let (_, view) = DDL
+        .iter()
+        .find(|(name, _)| *name == UNIQUE_VIEW)
+        .expect("shipped");
+    context.sql(view).await.context("creating the view")?;
     Ok(context)
 }
 
 async fn run_athena(
     report: &Report,
+    sql: &str,
     range: &DateRange,
     target: &AthenaTarget,
 ) -> anyhow::Result<QueryOutcome> {
@@ -126,7 +146,7 @@ async fn run_athena(
     let result = athena::run_query(
         &client,
         target,
-        report.sql,
+        sql,
         &range.parameters(),
         PollPolicy::default(),
     )

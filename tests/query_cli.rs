@@ -97,6 +97,49 @@ fn reports_run_on_the_local_lake_in_every_format() {
 }
 
 #[test]
+fn unique_counts_a_redelivered_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = sample_lake(dir.path());
+    // One hour's file delivered a second time, as Firehose writes the rows of a Kinesis record
+    // that was redelivered after it had taken them.
+    let hour = std::fs::read_dir(Path::new(&lake).join("access_logs"))
+        .unwrap()
+        .map(|dt| {
+            std::fs::read_dir(dt.unwrap().path())
+                .unwrap()
+                .next()
+                .unwrap()
+        })
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let file = std::fs::read_dir(&hour)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(&file, hour.join("redelivered.parquet")).unwrap();
+
+    let requests = |unique: bool| -> i64 {
+        let mut args = vec![
+            "query",
+            "traffic_by_hour",
+            "--lake",
+            &lake,
+            "--format",
+            "json",
+        ];
+        args.extend(unique.then_some("--unique"));
+        let rows = json(&loglake(&args));
+        rows.iter().map(|r| r["requests"].as_i64().unwrap()).sum()
+    };
+    assert!(requests(false) > 1999, "the copy is read as more rows");
+    assert_eq!(requests(true), 1999, "every line of the sample, once");
+}
+
+#[test]
 fn list_and_errors() {
     let listing = String::from_utf8(loglake(&["query", "--list"]).stdout).unwrap();
     for name in [

@@ -53,7 +53,28 @@ fn render(template: &Value, value: &Value) -> String {
             }
             out + rest
         }
+        Value::Tagged(tagged) if tagged.tag == "!If" => {
+            let [condition, then, otherwise] = tagged.value.as_sequence().unwrap().as_slice() else {
+                panic!("!If takes three values");
+            };
+            let holds = evaluate(template, &template["Conditions"][condition.as_str().unwrap()]);
+            render(template, if holds { then } else { otherwise })
+        }
         other => panic!("cannot render {other:?}"),
+    }
+}
+
+/// A condition as a deployed stack with the parameters' defaults would evaluate it
+/// (`!Equals` and `!Not`: what the template uses).
+fn evaluate(template: &Value, condition: &Value) -> bool {
+    let Value::Tagged(tagged) = condition else {
+        panic!("a condition: {condition:?}");
+    };
+    let operands = tagged.value.as_sequence().unwrap();
+    match tagged.tag.to_string().as_str() {
+        "!Equals" => render(template, &operands[0]) == render(template, &operands[1]),
+        "!Not" => !evaluate(template, &operands[0]),
+        other => panic!("cannot evaluate {other}"),
     }
 }
 
@@ -227,6 +248,22 @@ fn functions_point_at_their_crates_and_set_what_their_code_reads() {
             _ => {}
         }
     }
+}
+
+#[test]
+fn the_hash_key_comes_from_secrets_manager_when_a_secret_is_named() {
+    let mut template = template();
+    let functions = |template: &Value| {
+        let functions = resources(template, "AWS::Serverless::Function");
+        (functions.values())
+            .filter_map(|f| f["Environment"]["Variables"].get("ANONYMIZE_IP_KEY"))
+            .map(|key| render(template, key))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(functions(&template), ["", "", "", ""], "by default, the NoEcho parameter's");
+    template["Parameters"]["AnonymizeIpKeySecret"]["Default"] = "loglake/ip-key".into();
+    let resolved = "{{resolve:secretsmanager:x:SecretString}}";
+    assert_eq!(functions(&template), [resolved; 4]);
 }
 
 #[test]

@@ -98,6 +98,13 @@ impl IpAnonymization {
                 at += 1;
                 continue;
             }
+            // The hex digits of a JSON escape (`\u0000`, `\b`, `\f`) are not part of an
+            // address, and rewriting them would break the JSON of `extra_fields`.
+            let escape = escape_digits_before(text, at).min(run);
+            if escape > 0 {
+                at += escape;
+                continue;
+            }
             match ipv6_in(&text[at..at + run]) {
                 Some((from, to, address)) => {
                     let address = address.to_ipv4_mapped().map_or(address.into(), IpAddr::V4);
@@ -188,6 +195,21 @@ fn write_hash(key: &[u8], value: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Bytes an address and its port are written with.
+/// How many bytes from `at`, a run of address bytes, belong to a JSON escape that begins before
+/// it: 4 after `\u`, 1 for the `b` of `\b` and the `f` of `\f`, else 0. A `\` starts an escape
+/// when an odd number of them come in a row.
+fn escape_digits_before(text: &[u8], at: usize) -> usize {
+    let backslashes_before = |end: usize| {
+        let before = &text[..end];
+        before.iter().rev().take_while(|&&b| b == b'\\').count()
+    };
+    match text[..at] {
+        [.., b'\\', b'u'] if backslashes_before(at - 1) % 2 == 1 => 4,
+        [.., b'\\'] if matches!(text[at], b'b' | b'f') && backslashes_before(at) % 2 == 1 => 1,
+        _ => 0,
+    }
+}
+
 fn is_address_byte(b: u8) -> bool {
     b.is_ascii_hexdigit() || b == b'.' || b == b':'
 }
@@ -265,6 +287,20 @@ mod tests {
             let scrubbed = String::from_utf8(mode.scrub(text.as_bytes()).into_owned()).unwrap();
             prop_assert!(!scrubbed.contains(&address), "{} -> {}", text, scrubbed);
         }
+    }
+
+    #[test]
+    fn json_escapes_next_to_an_address_stay_whole() {
+        let slash24 = IpAnonymization::Truncate { ipv4_prefix: 24 };
+        let scrub = |text: &str| String::from_utf8(slash24.scrub(text.as_bytes()).into_owned());
+        // Found by the fuzz target `decode_lines`: `\u0000::1` lost its `0000`.
+        let json = r#"{"a":"[\u0000::1]:80 \u00001.2.3.4 \bdb8::1 \fe80::1 \\2001:db8::1"}"#;
+        let scrubbed = scrub(json).unwrap();
+        assert_eq!(
+            scrubbed,
+            r#"{"a":"[\u0000::]:80 \u00001.2.3.0 \bdb8:: \fe80:: \\2001:db8::"}"#
+        );
+        serde_json::from_str::<serde_json::Value>(&scrubbed).unwrap();
     }
 
     fn client(mode: IpAnonymization, value: &str) -> String {

@@ -21,8 +21,9 @@ use crate::RejectReason;
 pub const KPL_MAGIC: [u8; 4] = [0xF3, 0x89, 0x9A, 0xC2];
 const MD5_LEN: usize = 16;
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-/// Kinesis records are at most 1 MiB; CloudWatch payloads inflate about tenfold. Anything
-/// inflating beyond this is rejected rather than allowed to exhaust memory.
+/// Kinesis records are at most 1 MiB; CloudWatch payloads inflate about tenfold. A record whose
+/// gzip inflates beyond this in all (the sum over a KPL aggregate's user records: each one can
+/// be a small bomb) is rejected rather than allowed to exhaust memory.
 pub const MAX_INFLATED_BYTES: u64 = 64 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -104,17 +105,18 @@ pub struct CloudWatchLogEvent {
 /// Decodes one record's data (already base64-decoded).
 pub fn decode_payload(data: &[u8]) -> Result<DecodedPayload<'_>, PayloadError> {
     let mut decoded = DecodedPayload::default();
+    let mut inflate_budget = MAX_INFLATED_BYTES;
     match deaggregate(data)? {
         Some(records) => {
             for record in &records {
-                let inner = decode_unaggregated(&record.data)?;
+                let inner = decode_unaggregated(&record.data, &mut inflate_budget)?;
                 decoded.control_messages += inner.control_messages;
                 for text in inner.texts {
                     decoded.texts.push(into_owned(text));
                 }
             }
         }
-        None => decoded = decode_unaggregated(data)?,
+        None => decoded = decode_unaggregated(data, &mut inflate_budget)?,
     }
     Ok(decoded)
 }
@@ -126,13 +128,18 @@ fn into_owned(text: LogText<'_>) -> LogText<'static> {
     }
 }
 
-fn decode_unaggregated(data: &[u8]) -> Result<DecodedPayload<'_>, PayloadError> {
+/// One payload that is not an aggregate; its inflated bytes are taken from `inflate_budget`.
+fn decode_unaggregated<'a>(
+    data: &'a [u8],
+    inflate_budget: &mut u64,
+) -> Result<DecodedPayload<'a>, PayloadError> {
     let mut decoded = DecodedPayload::default();
     if !data.starts_with(&GZIP_MAGIC) {
         decoded.texts.push(LogText::Lines(Cow::Borrowed(data)));
         return Ok(decoded);
     }
-    let inflated = inflate(data)?;
+    let inflated = inflate(data, *inflate_budget)?;
+    *inflate_budget -= inflated.len() as u64;
     if inflated.first() == Some(&b'{') && looks_like_cloudwatch(&inflated) {
         let message: CloudWatchMessage = serde_json::from_slice(&inflated)
             .map_err(|e| PayloadError::BadCloudWatchEnvelope(e.to_string()))?;
@@ -155,13 +162,14 @@ fn looks_like_cloudwatch(json: &[u8]) -> bool {
     memchr::memmem::find(json, b"\"messageType\"").is_some()
 }
 
-fn inflate(data: &[u8]) -> Result<Vec<u8>, PayloadError> {
+/// `data` inflated, if it takes at most `max_bytes`.
+fn inflate(data: &[u8], max_bytes: u64) -> Result<Vec<u8>, PayloadError> {
     let mut out = Vec::with_capacity(data.len() * 4);
     MultiGzDecoder::new(data)
-        .take(MAX_INFLATED_BYTES + 1)
+        .take(max_bytes + 1)
         .read_to_end(&mut out)
         .map_err(|e| PayloadError::BadGzip(e.to_string()))?;
-    if out.len() as u64 > MAX_INFLATED_BYTES {
+    if out.len() as u64 > max_bytes {
         return Err(PayloadError::GzipTooLarge);
     }
     Ok(out)
@@ -450,5 +458,18 @@ mod tests {
     fn gzip_bombs_are_refused() {
         let bomb = gzip(&vec![b'\n'; MAX_INFLATED_BYTES as usize + 1]);
         assert_eq!(decode_payload(&bomb), Err(PayloadError::GzipTooLarge));
+        // Each of an aggregate's records within the limit, together beyond it: the limit is
+        // the record's, not each gzip's.
+        let quarter = gzip(&vec![b'\n'; MAX_INFLATED_BYTES as usize / 4]);
+        let records = [(0, &quarter[..]); 4];
+        assert_eq!(
+            decode_payload(&aggregate(&["k"], &records)).map(|p| p.texts.len()),
+            Ok(4)
+        );
+        let records = [(0, &quarter[..]); 5];
+        assert_eq!(
+            decode_payload(&aggregate(&["k"], &records)),
+            Err(PayloadError::GzipTooLarge)
+        );
     }
 }

@@ -65,6 +65,16 @@ pub const DDL: &[(&str, &str)] = &[
     ),
 ];
 
+/// The view of `access_logs` without the copies an at-least-once delivery leaves
+/// (`ddl/access_logs_unique.sql`): `loglake query --unique` reads it.
+pub const UNIQUE_VIEW: &str = "access_logs_unique";
+
+/// A report's SQL reading `table` in place of `access_logs` (each report reads it in one
+/// `FROM access_logs` line; a test checks).
+pub fn reading(sql: &str, table: &str) -> String {
+    sql.replace("FROM access_logs\n", &format!("FROM {table}\n"))
+}
+
 pub fn report(name: &str) -> Option<&'static Report> {
     REPORTS.iter().find(|r| r.name == name)
 }
@@ -229,6 +239,23 @@ mod tests {
             for_datafusion("SELECT 1 WHERE dt = ?", &range),
             Err(QueryError::Parameters { found: 1 })
         );
+    }
+
+    #[test]
+    fn every_report_reads_the_table_in_one_line_that_reading_rewrites() {
+        for report in REPORTS {
+            assert_eq!(
+                report.sql.matches("access_logs").count(),
+                1,
+                "{}",
+                report.name
+            );
+            let unique = reading(report.sql, UNIQUE_VIEW);
+            assert_eq!(unique.matches(UNIQUE_VIEW).count(), 1, "{}", report.name);
+            assert_eq!(unique.replace(UNIQUE_VIEW, "access_logs"), report.sql);
+        }
+        let view = DDL.iter().find(|(name, _)| *name == UNIQUE_VIEW).unwrap().1;
+        assert!(view.contains(&format!("VIEW {UNIQUE_VIEW} AS")));
     }
 
     #[test]

@@ -7,7 +7,6 @@
 
 pub mod config;
 pub mod delivery;
-pub mod event;
 pub mod metrics;
 pub mod raw_event;
 
@@ -25,7 +24,7 @@ use tokio::time::Instant;
 
 pub use config::{Config, ConfigError};
 use delivery::{deliver, DeliveryReport, PutRecordBatch, RetryPolicy};
-pub use event::{EventError, KinesisBatch, KinesisBatchRecord, KinesisEventText};
+pub use loglake_stream::{EventError, KinesisBatch, KinesisBatchRecord, KinesisEventText};
 use metrics::InvocationMetrics;
 pub use raw_event::RawEvents;
 

@@ -4,7 +4,7 @@
 
 mod support;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use base64::Engine;
 use loglake_ingest::delivery::{FirehoseClient, RetryPolicy};
 use loglake_ingest::metrics::InvocationMetrics;
 use loglake_ingest::{Config, IngestFunction, KinesisEventText};
-use serde_json::Value;
+use serde_json::{json, Value};
 use support::*;
 use tokio::time::Instant;
 
@@ -650,4 +650,211 @@ fn a_function_killed_mid_batch_is_redelivered_and_only_whole_rows_are_duplicated
         rows_by_line(&first).values().map(Vec::len).sum::<usize>()
     );
     assert!(copies > 0);
+}
+
+/// Where Lambda's event source mapping reads a shard next: it advances past a batch the function
+/// answered without failures, re-reads from the first failure it reported, and re-reads the whole
+/// batch of an invocation that was killed.
+enum Checkpoint {
+    TrimHorizon,
+    At(String),
+    After(String),
+}
+
+/// A batch of the shard from `checkpoint`, as a Lambda event, with its records' sequence numbers.
+fn read_shard(
+    aws: &str,
+    stream: &str,
+    shard: &str,
+    arn: &str,
+    checkpoint: &Checkpoint,
+) -> (Value, Vec<String>) {
+    let mut request = json!({"StreamName": stream, "ShardId": shard});
+    match checkpoint {
+        Checkpoint::TrimHorizon => request["ShardIteratorType"] = "TRIM_HORIZON".into(),
+        Checkpoint::At(sequence) | Checkpoint::After(sequence) => {
+            let kind = match checkpoint {
+                Checkpoint::At(_) => "AT_SEQUENCE_NUMBER",
+                _ => "AFTER_SEQUENCE_NUMBER",
+            };
+            request["ShardIteratorType"] = kind.into();
+            request["StartingSequenceNumber"] = sequence.as_str().into();
+        }
+    }
+    let kinesis = |target: &str, body: &Value| aws_json(aws, "kinesis", target, body);
+    let iterator = kinesis("Kinesis_20131202.GetShardIterator", &request)["ShardIterator"].clone();
+    let batch = kinesis(
+        "Kinesis_20131202.GetRecords",
+        &json!({"ShardIterator": iterator, "Limit": 400}),
+    );
+    let records = batch["Records"].as_array().unwrap();
+    let sequences: Vec<String> = records
+        .iter()
+        .map(|r| r["SequenceNumber"].as_str().unwrap().to_string())
+        .collect();
+    let event = json!({"Records": records.iter().map(|r| json!({
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": r["PartitionKey"],
+            "sequenceNumber": r["SequenceNumber"],
+            "data": r["Data"],
+            "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"],
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": format!("{shard}:{}", r["SequenceNumber"].as_str().unwrap()),
+        "eventName": "aws:kinesis:record",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": arn,
+    })).collect::<Vec<_>>()});
+    (event, sequences)
+}
+
+/// The whole real-time path under chaos, with the records in the local stand-in's Kinesis stream
+/// and read back as Lambda's event source mapping reads them: Firehose down for a while, then an
+/// invocation killed mid-batch, then one record refused on every try. Every line arrives; the
+/// only copies are whole rows with the same `source` and `source_line`, each a byte-identical
+/// copy of its first delivery.
+#[test]
+fn through_a_kinesis_stream_every_line_arrives_despite_outages_kills_and_refusals() {
+    let Some(aws) = aws_standin() else {
+        return;
+    };
+    let kinesis = |target: &str, body: Value| aws_json(&aws, "kinesis", target, &body);
+    let stream = format!("web-logs-{}", std::process::id());
+    kinesis(
+        "Kinesis_20131202.CreateStream",
+        json!({"StreamName": stream, "ShardCount": 1}),
+    );
+    let description = kinesis(
+        "Kinesis_20131202.DescribeStream",
+        json!({"StreamName": stream}),
+    );
+    let arn = description["StreamDescription"]["StreamARN"]
+        .as_str()
+        .unwrap();
+    let shard = description["StreamDescription"]["Shards"][0]["ShardId"]
+        .as_str()
+        .unwrap();
+    let (records, lines) = many_records();
+    let mut sequences = Vec::new();
+    for chunk in records.chunks(500) {
+        let entries: Vec<Value> = chunk
+            .iter()
+            .map(|data| json!({"Data": base64(data), "PartitionKey": "web-1"}))
+            .collect();
+        let put = kinesis(
+            "Kinesis_20131202.PutRecords",
+            json!({"StreamName": stream, "Records": entries}),
+        );
+        assert_eq!(put["FailedRecordCount"], 0);
+        let put = put["Records"].as_array().unwrap();
+        sequences.extend(
+            put.iter()
+                .map(|r| r["SequenceNumber"].as_str().unwrap().to_string()),
+        );
+    }
+
+    // Firehose: down for its first calls; the first call with rows of input record 500 hangs
+    // until the invocation is killed (and then takes its records, as a call in flight can); the
+    // record holding rows of input record 1,000 is refused as often as the function tries in
+    // one invocation, so it hands that record back to Kinesis.
+    let source_of = |index: usize| {
+        format!(
+            "\"source\":\"kinesis:{stream}/{shard}/{}\"",
+            sequences[index]
+        )
+    };
+    let (killed_at, refused) = (source_of(500), source_of(1_000));
+    let hanging = Arc::new(AtomicBool::new(false));
+    let hang = Arc::clone(&hanging);
+    let (hung, refusals) = (AtomicBool::new(false), std::sync::atomic::AtomicU32::new(0));
+    let attempts = RetryPolicy::default().max_attempts;
+    let (firehose, accepted) = fake_firehose(move |call, batch| {
+        let holding = |source: &str| {
+            (batch.iter().enumerate())
+                .filter(|(_, data)| String::from_utf8_lossy(data).contains(source))
+                .map(|(i, _)| i)
+                .collect::<Vec<_>>()
+        };
+        if call < 3 {
+            return FirehoseReply::Down;
+        }
+        if !holding(&killed_at).is_empty() && !hung.swap(true, Ordering::SeqCst) {
+            hang.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let refuse = holding(&refused);
+        if !refuse.is_empty() && refusals.fetch_add(1, Ordering::SeqCst) < attempts {
+            return FirehoseReply::FailEntries(refuse);
+        }
+        FirehoseReply::FailEntries(vec![])
+    });
+
+    let (mut checkpoint, mut kills, mut handed_back, mut invocations) =
+        (Checkpoint::TrimHorizon, 0, 0, 0);
+    loop {
+        let (event, batch) = read_shard(&aws, &stream, shard, arn, &checkpoint);
+        let Some(last) = batch.last() else {
+            break;
+        };
+        invocations += 1;
+        assert!(invocations < 50, "the stream should drain");
+        let text = event_text(&event);
+        let answer = runtime().block_on(async {
+            let function = function(&firehose, "rows", Some("rejects"));
+            let killed = async {
+                while !hanging.swap(false, Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            };
+            tokio::select! {
+                answer = function.handle(&text, deadline()) => Some(answer.unwrap().0),
+                () = killed => None,
+            }
+        });
+        checkpoint = match answer {
+            None => {
+                kills += 1;
+                std::thread::sleep(Duration::from_millis(500));
+                checkpoint
+            }
+            Some(response) => match response.batch_item_failures.first() {
+                Some(failure) => {
+                    handed_back += 1;
+                    Checkpoint::At(failure.item_identifier.clone().unwrap())
+                }
+                None => Checkpoint::After(last.clone()),
+            },
+        };
+    }
+    assert_eq!(
+        (kills, handed_back),
+        (1, 1),
+        "each fault should have happened once"
+    );
+
+    let accepted = accepted.lock().unwrap().clone();
+    let rows = rows_by_line(&accepted);
+    let rejects: BTreeSet<(String, i64)> =
+        accepted_rows(&accepted, "rejects").into_iter().collect();
+    let known: BTreeSet<String> = (sequences.iter())
+        .map(|sequence| format!("kinesis:{stream}/{shard}/{sequence}"))
+        .collect();
+    assert!(rows
+        .keys()
+        .chain(&rejects)
+        .all(|(source, _)| known.contains(source)));
+    assert_eq!(
+        rows.len() + rejects.len(),
+        lines,
+        "every line, as a row or a reject"
+    );
+    assert!(rows
+        .values()
+        .all(|copies| copies.windows(2).all(|w| w[0] == w[1])));
+    assert!(
+        rows.values().any(|copies| copies.len() > 1),
+        "the kill and the hand-back leave copies"
+    );
 }

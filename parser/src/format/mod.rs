@@ -115,7 +115,7 @@ macro_rules! formats {
         #[derive(Debug, Clone)]
         pub enum LineParser {
             $($variant($module::$type),)+
-            Custom(CustomParser),
+            Custom(CustomParser<'static>),
         }
 
         impl LineParser {

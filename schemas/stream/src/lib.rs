@@ -1,10 +1,13 @@
-//! Rows → Firehose, for the real-time path: stream records (Kinesis payloads: plain, gzip,
+//! Rows → Firehose, for the real-time path: the Kinesis event read for its records
+//! ([`kinesis_event`]), stream records (Kinesis payloads: plain, gzip,
 //! CloudWatch Logs, KPL) decoded straight into JSON rows ([`StreamEncoder`], [`json`]), and the
 //! rows packed into Firehose records and requests within its limits ([`firehose`]).
 
 pub mod firehose;
 pub mod json;
+pub mod kinesis_event;
 pub mod stream;
 
 pub use json::{JsonRows, JsonRowsBuilder};
+pub use kinesis_event::{EventError, KinesisBatch, KinesisBatchRecord, KinesisEventText};
 pub use stream::{StreamEncoder, StreamRecord, StreamSink, StreamStats, UserAgentColumns};

@@ -113,19 +113,56 @@ fn handle_connection(
 /// request without an `Authorization` header as anonymous (and refuses object reads), so an
 /// unsigned one is sent.
 pub fn http(method: &str, url: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    request(method, url, "s3", &[], body)
+}
+
+/// A call to an AWS JSON-protocol API of the stand-in (`X-Amz-Target: TARGET`), which routes it
+/// by the service named in the credential scope; its answer, or a panic naming the error.
+pub fn aws_json(endpoint: &str, service: &str, target: &str, body: &Value) -> Value {
+    let headers = [
+        ("X-Amz-Target", target),
+        ("Content-Type", "application/x-amz-json-1.1"),
+    ];
+    let body = body.to_string();
+    let (status, answer) = request(
+        "POST",
+        &format!("{endpoint}/"),
+        service,
+        &headers,
+        body.as_bytes(),
+    );
+    assert_eq!(
+        status,
+        200,
+        "{target}: {}",
+        String::from_utf8_lossy(&answer)
+    );
+    serde_json::from_slice(&answer).unwrap_or(Value::Null)
+}
+
+fn request(
+    method: &str,
+    url: &str,
+    service: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<u8>) {
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let (host, path) = rest
         .split_once('/')
         .map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
     let mut stream = TcpStream::connect(host).unwrap();
-    write!(
-        stream,
+    let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/s3/aws4_request, \
-         SignedHeaders=host, Signature=0\r\n\r\n",
+         Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0\r\n",
         body.len()
-    )
-    .unwrap();
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
     let mut response = Vec::new();
     stream.read_to_end(&mut response).unwrap();

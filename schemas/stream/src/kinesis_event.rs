@@ -1,7 +1,7 @@
 //! The Kinesis event as the function receives it, read for the fields it uses.
 //!
 //! A full batch is 10,000 records in 15 MB of JSON, most of it base64. The function does not
-//! let lambda_runtime deserialize it (see [`crate::raw_event`]): it takes the event's bytes
+//! let lambda_runtime deserialize it (see the `ingest` function's `raw_event`): it takes the event's bytes
 //! ([`KinesisEventText`]), and [`KinesisEventText::read`] walks them for the records'
 //! `eventID`, `eventSourceARN`, `kinesis.sequenceNumber` and `kinesis.data`, borrowing each
 //! string. The walk crosses strings with `memchr` instead of a byte-by-byte JSON string scan,
