@@ -54,10 +54,14 @@ fn render(template: &Value, value: &Value) -> String {
             out + rest
         }
         Value::Tagged(tagged) if tagged.tag == "!If" => {
-            let [condition, then, otherwise] = tagged.value.as_sequence().unwrap().as_slice() else {
+            let [condition, then, otherwise] = tagged.value.as_sequence().unwrap().as_slice()
+            else {
                 panic!("!If takes three values");
             };
-            let holds = evaluate(template, &template["Conditions"][condition.as_str().unwrap()]);
+            let holds = evaluate(
+                template,
+                &template["Conditions"][condition.as_str().unwrap()],
+            );
             render(template, if holds { then } else { otherwise })
         }
         other => panic!("cannot render {other:?}"),
@@ -260,7 +264,11 @@ fn the_hash_key_comes_from_secrets_manager_when_a_secret_is_named() {
             .map(|key| render(template, key))
             .collect::<Vec<_>>()
     };
-    assert_eq!(functions(&template), ["", "", "", ""], "by default, the NoEcho parameter's");
+    assert_eq!(
+        functions(&template),
+        ["", "", "", ""],
+        "by default, the NoEcho parameter's"
+    );
     template["Parameters"]["AnonymizeIpKeySecret"]["Default"] = "loglake/ip-key".into();
     let resolved = "{{resolve:secretsmanager:x:SecretString}}";
     assert_eq!(functions(&template), [resolved; 4]);

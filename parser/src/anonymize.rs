@@ -18,6 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use hashbrown::HashMap;
 use hmac::{Hmac, KeyInit, Mac};
+use memchr::memchr2;
 use sha2::Sha256;
 
 /// How client addresses are written, chosen once for a run (see the module documentation).
@@ -77,55 +78,71 @@ impl IpAnonymization {
     /// around it as logs write them (by spaces, quotes, commas, `=`, a `:` before it, a port or
     /// a full stop after it); an IPv6 address run together with hex letters is not.
     pub fn scrub<'a>(&self, text: &'a [u8]) -> Cow<'a, [u8]> {
+        self.scrub_cached(text, &mut ClientCache::default())
+    }
+
+    /// [`IpAnonymization::scrub`], each address rewritten through `cache`: the same few
+    /// addresses (load-balancer targets, proxies) come back on line after line, and rewriting
+    /// one (formatting it, or a keyed hash) costs more than finding it.
+    pub fn scrub_cached<'a>(&self, text: &'a [u8], cache: &mut ClientCache) -> Cow<'a, [u8]> {
         if self.is_none() {
             return Cow::Borrowed(text);
         }
         let mut out: Option<Vec<u8>> = None;
         let mut copied = 0;
-        let mut rewrite = |start: usize, end: usize, address: IpAddr| {
+        let mut rewrite = |start: usize, end: usize| {
             let out = out.get_or_insert_with(|| Vec::with_capacity(text.len()));
             out.extend_from_slice(&text[copied..start]);
-            self.write_address(address, out);
+            out.extend_from_slice(cache.client(*self, &text[start..end]));
             copied = end;
         };
+        // Every address has a `.` or a `:`: jump from one to the next (memchr), and read the run of
+        // address bytes around it. Text without either is passed over at memchr's speed.
         let mut at = 0;
-        while at < text.len() {
-            let run = text[at..]
+        while let Some(found) = memchr2(b'.', b':', &text[at..]) {
+            let separator = at + found;
+            let before = text[at..separator]
                 .iter()
-                .position(|&b| !is_address_byte(b))
-                .unwrap_or(text.len() - at);
-            if run == 0 {
-                at += 1;
-                continue;
-            }
+                .rev()
+                .take_while(|&&b| is_address_byte(b))
+                .count();
+            let end = separator
+                + text[separator..]
+                    .iter()
+                    .position(|&b| !is_address_byte(b))
+                    .unwrap_or(text.len() - separator);
+            let mut start = separator - before;
             // The hex digits of a JSON escape (`\u0000`, `\b`, `\f`) are not part of an
             // address, and rewriting them would break the JSON of `extra_fields`.
-            let escape = escape_digits_before(text, at).min(run);
-            if escape > 0 {
-                at += escape;
-                continue;
-            }
-            match ipv6_in(&text[at..at + run]) {
-                Some((from, to, address)) => {
-                    let address = address.to_ipv4_mapped().map_or(address.into(), IpAddr::V4);
-                    rewrite(at + from, at + to, address)
-                }
+            start += escape_digits_before(text, start).min(end - start);
+            let run = &text[start..end];
+            // Most runs are numbers, times and hex ids: only one with two colons can hold an
+            // IPv6 address, and only one with three dots an IPv4 address.
+            let (dots, colons) = run.iter().fold((0, 0), |(dots, colons), &b| {
+                (
+                    dots + usize::from(b == b'.'),
+                    colons + usize::from(b == b':'),
+                )
+            });
+            match (colons >= 2).then(|| ipv6_in(run)).flatten() {
+                Some((from, to)) => rewrite(start + from, start + to),
                 // IPv4 addresses anywhere in the run: after a `:` (`client:1.2.3.4`), before a
                 // port or a full stop, after hex letters
-                None => {
+                None if dots >= 3 => {
                     let mut from = 0;
-                    while from < run {
-                        match ipv4_at(&text[at..at + run], from) {
-                            Some((address, len)) => {
-                                rewrite(at + from, at + from + len, address.into());
+                    while from < run.len() {
+                        match ipv4_at(run, from) {
+                            Some(len) => {
+                                rewrite(start + from, start + from + len);
                                 from += len;
                             }
                             None => from += 1,
                         }
                     }
                 }
+                None => {}
             }
-            at += run;
+            at = end;
         }
         match out {
             None => Cow::Borrowed(text),
@@ -194,7 +211,6 @@ fn write_hash(key: &[u8], value: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Bytes an address and its port are written with.
 /// How many bytes from `at`, a run of address bytes, belong to a JSON escape that begins before
 /// it: 4 after `\u`, 1 for the `b` of `\b` and the `f` of `\f`, else 0. A `\` starts an escape
 /// when an odd number of them come in a row.
@@ -210,8 +226,20 @@ fn escape_digits_before(text: &[u8], at: usize) -> usize {
     }
 }
 
+/// Hex digits, `.` and `:`: the bytes an address is written with (a table: this test runs on
+/// every byte scrubbed).
 fn is_address_byte(b: u8) -> bool {
-    b.is_ascii_hexdigit() || b == b'.' || b == b':'
+    const TABLE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let byte = b as u8;
+            table[b] = byte.is_ascii_hexdigit() || byte == b'.' || byte == b':';
+            b += 1;
+        }
+        table
+    };
+    TABLE[usize::from(b)]
 }
 
 /// A whole field that is an address (IPv4-mapped IPv6 read as the IPv4 it maps).
@@ -223,23 +251,19 @@ fn parse_address(text: &[u8]) -> Option<IpAddr> {
     })
 }
 
-/// An IPv6 address that is a run of address bytes, without a `.` after it or a single `:`
-/// before it (`client:2001:db8::1`), and where it is in the run. Only runs with two colons are
-/// tried: times (`13:55:36`) do not parse as one.
-fn ipv6_in(run: &[u8]) -> Option<(usize, usize, Ipv6Addr)> {
-    if run.iter().filter(|&&b| b == b':').count() < 2 {
-        return None;
-    }
+/// Where in a run of address bytes (with two colons at least: the caller counts them) an IPv6
+/// address is, without a `.` after it or a single `:` before it (`client:2001:db8::1`). Times (`13:55:36`) do not parse as one.
+fn ipv6_in(run: &[u8]) -> Option<(usize, usize)> {
     let end = run.len() - run.iter().rev().take_while(|&&b| b == b'.').count();
     let start = usize::from(run.starts_with(b":") && !run.starts_with(b"::"));
     let text = std::str::from_utf8(&run[start..end]).ok()?;
-    let address: Ipv6Addr = text.parse().ok()?;
-    Some((start, end, address))
+    text.parse::<Ipv6Addr>().ok()?;
+    Some((start, end))
 }
 
-/// The IPv4 address (four decimal numbers joined by dots) starting at `from`, when no digit
-/// comes right before it or right after it (nor a `.` and a digit), and its length.
-fn ipv4_at(text: &[u8], from: usize) -> Option<(Ipv4Addr, usize)> {
+/// The length of the IPv4 address (four decimal numbers joined by dots) starting at `from`, when
+/// no digit comes right before it or right after it (nor a `.` and a digit).
+fn ipv4_at(text: &[u8], from: usize) -> Option<usize> {
     let digit_at = |i: usize| text.get(i).is_some_and(u8::is_ascii_digit);
     if from > 0 && (digit_at(from - 1) || text[from - 1] == b'.') {
         return None;
@@ -257,8 +281,11 @@ fn ipv4_at(text: &[u8], from: usize) -> Option<(Ipv4Addr, usize)> {
     if digit_at(end) || (text.get(end) == Some(&b'.') && digit_at(end + 1)) {
         return None;
     }
-    let address = std::str::from_utf8(&text[from..end]).ok()?.parse().ok()?;
-    Some((address, end - from))
+    std::str::from_utf8(&text[from..end])
+        .ok()?
+        .parse::<Ipv4Addr>()
+        .ok()?;
+    Some(end - from)
 }
 
 #[cfg(test)]

@@ -296,7 +296,8 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
                 let ua = self.user_agents.lookup(parsed.user_agent);
                 let anonymize = self.options.anonymize_ip;
                 let extra_fields = self.lines.extra_fields();
-                let extra_fields = extra_fields.map(|json| anonymize.scrub(json));
+                let extra_fields =
+                    extra_fields.map(|json| anonymize.scrub_cached(json, &mut self.clients));
                 if !anonymize.is_none() {
                     parsed.client = self.clients.client(anonymize, parsed.client);
                 }
@@ -322,7 +323,9 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
             source: self.source.clone(),
             source_line: self.next_line,
             reason,
-            raw: self.options.anonymize_ip.scrub(raw).into_owned(),
+            raw: (self.options.anonymize_ip)
+                .scrub_cached(raw, &mut self.clients)
+                .into_owned(),
             raw_len,
         });
         self.lines_in += 1;
