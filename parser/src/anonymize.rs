@@ -22,7 +22,8 @@ use memchr::memchr2;
 use sha2::Sha256;
 
 /// How client addresses are written, chosen once for a run (see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Its `Debug` form never shows the key: settings structs holding it may be logged.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub enum IpAnonymization {
     /// As logged.
     #[default]
@@ -31,6 +32,18 @@ pub enum IpAnonymization {
     Truncate { ipv4_prefix: u8 },
     /// A keyed hash; the key lives as long as the process (it is read once, at start-up).
     Hash { key: &'static [u8] },
+}
+
+impl std::fmt::Debug for IpAnonymization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::None => f.write_str("None"),
+            Self::Truncate { ipv4_prefix } => {
+                write!(f, "Truncate {{ ipv4_prefix: {ipv4_prefix} }}")
+            }
+            Self::Hash { key } => write!(f, "Hash {{ key: <{} bytes, not shown> }}", key.len()),
+        }
+    }
 }
 
 impl IpAnonymization {
@@ -176,10 +189,16 @@ impl IpAnonymization {
 
 /// Clients already anonymised, by their text as logged: a log's clients repeat (a 10,000-line
 /// log has a few thousand), and a lookup costs a tenth of parsing an address, a hundredth of
-/// hashing one.
-#[derive(Debug, Default)]
+/// hashing one. Its `Debug` form shows only its size: its keys are addresses as logged.
+#[derive(Default)]
 pub struct ClientCache {
     written: HashMap<Box<[u8]>, Box<[u8]>>,
+}
+
+impl std::fmt::Debug for ClientCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ClientCache {{ {} clients }}", self.written.len())
+    }
 }
 
 impl ClientCache {
@@ -377,6 +396,22 @@ mod tests {
         assert_eq!(client(slash24, "unix:"), "unix:");
         assert_eq!(client(slash24, "c-73-22-1-5.example.net"), "-");
         assert_eq!(client(IpAnonymization::None, "203.0.113.9"), "203.0.113.9");
+    }
+
+    #[test]
+    fn neither_the_key_nor_an_address_is_shown_in_debug_output() {
+        let hash = IpAnonymization::from_setting(Some("hash"), Some(KEY)).unwrap();
+        let mut cache = ClientCache::default();
+        cache.client(hash, b"203.0.113.9");
+        let shown = format!("{hash:?} {cache:?}");
+        assert!(
+            !shown.contains(KEY) && !shown.contains("203.0.113"),
+            "{shown}"
+        );
+        assert_eq!(
+            shown,
+            "Hash { key: <30 bytes, not shown> } ClientCache { 1 clients }"
+        );
     }
 
     #[test]

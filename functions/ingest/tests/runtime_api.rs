@@ -67,6 +67,15 @@ fn runtime_api(event: Value) -> (String, mpsc::Receiver<RuntimeCall>) {
 }
 
 fn start_ingest(runtime_api: &str, firehose: &str, stream_setting: Option<&str>) -> Child {
+    start_ingest_with(runtime_api, firehose, stream_setting, &[])
+}
+
+fn start_ingest_with(
+    runtime_api: &str,
+    firehose: &str,
+    stream_setting: Option<&str>,
+    settings: &[(&str, &str)],
+) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ingest"));
     command
         .env_clear()
@@ -84,7 +93,56 @@ fn start_ingest(runtime_api: &str, firehose: &str, stream_setting: Option<&str>)
     if let Some(stream) = stream_setting {
         command.env("FIREHOSE_STREAM_NAME", stream);
     }
+    command.envs(settings.iter().copied());
     command.spawn().unwrap()
+}
+
+/// What the function logs, with hashed addresses and rejects logged (no rejects stream): the key
+/// never, a client's address never, and a raw line only in the WARN line of its reject.
+#[test]
+fn the_logs_hold_no_key_no_address_and_raw_lines_only_in_reject_warnings() {
+    const KEY: &str = "a secret key that must never be logged";
+    let lines = sample_lines();
+    let mut records: Vec<Vec<u8>> = lines[..100]
+        .chunks(10)
+        .map(|chunk| chunk.join("\n").into_bytes())
+        .collect();
+    records.push(b"not a log line from 198.51.100.77 asking /private/path".to_vec());
+    let (firehose, _) = fake_firehose(|_, _| FirehoseReply::FailEntries(vec![]));
+    let (api, calls) = runtime_api(kinesis_event(&records));
+    let settings = [("ANONYMIZE_IP", "hash"), ("ANONYMIZE_IP_KEY", KEY)];
+    let mut child = start_ingest_with(&api, &firehose, Some("rows"), &settings);
+    for _ in 0..3 {
+        // next, the response, next again: the invocation is done
+        calls.recv_timeout(Duration::from_secs(30)).unwrap();
+    }
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    assert!(!logs.contains(KEY), "the key was logged:\n{logs}");
+    let addresses = (lines[..100].iter())
+        .map(|line| line.split(' ').next().unwrap())
+        .chain(["198.51.100.77"]);
+    for address in addresses {
+        assert!(!logs.contains(address), "{address} was logged:\n{logs}");
+    }
+    let entries: Vec<Value> = (logs.lines())
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let with_raw: Vec<&Value> = (entries.iter())
+        .filter(|entry| entry.to_string().contains("/private/path"))
+        .collect();
+    assert_eq!(with_raw.len(), 1, "the reject, once:\n{logs}");
+    assert_eq!(with_raw[0]["level"], "WARN", "{}", with_raw[0]);
+    assert!(
+        with_raw[0].to_string().contains("ip-"),
+        "its address hashed"
+    );
 }
 
 #[test]
