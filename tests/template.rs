@@ -385,3 +385,93 @@ fn iam_roles_grant_named_actions_on_named_resources() {
     }
     assert!(statements >= 20, "{statements}");
 }
+
+/// Encryption at rest everywhere data stays, and in transit for every bucket (SECURITY.md): each
+/// bucket encrypted, public access blocked and non-TLS requests denied by its policy; the stream,
+/// queues and topic encrypted; Athena results encrypted; a delivery stream that is not fed by the
+/// (encrypted) stream encrypts itself.
+#[test]
+fn data_is_encrypted_at_rest_and_buckets_refuse_plain_http() {
+    let template = template();
+    let buckets = resources(&template, "AWS::S3::Bucket");
+    assert!(!buckets.is_empty());
+    let policies = resources(&template, "AWS::S3::BucketPolicy");
+    for (id, bucket) in &buckets {
+        let rule = &bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+        assert_eq!(
+            rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"], "AES256",
+            "{id}"
+        );
+        let block = &bucket["PublicAccessBlockConfiguration"];
+        for setting in [
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        ] {
+            assert_eq!(block[setting], true, "{id}: {setting}");
+        }
+        // its policy: a Deny of s3:* to anyone when aws:SecureTransport is false
+        let denies_plain_http = policies.values().any(|policy| {
+            render(&template, &policy["Bucket"]) == *id
+                && (policy["PolicyDocument"]["Statement"]
+                    .as_sequence()
+                    .unwrap()
+                    .iter())
+                .any(|s| {
+                    s["Effect"] == "Deny"
+                        && s["Action"] == "s3:*"
+                        && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+                })
+        });
+        assert!(denies_plain_http, "{id}: no policy denies plain HTTP");
+    }
+    for (id, stream) in resources(&template, "AWS::Kinesis::Stream") {
+        assert_eq!(stream["StreamEncryption"]["EncryptionType"], "KMS", "{id}");
+    }
+    for (id, queue) in resources(&template, "AWS::SQS::Queue") {
+        assert_eq!(queue["SqsManagedSseEnabled"], true, "{id}");
+    }
+    for (id, topic) in resources(&template, "AWS::SNS::Topic") {
+        assert!(topic["KmsMasterKeyId"].is_string(), "{id}");
+    }
+    for (id, workgroup) in resources(&template, "AWS::Athena::WorkGroup") {
+        let results = &workgroup["WorkGroupConfiguration"]["ResultConfiguration"];
+        assert_eq!(
+            results["EncryptionConfiguration"]["EncryptionOption"], "SSE_S3",
+            "{id}"
+        );
+    }
+    for (id, delivery) in resources(&template, "AWS::KinesisFirehose::DeliveryStream") {
+        // either its own key, or (reading the stream) the stream's KMS encryption
+        let own = render_if_else(
+            &template,
+            &delivery["DeliveryStreamEncryptionConfigurationInput"],
+        );
+        let reads_stream = !delivery["KinesisStreamSourceConfiguration"].is_null();
+        assert!(
+            own.is_some_and(|own| own["KeyType"] == "AWS_OWNED_CMK") || reads_stream,
+            "{id}"
+        );
+    }
+}
+
+/// The value an `!If` takes with the parameters' defaults, or the value itself.
+fn render_if_else<'a>(template: &Value, value: &'a Value) -> Option<&'a Value> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "!If" => {
+            let branches = tagged.value.as_sequence().unwrap();
+            let holds = evaluate(
+                template,
+                &template["Conditions"][branches[0].as_str().unwrap()],
+            );
+            let chosen = if holds { &branches[1] } else { &branches[2] };
+            match chosen {
+                Value::Tagged(t) if t.tag == "!Ref" && t.value == "AWS::NoValue" => None,
+                other => Some(other),
+            }
+        }
+        Value::Null => None,
+        other => Some(other),
+    }
+}
