@@ -79,7 +79,7 @@ async fn run_local(
         .with_context(|| format!("running {}", report.name))?;
     let table = to_result_table(&batches)?;
     let note = format!(
-        "{}: {} rows in {} ms; read {:.1} MB of Parquet (DataFusion, {})",
+        "{}: {} rows in {} ms; read {:.3} MB of Parquet (DataFusion, {})",
         report.name,
         table.rows.len(),
         started.elapsed().as_millis(),

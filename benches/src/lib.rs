@@ -80,16 +80,27 @@ pub fn with_timestamp(line: &str, epoch_seconds: i64) -> Option<String> {
 /// A Kinesis event as Lambda delivers a full batch: `records` records holding about
 /// `log_bytes` of the given lines in all (whole lines, cycled), each record's data base64.
 pub fn kinesis_batch_event(lines: &[&[u8]], records: usize, log_bytes: usize) -> Vec<u8> {
+    kinesis_batch_event_and_log_bytes(lines, records, log_bytes).0
+}
+
+/// [`kinesis_batch_event`], and the exact bytes of log lines it holds.
+pub fn kinesis_batch_event_and_log_bytes(
+    lines: &[&[u8]],
+    records: usize,
+    log_bytes: usize,
+) -> (Vec<u8>, usize) {
     use base64::Engine;
     let per_record = log_bytes / records.max(1);
     let mut lines = lines.iter().cycle();
     let mut json = String::from("{\"Records\":[");
+    let mut held = 0;
     for i in 0..records {
         let mut data = Vec::with_capacity(per_record + 512);
         while data.len() < per_record {
             data.extend_from_slice(lines.next().expect("some lines"));
             data.push(b'\n');
         }
+        held += data.len();
         if i > 0 {
             json.push(',');
         }
@@ -106,7 +117,7 @@ pub fn kinesis_batch_event(lines: &[&[u8]], records: usize, log_bytes: usize) ->
         ));
     }
     json.push_str("]}");
-    json.into_bytes()
+    (json.into_bytes(), held)
 }
 
 /// Restarts the peak-RSS count (Linux: writing 5 to `clear_refs` resets `VmHWM`), so a

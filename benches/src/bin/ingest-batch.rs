@@ -38,7 +38,8 @@ fn main() -> anyhow::Result<()> {
         .filter(|l| !l.is_empty())
         .collect();
     let lines = &lines[..lines.len().saturating_sub(1)]; // the last one may be cut
-    let event_json = loglake_benches::kinesis_batch_event(lines, records, log_bytes);
+    let (event_json, log_bytes) =
+        loglake_benches::kinesis_batch_event_and_log_bytes(lines, records, log_bytes);
     let event_json_bytes = event_json.len();
     let event_text = KinesisEventText::new(event_json);
     drop(input);
@@ -73,7 +74,7 @@ fn main() -> anyhow::Result<()> {
     times.sort_by(f64::total_cmp);
     let (stats, requests, firehose_records, firehose_bytes) = summary.context("no runs")?;
     println!(
-        "{{\"records\":{records},\"event_json_bytes\":{},\"lines\":{},\"rows\":{},\"rejected\":{},\
+        "{{\"records\":{records},\"log_bytes\":{log_bytes},\"event_json_bytes\":{},\"lines\":{},\"rows\":{},\"rejected\":{},\
          \"put_requests\":{requests},\"firehose_records\":{firehose_records},\"firehose_bytes\":{firehose_bytes},\
          \"best_ms\":{:.2},\"median_ms\":{:.2},\"runs\":{runs},\"peak_rss_mb\":{:.1}}}",
         event_json_bytes,
