@@ -150,7 +150,7 @@ def table(measured, prices, log):
     total = sum(cost for kind, _, _, cost in rows if kind != "provisioned")
     with_provisioned = total - sum(c for k, _, _, c in rows if k == "stream") + sum(c for k, _, _, c in rows if k == "provisioned")
     out = [
-        f"1 TB (2^40 bytes) of raw logs a month, {prices['as_of']} prices (`benches/cost/aws-prices.json`),",
+        f"1 TB (2^40 bytes) of raw logs a month at the prices of `benches/cost/aws-prices.json` ({prices['as_of']}),",
         f"measured on `{os.path.relpath(log, ROOT)}` ({measured['log_bytes'] / 1e6:,.0f} MB, {measured['days']} days).",
         "",
         "| component | a month | $ | $ share |",
