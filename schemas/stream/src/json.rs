@@ -1,6 +1,7 @@
 //! Rows as JSON objects, the form Firehose turns into Parquet (OpenX JSON SerDe + the Glue
-//! table): keys are exactly the table's column names, in table order, including the partition
-//! columns `dt` and `hour`; `ts` is `yyyy-MM-ddTHH:mm:ss.ffffffZ`, a layout the OpenX SerDe reads.
+//! table): keys are the table's column names, in table order, including the partition columns
+//! `dt` and `hour`; a null value is left out (the SerDe reads a missing key as null, and Firehose
+//! bills every byte); `ts` is `yyyy-MM-ddTHH:mm:ss.ffffffZ`, a layout the OpenX SerDe reads.
 //!
 //! The real-time path never needs Arrow columns, so [`JsonRowsBuilder`] writes each parsed line
 //! straight to JSON. A test holds it to the schema: its rows must be byte-for-byte what a
@@ -62,8 +63,8 @@ impl JsonRows {
 /// fields.
 pub struct UserAgentJson {
     text: Box<[u8]>,
-    /// Where `,"ua_name":` starts: a row without an agent writes `null` and the rest from here
-    /// (its classification is the empty agent's).
+    /// Where `,"ua_name":` starts: a row without an agent writes the rest from here (its
+    /// classification is the empty agent's).
     classification_start: usize,
     /// The agent was not UTF-8 and is decoded lossily.
     lossy: bool,
@@ -205,41 +206,32 @@ impl RowBuilder for JsonRowsBuilder {
             (line.ts_micros - hour.hours_since_epoch * MICROS_PER_HOUR) as u64,
             out,
         );
-        out.extend_from_slice(key::client_ip);
-        valid &= write_field(&text, Some(line.client), out);
-        out.extend_from_slice(key::remote_user);
-        valid &= write_field(&text, line.remote_user, out);
-        out.extend_from_slice(key::method);
-        valid &= write_field(&text, line.method, out);
-        out.extend_from_slice(key::path);
-        valid &= write_unescaped(&text, line.path, out);
-        out.extend_from_slice(key::query);
-        valid &= write_unescaped(&text, line.query, out);
-        out.extend_from_slice(key::protocol);
-        valid &= write_field(&text, line.protocol, out);
+        valid &= write_field(&text, key::client_ip, Some(line.client), out);
+        valid &= write_field(&text, key::remote_user, line.remote_user, out);
+        valid &= write_field(&text, key::method, line.method, out);
+        valid &= write_unescaped(&text, key::path, line.path, out);
+        valid &= write_unescaped(&text, key::query, line.query, out);
+        valid &= write_field(&text, key::protocol, line.protocol, out);
         out.extend_from_slice(key::status);
         write_integer(i64::from(line.status), out);
-        out.extend_from_slice(key::bytes_sent);
-        write_or_null(line.bytes_sent, write_integer, out);
-        out.extend_from_slice(key::referrer);
-        valid &= write_unescaped(&text, line.referrer, out);
+        if let Some(bytes_sent) = line.bytes_sent {
+            out.extend_from_slice(key::bytes_sent);
+            write_integer(bytes_sent, out);
+        }
+        valid &= write_unescaped(&text, key::referrer, line.referrer, out);
         match line.user_agent {
             Some(_) => {
                 out.extend_from_slice(&ua.text);
                 valid &= !ua.lossy;
             }
-            None => {
-                out.extend_from_slice(key::user_agent);
-                out.extend_from_slice(b"null");
-                out.extend_from_slice(&ua.text[ua.classification_start..]);
-            }
+            None => out.extend_from_slice(&ua.text[ua.classification_start..]),
         }
-        out.extend_from_slice(key::request_time_ms);
-        write_or_null(line.request_time_ms, write_float, out);
-        out.extend_from_slice(key::vhost);
-        valid &= write_field(&text, line.vhost, out);
-        out.extend_from_slice(key::extra_fields);
-        valid &= write_field(&text, extra_fields, out);
+        if let Some(ms) = line.request_time_ms.filter(|ms| ms.is_finite()) {
+            out.extend_from_slice(key::request_time_ms);
+            write_float(ms, out);
+        }
+        valid &= write_field(&text, key::vhost, line.vhost, out);
+        valid &= write_field(&text, key::extra_fields, extra_fields, out);
         out.extend_from_slice(key::source);
         if self.source != source {
             source.clone_into(&mut self.source);
@@ -293,40 +285,39 @@ impl RowBuilder for JsonRowsBuilder {
     }
 }
 
-fn write_or_null<T>(value: Option<T>, write: fn(T, &mut Vec<u8>), out: &mut Vec<u8>) {
-    match value {
-        Some(value) => write(value, out),
-        None => out.extend_from_slice(b"null"),
-    }
-}
-
-/// A field of the line as a JSON string (`null` when absent); false when it had to be decoded
-/// lossily.
-fn write_field(line: &LineText<'_>, field: Option<&[u8]>, out: &mut Vec<u8>) -> bool {
+/// A field of the line as `,"key":"value"`, left out when absent (the OpenX JSON SerDe reads a
+/// missing key as null, and Firehose bills every byte); false when it had to be decoded lossily.
+fn write_field(
+    line: &LineText<'_>,
+    key: &[u8],
+    field: Option<&[u8]>,
+    out: &mut Vec<u8>,
+) -> bool {
     let Some(field) = field else {
-        out.extend_from_slice(b"null");
         return true;
     };
+    out.extend_from_slice(key);
     let (text, valid) = line.text(field);
     write_json_string(&text, out);
     valid
 }
 
-fn write_unescaped(line: &LineText<'_>, field: Option<Text<'_>>, out: &mut Vec<u8>) -> bool {
+fn write_unescaped(
+    line: &LineText<'_>,
+    key: &[u8],
+    field: Option<Text<'_>>,
+    out: &mut Vec<u8>,
+) -> bool {
     match field {
-        None => write_field(line, None, out),
+        None => true,
         // Borrowed (the usual case) still points into the line, so its text is not checked again.
-        Some(text) => write_field(line, Some(&text.unescaped()), out),
+        Some(text) => write_field(line, key, Some(&text.unescaped()), out),
     }
 }
 
-/// A finite number as JSON, or `null` (JSON has no NaN or infinity).
+/// A finite number as JSON (the caller leaves out the others: JSON has no NaN or infinity).
 fn write_float(value: f64, out: &mut Vec<u8>) {
-    if value.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
-    } else {
-        out.extend_from_slice(b"null");
-    }
+    out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
 }
 
 fn write_integer(value: i64, out: &mut Vec<u8>) {
@@ -353,15 +344,17 @@ mod tests {
     fn arrow_row_json(batch: &RecordBatch, row: usize) -> Vec<u8> {
         let mut out = vec![b'{'];
         for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+            let not_finite = (column.data_type() == &DataType::Float64)
+                .then(|| column.as_primitive::<arrow::datatypes::Float64Type>())
+                .is_some_and(|floats| !floats.value(row).is_finite());
+            if column.is_null(row) || not_finite {
+                continue;
+            }
             if out.len() > 1 {
                 out.push(b',');
             }
             write_json_string(field.name(), &mut out);
             out.push(b':');
-            if column.is_null(row) {
-                out.extend_from_slice(b"null");
-                continue;
-            }
             match column.data_type() {
                 DataType::Utf8 => write_json_string(column.as_string::<i32>().value(row), &mut out),
                 DataType::Timestamp(_, _) => {
@@ -527,13 +520,8 @@ mod tests {
         }
     }
 
-    /// The JSON keys of a row, in order: every column of the table.
-    fn json_keys() -> Vec<&'static str> {
-        COLUMNS.iter().map(|c| c.name).collect()
-    }
-
     #[test]
-    fn rows_are_json_objects_keyed_by_the_table_columns() {
+    fn rows_are_json_objects_keyed_by_the_table_columns_without_nulls() {
         let input = concat!(
             "10.0.0.1 - bob [10/Oct/2020:13:55:36 -0700] \"GET /a\\\"b?q=1 HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/118.0\" 0.125\n",
             "::1 - - [10/Oct/2020:23:59:59 +0000] \"-\" 408 - \"-\" \"-\"\n",
@@ -546,14 +534,19 @@ mod tests {
         for (row, _) in batch.iter() {
             let parsed: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_slice(row).unwrap();
-            // exactly the table's columns, written in table order
+            // the table's columns, in table order: every required one, a nullable one when it
+            // has a value (a missing key reads as null)
             let text = std::str::from_utf8(row).unwrap();
-            let positions: Vec<usize> = json_keys()
-                .iter()
-                .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+            let positions: Vec<usize> = (COLUMNS.iter())
+                .filter_map(|c| text.find(&format!("\"{}\":", c.name)))
                 .collect();
             assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
-            assert_eq!(parsed.len(), json_keys().len());
+            assert_eq!(positions.len(), parsed.len());
+            for column in COLUMNS {
+                let value = parsed.get(column.name);
+                assert!(value.is_some() || column.nullable, "{} missing: {text}", column.name);
+                assert_ne!(value, Some(&serde_json::Value::Null), "{text}");
+            }
             rows.push(parsed);
         }
         let first = &rows[0];
@@ -565,14 +558,14 @@ mod tests {
         assert_eq!(first["query"], "q=1");
         assert_eq!(first["status"], 200);
         assert_eq!(first["bytes_sent"], 512);
-        assert_eq!(first["referrer"], serde_json::Value::Null);
+        assert_eq!(first.get("referrer"), None);
         assert_eq!(first["ua_name"], "Firefox");
         assert_eq!(first["is_bot"], false);
         assert_eq!(first["request_time_ms"], 125.0);
         assert_eq!(first["source_line"], 1);
         let second = &rows[1];
-        assert_eq!(second["method"], serde_json::Value::Null);
-        assert_eq!(second["bytes_sent"], serde_json::Value::Null);
+        assert_eq!(second.get("method"), None);
+        assert_eq!(second.get("bytes_sent"), None);
         assert_eq!(second["hour"], 23);
     }
 }
