@@ -475,3 +475,37 @@ fn render_if_else<'a>(template: &Value, value: &'a Value) -> Option<&'a Value> {
         other => Some(other),
     }
 }
+
+/// Firehose's JSON SerDe maps each row's short keys back to the columns: its mapping is exactly
+/// the keys declared with the columns (schemas/src/schema.rs). With the stream crate's test that
+/// every JSON row is its Arrow row rendered under those keys, the Parquet Firehose writes has
+/// every column.
+#[test]
+fn firehose_maps_the_rows_json_keys_back_to_every_column() {
+    let template = template();
+    let delivery = &template["Resources"]["DeliveryStream"]["Properties"];
+    let serde = &delivery["ExtendedS3DestinationConfiguration"]
+        ["DataFormatConversionConfiguration"]["InputFormatConfiguration"]["Deserializer"]
+        ["OpenXJsonSerDe"];
+    let mapping: BTreeMap<&str, &str> = serde["ColumnToJsonKeyMappings"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(column, key)| (column.as_str().unwrap(), key.as_str().unwrap()))
+        .collect();
+    let declared: BTreeMap<&str, &str> = (COLUMNS.iter())
+        .filter(|c| !c.partition && c.json_key != c.name)
+        .map(|c| (c.name, c.json_key))
+        .collect();
+    assert_eq!(mapping, declared);
+    // Partition keys are read by name by the metadata extraction query.
+    let query = &delivery["ExtendedS3DestinationConfiguration"]["ProcessingConfiguration"];
+    let text = format!("{query:?}");
+    for partition in COLUMNS.iter().filter(|c| c.partition) {
+        assert!(
+            text.contains(&format!(".{}", partition.json_key)),
+            "{}",
+            partition.name
+        );
+    }
+}

@@ -6,5 +6,6 @@
 pub mod schema;
 
 pub use schema::{
-    arrow_type, file_schema, json_keys, Column, Storage, COLUMNS, REJECT_FIELDS, TABLE_NAME,
+    arrow_type, file_schema, json_key, json_keys, Column, Storage, COLUMNS, REJECT_FIELDS,
+    TABLE_NAME,
 };

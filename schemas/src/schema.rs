@@ -23,6 +23,8 @@ pub const REJECT_FIELDS: [&str; 6] = [
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
     pub name: &'static str,
+    /// Its key in the JSON rows sent to Firehose.
+    pub json_key: &'static str,
     pub athena_type: &'static str,
     pub nullable: bool,
     /// Partition columns live in the object path (`dt=…/hour=…`), not inside the Parquet files.
@@ -48,7 +50,9 @@ pub struct Storage {
 }
 
 /// The one declaration of the data columns, in table order: each column's name, its Athena
-/// type, whether it may be null, and how it is stored. It calls `$callback!` with the list, so
+/// type, whether it may be null, how it is stored, and its key in the JSON rows sent to Firehose
+/// (short: Firehose bills every byte it receives, and the template's OpenX SerDe maps each key
+/// back to its column). It calls `$callback!` with the list, so
 /// every place that needs the columns is generated from it: [`COLUMNS`] (and from it the Arrow
 /// schema, the Glue and DDL checks), the batch builder's columns and their order, and the JSON
 /// row keys ([`json_keys`]). The partition columns `dt` and `hour` follow them.
@@ -58,29 +62,29 @@ pub struct Storage {
 macro_rules! with_access_log_columns {
     ($callback:ident) => {
         $callback! {
-            ts: timestamp, required, [delta];
-            client_ip: string, required, [zstd no_statistics];
-            remote_user: string, nullable, [];
-            method: string, nullable, [];
-            path: string, nullable, [zstd no_statistics];
-            query: string, nullable, [zstd no_statistics];
-            protocol: string, nullable, [];
-            status: smallint, required, [];
-            bytes_sent: bigint, nullable, [zstd];
-            referrer: string, nullable, [zstd no_statistics];
-            user_agent: string, nullable, [zstd no_statistics];
-            ua_name: string, required, [];
-            ua_category: string, required, [];
-            ua_version: string, required, [no_statistics];
-            ua_os: string, required, [];
-            ua_os_version: string, required, [no_statistics];
-            ua_vendor: string, required, [];
-            is_bot: boolean, required, [];
-            request_time_ms: double, nullable, [zstd];
-            vhost: string, nullable, [];
-            extra_fields: string, nullable, [zstd no_statistics];
-            source: string, required, [];
-            source_line: bigint, required, [delta];
+            ts: timestamp, required, [delta], t;
+            client_ip: string, required, [zstd no_statistics], c;
+            remote_user: string, nullable, [], u;
+            method: string, nullable, [], m;
+            path: string, nullable, [zstd no_statistics], p;
+            query: string, nullable, [zstd no_statistics], q;
+            protocol: string, nullable, [], v;
+            status: smallint, required, [], s;
+            bytes_sent: bigint, nullable, [zstd], b;
+            referrer: string, nullable, [zstd no_statistics], r;
+            user_agent: string, nullable, [zstd no_statistics], a;
+            ua_name: string, required, [], an;
+            ua_category: string, required, [], ac;
+            ua_version: string, required, [no_statistics], av;
+            ua_os: string, required, [], ao;
+            ua_os_version: string, required, [no_statistics], aov;
+            ua_vendor: string, required, [], ad;
+            is_bot: boolean, required, [], bot;
+            request_time_ms: double, nullable, [zstd], rt;
+            vhost: string, nullable, [], h;
+            extra_fields: string, nullable, [zstd no_statistics], x;
+            source: string, required, [], src;
+            source_line: bigint, required, [delta], ln;
         }
     };
 }
@@ -119,12 +123,13 @@ macro_rules! storage {
 }
 
 macro_rules! declare_columns {
-    ($($name:ident: $athena:ident, $null:ident, [$($storage:ident)*];)*) => {
+    ($($name:ident: $athena:ident, $null:ident, [$($storage:ident)*], $json:ident;)*) => {
         /// Every column in table order: the data columns, then the partition columns `dt` and
         /// `hour`.
         pub const COLUMNS: &[Column] = &[
             $(Column {
                 name: stringify!($name),
+                json_key: stringify!($json),
                 athena_type: stringify!($athena),
                 nullable: nullable!($null),
                 partition: false,
@@ -134,15 +139,15 @@ macro_rules! declare_columns {
             partition_column("hour", "int"),
         ];
 
-        /// Each column's key in a JSON row, with the comma before it: `,"name":`. A row
-        /// starts with `ts`, without the comma ([`json_keys::FIRST`]).
+        /// Each column's key in a JSON row, with the comma before it: `,"key":`. A row
+        /// starts with `ts`'s, without the comma ([`json_keys::FIRST`]).
         #[allow(non_upper_case_globals)]
         pub mod json_keys {
-            $(pub const $name: &[u8] = concat!(",\"", stringify!($name), "\":").as_bytes();)*
+            $(pub const $name: &[u8] = concat!(",\"", stringify!($json), "\":").as_bytes();)*
             pub const dt: &[u8] = b",\"dt\":";
             pub const hour: &[u8] = b",\"hour\":";
             /// The first column's key, opening the row's object.
-            pub const FIRST: &[u8] = b"{\"ts\":";
+            pub const FIRST: &[u8] = b"{\"t\":";
         }
     };
 }
@@ -152,6 +157,7 @@ with_access_log_columns!(declare_columns);
 const fn partition_column(name: &'static str, athena_type: &'static str) -> Column {
     Column {
         name,
+        json_key: name,
         athena_type,
         nullable: false,
         partition: true,
@@ -161,6 +167,14 @@ const fn partition_column(name: &'static str, athena_type: &'static str) -> Colu
             statistics: true,
         },
     }
+}
+
+/// The key of column `name` in the JSON rows sent to Firehose.
+pub fn json_key(name: &str) -> &'static str {
+    let column = COLUMNS.iter().find(|c| c.name == name);
+    column
+        .unwrap_or_else(|| panic!("no column {name}"))
+        .json_key
 }
 
 /// The Arrow type of a column, derived from its Athena type so the two cannot disagree.
@@ -216,13 +230,20 @@ mod tests {
     }
 
     #[test]
-    fn json_keys_are_the_column_names() {
-        assert_eq!(json_keys::client_ip, b",\"client_ip\":");
-        assert_eq!(json_keys::FIRST, b"{\"ts\":");
+    fn json_keys_are_the_declared_ones_and_distinct() {
+        assert_eq!(json_keys::client_ip, b",\"c\":");
+        assert_eq!(
+            json_keys::FIRST,
+            format!("{{\"{}\":", json_key("ts")).as_bytes()
+        );
         assert_eq!(
             (json_keys::source_line, json_keys::hour),
-            (&b",\"source_line\":"[..], &b",\"hour\":"[..])
+            (&b",\"ln\":"[..], &b",\"hour\":"[..])
         );
+        let mut keys: Vec<_> = COLUMNS.iter().map(|c| c.json_key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), COLUMNS.len(), "two columns share a JSON key");
         let storage = |name| COLUMNS.iter().find(|c| c.name == name).unwrap().storage;
         assert!(storage("ts").delta && !storage("ts").compressed);
         assert!(storage("path").compressed && !storage("path").statistics);

@@ -106,7 +106,10 @@ fn every_record_gets_exactly_one_result() {
     let rows = rows_of(&out[0]);
     assert_eq!(rows.len(), 2);
     assert_eq!(
-        (rows[0]["hour"].as_i64(), rows[1]["hour"].as_i64()),
+        (
+            rows[0][loglake_stream::json_key("hour")].as_i64(),
+            rows[1][loglake_stream::json_key("hour")].as_i64()
+        ),
         (Some(10), Some(11))
     );
     assert_eq!(out[3]["metadata"]["partitionKeys"]["hour"], "11");
@@ -114,7 +117,7 @@ fn every_record_gets_exactly_one_result() {
     assert_eq!(out[7]["metadata"]["partitionKeys"]["hour"], "03");
     assert_eq!(rows_of(&out[3]).len(), 1);
     assert_eq!(
-        rows[0]["source"],
+        rows[0][loglake_stream::json_key("source")],
         format!(
             "kinesis:web-logs/shardId-000000000001/{}",
             sequence_number(0)

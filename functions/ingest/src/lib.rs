@@ -287,13 +287,17 @@ mod tests {
                     .map(|row| serde_json::from_str(row).unwrap())
                     .collect();
                 assert_eq!(rows.len(), packed.rows);
-                let first_source = rows[0]["source"].as_str().unwrap();
+                let first_source = rows[0][loglake_stream::json_key("source")]
+                    .as_str()
+                    .unwrap();
                 assert_eq!(first_source, records.records[packed.first_input].source);
                 rows_per_record.push(packed.rows);
-                paths.extend(
-                    rows.iter()
-                        .map(|row| row["path"].as_str().unwrap().to_string()),
-                );
+                paths.extend(rows.iter().map(|row| {
+                    row[loglake_stream::json_key("path")]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                }));
             }
         }
         assert_eq!(paths.len() as u64, prepared.stats.lines_in);

@@ -289,17 +289,25 @@ fn every_line_reaches_s3_once_as_a_row_or_a_reject() {
 
     for row in &rows {
         let key = (
-            row["source"].as_str().unwrap().to_string(),
-            row["source_line"].as_i64().unwrap(),
+            row[loglake_stream::json_key("source")]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            row[loglake_stream::json_key("source_line")]
+                .as_i64()
+                .unwrap(),
         );
         let line = expected
             .remove(&key)
             .unwrap_or_else(|| panic!("row {key:?} delivered twice or never sent"));
         let text = String::from_utf8_lossy(&line);
         let (dt, hour) = expected_partition(&text);
-        assert_eq!(row["dt"], dt, "{text}");
-        assert_eq!(row["hour"], hour, "{text}");
-        assert_eq!(&row["ts"].as_str().unwrap()[..10], dt);
+        assert_eq!(row[loglake_stream::json_key("dt")], dt, "{text}");
+        assert_eq!(row[loglake_stream::json_key("hour")], hour, "{text}");
+        assert_eq!(
+            &row[loglake_stream::json_key("ts")].as_str().unwrap()[..10],
+            dt
+        );
     }
     for reject in &rejects {
         let source = reject["source"].as_str().unwrap().to_string();
@@ -424,7 +432,7 @@ fn run_against(
     }
 }
 
-/// The (source, source_line) of every row in the accepted records of `stream`.
+/// The (source, source_line) of every row (or reject) in the accepted records of `stream`.
 fn accepted_rows(accepted: &[(String, Vec<u8>)], stream: &str) -> Vec<(String, i64)> {
     accepted
         .iter()
@@ -434,9 +442,14 @@ fn accepted_rows(accepted: &[(String, Vec<u8>)], stream: &str) -> Vec<(String, i
                 .filter(|l| !l.is_empty())
                 .map(|l| {
                     let row: Value = serde_json::from_slice(l).unwrap();
+                    // rows have the columns' JSON keys, rejects their fields' names
+                    let key = |name| match stream {
+                        "rows" => loglake_stream::json_key(name),
+                        _ => name,
+                    };
                     (
-                        row["source"].as_str().unwrap().to_string(),
-                        row["source_line"].as_i64().unwrap(),
+                        row[key("source")].as_str().unwrap().to_string(),
+                        row[key("source_line")].as_i64().unwrap(),
                     )
                 })
                 .collect::<Vec<_>>()
@@ -497,7 +510,10 @@ fn what_firehose_keeps_refusing_is_redelivered_by_kinesis_and_nothing_is_lost() 
             .iter()
             .enumerate()
             .filter(|(_, data)| {
-                String::from_utf8_lossy(data).contains(&format!("\"source\":\"{poisoned}\""))
+                String::from_utf8_lossy(data).contains(&format!(
+                    "\"{}\":\"{poisoned}\"",
+                    loglake_stream::json_key("source")
+                ))
             })
             .map(|(i, _)| i)
             .collect();
@@ -566,8 +582,13 @@ fn rows_by_line(accepted: &[(String, Vec<u8>)]) -> BTreeMap<(String, i64), Vec<V
         for row in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             let parsed: Value = serde_json::from_slice(row).unwrap();
             let key = (
-                parsed["source"].as_str().unwrap().to_string(),
-                parsed["source_line"].as_i64().unwrap(),
+                parsed[loglake_stream::json_key("source")]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                parsed[loglake_stream::json_key("source_line")]
+                    .as_i64()
+                    .unwrap(),
             );
             rows.entry(key).or_default().push(row.to_vec());
         }
@@ -761,7 +782,8 @@ fn through_a_kinesis_stream_every_line_arrives_despite_outages_kills_and_refusal
     // one invocation, so it hands that record back to Kinesis.
     let source_of = |index: usize| {
         format!(
-            "\"source\":\"kinesis:{stream}/{shard}/{}\"",
+            "\"{}\":\"kinesis:{stream}/{shard}/{}\"",
+            loglake_stream::json_key("source"),
             sequences[index]
         )
     };

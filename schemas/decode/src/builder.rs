@@ -88,7 +88,7 @@ macro_rules! column_builder {
 /// [`AccessLogBatchBuilder`]: one builder per column of [`loglake_schema::with_access_log_columns`],
 /// in its order.
 macro_rules! batch_builder {
-    ($($name:ident: $athena:ident, $null:ident, [$($storage:ident)*];)*) => {
+    ($($name:ident: $athena:ident, $null:ident, [$($storage:ident)*], $json:ident;)*) => {
         /// Appends parsed lines column by column. Invalid UTF-8 inside a field is decoded
         /// lossily (and reported by `append`), since Arrow and Parquet strings must be UTF-8.
         pub struct AccessLogBatchBuilder {

@@ -1,6 +1,7 @@
 //! Rows as JSON objects, the form Firehose turns into Parquet (OpenX JSON SerDe + the Glue
-//! table): keys are the table's column names, in table order, including the partition columns
-//! `dt` and `hour`; a null value is left out (the SerDe reads a missing key as null, and Firehose
+//! table): keys are the columns' short JSON keys (declared with the columns; the template's
+//! `ColumnToJsonKeyMappings` maps them back), in table order, then the partition columns `dt` and
+//! `hour`; a null value is left out (the SerDe reads a missing key as null, and Firehose
 //! bills every byte); `ts` is `yyyy-MM-ddTHH:mm:ss.ffffffZ`, a layout the OpenX SerDe reads.
 //!
 //! The real-time path never needs Arrow columns, so [`JsonRowsBuilder`] writes each parsed line
@@ -287,12 +288,7 @@ impl RowBuilder for JsonRowsBuilder {
 
 /// A field of the line as `,"key":"value"`, left out when absent (the OpenX JSON SerDe reads a
 /// missing key as null, and Firehose bills every byte); false when it had to be decoded lossily.
-fn write_field(
-    line: &LineText<'_>,
-    key: &[u8],
-    field: Option<&[u8]>,
-    out: &mut Vec<u8>,
-) -> bool {
+fn write_field(line: &LineText<'_>, key: &[u8], field: Option<&[u8]>, out: &mut Vec<u8>) -> bool {
     let Some(field) = field else {
         return true;
     };
@@ -340,7 +336,7 @@ mod tests {
     use loglake_schema::COLUMNS;
 
     /// The oracle: row `row` of a decoder's Arrow batch rendered column by column under the
-    /// schema's names, then the partition columns: what every Firehose row must be.
+    /// columns' JSON keys, then the partition columns: what every Firehose row must be.
     fn arrow_row_json(batch: &RecordBatch, row: usize) -> Vec<u8> {
         let mut out = vec![b'{'];
         for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
@@ -353,7 +349,7 @@ mod tests {
             if out.len() > 1 {
                 out.push(b',');
             }
-            write_json_string(field.name(), &mut out);
+            write_json_string(loglake_schema::json_key(field.name()), &mut out);
             out.push(b':');
             match column.data_type() {
                 DataType::Utf8 => write_json_string(column.as_string::<i32>().value(row), &mut out),
@@ -458,7 +454,7 @@ mod tests {
                 (ts - hour.hours_since_epoch * MICROS_PER_HOUR) as u64,
                 &mut ours,
             );
-            let mut expected = b"{\"ts\":\"".to_vec();
+            let mut expected = format!("{{\"{}\":\"", loglake_schema::json_key("ts")).into_bytes();
             write_rfc3339_micros(ts, &mut expected);
             expected.push(b'"');
             assert_eq!(
@@ -501,14 +497,8 @@ mod tests {
             assert_eq!(direct.len(), via_arrow.len());
             if input == &odd {
                 let text = String::from_utf8_lossy(&direct.concat()).into_owned();
-                assert!(
-                    text.contains(r#""extra_fields":"{\"type\":\"h2\""#),
-                    "{text}"
-                );
-                assert!(
-                    text.contains(r#""extra_fields":"{\"s-port\":\"443\""#),
-                    "{text}"
-                );
+                assert!(text.contains(r#""x":"{\"type\":\"h2\""#), "{text}");
+                assert!(text.contains(r#""x":"{\"s-port\":\"443\""#), "{text}");
             }
             for (d, a) in direct.iter().zip(&via_arrow) {
                 assert_eq!(
@@ -521,7 +511,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_are_json_objects_keyed_by_the_table_columns_without_nulls() {
+    fn rows_are_json_objects_keyed_by_the_columns_json_keys_without_nulls() {
         let input = concat!(
             "10.0.0.1 - bob [10/Oct/2020:13:55:36 -0700] \"GET /a\\\"b?q=1 HTTP/1.1\" 200 512 \"-\" \"Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/118.0\" 0.125\n",
             "::1 - - [10/Oct/2020:23:59:59 +0000] \"-\" 408 - \"-\" \"-\"\n",
@@ -538,34 +528,41 @@ mod tests {
             // has a value (a missing key reads as null)
             let text = std::str::from_utf8(row).unwrap();
             let positions: Vec<usize> = (COLUMNS.iter())
-                .filter_map(|c| text.find(&format!("\"{}\":", c.name)))
+                .filter_map(|c| text.find(&format!("\"{}\":", c.json_key)))
                 .collect();
             assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
             assert_eq!(positions.len(), parsed.len());
             for column in COLUMNS {
-                let value = parsed.get(column.name);
-                assert!(value.is_some() || column.nullable, "{} missing: {text}", column.name);
+                let value = parsed.get(column.json_key);
+                assert!(
+                    value.is_some() || column.nullable,
+                    "{} missing: {text}",
+                    column.name
+                );
                 assert_ne!(value, Some(&serde_json::Value::Null), "{text}");
             }
             rows.push(parsed);
         }
+        let column = |row: &serde_json::Map<String, serde_json::Value>, name| {
+            row.get(loglake_schema::json_key(name)).cloned()
+        };
         let first = &rows[0];
-        assert_eq!(first["ts"], "2020-10-10T20:55:36.000000Z");
-        assert_eq!(first["dt"], "2020-10-10");
-        assert_eq!(first["hour"], 20);
-        assert_eq!(first["remote_user"], "bob");
-        assert_eq!(first["path"], "/a\"b");
-        assert_eq!(first["query"], "q=1");
-        assert_eq!(first["status"], 200);
-        assert_eq!(first["bytes_sent"], 512);
-        assert_eq!(first.get("referrer"), None);
-        assert_eq!(first["ua_name"], "Firefox");
-        assert_eq!(first["is_bot"], false);
-        assert_eq!(first["request_time_ms"], 125.0);
-        assert_eq!(first["source_line"], 1);
+        assert_eq!(column(first, "ts").unwrap(), "2020-10-10T20:55:36.000000Z");
+        assert_eq!(column(first, "dt").unwrap(), "2020-10-10");
+        assert_eq!(column(first, "hour").unwrap(), 20);
+        assert_eq!(column(first, "remote_user").unwrap(), "bob");
+        assert_eq!(column(first, "path").unwrap(), "/a\"b");
+        assert_eq!(column(first, "query").unwrap(), "q=1");
+        assert_eq!(column(first, "status").unwrap(), 200);
+        assert_eq!(column(first, "bytes_sent").unwrap(), 512);
+        assert_eq!(column(first, "referrer"), None);
+        assert_eq!(column(first, "ua_name").unwrap(), "Firefox");
+        assert_eq!(column(first, "is_bot").unwrap(), false);
+        assert_eq!(column(first, "request_time_ms").unwrap(), 125.0);
+        assert_eq!(column(first, "source_line").unwrap(), 1);
         let second = &rows[1];
-        assert_eq!(second.get("method"), None);
-        assert_eq!(second.get("bytes_sent"), None);
-        assert_eq!(second["hour"], 23);
+        assert_eq!(column(second, "method"), None);
+        assert_eq!(column(second, "bytes_sent"), None);
+        assert_eq!(column(second, "hour").unwrap(), 23);
     }
 }

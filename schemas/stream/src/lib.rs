@@ -10,4 +10,6 @@ pub mod stream;
 
 pub use json::{JsonRows, JsonRowsBuilder};
 pub use kinesis_event::{EventError, KinesisBatch, KinesisBatchRecord, KinesisEventText};
+/// A column's key in the JSON rows (for readers of the rows: tests, tools).
+pub use loglake_schema::json_key;
 pub use stream::{StreamEncoder, StreamRecord, StreamSink, StreamStats, UserAgentColumns};

@@ -281,6 +281,7 @@ mod tests {
     use flate2::Compression;
 
     use super::*;
+    use loglake_schema::json_key;
 
     const LINE_10H: &str =
         r#"1.2.3.4 - - [10/Oct/2020:10:59:59 +0000] "GET /a HTTP/1.1" 200 10 "-" "curl/8.0""#;
@@ -368,13 +369,13 @@ mod tests {
                 "batch size {batch_size}"
             );
             for (input, _, row) in &sink.rows {
-                assert_eq!(row["source"], format!("rec-{input}"));
+                assert_eq!(row[json_key("source")], format!("rec-{input}"));
             }
             // line numbers restart per record; a record-level reject is line 0
             let lines: Vec<i64> = sink
                 .rows
                 .iter()
-                .map(|r| r.2["source_line"].as_i64().unwrap())
+                .map(|r| r.2[json_key("source_line")].as_i64().unwrap())
                 .collect();
             assert_eq!(lines, [1, 3, 1, 1, 1, 3]);
             assert_eq!(sink.rejects[1].2["source_line"], 0);
@@ -395,7 +396,7 @@ mod tests {
         let (sink, stats) = encode(&[format!("{LINE_11H}\n{LINE_10H}\n").into_bytes()], 100);
         let hours: Vec<i32> = sink.rows.iter().map(|r| r.1.hour_of_day()).collect();
         assert_eq!(hours, [11, 10]);
-        assert_eq!(sink.rows[0].2["hour"], 11);
+        assert_eq!(sink.rows[0].2[json_key("hour")], 11);
         // 2020-10-10T10:59:59Z
         assert_eq!(stats.oldest_ts_micros, Some(1_602_327_599_000_000));
     }
