@@ -2,8 +2,11 @@
 //! format writes it (as the server, the load balancer or CloudFront would), and the line parses
 //! back to those values, both with its own format and with `auto`.
 
+mod support;
+
 use loglake_parser::{AccessLine, LineParser, LogFormat, ParseLine};
 use proptest::prelude::*;
+use support::civil;
 
 /// One request, as the columns hold it.
 #[derive(Debug, Clone)]
@@ -29,18 +32,10 @@ struct Request {
 }
 
 /// (year, month, day, hour, minute, second, microsecond) of microseconds since the epoch.
-fn civil(micros: i64) -> (i64, i64, i64, i64, i64, i64, i64) {
+fn date_time(micros: i64) -> (i64, i64, i64, i64, i64, i64, i64) {
     let (seconds, micro) = (micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000));
     let (days, of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = civil(days);
     (y, m, d, of_day / 3600, of_day / 60 % 60, of_day % 60, micro)
 }
 
@@ -50,7 +45,7 @@ const MONTHS: [&str; 12] = [
 
 impl Request {
     fn clf_time(&self) -> String {
-        let (y, m, d, h, min, s, _) = civil(self.micros);
+        let (y, m, d, h, min, s, _) = date_time(self.micros);
         format!(
             "[{d:02}/{}/{y}:{h:02}:{min:02}:{s:02} +0000]",
             MONTHS[m as usize - 1]
@@ -58,13 +53,13 @@ impl Request {
     }
 
     fn iso_time(&self) -> String {
-        let (y, m, d, h, min, s, micro) = civil(self.micros);
+        let (y, m, d, h, min, s, micro) = date_time(self.micros);
         format!("{y}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{micro:06}Z")
     }
 
     /// `date` and `time`, W3C style, with `sep` between them.
     fn w3c_time(&self, sep: char) -> String {
-        let (y, m, d, h, min, s, _) = civil(self.micros);
+        let (y, m, d, h, min, s, _) = date_time(self.micros);
         format!("{y}-{m:02}-{d:02}{sep}{h:02}:{min:02}:{s:02}")
     }
 
