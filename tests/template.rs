@@ -69,15 +69,20 @@ fn render(template: &Value, value: &Value) -> String {
 }
 
 /// A condition as a deployed stack with the parameters' defaults would evaluate it
-/// (`!Equals` and `!Not`: what the template uses).
+/// (`!Equals`, `!Not`, `!Or` and `!Condition`: what the template uses).
 fn evaluate(template: &Value, condition: &Value) -> bool {
     let Value::Tagged(tagged) = condition else {
         panic!("a condition: {condition:?}");
     };
+    if tagged.tag == "!Condition" {
+        let name = tagged.value.as_str().unwrap();
+        return evaluate(template, &template["Conditions"][name]);
+    }
     let operands = tagged.value.as_sequence().unwrap();
     match tagged.tag.to_string().as_str() {
         "!Equals" => render(template, &operands[0]) == render(template, &operands[1]),
         "!Not" => !evaluate(template, &operands[0]),
+        "!Or" => operands.iter().any(|o| evaluate(template, o)),
         other => panic!("cannot evaluate {other}"),
     }
 }
@@ -498,14 +503,151 @@ fn firehose_maps_the_rows_json_keys_back_to_every_column() {
         .map(|c| (c.name, c.json_key))
         .collect();
     assert_eq!(mapping, declared);
-    // Partition keys are read by name by the metadata extraction query.
-    let query = &delivery["ExtendedS3DestinationConfiguration"]["ProcessingConfiguration"];
-    let text = format!("{query:?}");
-    for partition in COLUMNS.iter().filter(|c| c.partition) {
+}
+
+/// The template with one parameter's default changed, as a stack deployed with that value.
+fn template_with(parameter: &str, value: &str) -> Value {
+    let mut template = template();
+    assert!(
+        template["Parameters"][parameter].is_mapping(),
+        "{parameter}"
+    );
+    template["Parameters"][parameter]["Default"] = Value::String(value.to_string());
+    template
+}
+
+fn s3_destination(template: &Value) -> &Value {
+    &template["Resources"]["DeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"]
+}
+
+/// Rows do not carry `dt` and `hour`: Firehose's partitioning query takes them from `ts`. The
+/// template's query, run by jq (PyPI `jq`, in scripts/test's venv) on JSON rows the `ingest`
+/// code writes, must give each row the directory the local lake writer gives it.
+#[test]
+fn the_partitioning_query_files_each_row_where_the_lake_writer_would() {
+    let template = template();
+    let destination = s3_destination(&template);
+    assert_eq!(
+        render(&template, &destination["Prefix"]),
+        "access_logs/dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/"
+    );
+    let processing = render_if_else(&template, &destination["ProcessingConfiguration"]).unwrap();
+    let processors = render_if_else(&template, &processing["Processors"]).unwrap();
+    let extraction = (processors.as_sequence().unwrap().iter())
+        .find(|p| p["Type"] == "MetadataExtraction")
+        .expect("a metadata extraction processor");
+    let parameter = |name: &str| {
+        let parameters = extraction["Parameters"].as_sequence().unwrap();
+        let found = parameters.iter().find(|p| p["ParameterName"] == name);
+        found.unwrap()["ParameterValue"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(parameter("JsonParsingEngine"), "JQ-1.6");
+    let query = parameter("MetadataExtractionQuery");
+
+    // Hours 0, 9, 10 and 23, a day and a year boundary, and a zone offset.
+    let log = concat!(
+        "10.0.0.1 - - [31/Dec/2025:23:59:59 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"curl/8\"\n",
+        "10.0.0.1 - - [01/Jan/2026:00:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"curl/8\"\n",
+        "10.0.0.1 - - [01/Jan/2026:11:30:00 +0200] \"GET / HTTP/1.1\" 200 1 \"-\" \"curl/8\"\n",
+        "10.0.0.1 - - [01/Jan/2026:10:59:59 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"\n",
+    );
+    let mut decoder = loglake_decode::Decoder::<loglake_stream::JsonRowsBuilder>::with_row_builder(
+        "rows.log",
+        loglake_decode::DecoderOptions::default(),
+    );
+    decoder.decode(log.as_bytes());
+    decoder.finish(true);
+    let rows = decoder.flush().unwrap().rows;
+    assert_eq!(rows.len(), 4);
+    let expected: Vec<String> = (rows.iter())
+        .map(|(_, hour)| {
+            let dir = loglake_lake::lake::partition_dir(hour);
+            let parts: Vec<_> = dir
+                .iter()
+                .map(|p| p.to_str().unwrap().to_string())
+                .collect();
+            format!("{}/{}", parts[parts.len() - 2], parts[parts.len() - 1])
+        })
+        .collect();
+    assert_eq!(expected[1], "dt=2026-01-01/hour=00");
+
+    let Some(python) = jq_python() else {
+        return;
+    };
+    let script = r#"
+import jq, sys
+query = jq.compile(sys.argv[1])
+for row in sys.stdin:
+    keys = query.input_text(row).first()
+    print(f"dt={keys['dt']}/hour={keys['hour']}")
+"#;
+    let mut child = std::process::Command::new(python)
+        .args(["-c", script, &query])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ndjson = rows.into_ndjson();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &ndjson).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "jq failed on {query}");
+    let filed: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(filed, expected, "{query}");
+}
+
+/// scripts/test's Python, when it has PyPI `jq`. CI sets `LOGLAKE_REQUIRE_AWS_STANDIN`, and then
+/// it must be there; elsewhere the jq half of the test is skipped with a note.
+fn jq_python() -> Option<std::path::PathBuf> {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let has_jq = std::process::Command::new(&python)
+        .args(["-c", "import jq"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_jq {
+        return Some(python);
+    }
+    assert!(
+        std::env::var_os("LOGLAKE_REQUIRE_AWS_STANDIN").is_none(),
+        "scripts/test's .venv has no jq"
+    );
+    eprintln!("skipping the jq run: no .venv with PyPI jq (scripts/test makes it)");
+    None
+}
+
+/// Partitioning by arrival time: no dynamic partitioning (no per-GB charge) and no processor;
+/// objects are filed by Firehose's clock in the lake's own layout.
+#[test]
+fn arrival_time_partitioning_needs_no_dynamic_partitioning() {
+    let template = template_with("Partitioning", "ArrivalTime");
+    let destination = s3_destination(&template);
+    assert_eq!(
+        render(&template, &destination["Prefix"]),
+        "access_logs/dt=!{timestamp:yyyy-MM-dd}/hour=!{timestamp:HH}/"
+    );
+    for setting in [
+        "DynamicPartitioningConfiguration",
+        "ProcessingConfiguration",
+    ] {
         assert!(
-            text.contains(&format!(".{}", partition.json_key)),
-            "{}",
-            partition.name
+            render_if_else(&template, &destination[setting]).is_none(),
+            "{setting}"
         );
     }
+    // Firehose reading the stream itself partitions with the transform's keys either way.
+    let mut reads_stream = template_with("Wiring", "FirehoseReadsStream");
+    reads_stream["Parameters"]["Partitioning"]["Default"] = "ArrivalTime".into();
+    let destination = s3_destination(&reads_stream);
+    assert!(render(&reads_stream, &destination["Prefix"]).contains("partitionKeyFromLambda"));
+    let dynamic = render_if_else(
+        &reads_stream,
+        &destination["DynamicPartitioningConfiguration"],
+    );
+    assert_eq!(dynamic.unwrap()["Enabled"], true);
 }

@@ -80,7 +80,6 @@ def model(measured, prices):
     rounding = prices["firehose"]["record_rounding_bytes"]
     json_gb = raw_gb * json_per_raw * math.ceil(record_bytes / rounding) * rounding / record_bytes
     batches = TB / batch["log_bytes"]
-    kinesis_records = TB / (batch["log_bytes"] / batch["records"])
     # Lambda gives a function CPU in proportion to its memory (one vCPU at mb_per_vcpu): below
     # that, a CPU-second costs mb_per_vcpu MB-seconds whatever the memory.
     lam = prices["lambda_arm64"]
@@ -94,16 +93,8 @@ def model(measured, prices):
     json_mb_per_hour = json_gb * 1024 / HOURS_PER_MONTH
     objects = HOURS_PER_MONTH * max(math.ceil(json_mb_per_hour / buffer_mb), 3600 / interval)
 
-    on_demand, provisioned = prices["kinesis_on_demand"], prices["kinesis_provisioned"]
     kinesis_record = batch["log_bytes"] / batch["records"]
-    kb = on_demand["record_rounding_bytes"]
-    stream_gb = raw_gb * math.ceil(kinesis_record / kb) * kb / kinesis_record
-    average_bps = TB / (HOURS_PER_MONTH * 3600)
-    shards = max(
-        math.ceil(PEAK_TO_AVERAGE * average_bps / provisioned["shard_ingest_bytes_per_second"]),
-        math.ceil(PEAK_TO_AVERAGE * kinesis_records / (HOURS_PER_MONTH * 3600) / 1000),
-    )
-    units = kinesis_records * math.ceil((batch["log_bytes"] / batch["records"]) / provisioned["put_payload_unit_bytes"])
+    stream = kinesis(prices, kinesis_record)
     fh, s3, athena = prices["firehose"], prices["s3_standard"], prices["athena"]
 
     def query_cost(bytes_read):
@@ -111,18 +102,13 @@ def model(measured, prices):
 
     day_reports = sum(query_cost(day) for day, _ in measured["reports"].values())
     month_reports = sum(query_cost(month) for _, month in measured["reports"].values())
-    rows = [
-        ("stream", "Kinesis on-demand: stream hours", f"{HOURS_PER_MONTH} h", HOURS_PER_MONTH * on_demand["stream_hour"]),
-        ("stream", "Kinesis on-demand: data in (records rounded up to a KB)", f"{stream_gb:,.0f} GB", stream_gb * on_demand["ingested_gb"]),
-        ("stream", "Kinesis on-demand: data read by `ingest`", f"{stream_gb:,.0f} GB", stream_gb * on_demand["retrieved_gb"]),
-        ("provisioned", f"Kinesis provisioned instead: {shards} shards", f"{shards * HOURS_PER_MONTH:,} shard-hours", shards * HOURS_PER_MONTH * provisioned["shard_hour"]),
-        ("provisioned", "Kinesis provisioned instead: PUT payload units", f"{units / 1e6:,.0f} M", units / 1e6 * provisioned["million_put_payload_units"]),
+    rows = stream + [
         ("", "Lambda `ingest` (arm64): compute", f"{gb_seconds:,.0f} GB-s", gb_seconds * lam["gb_second"]),
         ("", "Lambda `ingest`: invocations", f"{batches:,.0f}", batches / 1e6 * lam["million_requests"]),
         ("", "Firehose: ingestion (JSON rows)", f"{json_gb:,.0f} GB", json_gb * fh["ingested_gb"]),
         ("", "Firehose: format conversion to Parquet", f"{json_gb:,.0f} GB", json_gb * fh["format_conversion_gb"]),
-        ("", "Firehose: dynamic partitioning (data)", f"{json_gb:,.0f} GB", json_gb * fh["dynamic_partitioning_gb"]),
-        ("", "Firehose: dynamic partitioning (objects)", f"{objects:,.0f}", objects / 1000 * fh["dynamic_partitioning_thousand_objects"]),
+        ("event-time", "Firehose: dynamic partitioning (data)", f"{json_gb:,.0f} GB", json_gb * fh["dynamic_partitioning_gb"]),
+        ("event-time", "Firehose: dynamic partitioning (objects)", f"{objects:,.0f}", objects / 1000 * fh["dynamic_partitioning_thousand_objects"]),
         ("", "S3: the month's Parquet, stored a month", f"{parquet_gb:,.0f} GB", parquet_gb * s3["gb_month"]),
         ("", "S3: PUT requests (Firehose's objects)", f"{objects:,.0f}", objects / 1000 * s3["thousand_put"]),
         ("", f"Athena: the {len(measured['reports'])} reports for one day, daily", f"{DAYS_PER_MONTH} runs each", DAYS_PER_MONTH * day_reports),
@@ -145,10 +131,51 @@ def model(measured, prices):
     return rows, figures
 
 
+def kinesis(prices, record_bytes):
+    """The stream's rows of the bill when producers send records of `record_bytes` on average:
+    on-demand ("stream") and, instead, provisioned ("provisioned")."""
+    on_demand, provisioned = prices["kinesis_on_demand"], prices["kinesis_provisioned"]
+    raw_gb = TB / GB
+    records = TB / record_bytes
+    kb = on_demand["record_rounding_bytes"]
+    stream_gb = raw_gb * math.ceil(record_bytes / kb) * kb / record_bytes
+    average_bps = TB / (HOURS_PER_MONTH * 3600)
+    shards = max(
+        math.ceil(PEAK_TO_AVERAGE * average_bps / provisioned["shard_ingest_bytes_per_second"]),
+        math.ceil(PEAK_TO_AVERAGE * records / (HOURS_PER_MONTH * 3600) / 1000),
+    )
+    units = records * math.ceil(record_bytes / provisioned["put_payload_unit_bytes"])
+    return [
+        ("stream", "Kinesis on-demand: stream hours", f"{HOURS_PER_MONTH} h", HOURS_PER_MONTH * on_demand["stream_hour"]),
+        ("stream", "Kinesis on-demand: data in (records rounded up to a KB)", f"{stream_gb:,.0f} GB", stream_gb * on_demand["ingested_gb"]),
+        ("stream", "Kinesis on-demand: data read by `ingest`", f"{stream_gb:,.0f} GB", stream_gb * on_demand["retrieved_gb"]),
+        ("provisioned", f"Kinesis provisioned instead: {shards} shards", f"{shards * HOURS_PER_MONTH:,} shard-hours", shards * HOURS_PER_MONTH * provisioned["shard_hour"]),
+        ("provisioned", "Kinesis provisioned instead: PUT payload units", f"{units / 1e6:,.0f} M", units / 1e6 * provisioned["million_put_payload_units"]),
+    ]
+
+
+def bill(rows, stream="stream", partitioning="event-time"):
+    """The month's total with one stream mode (`stream` or `provisioned`) and partitioning
+    (`event-time` or `arrival-time`)."""
+    left_out = {"stream", "provisioned", "event-time"} - {stream, partitioning}
+    return sum(cost for kind, _, _, cost in rows if kind not in left_out)
+
+
 def table(measured, prices, log):
     rows, f = model(measured, prices)
-    total = sum(cost for kind, _, _, cost in rows if kind != "provisioned")
-    with_provisioned = total - sum(c for k, _, _, c in rows if k == "stream") + sum(c for k, _, _, c in rows if k == "provisioned")
+    total = bill(rows)
+    with_provisioned = bill(rows, stream="provisioned")
+    # The same with records of 25 KB (one PUT payload unit), as an aggregating producer sends.
+    packed = [r for r in rows if r[0] not in ("stream", "provisioned")] + kinesis(
+        prices, prices["kinesis_provisioned"]["put_payload_unit_bytes"])
+    options = [
+        ("the template's defaults: `StreamMode=ON_DEMAND`, `Partitioning=EventTime`", bill(rows)),
+        ("`Partitioning=ArrivalTime`", bill(rows, partitioning="arrival-time")),
+        ("`StreamMode=PROVISIONED` (`ShardCount` as above)", with_provisioned),
+        ("`StreamMode=PROVISIONED`, `Partitioning=ArrivalTime`", bill(rows, "provisioned", "arrival-time")),
+        ("the same, and producers aggregate lines into 25 KB records (KPL aggregation)",
+         bill(packed, "provisioned", "arrival-time")),
+    ]
     out = [
         f"1 TB (2^40 bytes) of raw logs a month at the prices of `benches/cost/aws-prices.json` ({prices['as_of']}),",
         f"measured on `{os.path.relpath(log, ROOT)}` ({measured['log_bytes'] / 1e6:,.0f} MB, {measured['days']} days).",
@@ -162,6 +189,12 @@ def table(measured, prices, log):
     out += [
         f"| **total, on-demand stream** | | **{total:,.2f}** | 100 % |",
         f"| total, provisioned stream | | {with_provisioned:,.2f} | |",
+        "",
+        "The template's choices, priced with the same figures:",
+        "",
+        "| settings | $ a month per TB |",
+        "|---|---|",
+        *(f"| {name} | {cost:,.2f} |" for name, cost in options),
         "",
         "Measured: JSON sent to Firehose {:.2f}× the raw bytes (records of {:,.0f} bytes); Parquet {:.3f}× "
         "the raw bytes (our writer, zstd: Firehose writes Snappy, larger); `ingest` {:.1f} ms of CPU per "

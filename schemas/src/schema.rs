@@ -55,7 +55,8 @@ pub struct Storage {
 /// back to its column). It calls `$callback!` with the list, so
 /// every place that needs the columns is generated from it: [`COLUMNS`] (and from it the Arrow
 /// schema, the Glue and DDL checks), the batch builder's columns and their order, and the JSON
-/// row keys ([`json_keys`]). The partition columns `dt` and `hour` follow them.
+/// row keys ([`json_keys`]). The partition columns `dt` and `hour` follow them (in the JSON rows
+/// they are not written: they are the start of `ts`).
 ///
 /// Storage words: `zstd` (compressed), `delta` (delta-encoded, no dictionary), `no_statistics`.
 #[macro_export]
@@ -144,8 +145,6 @@ macro_rules! declare_columns {
         #[allow(non_upper_case_globals)]
         pub mod json_keys {
             $(pub const $name: &[u8] = concat!(",\"", stringify!($json), "\":").as_bytes();)*
-            pub const dt: &[u8] = b",\"dt\":";
-            pub const hour: &[u8] = b",\"hour\":";
             /// The first column's key, opening the row's object.
             pub const FIRST: &[u8] = b"{\"t\":";
         }
@@ -236,10 +235,7 @@ mod tests {
             json_keys::FIRST,
             format!("{{\"{}\":", json_key("ts")).as_bytes()
         );
-        assert_eq!(
-            (json_keys::source_line, json_keys::hour),
-            (&b",\"ln\":"[..], &b",\"hour\":"[..])
-        );
+        assert_eq!(json_keys::source_line, b",\"ln\":");
         let mut keys: Vec<_> = COLUMNS.iter().map(|c| c.json_key).collect();
         keys.sort_unstable();
         keys.dedup();

@@ -6,7 +6,7 @@
 //!   `metadata.partitionKeys` holds `dt` and `hour` (two digits, as in the lake's `hour=03`)
 //!   for dynamic partitioning. Firehose gives a
 //!   record one partition, so **a record whose rows span two hours goes to the hour of its
-//!   earliest row**; each row still carries its own `dt`/`hour` fields and exact `ts`.
+//!   earliest row**; each row keeps its exact `ts` (a filter on `hour` finds it in that hour).
 //! - `Dropped`: nothing to ingest (a CloudWatch Logs control message, an empty record).
 //! - `ProcessingFailed`: no line of the record parsed (or its payload is damaged), or its rows
 //!   would push the response past Lambda's 6 MB limit. Firehose writes the original record to

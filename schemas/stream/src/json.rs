@@ -1,8 +1,10 @@
 //! Rows as JSON objects, the form Firehose turns into Parquet (OpenX JSON SerDe + the Glue
 //! table): keys are the columns' short JSON keys (declared with the columns; the template's
-//! `ColumnToJsonKeyMappings` maps them back), in table order, then the partition columns `dt` and
-//! `hour`; a null value is left out (the SerDe reads a missing key as null, and Firehose
-//! bills every byte); `ts` is `yyyy-MM-ddTHH:mm:ss.ffffffZ`, a layout the OpenX SerDe reads.
+//! `ColumnToJsonKeyMappings` maps them back), in table order; a null value is left out (the SerDe
+//! reads a missing key as null, and Firehose bills every byte); `ts` is
+//! `yyyy-MM-ddTHH:mm:ss.ffffffZ`, a layout the OpenX SerDe reads. The partition columns `dt` and
+//! `hour` are not written: they are the first characters of `ts`, which is where the template's
+//! partitioning query takes them from (the Parquet files do not store them either).
 //!
 //! The real-time path never needs Arrow columns, so [`JsonRowsBuilder`] writes each parsed line
 //! straight to JSON. A test holds it to the schema: its rows must be byte-for-byte what a
@@ -123,8 +125,6 @@ struct HourText {
     hour: UtcHour,
     /// `{"ts":"YYYY-MM-DDTHH:`
     row_start: Vec<u8>,
-    /// `,"dt":"YYYY-MM-DD","hour":N}`
-    row_end: Vec<u8>,
 }
 
 impl HourText {
@@ -134,18 +134,7 @@ impl HourText {
         write_rfc3339_micros(hour.hours_since_epoch * MICROS_PER_HOUR, &mut row_start);
         // keep `…THH:`, drop `00:00.000000Z`
         row_start.truncate(row_start.len() - "00:00.000000Z".len());
-        let row_end = [
-            key::dt,
-            format!("\"{}\"", hour.date_string()).as_bytes(),
-            key::hour,
-            format!("{}}}", hour.hour_of_day()).as_bytes(),
-        ]
-        .concat();
-        Self {
-            hour,
-            row_start,
-            row_end,
-        }
+        Self { hour, row_start }
     }
 }
 
@@ -242,8 +231,7 @@ impl RowBuilder for JsonRowsBuilder {
         out.extend_from_slice(&self.source_json);
         out.extend_from_slice(key::source_line);
         write_integer(source_line, out);
-        // The partition columns close the object, in table order.
-        out.extend_from_slice(&hour_text.row_end);
+        out.push(b'}');
         self.rows.ends.push(out.len());
         out.push(b'\n');
         self.rows.hours.push(hour);
@@ -379,16 +367,7 @@ mod tests {
                 other => panic!("the file schema has no {other} column"),
             }
         }
-        let ts = batch.column(0).as_primitive::<TimestampMicrosecondType>();
-        let hour = UtcHour::of_micros(ts.value(row));
-        out.extend_from_slice(
-            format!(
-                ",\"dt\":\"{}\",\"hour\":{}}}",
-                hour.date_string(),
-                hour.hour_of_day()
-            )
-            .as_bytes(),
-        );
+        out.push(b'}');
         out
     }
 
@@ -534,6 +513,10 @@ mod tests {
             assert_eq!(positions.len(), parsed.len());
             for column in COLUMNS {
                 let value = parsed.get(column.json_key);
+                if column.partition {
+                    assert_eq!(value, None, "the partitions are not written: {text}");
+                    continue;
+                }
                 assert!(
                     value.is_some() || column.nullable,
                     "{} missing: {text}",
@@ -548,8 +531,6 @@ mod tests {
         };
         let first = &rows[0];
         assert_eq!(column(first, "ts").unwrap(), "2020-10-10T20:55:36.000000Z");
-        assert_eq!(column(first, "dt").unwrap(), "2020-10-10");
-        assert_eq!(column(first, "hour").unwrap(), 20);
         assert_eq!(column(first, "remote_user").unwrap(), "bob");
         assert_eq!(column(first, "path").unwrap(), "/a\"b");
         assert_eq!(column(first, "query").unwrap(), "q=1");
@@ -563,6 +544,6 @@ mod tests {
         let second = &rows[1];
         assert_eq!(column(second, "method"), None);
         assert_eq!(column(second, "bytes_sent"), None);
-        assert_eq!(column(second, "hour").unwrap(), 23);
+        assert_eq!(column(second, "ts").unwrap(), "2020-10-10T23:59:59.000000Z");
     }
 }

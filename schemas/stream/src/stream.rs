@@ -396,7 +396,10 @@ mod tests {
         let (sink, stats) = encode(&[format!("{LINE_11H}\n{LINE_10H}\n").into_bytes()], 100);
         let hours: Vec<i32> = sink.rows.iter().map(|r| r.1.hour_of_day()).collect();
         assert_eq!(hours, [11, 10]);
-        assert_eq!(sink.rows[0].2[json_key("hour")], 11);
+        assert_eq!(
+            &sink.rows[0].2[json_key("ts")].as_str().unwrap()[11..13],
+            "11"
+        );
         // 2020-10-10T10:59:59Z
         assert_eq!(stats.oldest_ts_micros, Some(1_602_327_599_000_000));
     }
