@@ -7,7 +7,7 @@ use loglake_backfill::s3::S3;
 use loglake_backfill::{Backfill, BackfillOptions, Location, PlannedSource};
 use serde::Serialize;
 
-use crate::{finish_run, with_progress};
+use crate::{error_messages, finish_run, with_progress};
 
 pub struct BackfillArgs {
     pub src: String,
@@ -16,6 +16,23 @@ pub struct BackfillArgs {
     pub dry_run: bool,
     pub jobs: usize,
     pub json: bool,
+}
+
+/// An S3 client when one is needed, and the runtime it runs on (kept alive as long as it is
+/// used): the SDK runs on its own threads; sources are parsed on rayon's, which wait on it.
+pub fn s3_client(needed: bool) -> anyhow::Result<(tokio::runtime::Runtime, Option<S3>)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let s3 = needed.then(|| {
+        S3::new(
+            runtime.block_on(S3::client_from_env()),
+            runtime.handle().clone(),
+        )
+    });
+    Ok((runtime, s3))
 }
 
 /// What `--dry-run --json` prints.
@@ -28,18 +45,7 @@ struct DryRun<'a> {
 pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     let src = Location::parse(&args.src)?;
     let dest = Location::parse(&args.dest)?;
-    // The SDK runs on its own threads; sources are parsed on rayon's, which wait on it.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let s3 = (src.is_s3() || dest.is_s3()).then(|| {
-        S3::new(
-            runtime.block_on(S3::client_from_env()),
-            runtime.handle().clone(),
-        )
-    });
+    let (_runtime, s3) = s3_client(src.is_s3() || dest.is_s3())?;
     let backfill = Backfill::new(dest.clone(), s3, args.options)?;
     let sources = backfill
         .list_sources(&src)
@@ -94,5 +100,10 @@ pub fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
         totals.files_written,
         totals.lines_in as f64 / seconds,
     );
-    Ok(finish_run(&summary.errors, &summary, args.json, &line))
+    Ok(finish_run(
+        error_messages(&summary.errors),
+        &summary,
+        args.json,
+        &line,
+    ))
 }

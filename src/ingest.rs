@@ -1,13 +1,16 @@
 //! `loglake ingest`: log files → the local Parquet lake, one source per rayon worker, each
 //! through the shared pipeline ([`loglake_lake::ingest_stream`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use loglake_backfill::compact::drop_sources_from;
+use loglake_backfill::Location;
 use loglake_lake::{
-    ingest_stream, ExistingFiles, LakeOptions, Progress, SourceFailure, SourceOptions, SourceTotals,
+    ingest_stream, ExistingFiles, LakeOptions, Progress, SourceFailure, SourceOptions,
+    SourceTotals, TimeRange,
 };
 use loglake_parser::{IpAnonymization, LogFormat};
 use rayon::prelude::*;
@@ -73,8 +76,17 @@ pub fn run(inputs: &[InputSource], options: &IngestOptions, progress: &Progress)
             (name, totals, error)
         })
         .collect();
-    let mut total = SourceTotals::default();
+    // Re-ingested sources replace their rows in files a compaction merged them into as well.
+    let ingested: BTreeSet<String> = results.iter().map(|(name, _, _)| name.clone()).collect();
+    let lake = Location::Local(options.out.clone());
     let mut errors = Vec::new();
+    if let Err(error) = drop_sources_from(&lake, None, &ingested, TimeRange::default()) {
+        errors.push(SourceFailure {
+            source: options.out.display().to_string(),
+            error: format!("removing re-ingested rows from compacted files: {error}"),
+        });
+    }
+    let mut total = SourceTotals::default();
     for (source, totals, error) in results {
         errors.extend(error.map(|error| SourceFailure { source, error }));
         total.add(&totals);

@@ -1,6 +1,7 @@
 //! `loglake`: web access logs → a partitioned Parquet lake, on a laptop with no AWS account.
 
 mod backfill;
+mod compact;
 mod ingest;
 mod input;
 mod query;
@@ -99,6 +100,26 @@ enum Command {
         /// Sources processed at once (default: the number of cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Print exactly one JSON object with the run's totals on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge each hour's small Parquet files (Firehose buffers, small backfill sources) into
+    /// files of about --target-mb, sorted by time, in a local lake or s3://bucket/prefix.
+    /// Idempotent, crash-safe and safe while the lake is queried (README.md, Compaction).
+    Compact {
+        /// The lake's root: a directory or s3://bucket/prefix.
+        #[arg(long, default_value = "lake")]
+        lake: String,
+        /// Only hours at or after this UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ).
+        #[arg(long, value_parser = parse_instant)]
+        since: Option<i64>,
+        /// Only hours before this UTC time (excluded).
+        #[arg(long, value_parser = parse_instant)]
+        until: Option<i64>,
+        /// The size merged files aim at, in MiB; files this large already are left alone.
+        #[arg(long, default_value = "128")]
+        target_mb: u64,
         /// Print exactly one JSON object with the run's totals on stdout.
         #[arg(long)]
         json: bool,
@@ -272,6 +293,23 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Compact {
+            lake,
+            since,
+            until,
+            target_mb,
+            json,
+        } => {
+            let options = loglake_backfill::compact::CompactOptions {
+                target_bytes: target_mb.max(1) << 20,
+                range: TimeRange { since, until },
+                ..Default::default()
+            };
+            compact::run(&lake, &options, json).unwrap_or_else(|error| {
+                eprintln!("loglake: error: {error:#}");
+                ExitCode::FAILURE
+            })
+        }
         Command::Query {
             name,
             list,
@@ -370,19 +408,24 @@ fn report(summary: &IngestSummary, options: &IngestOptions, json: bool) -> ExitC
         options.out.display(),
         summary.lines_in as f64 / seconds,
     );
-    finish_run(&summary.errors, summary, json, &line)
+    finish_run(error_messages(&summary.errors), summary, json, &line)
 }
 
 /// Ends a run: each failed source on stderr, the summary as exactly one JSON object on stdout
 /// with `--json`, then the one-line summary on stderr; failure when any source failed.
-fn finish_run(
-    errors: &[SourceFailure],
+fn error_messages(errors: &[SourceFailure]) -> impl ExactSizeIterator<Item = &str> {
+    errors.iter().map(|e| e.error.as_str())
+}
+
+fn finish_run<'a>(
+    errors: impl ExactSizeIterator<Item = &'a str>,
     summary: &impl serde::Serialize,
     json: bool,
     line: &str,
 ) -> ExitCode {
+    let failed = errors.len() > 0;
     for error in errors {
-        eprintln!("loglake: error: {}", error.error);
+        eprintln!("loglake: error: {error}");
     }
     if json {
         println!(
@@ -391,10 +434,10 @@ fn finish_run(
         );
     }
     eprintln!("loglake: {line}");
-    if errors.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    if failed {
         ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -261,6 +261,69 @@ fn s3_to_s3_every_line_once_and_reruns_change_nothing() {
         .all(|k| !first.contains_key(k)));
 }
 
+/// Runs `compact --json` on `lake`; returns the summary after checking it succeeded.
+fn compact(lake: &str) -> Value {
+    let output = loglake(&["compact", "--json", "--lake", lake]);
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{summary}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    summary
+}
+
+#[test]
+fn compaction_in_s3_merges_small_files_and_replays_stay_exact() {
+    let Some(endpoint) = aws_standin() else {
+        return;
+    };
+    let (src_bucket, lake_bucket) = ("compact-cli-src", "compact-cli-lake");
+    put(&endpoint, src_bucket, b"");
+    put(&endpoint, lake_bucket, b"");
+    // The bundled sample in ten small sources, as a CDN or load balancer leaves them: every
+    // hour of the lake gets a small file from several sources.
+    let sample = fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample/access.log")).unwrap();
+    let lines: Vec<&[u8]> = sample.split_inclusive(|&b| b == b'\n').collect();
+    for (i, chunk) in lines.chunks(lines.len().div_ceil(10)).enumerate() {
+        put(
+            &endpoint,
+            &format!("{src_bucket}/logs/part-{i:02}.log"),
+            &chunk.concat(),
+        );
+    }
+    let src = format!("s3://{src_bucket}/logs/");
+    let dest = format!("s3://{lake_bucket}/lake");
+    backfill(&[&src, "--dest", &dest]);
+    let parquet = |objects: &BTreeMap<String, Vec<u8>>| {
+        objects.keys().filter(|k| k.ends_with(".parquet")).count()
+    };
+    let before = lake_objects(&endpoint, lake_bucket);
+    let lines_before = lake_lines(&before);
+    assert_eq!(lines_before.len(), lines.len());
+
+    let summary = compact(&dest);
+    let after = lake_objects(&endpoint, lake_bucket);
+    assert_eq!(
+        lake_lines(&after),
+        lines_before,
+        "every line once: {summary}"
+    );
+    let merged = summary["files_in"].as_u64().unwrap() - summary["files_out"].as_u64().unwrap();
+    assert!(merged > 0, "{summary}");
+    assert_eq!(parquet(&after), parquet(&before) - merged as usize);
+    assert!(after.keys().any(|k| k.contains("/compacted-")));
+    // Nothing left to merge: a re-run changes nothing.
+    assert_eq!(compact(&dest)["partitions_compacted"], 0);
+    assert_eq!(lake_objects(&endpoint, lake_bucket), after);
+
+    // A forced replay of every source moves their rows out of the merged files again.
+    backfill(&[&src, "--dest", &dest, "--force"]);
+    let replayed = lake_objects(&endpoint, lake_bucket);
+    assert_eq!(lake_lines(&replayed), lines_before);
+    assert!(!replayed.keys().any(|k| k.contains("/compacted-")));
+}
+
 #[test]
 fn ingest_and_backfill_write_the_same_rows() {
     let dir = tempfile::tempdir().unwrap();

@@ -341,6 +341,28 @@ fn delivered_aws_logs_are_read_as_they_arrive_by_the_backfill_code() {
     );
 }
 
+#[test]
+fn the_schedule_compacts_the_lake_through_the_backfill_code() {
+    let template = template();
+    let function = &template["Resources"]["BackfillFunction"]["Properties"];
+    let event = &function["Events"]["Compaction"];
+    assert_eq!(event["Type"], "Schedule");
+    // The schedule's input is an event the function reads as a compaction of an S3 lake.
+    let input = render(&template, &event["Properties"]["Input"]);
+    let event: loglake_backfill_function::BackfillEvent = serde_json::from_str(&input).unwrap();
+    let loglake_backfill_function::BackfillEvent::Compact(event) = event else {
+        panic!("{input} is not read as a compaction");
+    };
+    let (lake, options) = event.compact.plan(0).unwrap();
+    assert_eq!(lake.to_string(), "s3://x/");
+    assert_eq!(options.target_bytes, 128 << 20);
+    // Failed runs are kept, whether Lambda or EventBridge gave up.
+    let dead_letters = &function["Events"]["Compaction"]["Properties"]["DeadLetterConfig"];
+    assert!(dead_letters.get("Arn").is_some());
+    let on_failure = &function["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"], "SQS");
+}
+
 /// Least privilege, for every role: actions are named (no `*`, no `service:*`), resources are
 /// named (`*` only under a condition that narrows it, as `kms:ViaService` does), and the only
 /// managed policy is the basic one that lets a function write its own logs.

@@ -13,12 +13,14 @@
 //! - To S3, a source's lake is written to a local staging directory and uploaded when done:
 //!   memory stays bounded and readers never see half a file.
 
+pub mod compact;
 pub mod manifest;
 pub mod s3;
 mod store;
 
 pub use store::{Location, Source, SourceAt};
 
+use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,6 +55,8 @@ pub enum BackfillError {
     },
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Lake(#[from] loglake_lake::LakeError),
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> BackfillError + '_ {
@@ -200,17 +204,42 @@ impl Backfill {
         // A local lake is listed once, not once per source, to find sources' earlier files; if
         // that fails, each source lists it itself and reports the error as its own.
         let existing = self.lake.existing_files();
-        pool.install(|| {
+        let mut outcomes: Vec<SourceOutcome> = pool.install(|| {
             sources
                 .par_iter()
                 .map(|s| self.process_in(s, progress, existing.clone()))
                 .collect()
-        })
+        });
+        self.drop_from_merged_files(&mut outcomes);
+        outcomes
     }
 
     /// Replays one source. Errors are reported in the outcome; they never stop other sources.
     pub fn process(&self, source: &Source, progress: &Progress) -> SourceOutcome {
-        self.process_in(source, progress, None)
+        let mut outcome = [self.process_in(source, progress, None)];
+        self.drop_from_merged_files(&mut outcome);
+        let [outcome] = outcome;
+        outcome
+    }
+
+    /// Removes the replayed sources' rows from the files a compaction merged them into (see
+    /// [`compact`]), once for all of them: their new files replace those rows. A failure is
+    /// each replayed source's error (a re-run does it again).
+    fn drop_from_merged_files(&self, outcomes: &mut [SourceOutcome]) {
+        let replayed: BTreeSet<String> = outcomes
+            .iter()
+            .filter(|o| !o.skipped)
+            .map(|o| o.source.clone())
+            .collect();
+        if replayed.is_empty() {
+            return;
+        }
+        if let Err(error) = compact::drop_sources(&self.lake, &replayed, self.options.range) {
+            tracing::error!(%error, "removing replayed sources' rows from compacted files failed");
+            for outcome in outcomes.iter_mut().filter(|o| !o.skipped) {
+                outcome.error.get_or_insert_with(|| error.to_string());
+            }
+        }
     }
 
     fn process_in(

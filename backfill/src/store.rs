@@ -165,15 +165,41 @@ impl Lake {
         }
     }
 
-    /// Makes files written under [`Lake::write_root`] part of the lake, each at its relative path.
+    /// A directory for files to publish later: in a local lake, a hidden one inside it (so
+    /// publishing is a rename); for an S3 lake, a temporary directory. Removed when dropped.
+    pub(crate) fn staging_dir(&self) -> Result<TempDir, BackfillError> {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".loglake-staging-");
+        match self {
+            Lake::Local(root) => {
+                fs::create_dir_all(root).map_err(io_error(root))?;
+                builder.tempdir_in(root).map_err(io_error(root))
+            }
+            Lake::S3 { .. } => builder.tempdir().map_err(io_error(&std::env::temp_dir())),
+        }
+    }
+
+    /// Makes files written under [`Lake::write_root`] or [`Lake::staging_dir`] part of the lake,
+    /// each at its relative path: each appears whole (a rename, an S3 PUT).
     pub(crate) fn publish(
         &self,
         files: &[PathBuf],
         relative: &[String],
     ) -> Result<(), BackfillError> {
-        if let Lake::S3 { s3, bucket, prefix } = self {
-            for (path, relative) in files.iter().zip(relative) {
-                s3.put_file(bucket, &key(prefix, relative), path)?;
+        for (path, relative) in files.iter().zip(relative) {
+            match self {
+                Lake::Local(root) => {
+                    let dest = root.join(relative);
+                    if *path != dest {
+                        if let Some(dir) = dest.parent() {
+                            fs::create_dir_all(dir).map_err(io_error(dir))?;
+                        }
+                        fs::rename(path, &dest).map_err(io_error(&dest))?;
+                    }
+                }
+                Lake::S3 { s3, bucket, prefix } => {
+                    s3.put_file(bucket, &key(prefix, relative), path)?
+                }
             }
         }
         Ok(())
@@ -220,6 +246,73 @@ impl Lake {
                 }
             }
             Lake::S3 { s3, bucket, prefix } => Ok(s3.delete(bucket, &key(prefix, relative))?),
+        }
+    }
+}
+
+impl Lake {
+    /// The files under `relative` (a `/`-separated directory of the lake), at any depth, with
+    /// their sizes: paths relative to the lake root, in order. Hidden files (`.` at the start of
+    /// a name: the writers' temporary files) are left out.
+    pub(crate) fn list(&self, relative: &str) -> Result<Vec<(String, u64)>, BackfillError> {
+        let mut files = match self {
+            Lake::Local(root) => {
+                let mut files = Vec::new();
+                let mut dirs = vec![relative.trim_end_matches('/').to_string()];
+                while let Some(dir) = dirs.pop() {
+                    let path = root.join(&dir);
+                    let entries = match fs::read_dir(&path) {
+                        Ok(entries) => entries,
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(io_error(&path)(e)),
+                    };
+                    for entry in entries {
+                        let entry = entry.map_err(io_error(&path))?;
+                        let name = entry.file_name().to_string_lossy().into_owned();
+                        let metadata = entry.metadata().map_err(io_error(&entry.path()))?;
+                        if metadata.is_dir() {
+                            dirs.push(format!("{dir}/{name}"));
+                        } else if !name.starts_with('.') {
+                            files.push((format!("{dir}/{name}"), metadata.len()));
+                        }
+                    }
+                }
+                files
+            }
+            Lake::S3 { s3, bucket, prefix } => {
+                let root = key(prefix, "");
+                s3.list(
+                    bucket,
+                    &key(prefix, &format!("{}/", relative.trim_end_matches('/'))),
+                )?
+                .into_iter()
+                .filter_map(|o| {
+                    let relative = o.key.strip_prefix(&root)?.to_string();
+                    let hidden = relative.rsplit('/').next()?.starts_with('.');
+                    (!hidden).then_some((relative, o.size))
+                })
+                .collect()
+            }
+        };
+        files.sort();
+        Ok(files)
+    }
+
+    /// A local path holding the file at `relative`: the file itself in a local lake, a copy
+    /// under `staging` (at the same relative path) for an S3 lake.
+    pub(crate) fn fetch(&self, relative: &str, staging: &Path) -> Result<PathBuf, BackfillError> {
+        match self {
+            Lake::Local(root) => Ok(root.join(relative)),
+            Lake::S3 { s3, bucket, prefix } => {
+                let path = staging.join(relative);
+                if let Some(dir) = path.parent() {
+                    fs::create_dir_all(dir).map_err(io_error(dir))?;
+                }
+                let mut object = s3.open(bucket, &key(prefix, relative))?;
+                let mut file = fs::File::create(&path).map_err(io_error(&path))?;
+                io::copy(&mut object, &mut file).map_err(io_error(&path))?;
+                Ok(path)
+            }
         }
     }
 }
@@ -293,6 +386,23 @@ mod tests {
         lake.delete("m/x.json").unwrap();
         lake.delete("m/x.json").unwrap();
         assert_eq!(lake.read("m/x.json").unwrap(), None);
+        lake.write(
+            "access_logs/dt=2020-01-01/hour=00/a.parquet",
+            b"ab".to_vec(),
+        )
+        .unwrap();
+        lake.write("access_logs/dt=2020-01-01/hour=00/.a.tmp", b"ab".to_vec())
+            .unwrap();
+        lake.write("access_logs/dt=2020-01-01/hour=01/b.parquet", b"b".to_vec())
+            .unwrap();
+        assert_eq!(
+            lake.list("access_logs").unwrap(),
+            [
+                ("access_logs/dt=2020-01-01/hour=00/a.parquet".to_string(), 2),
+                ("access_logs/dt=2020-01-01/hour=01/b.parquet".to_string(), 1)
+            ]
+        );
+        assert!(lake.list("nothing/here").unwrap().is_empty());
         assert!(lake.write_root().unwrap().1.is_none());
         let s3_lake = Lake::new(Location::parse("s3://b/p").unwrap(), None);
         assert!(matches!(s3_lake, Err(BackfillError::NoS3Client)));

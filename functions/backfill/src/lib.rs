@@ -1,7 +1,8 @@
 //! The `backfill` Lambda: its event turned into a plan for the backfill library, and its result
-//! (per-object counts). The event is either a Step Functions Distributed Map batch (objects from
-//! an S3 ItemReader listing, settings in `BatchInput`) or an S3 notification of objects created
-//! (ALB and CloudFront logs as AWS delivers them; settings in the environment). The replay itself
+//! (per-object counts). The event is a Step Functions Distributed Map batch (objects from an S3
+//! ItemReader listing, settings in `BatchInput`), an S3 notification of objects created (ALB and
+//! CloudFront logs as AWS delivers them; settings in the environment), or the schedule's
+//! compaction of the lake's recent hours (`{"compact": …}`, the library's `compact`). The replay itself
 //! is `loglake-backfill`'s, shared with `loglake backfill`, so an object is read into the same
 //! lake files and manifest whichever way it comes: a notification delivered twice, or an object
 //! both notified and backfilled, is read once.
@@ -10,6 +11,7 @@ use loglake_lake::TimeRange;
 use loglake_parser::{parse_utc_instant, Escapes, ExtraFields, IpAnonymization, LogFormat, Text};
 use serde::{Deserialize, Serialize};
 
+use loglake_backfill::compact::{CompactOptions, CompactSummary};
 use loglake_backfill::{BackfillOptions, BackfillSummary, Location, Source, SourceOutcome};
 
 /// Where an S3 notification's objects go: the lake, `s3://bucket/prefix`.
@@ -49,6 +51,73 @@ pub fn anonymize_ip_from_vars(
 pub enum BackfillEvent {
     Batch(MapBatch),
     ObjectsCreated(S3Notification),
+    Compact(CompactEvent),
+}
+
+/// A scheduled compaction (EventBridge's constant input, `{"compact": {...}}`): the lake's hours
+/// that ended at least `settle_minutes` ago, back `lookback_hours`, merged as `loglake compact`
+/// merges them. Hours compacted already cost one listing; late rows a later run picks up.
+#[derive(Debug, Deserialize)]
+pub struct CompactEvent {
+    pub compact: CompactRequest,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompactRequest {
+    /// The lake: `s3://bucket/prefix`.
+    pub lake: String,
+    /// Long enough for Firehose's last buffer of an hour to land (its longest is 15 minutes).
+    #[serde(default = "default_settle_minutes")]
+    pub settle_minutes: i64,
+    #[serde(default = "default_lookback_hours")]
+    pub lookback_hours: i64,
+    #[serde(default = "default_target_mb")]
+    pub target_mb: u64,
+}
+
+fn default_settle_minutes() -> i64 {
+    60
+}
+
+fn default_lookback_hours() -> i64 {
+    24
+}
+
+fn default_target_mb() -> u64 {
+    128
+}
+
+impl CompactRequest {
+    /// The lake and the compaction's settings, at `now` (UTC microseconds).
+    pub fn plan(&self, now: i64) -> Result<(Location, CompactOptions), WorkerError> {
+        const MICROS_PER_HOUR: i64 = 3_600_000_000;
+        if self.settle_minutes < 0 || self.lookback_hours < 1 {
+            return Err(bad(
+                "compact",
+                "settle_minutes must be 0 or more, lookback_hours 1 or more",
+            ));
+        }
+        let until =
+            (now - self.settle_minutes * 60_000_000).div_euclid(MICROS_PER_HOUR) * MICROS_PER_HOUR;
+        let options = CompactOptions {
+            target_bytes: self.target_mb.max(1) << 20,
+            range: TimeRange {
+                since: Some(until - self.lookback_hours * MICROS_PER_HOUR),
+                until: Some(until),
+            },
+            ..Default::default()
+        };
+        Ok((s3_lake(&self.lake, "compact.lake")?, options))
+    }
+}
+
+/// What the function answers: a batch's or notification's outcomes, or a compaction's totals.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum FunctionResult {
+    Worker(WorkerResult),
+    Compact(CompactSummary),
 }
 
 /// An S3 event notification (`{"Records": [{"eventName": "ObjectCreated:Put", "s3": …}]}`): the
@@ -280,6 +349,39 @@ impl WorkerResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_compaction_covers_the_settled_hours_of_the_lookback() {
+        let event: BackfillEvent = serde_json::from_value(serde_json::json!({
+            "compact": {"lake": "s3://lake/", "settle_minutes": 30, "lookback_hours": 2}
+        }))
+        .unwrap();
+        let BackfillEvent::Compact(event) = event else {
+            panic!("read as {event:?}");
+        };
+        let at = |t: &str| parse_utc_instant(t).unwrap();
+        let (lake, options) = event.compact.plan(at("2020-10-10T12:20:00Z")).unwrap();
+        assert_eq!(lake.to_string(), "s3://lake/");
+        // 11:xx has not been over for 30 minutes yet at 12:20.
+        assert_eq!(
+            options.range,
+            TimeRange {
+                since: Some(at("2020-10-10T09:00:00Z")),
+                until: Some(at("2020-10-10T11:00:00Z")),
+            }
+        );
+        let local: Result<BackfillEvent, _> =
+            serde_json::from_value(serde_json::json!({"compact": {"lake": "/tmp/lake"}}));
+        let BackfillEvent::Compact(local) = local.unwrap() else {
+            panic!("a compaction");
+        };
+        assert!(
+            local.compact.plan(0).is_err(),
+            "the function's lake is in S3"
+        );
+        let typo = serde_json::json!({"compact": {"lake": "s3://l/", "lookback": 1}});
+        assert!(serde_json::from_value::<BackfillEvent>(typo).is_err());
+    }
 
     #[test]
     fn reads_an_item_batcher_event() {

@@ -1,13 +1,14 @@
 //! The Lambda entry point (`bootstrap`) of the backfill: a Step Functions Distributed Map worker,
-//! and the reader of S3 notifications of objects created. A batch brings its settings
+//! the reader of S3 notifications of objects created, and the scheduled compaction of the lake. A batch brings its settings
 //! (`BatchInput`); a notification's come from the environment. See README.md.
 
 use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use loglake_backfill::compact::compact;
 use loglake_backfill::s3::S3;
 use loglake_backfill::{summarize, Backfill};
 use loglake_backfill_function::{
-    anonymize_ip_from_vars, BackfillEvent, NotificationSettings, WorkerResult,
+    anonymize_ip_from_vars, BackfillEvent, FunctionResult, NotificationSettings, WorkerResult,
 };
 use loglake_lake::Progress;
 
@@ -37,6 +38,31 @@ async fn main() -> Result<(), Error> {
                     Ok(settings) => notification.plan(settings),
                     Err(error) => return Err(Error::from(error.to_string())),
                 },
+                BackfillEvent::Compact(event) => {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)?
+                        .as_micros() as i64;
+                    let (lake, options) = event.compact.plan(now)?;
+                    let summary =
+                        tokio::task::spawn_blocking(move || compact(&lake, Some(&s3), &options))
+                            .await??;
+                    tracing::info!(
+                        partitions = summary.partitions_compacted,
+                        files_in = summary.files_in,
+                        files_out = summary.files_out,
+                        failed = summary.errors.len(),
+                        "compaction done"
+                    );
+                    // An error makes EventBridge's invocation retry; a partition done is not
+                    // done again.
+                    if !summary.errors.is_empty() {
+                        return Err(Error::from(format!(
+                            "compaction failed: {}",
+                            serde_json::to_string(&summary.errors).unwrap_or_default()
+                        )));
+                    }
+                    return Ok(FunctionResult::Compact(summary));
+                }
             };
             plan.options.anonymize_ip = anonymize_ip;
             let backfill = Backfill::new(plan.dest, Some(s3), plan.options)?;
@@ -65,7 +91,7 @@ async fn main() -> Result<(), Error> {
                     serde_json::to_string(&result.summary.errors).unwrap_or_default()
                 )));
             }
-            Ok::<_, Error>(result)
+            Ok::<_, Error>(FunctionResult::Worker(result))
         }
     }))
     .await

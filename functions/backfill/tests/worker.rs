@@ -5,6 +5,7 @@
 #[path = "../../ingest/tests/support/http.rs"]
 mod http;
 
+use loglake_backfill::compact::compact;
 use loglake_backfill::s3::S3;
 use loglake_backfill::{summarize, Backfill};
 use loglake_backfill_function::{
@@ -136,4 +137,63 @@ not an alb line
     let again = serde_json::to_value(run(plan())).unwrap();
     assert_eq!(again["sources"][0]["skipped"], true, "{again}");
     assert_eq!(lake(), written);
+}
+
+#[test]
+fn the_scheduled_compaction_merges_the_hours_that_have_settled() {
+    let Some(endpoint) = aws_standin() else {
+        return;
+    };
+    put(&endpoint, "compact-worker-logs", b"");
+    put(&endpoint, "compact-worker-lake", b"");
+    // Three small logs, as a load balancer leaves them, each with rows in hours 20 and 21 UTC.
+    for part in 0..3 {
+        let lines: String = (0..4)
+            .map(|i| format!("203.0.113.{part} - - [10/Oct/2020:{}:0{i}:0{part} +0000] \"GET /{i} HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n", 20 + i % 2))
+            .collect();
+        put(
+            &endpoint,
+            &format!("compact-worker-logs/p{part}.log"),
+            lines.as_bytes(),
+        );
+    }
+    let batch = json!({
+        "Items": [{"Key": "p0.log"}, {"Key": "p1.log"}, {"Key": "p2.log"}],
+        "BatchInput": {"bucket": "compact-worker-logs", "dest": "s3://compact-worker-lake/lake/"},
+    });
+    let BackfillEvent::Batch(batch) = serde_json::from_value(batch).unwrap() else {
+        panic!("a batch");
+    };
+    run(batch.plan().unwrap());
+    let files = |hour: &str| {
+        s3_objects(&endpoint, "compact-worker-lake")
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&format!("lake/access_logs/dt=2020-10-10/hour={hour}/")))
+            .map(|(k, _)| k)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!((files("20").len(), files("21").len()), (3, 3));
+
+    // At 22:10 only hour 20 has settled: an hour after it ended; hour 21 settles at 23:00.
+    let event = json!({"compact": {"lake": "s3://compact-worker-lake/lake/"}});
+    let BackfillEvent::Compact(event) = serde_json::from_value(event).unwrap() else {
+        panic!("a compaction");
+    };
+    let now = loglake_parser::parse_utc_instant("2020-10-10T22:10:00Z").unwrap();
+    let (lake, options) = event.compact.plan(now).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let s3 = S3::new(
+        runtime.block_on(S3::client_from_env()),
+        runtime.handle().clone(),
+    );
+    let summary = compact(&lake, Some(&s3), &options).unwrap();
+    assert_eq!(
+        (summary.partitions_compacted, summary.rows),
+        (1, 6),
+        "{summary:?}"
+    );
+    let merged = files("20");
+    assert_eq!(merged.len(), 1);
+    assert!(merged[0].contains("/compacted-"));
+    assert_eq!(files("21").len(), 3);
 }

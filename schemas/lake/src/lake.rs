@@ -21,7 +21,7 @@ use arrow::datatypes::TimestampMicrosecondType;
 use loglake_parser::timestamp::MICROS_PER_HOUR;
 use loglake_parser::{parse_utc_instant, UtcHour};
 
-use crate::parquet_file::{FileOptions, SortedFileWriter};
+use crate::parquet_file::{FileOptions, FileShape, SortedFileWriter};
 use loglake_schema::TABLE_NAME;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +40,7 @@ pub enum LakeError {
     Arrow(#[from] arrow::error::ArrowError),
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LakeError + '_ {
+pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> LakeError + '_ {
     move |source| LakeError::Io {
         path: path.to_path_buf(),
         source,
@@ -529,7 +529,8 @@ pub fn write_sorted_parquet(
         source,
     };
     let file = fs::File::create(&tmp).map_err(io_error(&tmp))?;
-    let mut writer = SortedFileWriter::new(file, &options.file, batches).map_err(parquet_error)?;
+    let mut writer = SortedFileWriter::new(file, &options.file, &FileShape::of(batches))
+        .map_err(parquet_error)?;
     if is_sorted_by_ts(batches) {
         for batch in batches {
             writer.write(batch).map_err(parquet_error)?;

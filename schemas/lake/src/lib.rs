@@ -4,11 +4,13 @@
 //! gzip or zstd) through decoders on several threads into both ([`ingest_stream`]).
 
 pub mod lake;
+pub mod merge;
 pub mod parquet_file;
 pub mod pipeline;
 pub mod rejects;
 
 pub use lake::{ExistingFiles, LakeError, LakeOptions, LakeWriteSummary, LakeWriter, TimeRange};
+pub use merge::{merge_files, MergeSummary};
 pub use parquet_file::{FileOptions, ParquetEncoder};
 pub use pipeline::{
     decompressing_reader, ingest_stream, PipelineError, Progress, ProgressReader, SourceFailure,

@@ -101,25 +101,20 @@ enum ColumnChunk {
 }
 
 impl<W: Write + Send> SortedFileWriter<W> {
-    /// A writer for a file of `batches` (used to choose compression and row-group size).
-    pub fn new(
-        sink: W,
-        options: &FileOptions,
-        batches: &[RecordBatch],
-    ) -> Result<Self, ParquetError> {
+    /// A writer for a file of `shape` (it chooses compression and row-group size).
+    pub fn new(sink: W, options: &FileOptions, shape: &FileShape) -> Result<Self, ParquetError> {
         let schema = file_schema();
-        let (props, dictionary_columns) = writer_properties(options, batches);
+        let (props, dictionary_columns) = writer_properties(options, shape);
         let (file, arrow_writers) =
             ArrowWriter::try_new(sink, schema.clone(), Some(props))?.into_serialized_writer()?;
-        let rows_per_group = rows_per_row_group(options.row_group_bytes, batches);
-        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let rows_per_group = rows_per_row_group(options.row_group_bytes, shape);
         Ok(Self {
             file,
             arrow_writers,
             schema,
             dictionary_columns,
             rows_per_group,
-            first_group_rows: rows_per_group.min(rows),
+            first_group_rows: rows_per_group.min(shape.rows),
             group: None,
             groups_written: 0,
         })
@@ -207,13 +202,51 @@ impl<W: Write + Send> SortedFileWriter<W> {
     }
 }
 
-/// Parquet settings for a file of `batches`, and per column the settings of the columns this
+/// What a writer needs to know of a file before its rows: how many, and the bytes of each
+/// column's values (see [`value_bytes`]), in the file schema's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileShape {
+    pub rows: usize,
+    pub column_bytes: Vec<usize>,
+}
+
+impl FileShape {
+    /// The shape of a file of exactly these batches.
+    pub fn of(batches: &[RecordBatch]) -> Self {
+        let column_bytes = (0..file_schema().fields().len())
+            .map(|i| {
+                batches
+                    .iter()
+                    .map(|b| value_bytes(b.column(i).as_ref()))
+                    .sum()
+            })
+            .collect();
+        Self {
+            rows: batches.iter().map(RecordBatch::num_rows).sum(),
+            column_bytes,
+        }
+    }
+
+    /// The shape of a file of `rows` rows like the `sample` (a file whose rows are not all in
+    /// memory at once, such as a merge of several files).
+    pub fn scaled(sample: &[RecordBatch], rows: usize) -> Self {
+        let of_sample = Self::of(sample);
+        let scale =
+            |bytes: usize| (bytes as u128 * rows as u128 / of_sample.rows.max(1) as u128) as usize;
+        Self {
+            rows,
+            column_bytes: of_sample.column_bytes.into_iter().map(scale).collect(),
+        }
+    }
+}
+
+/// Parquet settings for a file of `shape`, and per column the settings of the columns this
 /// module dictionary-encodes itself: zstd where it pays (the columns declared `zstd` holding
 /// enough bytes in this file), dictionaries for strings and repeating numbers, delta encoding
 /// for timestamps and line numbers, page statistics, and the file declared sorted by `ts`.
 fn writer_properties(
     options: &FileOptions,
-    batches: &[RecordBatch],
+    shape: &FileShape,
 ) -> (WriterProperties, Vec<Option<ChunkSettings>>) {
     let zstd_level = ZstdLevel::try_new(options.zstd_level).unwrap_or_default();
     let mut builder = WriterProperties::builder()
@@ -228,16 +261,16 @@ fn writer_properties(
         .set_created_by(concat!("loglake ", env!("CARGO_PKG_VERSION")).into());
     let mut dictionary_columns = Vec::new();
     // The file schema is the data columns of `COLUMNS`, in the same order.
-    for (field, column) in file_schema().fields().iter().zip(COLUMNS) {
+    for ((field, column), &bytes) in file_schema()
+        .fields()
+        .iter()
+        .zip(COLUMNS)
+        .zip(&shape.column_bytes)
+    {
         let name = column.name;
         debug_assert_eq!(field.name(), name);
         let path = ColumnPath::from(name);
-        let compress = column.storage.compressed
-            && batches
-                .iter()
-                .map(|b| value_bytes(b[name].as_ref()))
-                .sum::<usize>()
-                >= ZSTD_MIN_COLUMN_BYTES;
+        let compress = column.storage.compressed && bytes >= ZSTD_MIN_COLUMN_BYTES;
         let ours = options.encoder == ParquetEncoder::Loglake;
         if ours && is_dictionary_type(field.data_type()) && !column.storage.delta {
             dictionary_columns.push(Some(ChunkSettings {
@@ -271,14 +304,9 @@ fn writer_properties(
 
 /// Rows per row group so that a group holds about `row_group_bytes` of values (at least one
 /// row): Athena splits its work by row group, and ~128 MB is its sweet spot.
-fn rows_per_row_group(row_group_bytes: usize, batches: &[RecordBatch]) -> usize {
-    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-    let bytes: usize = batches
-        .iter()
-        .flat_map(|b| b.columns())
-        .map(|c| value_bytes(c.as_ref()))
-        .sum();
-    let bytes_per_row = bytes.div_ceil(rows.max(1)).max(1);
+fn rows_per_row_group(row_group_bytes: usize, shape: &FileShape) -> usize {
+    let bytes: usize = shape.column_bytes.iter().sum();
+    let bytes_per_row = bytes.div_ceil(shape.rows.max(1)).max(1);
     (row_group_bytes / bytes_per_row).max(1)
 }
 
@@ -349,7 +377,7 @@ mod tests {
 
     fn write(batches: &[RecordBatch], options: &FileOptions) -> bytes::Bytes {
         let mut out = Vec::new();
-        let mut writer = SortedFileWriter::new(&mut out, options, batches).unwrap();
+        let mut writer = SortedFileWriter::new(&mut out, options, &FileShape::of(batches)).unwrap();
         for batch in batches {
             writer.write(batch).unwrap();
         }
