@@ -20,7 +20,7 @@ use std::path::Path;
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::error::ArrowError;
-use loglake_lake::lake::{partition_dir, partition_hour};
+use loglake_lake::lake::{fnv1a, partition_dir, partition_hour};
 use loglake_lake::{merge_files, LakeOptions, TimeRange};
 use loglake_parser::UtcHour;
 use serde::{Deserialize, Serialize};
@@ -239,7 +239,10 @@ fn compact_partition(
     let mut written = Vec::new();
     for group in &groups {
         let names: Vec<&str> = group.iter().map(|(f, _)| file_name(f)).collect();
-        let output = format!("{MERGED_PREFIX}{:016x}.parquet", fnv1a(&names.join("\n")));
+        let output = format!(
+            "{MERGED_PREFIX}{:016x}.parquet",
+            fnv1a(names.join("\n").as_bytes())
+        );
         let mut local_inputs = Vec::new();
         for (relative, _) in group {
             local_inputs.push(lake.fetch(relative, root)?);
@@ -285,12 +288,6 @@ fn plan_groups(files: &[(String, u64)], target: u64) -> Vec<Vec<(String, u64)>> 
     groups.push(current);
     groups.retain(|g| g.len() > 1);
     groups
-}
-
-fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 /// Removes the rows of `sources` from the merged files of `lake` in the hours of `range`: what a

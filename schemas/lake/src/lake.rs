@@ -81,7 +81,8 @@ pub fn source_id(source: &str) -> String {
     format!("{stem}-{hash:016x}")
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+/// FNV-1a: the lake's hash for names, stable across releases and platforms.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
