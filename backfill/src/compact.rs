@@ -143,6 +143,10 @@ fn partitions(
     };
     let mut by_hour: BTreeMap<UtcHour, Vec<(String, u64)>> = BTreeMap::new();
     for (relative, size) in listed {
+        // Names starting with `_` are not data to Athena (job markers and the like).
+        if file_name(&relative).starts_with('_') {
+            continue;
+        }
         let hour = Path::new(&relative).parent().and_then(partition_hour);
         if let Some(hour) = hour.filter(|h| range.overlaps(*h)) {
             by_hour.entry(hour).or_default().push((relative, size));
@@ -477,8 +481,11 @@ mod tests {
         assert!(after
             .iter()
             .all(|f| file_name(f).starts_with(MERGED_PREFIX)));
-        // Nothing left to do; nothing left behind.
+        // Nothing left to do, even with a marker file another tool left; nothing left behind.
+        let marker = root.join(&after[0]).with_file_name("_SUCCESS");
+        fs::write(&marker, b"").unwrap();
         assert_eq!(compact_lake(&root).partitions_compacted, 0);
+        fs::remove_file(marker).unwrap();
         assert_eq!(lake(&root).0, after);
         let hidden: Vec<_> = fs::read_dir(&root)
             .unwrap()
