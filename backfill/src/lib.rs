@@ -216,9 +216,8 @@ impl Backfill {
 
     /// Replays one source. Errors are reported in the outcome; they never stop other sources.
     pub fn process(&self, source: &Source, progress: &Progress) -> SourceOutcome {
-        let mut outcome = [self.process_in(source, progress, None)];
-        self.drop_from_merged_files(&mut outcome);
-        let [outcome] = outcome;
+        let mut outcome = self.process_in(source, progress, None);
+        self.drop_from_merged_files(std::slice::from_mut(&mut outcome));
         outcome
     }
 

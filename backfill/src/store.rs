@@ -248,9 +248,7 @@ impl Lake {
             Lake::S3 { s3, bucket, prefix } => Ok(s3.delete(bucket, &key(prefix, relative))?),
         }
     }
-}
 
-impl Lake {
     /// The files under `relative` (a `/`-separated directory of the lake), at any depth, with
     /// their sizes: paths relative to the lake root, in order. Hidden files (`.` at the start of
     /// a name: the writers' temporary files) are left out.
