@@ -26,8 +26,10 @@ use crate::lake::{io_error, write_sorted_parquet, LakeError, LakeOptions};
 use crate::parquet_file::{FileShape, SortedFileWriter};
 use loglake_schema::file_schema;
 
-/// Rows read from each input at a time.
+/// Rows read from an input at a time, at most; with many inputs, fewer, so that the batches held
+/// at once stay near [`MERGE_ROWS_IN_MEMORY`].
 const READ_BATCH_ROWS: usize = 8192;
+const MERGE_ROWS_IN_MEMORY: usize = 1 << 20;
 
 /// What [`merge_files`] wrote.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -54,20 +56,22 @@ pub fn merge_files(
     let result = (|| {
         let mut summary = MergeSummary::default();
         let mut cursors = Vec::new();
+        let batch_rows = (MERGE_ROWS_IN_MEMORY / inputs.len().max(1)).clamp(1024, READ_BATCH_ROWS);
         for (i, input) in inputs.iter().enumerate() {
             let (declared_sorted, rows) = describe(input)?;
             summary.rows_in += rows;
             let path = if declared_sorted {
                 input.clone()
             } else {
-                // One unsorted input in memory at a time, sorted into a file of our own.
+                // One unsorted input in memory at a time, sorted into a file of our own
+                // (its cursor applies `keep`).
                 let copy = hidden(&format!("sorted-{i}"));
-                let batches = read_all(input, keep)?;
+                let batches = read_all(input)?;
                 write_sorted_parquet(&copy, &batches, options)?;
                 sorted_copies.push(copy.clone());
                 copy
             };
-            if let Some(cursor) = Cursor::open(&path, keep)? {
+            if let Some(cursor) = Cursor::open(&path, batch_rows, keep)? {
                 cursors.push(cursor);
             }
         }
@@ -126,9 +130,9 @@ fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<fs::File>, LakeEr
     })
 }
 
-fn reader(path: &Path) -> Result<ParquetRecordBatchReader, LakeError> {
+fn reader(path: &Path, batch_rows: usize) -> Result<ParquetRecordBatchReader, LakeError> {
     open(path)?
-        .with_batch_size(READ_BATCH_ROWS)
+        .with_batch_size(batch_rows)
         .build()
         .map_err(|source| LakeError::Parquet {
             path: path.to_path_buf(),
@@ -136,13 +140,10 @@ fn reader(path: &Path) -> Result<ParquetRecordBatchReader, LakeError> {
         })
 }
 
-fn read_all(
-    path: &Path,
-    keep: &dyn Fn(RecordBatch) -> Result<RecordBatch, ArrowError>,
-) -> Result<Vec<RecordBatch>, LakeError> {
+fn read_all(path: &Path) -> Result<Vec<RecordBatch>, LakeError> {
     let mut batches = Vec::new();
-    for batch in reader(path)? {
-        batches.push(keep(to_file_schema(batch?)?)?);
+    for batch in reader(path, READ_BATCH_ROWS)? {
+        batches.push(to_file_schema(batch?)?);
     }
     Ok(batches)
 }
@@ -213,10 +214,11 @@ impl Cursor {
     /// `None` for an input with no rows left after `keep`.
     fn open(
         path: &Path,
+        batch_rows: usize,
         keep: &dyn Fn(RecordBatch) -> Result<RecordBatch, ArrowError>,
     ) -> Result<Option<Self>, LakeError> {
         let mut cursor = Cursor {
-            reader: reader(path)?,
+            reader: reader(path, batch_rows)?,
             batch: RecordBatch::new_empty(file_schema()),
             offset: 0,
         };
@@ -337,7 +339,7 @@ mod tests {
     /// (ts, source, source_line) of every row of a file, in file order.
     fn rows_of(path: &Path) -> Vec<(i64, String, i64)> {
         let mut rows = Vec::new();
-        for batch in reader(path).unwrap() {
+        for batch in reader(path, READ_BATCH_ROWS).unwrap() {
             let batch = to_file_schema(batch.unwrap()).unwrap();
             let ts = batch.column(0).as_primitive::<TimestampMicrosecondType>();
             let source = batch["source"].as_string::<i32>();
