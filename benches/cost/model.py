@@ -7,7 +7,9 @@ Measures, on LOG (by default the 1,000,000-line benchmark log, 30 days of traffi
   - the `ingest` function's work on full Kinesis batches (`ingest-batch`, optimised build): log
     bytes in, JSON bytes and Firehose records out, CPU milliseconds per batch;
   - the lake the same lines make (`loglake ingest`): Parquet bytes;
-  - every shipped report (`loglake query`) over one day and over the whole log: Parquet bytes read.
+  - every shipped report (`loglake query`) over one day and over the whole log: Parquet bytes read;
+  - the compaction (`loglake compact`) of the same lines backfilled as ten sources: CPU seconds
+    (a debug build of our crates, so an upper bound).
 Then prices them with aws-prices.json (dated) and the template's defaults (template.yaml), scaling
 the log to 1 TB a month. Prints the table; `--write` also puts it in benches/README.md between the
 `cost-model` markers. Assumptions are printed under the table.
@@ -19,6 +21,7 @@ import math
 import os
 import pathlib
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -62,14 +65,36 @@ def measure(log):
                 note = run([loglake, "query", name, "--lake", lake, "--format", "json", *span]).stderr
                 read.append(float(re.search(r"read ([0-9.]+) MB of Parquet", note).group(1)) * 1e6)
             reports[name] = read
+        compaction = measure_compaction(loglake, log, tmp)
     return {
         "batch": batch,
+        "compaction": compaction,
         "log_bytes": os.path.getsize(log),
         "parquet_bytes": parquet_bytes,
         "parquet_files": len(files),
         "days": len(days),
         "reports": reports,
     }
+
+
+def measure_compaction(loglake, log, tmp, sources=10):
+    """CPU seconds of `loglake compact` over the log backfilled as `sources` small sources (each
+    hour gets a file from every source), and its summary."""
+    src = os.path.join(tmp, "sources")
+    os.makedirs(src)
+    outputs = [open(os.path.join(src, f"part-{i:02d}.log"), "wb") for i in range(sources)]
+    with open(log, "rb") as lines:
+        for n, line in enumerate(lines):
+            outputs[n % sources].write(line)
+    for output in outputs:
+        output.close()
+    lake = os.path.join(tmp, "small-files")
+    run([loglake, "backfill", src, "--dest", lake])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    summary = json.loads(run([loglake, "compact", "--lake", lake, "--json"]).stdout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    summary["cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return summary
 
 
 def model(measured, prices):
@@ -100,6 +125,13 @@ def model(measured, prices):
     def query_cost(bytes_read):
         return max(bytes_read * scale, athena["minimum_bytes_per_query"]) / TB * athena["tb_scanned"]
 
+    # The hourly compaction (template's CompactionSchedule, the backfill function at its 3,008 MB):
+    # each run lists the 24 hours it looks back over, reads each Firehose object once and writes
+    # an hour's Parquet in 128 MB files plus the partition's record twice.
+    compaction = measured["compaction"]
+    compaction_gb_seconds = compaction["cpu_seconds"] * scale * 3008 / 1024
+    compaction_requests = HOURS_PER_MONTH * 24, objects, HOURS_PER_MONTH * (math.ceil(parquet_gb * 1024 / HOURS_PER_MONTH / 128) + 2)
+    list_count, get_count, put_count = compaction_requests
     day_reports = sum(query_cost(day) for day, _ in measured["reports"].values())
     month_reports = sum(query_cost(month) for _, month in measured["reports"].values())
     rows = stream + [
@@ -111,6 +143,9 @@ def model(measured, prices):
         ("event-time", "Firehose: dynamic partitioning (objects)", f"{objects:,.0f}", objects / 1000 * fh["dynamic_partitioning_thousand_objects"]),
         ("", "S3: the month's Parquet, stored a month", f"{parquet_gb:,.0f} GB", parquet_gb * s3["gb_month"]),
         ("", "S3: PUT requests (Firehose's objects)", f"{objects:,.0f}", objects / 1000 * s3["thousand_put"]),
+        ("", "Lambda `backfill`: the hourly compaction (at most: a debug build measured)", f"{compaction_gb_seconds:,.0f} GB-s", compaction_gb_seconds * lam["gb_second"]),
+        ("", "S3: the compaction's LIST, GET and PUT requests", f"{sum(compaction_requests):,.0f}",
+         (list_count + put_count) / 1000 * s3["thousand_put"] + get_count / 1000 * s3["thousand_get"]),
         ("", f"Athena: the {len(measured['reports'])} reports for one day, daily", f"{DAYS_PER_MONTH} runs each", DAYS_PER_MONTH * day_reports),
         ("", f"Athena: the {len(measured['reports'])} reports over the month, once", "1 run each", month_reports),
     ]
@@ -127,6 +162,7 @@ def model(measured, prices):
         "median_ms": batch["median_ms"],
         "log_bytes_per_batch": batch["log_bytes"],
         "kinesis_record": kinesis_record,
+        "compaction": compaction,
     }
     return rows, figures
 
@@ -202,6 +238,10 @@ def table(measured, prices, log):
         "here; Lambda's Graviton taken as equal).".format(
             f["json_per_raw"], f["record_bytes"], f["parquet_per_raw"], f["median_ms"],
             f["log_bytes_per_batch"] / 1e6, f["kinesis_record"]),
+        "Compaction: the log backfilled as ten sources, {:,} files merged into {:,} ({:,} rows) in {:.1f} CPU-seconds "
+        "(a debug build of our crates: an upper bound), scaled to 1 TB at the backfill function's 3,008 MB.".format(
+            f["compaction"]["files_in"], f["compaction"]["files_out"], f["compaction"]["rows"],
+            f["compaction"]["cpu_seconds"]),
         "Assumed: Lambda bills {:,.0f} CPU-seconds at {:.0f} MB as {} MB-seconds each (CPU in proportion to "
         "memory), Firehose calls' waiting not counted; Firehose flushes an object when its {:.0f} MB buffer "
         "fills or every {:.0f} s, one partition at a time; provisioned shards sized for {}× the average "
