@@ -22,6 +22,7 @@ use arrow::compute::filter_record_batch;
 use arrow::error::ArrowError;
 use loglake_lake::lake::{fnv1a, partition_dir, partition_hour};
 use loglake_lake::{merge_files, LakeOptions, TimeRange};
+use loglake_parser::timestamp::MICROS_PER_HOUR;
 use loglake_parser::UtcHour;
 use serde::{Deserialize, Serialize};
 
@@ -125,7 +126,7 @@ fn partitions(
             let count = last.hours_since_epoch - first.hours_since_epoch + 1;
             (count <= 24 * 7).then(|| {
                 (first.hours_since_epoch..=last.hours_since_epoch)
-                    .map(|h| UtcHour::of_micros(h * loglake_parser::timestamp::MICROS_PER_HOUR))
+                    .map(|h| UtcHour::of_micros(h * MICROS_PER_HOUR))
                     .collect::<Vec<_>>()
             })
         }

@@ -8,6 +8,7 @@
 //! both notified and backfilled, is read once.
 
 use loglake_lake::TimeRange;
+use loglake_parser::timestamp::MICROS_PER_HOUR;
 use loglake_parser::{parse_utc_instant, Escapes, ExtraFields, IpAnonymization, LogFormat, Text};
 use serde::{Deserialize, Serialize};
 
@@ -91,7 +92,6 @@ fn default_target_mb() -> u64 {
 impl CompactRequest {
     /// The lake and the compaction's settings, at `now` (UTC microseconds).
     pub fn plan(&self, now: i64) -> Result<(Location, CompactOptions), WorkerError> {
-        const MICROS_PER_HOUR: i64 = 3_600_000_000;
         if self.settle_minutes < 0 || self.lookback_hours < 1 {
             return Err(bad(
                 "compact",
