@@ -211,14 +211,7 @@ fn functions_point_at_their_crates_and_set_what_their_code_reads() {
             "{id}: {code_uri} has no binary {binary}"
         );
 
-        let env: BTreeMap<String, String> = properties["Environment"]["Variables"]
-            .as_mapping()
-            .map(|vars| {
-                vars.iter()
-                    .map(|(k, v)| (k.as_str().unwrap().to_string(), render(&template, v)))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let env = function_env(&template, properties);
         let read_by_code: &[&str] = match binary {
             "ingest" => &loglake_ingest::config::ENV_VARS,
             "report" => &loglake_report::ENV_VARS,
@@ -236,12 +229,9 @@ fn functions_point_at_their_crates_and_set_what_their_code_reads() {
         // The settings are enough to start the function: its own config accepts them.
         let var = |name: &str| env.get(name).cloned();
         match binary {
+            // (each wiring's settings: the_ingest_wirings_set_their_output_and_have_only_their_resources)
             "ingest" => {
-                let config = loglake_ingest::Config::from_vars(var).unwrap();
-                assert!(
-                    config.rejects_stream.is_some(),
-                    "rejects go to their stream"
-                );
+                loglake_ingest::Config::from_vars(var).unwrap();
             }
             "report" => {
                 loglake_report::Config::from_vars(var).unwrap();
@@ -338,6 +328,106 @@ fn delivered_aws_logs_are_read_as_they_arrive_by_the_backfill_code() {
     assert_eq!(
         template["Resources"]["AwsLogsBucket"]["Condition"],
         "ReadAwsLogs"
+    );
+}
+
+/// A function's environment variables as a deployed stack would set them (a variable whose
+/// `!If` gives `AWS::NoValue` is not set).
+fn function_env(template: &Value, properties: &Value) -> BTreeMap<String, String> {
+    properties["Environment"]["Variables"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, value)| {
+            let value = render_if_else(template, value)?;
+            Some((name.as_str().unwrap().to_string(), render(template, value)))
+        })
+        .collect()
+}
+
+/// Whether a resource exists in a stack deployed with the template's defaults.
+fn exists(template: &Value, id: &str) -> bool {
+    match template["Resources"][id]["Condition"].as_str() {
+        Some(condition) => evaluate(template, &template["Conditions"][condition]),
+        None => true,
+    }
+}
+
+/// The ingest function's output as a stack deployed with `Wiring=wiring` sets it, and the actions
+/// its role is granted.
+fn ingest_wiring(wiring: &str) -> (Value, loglake_ingest::Output, Vec<String>) {
+    let template = template_with("Wiring", wiring);
+    let function = &template["Resources"]["IngestFunction"]["Properties"];
+    let env = function_env(&template, function);
+    let config = loglake_ingest::Config::from_vars(|name| env.get(name).cloned()).unwrap();
+    let statements = template["Resources"]["IngestRole"]["Properties"]["Policies"][0]
+        ["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    let granted: Vec<String> = statements
+        .iter()
+        .filter_map(|statement| render_if_else(&template, statement))
+        .flat_map(|statement| match &statement["Action"] {
+            Value::Sequence(actions) => actions.clone(),
+            action => vec![action.clone()],
+        })
+        .map(|action| action.as_str().unwrap().to_string())
+        .collect();
+    (template, config.output, granted)
+}
+
+/// `Wiring=LambdaWritesParquet` (the default): the ingest function writes the lake itself, so
+/// the stack has no delivery stream, the function's settings name the lake, and its role may put
+/// objects there (and nothing of Firehose's). `Wiring=LambdaIngest`: rows and rejects go to their
+/// delivery streams, which the role may write to.
+#[test]
+fn the_ingest_wirings_set_their_output_and_have_only_their_resources() {
+    assert_eq!(
+        template()["Parameters"]["Wiring"]["Default"],
+        "LambdaWritesParquet"
+    );
+    let (template, output, granted) = ingest_wiring("LambdaWritesParquet");
+    let active: Vec<&str> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|id| id.as_str().unwrap())
+        .filter(|id| exists(&template, id))
+        .collect();
+    // (cfn-lint, in scripts/test, fails on a reference to a resource a condition leaves out.)
+    for id in &active {
+        let kind = template["Resources"][*id]["Type"].as_str().unwrap();
+        assert!(!kind.contains("KinesisFirehose"), "{id} is {kind}");
+    }
+    assert!(active.contains(&"IngestFunction"));
+    assert_eq!(
+        output,
+        loglake_ingest::Output::Lake(loglake_ingest::LakeDest {
+            bucket: "x".into(),
+            prefix: String::new(),
+        })
+    );
+    assert!(granted.contains(&"s3:PutObject".to_string()), "{granted:?}");
+    assert!(
+        !granted.iter().any(|a| a.starts_with("firehose:")),
+        "{granted:?}"
+    );
+
+    let (_, output, granted) = ingest_wiring("LambdaIngest");
+    assert!(
+        matches!(
+            output,
+            loglake_ingest::Output::Firehose {
+                rejects_stream: Some(_),
+                ..
+            }
+        ),
+        "rejects go to their stream: {output:?}"
+    );
+    assert!(granted.contains(&"firehose:PutRecordBatch".to_string()));
+    assert!(
+        !granted.contains(&"s3:PutObject".to_string()),
+        "{granted:?}"
     );
 }
 

@@ -38,6 +38,11 @@ pub const RECORD_DIR: &str = "_loglake/compaction";
 /// earlier-file cleanup ever takes it for one of its own files.
 const MERGED_PREFIX: &str = "compacted-";
 
+/// The most files one merge reads. The ingest function's lake wiring leaves thousands of small
+/// files an hour (one per invocation per shard), and a merge holds a batch of each: in groups of
+/// this many, memory stays bounded, and the next run merges the groups' outputs in turn.
+const MAX_MERGE_INPUTS: usize = 256;
+
 #[derive(Debug, Clone, Copy)]
 pub struct CompactOptions {
     /// The size merged files aim at; files this size or larger are left alone.
@@ -277,13 +282,14 @@ fn compact_partition(
 }
 
 /// Groups of a partition's small files (smaller than `target`), in name order, each as large as
-/// fits in `target`; groups of one file are left out (there is nothing to merge).
+/// fits in `target` and at most [`MAX_MERGE_INPUTS`] files; groups of one file are left out
+/// (there is nothing to merge).
 fn plan_groups(files: &[(String, u64)], target: u64) -> Vec<Vec<(String, u64)>> {
     let mut groups: Vec<Vec<(String, u64)>> = Vec::new();
     let mut current: Vec<(String, u64)> = Vec::new();
     let mut bytes = 0;
     for (name, size) in files.iter().filter(|(_, size)| *size < target) {
-        if !current.is_empty() && bytes + size > target {
+        if !current.is_empty() && (bytes + size > target || current.len() == MAX_MERGE_INPUTS) {
             groups.push(std::mem::take(&mut current));
             bytes = 0;
         }
@@ -613,5 +619,16 @@ mod tests {
             [vec!["a", "b"], vec!["c", "d"]]
         );
         assert!(plan_groups(&files[..1], 100).is_empty());
+        // Thousands of tiny files: groups of at most MAX_MERGE_INPUTS, whatever their bytes.
+        let tiny: Vec<(String, u64)> = (0..600).map(|i| (format!("f{i:03}"), 1)).collect();
+        let sizes: Vec<usize> = plan_groups(&tiny, 100_000).iter().map(Vec::len).collect();
+        assert_eq!(
+            sizes,
+            [
+                MAX_MERGE_INPUTS,
+                MAX_MERGE_INPUTS,
+                600 - 2 * MAX_MERGE_INPUTS
+            ]
+        );
     }
 }

@@ -5,7 +5,9 @@
 
 Measures, on LOG (by default the 1,000,000-line benchmark log, 30 days of traffic):
   - the `ingest` function's work on full Kinesis batches (`ingest-batch`, optimised build): log
-    bytes in, JSON bytes and Firehose records out, CPU milliseconds per batch;
+    bytes in, JSON bytes and Firehose records out, CPU milliseconds per batch; and in the lake
+    wiring (`WIRING=lake`), on the batch an invocation sees at 1 TB a month, CPU milliseconds
+    and Parquet bytes;
   - the lake the same lines make (`loglake ingest`): Parquet bytes;
   - every shipped report (`loglake query`) over one day and over the whole log: Parquet bytes read;
   - the compaction (`loglake compact`) of the same lines backfilled as ten sources: CPU seconds
@@ -33,22 +35,47 @@ HOURS_PER_MONTH = 730
 DAYS_PER_MONTH = 30
 # Provisioned shards are sized for this many times the average rate (traffic is not flat).
 PEAK_TO_AVERAGE = 3
+# Shards Lambda polls: an on-demand stream starts with 4 MB/s of write capacity (4 shards) and
+# 1 TB a month never needs more; a provisioned one sized as below has fewer, so fewer calls.
+POLLED_SHARDS = 4
+# A Kinesis record of the benchmark event holds about this many bytes of lines (ingest-batch).
+RECORD_LOG_BYTES = 720
+# The compaction fetches each small file with one GET, one after another: its time waiting,
+# assumed (S3's first-byte latency for small objects is tens of milliseconds).
+SECONDS_PER_GET = 0.02
 
 
 def run(command, **kwargs):
     return subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True, **kwargs)
 
 
-def template_default(name):
+def template_default_text(name):
     text = (ROOT / "template.yaml").read_text()
     match = re.search(rf"^  {name}:\n(?:    .*\n)*?    Default: \"?([^\"\n]+)\"?$", text, re.M)
-    return float(match.group(1))
+    return match.group(1)
+
+
+def template_default(name):
+    return float(template_default_text(name))
+
+
+def invocations_per_month():
+    """Lambda calls `ingest` once per shard each batching window, or sooner when a batch fills:
+    at 1 TB a month the window comes first."""
+    window = template_default("MaximumBatchingWindowInSeconds")
+    return POLLED_SHARDS * HOURS_PER_MONTH * 3600 / window
 
 
 def measure(log):
     run(["cargo", "build", "--profile", "profiling", "-p", "loglake-benches", "--bin", "ingest-batch"])
     run(["cargo", "build", "--bin", "loglake"])
-    batch = json.loads(run([str(ROOT / "target/profiling/ingest-batch"), log, "10000", "6000000", "9"]).stdout)
+    ingest_batch = str(ROOT / "target/profiling/ingest-batch")
+    batch = json.loads(run([ingest_batch, log, "10000", "6000000", "9"]).stdout)
+    # The lake wiring writes files per invocation, so it is measured on the batch one sees.
+    invocation_bytes = int(TB / invocations_per_month())
+    lake_batch = json.loads(run(
+        [ingest_batch, log, str(invocation_bytes // RECORD_LOG_BYTES), str(invocation_bytes), "15"],
+        env={**os.environ, "WIRING": "lake"}).stdout)
     loglake = str(ROOT / "target/debug/loglake")
     with tempfile.TemporaryDirectory() as tmp:
         lake = os.path.join(tmp, "lake")
@@ -68,6 +95,7 @@ def measure(log):
         compaction = measure_compaction(loglake, log, tmp)
     return {
         "batch": batch,
+        "lake_batch": lake_batch,
         "compaction": compaction,
         "log_bytes": os.path.getsize(log),
         "parquet_bytes": parquet_bytes,
@@ -105,12 +133,19 @@ def model(measured, prices):
     rounding = prices["firehose"]["record_rounding_bytes"]
     json_gb = raw_gb * json_per_raw * math.ceil(record_bytes / rounding) * rounding / record_bytes
     batches = TB / batch["log_bytes"]
+    invocations = max(batches, invocations_per_month())
     # Lambda gives a function CPU in proportion to its memory (one vCPU at mb_per_vcpu): below
-    # that, a CPU-second costs mb_per_vcpu MB-seconds whatever the memory.
+    # that, a CPU-second costs mb_per_vcpu MB-seconds whatever the memory. An invocation bills
+    # at least its wall time and at least its CPU time (the lake writer encodes on threads).
     lam = prices["lambda_arm64"]
     memory_mb = template_default("IngestMemorySize")
     cpu_seconds = batches * batch["median_ms"] / 1000
     gb_seconds = cpu_seconds * max(memory_mb, lam["mb_per_vcpu"]) / 1024
+    lake_batch = measured["lake_batch"]
+    lake_cpu_seconds = TB / lake_batch["log_bytes"] * max(lake_batch["median_ms"], lake_batch["median_cpu_ms"]) / 1000
+    lake_gb_seconds = lake_cpu_seconds * max(memory_mb, lam["mb_per_vcpu"]) / 1024
+    # Each invocation's rows span its batching window: one file, two when an hour ends inside it.
+    lake_objects = invocations * (1 + template_default("MaximumBatchingWindowInSeconds") / 3600)
     scale = TB / measured["log_bytes"]
     parquet_gb = measured["parquet_bytes"] * scale / GB
     buffer_mb = template_default("FirehoseBufferSizeMB")
@@ -130,22 +165,34 @@ def model(measured, prices):
     # an hour's Parquet in 128 MB files plus the partition's record twice.
     compaction = measured["compaction"]
     compaction_gb_seconds = compaction["cpu_seconds"] * scale * 3008 / 1024
-    compaction_requests = HOURS_PER_MONTH * 24, objects, HOURS_PER_MONTH * (math.ceil(parquet_gb * 1024 / HOURS_PER_MONTH / 128) + 2)
-    list_count, get_count, put_count = compaction_requests
+    lists = HOURS_PER_MONTH * 24
+    puts = HOURS_PER_MONTH * (math.ceil(parquet_gb * 1024 / HOURS_PER_MONTH / 128) + 2)
+
+    def compaction_requests(files):
+        return f"{lists + files + puts:,.0f}", (lists + puts) / 1000 * s3["thousand_put"] + files / 1000 * s3["thousand_get"]
+
+    def compaction_waiting(files):
+        gb_seconds = files * SECONDS_PER_GET * 3008 / 1024
+        return f"{gb_seconds:,.0f} GB-s", gb_seconds * lam["gb_second"]
+
     day_reports = sum(query_cost(day) for day, _ in measured["reports"].values())
     month_reports = sum(query_cost(month) for _, month in measured["reports"].values())
     rows = stream + [
-        ("", "Lambda `ingest` (arm64): compute", f"{gb_seconds:,.0f} GB-s", gb_seconds * lam["gb_second"]),
-        ("", "Lambda `ingest`: invocations", f"{batches:,.0f}", batches / 1e6 * lam["million_requests"]),
-        ("", "Firehose: ingestion (JSON rows)", f"{json_gb:,.0f} GB", json_gb * fh["ingested_gb"]),
-        ("", "Firehose: format conversion to Parquet", f"{json_gb:,.0f} GB", json_gb * fh["format_conversion_gb"]),
-        ("event-time", "Firehose: dynamic partitioning (data)", f"{json_gb:,.0f} GB", json_gb * fh["dynamic_partitioning_gb"]),
-        ("event-time", "Firehose: dynamic partitioning (objects)", f"{objects:,.0f}", objects / 1000 * fh["dynamic_partitioning_thousand_objects"]),
+        ("", "Lambda `ingest`: invocations (one per shard per batching window)", f"{invocations:,.0f}", invocations / 1e6 * lam["million_requests"]),
+        ("firehose", "Firehose wiring: Lambda `ingest` (arm64) compute, JSON rows", f"{gb_seconds:,.0f} GB-s", gb_seconds * lam["gb_second"]),
+        ("firehose", "Firehose wiring: ingestion (JSON rows)", f"{json_gb:,.0f} GB", json_gb * fh["ingested_gb"]),
+        ("firehose", "Firehose wiring: format conversion to Parquet", f"{json_gb:,.0f} GB", json_gb * fh["format_conversion_gb"]),
+        ("event-time", "Firehose wiring: dynamic partitioning (data)", f"{json_gb:,.0f} GB", json_gb * fh["dynamic_partitioning_gb"]),
+        ("event-time", "Firehose wiring: dynamic partitioning (objects)", f"{objects:,.0f}", objects / 1000 * fh["dynamic_partitioning_thousand_objects"]),
+        ("firehose", "Firehose wiring: S3 PUT requests (Firehose's objects)", f"{objects:,.0f}", objects / 1000 * s3["thousand_put"]),
+        ("firehose", "Firehose wiring: the compaction's S3 LIST, GET and PUT requests", *compaction_requests(objects)),
+        ("firehose", "Firehose wiring: the compaction waiting on its GETs (assumed 20 ms each)", *compaction_waiting(objects)),
+        ("parquet", "Parquet wiring: Lambda `ingest` (arm64) compute, Parquet files", f"{lake_gb_seconds:,.0f} GB-s", lake_gb_seconds * lam["gb_second"]),
+        ("parquet", "Parquet wiring: S3 PUT requests (the function's files)", f"{lake_objects:,.0f}", lake_objects / 1000 * s3["thousand_put"]),
+        ("parquet", "Parquet wiring: the compaction's S3 LIST, GET and PUT requests", *compaction_requests(lake_objects)),
+        ("parquet", "Parquet wiring: the compaction waiting on its GETs (assumed 20 ms each)", *compaction_waiting(lake_objects)),
         ("", "S3: the month's Parquet, stored a month", f"{parquet_gb:,.0f} GB", parquet_gb * s3["gb_month"]),
-        ("", "S3: PUT requests (Firehose's objects)", f"{objects:,.0f}", objects / 1000 * s3["thousand_put"]),
         ("", "Lambda `backfill`: the hourly compaction (at most: a debug build measured)", f"{compaction_gb_seconds:,.0f} GB-s", compaction_gb_seconds * lam["gb_second"]),
-        ("", "S3: the compaction's LIST, GET and PUT requests", f"{sum(compaction_requests):,.0f}",
-         (list_count + put_count) / 1000 * s3["thousand_put"] + get_count / 1000 * s3["thousand_get"]),
         ("", f"Athena: the {len(measured['reports'])} reports for one day, daily", f"{DAYS_PER_MONTH} runs each", DAYS_PER_MONTH * day_reports),
         ("", f"Athena: the {len(measured['reports'])} reports over the month, once", "1 run each", month_reports),
     ]
@@ -160,6 +207,8 @@ def model(measured, prices):
         "day_reports": day_reports,
         "month_reports": month_reports,
         "median_ms": batch["median_ms"],
+        "lake_batch": lake_batch,
+        "invocations": invocations,
         "log_bytes_per_batch": batch["log_bytes"],
         "kinesis_record": kinesis_record,
         "compaction": compaction,
@@ -185,33 +234,62 @@ def kinesis(prices, record_bytes):
         ("stream", "Kinesis on-demand: stream hours", f"{HOURS_PER_MONTH} h", HOURS_PER_MONTH * on_demand["stream_hour"]),
         ("stream", "Kinesis on-demand: data in (records rounded up to a KB)", f"{stream_gb:,.0f} GB", stream_gb * on_demand["ingested_gb"]),
         ("stream", "Kinesis on-demand: data read by `ingest`", f"{stream_gb:,.0f} GB", stream_gb * on_demand["retrieved_gb"]),
-        ("provisioned", f"Kinesis provisioned instead: {shards} shards", f"{shards * HOURS_PER_MONTH:,} shard-hours", shards * HOURS_PER_MONTH * provisioned["shard_hour"]),
-        ("provisioned", "Kinesis provisioned instead: PUT payload units", f"{units / 1e6:,.0f} M", units / 1e6 * provisioned["million_put_payload_units"]),
+        ("provisioned", f"Kinesis provisioned: {shards} shards", f"{shards * HOURS_PER_MONTH:,} shard-hours", shards * HOURS_PER_MONTH * provisioned["shard_hour"]),
+        ("provisioned", "Kinesis provisioned: PUT payload units", f"{units / 1e6:,.0f} M", units / 1e6 * provisioned["million_put_payload_units"]),
     ]
 
 
-def bill(rows, stream="stream", partitioning="event-time"):
-    """The month's total with one stream mode (`stream` or `provisioned`) and partitioning
-    (`event-time` or `arrival-time`)."""
-    left_out = {"stream", "provisioned", "event-time"} - {stream, partitioning}
-    return sum(cost for kind, _, _, cost in rows if kind not in left_out)
+def included(stream="stream", wiring="firehose", partitioning="event-time"):
+    """The kinds of rows in the bill of one stream mode (`stream` or `provisioned`), wiring
+    (`firehose`: LambdaIngest, or `parquet`: LambdaWritesParquet) and, for Firehose, partitioning
+    (`event-time` or `arrival-time`); rows of kind "" are in every bill."""
+    return {"", stream, wiring} | ({partitioning} if wiring == "firehose" else set())
+
+
+def bill(rows, **choice):
+    kinds = included(**choice)
+    return sum(cost for kind, _, _, cost in rows if kind in kinds)
+
+
+def default_choices():
+    """The template's defaults, as bill() names them."""
+    stream = {"ON_DEMAND": "stream", "PROVISIONED": "provisioned"}[template_default_text("StreamMode")]
+    wiring = {"LambdaIngest": "firehose", "LambdaWritesParquet": "parquet"}[template_default_text("Wiring")]
+    partitioning = {"EventTime": "event-time", "ArrivalTime": "arrival-time"}[template_default_text("Partitioning")]
+    return {"stream": stream, "wiring": wiring, "partitioning": partitioning}
 
 
 def table(measured, prices, log):
     rows, f = model(measured, prices)
-    total = bill(rows)
-    with_provisioned = bill(rows, stream="provisioned")
+    defaults = default_choices()
+    total = bill(rows, **defaults)
     # The same with records of 25 KB (one PUT payload unit), as an aggregating producer sends.
     packed = [r for r in rows if r[0] not in ("stream", "provisioned")] + kinesis(
         prices, prices["kinesis_provisioned"]["put_payload_unit_bytes"])
-    options = [
-        ("the template's defaults: `StreamMode=ON_DEMAND`, `Partitioning=EventTime`", bill(rows)),
-        ("`Partitioning=ArrivalTime`", bill(rows, partitioning="arrival-time")),
-        ("`StreamMode=PROVISIONED` (`ShardCount` as above)", with_provisioned),
-        ("`StreamMode=PROVISIONED`, `Partitioning=ArrivalTime`", bill(rows, "provisioned", "arrival-time")),
-        ("the same, and producers aggregate lines into 25 KB records (KPL aggregation)",
-         bill(packed, "provisioned", "arrival-time")),
+    settings = [
+        ("`Wiring=LambdaIngest` (Firehose), `StreamMode=ON_DEMAND`, `Partitioning=EventTime`: the first release's defaults",
+         {"wiring": "firehose", "stream": "stream", "partitioning": "event-time"}, rows),
+        ("`Wiring=LambdaIngest`, `StreamMode=ON_DEMAND`, `Partitioning=ArrivalTime`",
+         {"wiring": "firehose", "stream": "stream", "partitioning": "arrival-time"}, rows),
+        ("`Wiring=LambdaIngest`, `StreamMode=PROVISIONED`, `Partitioning=EventTime`",
+         {"wiring": "firehose", "stream": "provisioned", "partitioning": "event-time"}, rows),
+        ("`Wiring=LambdaIngest`, `StreamMode=PROVISIONED`, `Partitioning=ArrivalTime`",
+         {"wiring": "firehose", "stream": "provisioned", "partitioning": "arrival-time"}, rows),
+        ("`Wiring=LambdaWritesParquet`, `StreamMode=ON_DEMAND`",
+         {"wiring": "parquet", "stream": "stream"}, rows),
+        ("`Wiring=LambdaWritesParquet`, `StreamMode=PROVISIONED`",
+         {"wiring": "parquet", "stream": "provisioned"}, rows),
+        ("`Wiring=LambdaWritesParquet`, `StreamMode=PROVISIONED`, and producers aggregate lines into 25 KB records (KPL)",
+         {"wiring": "parquet", "stream": "provisioned"}, packed),
     ]
+
+    def is_default(choice):
+        return all(defaults[k] == v for k, v in choice.items())
+
+    options = [(name + (" **(the template's defaults)**" if is_default(choice) and chosen is rows else ""),
+                bill(chosen, **choice))
+               for name, choice, chosen in settings]
+    in_default_bill = included(**defaults)
     out = [
         f"1 TB (2^40 bytes) of raw logs a month at the prices of `benches/cost/aws-prices.json` ({prices['as_of']}),",
         f"measured on `{os.path.relpath(log, ROOT)}` ({measured['log_bytes'] / 1e6:,.0f} MB, {measured['days']} days).",
@@ -220,11 +298,10 @@ def table(measured, prices, log):
         "|---|---|---|---|",
     ]
     for kind, name, quantity, cost in rows:
-        share = "" if kind == "provisioned" else f"{100 * cost / total:.1f} %"
+        share = f"{100 * cost / total:.1f} %" if kind in in_default_bill else ""
         out.append(f"| {name} | {quantity} | {cost:,.2f} | {share} |")
     out += [
-        f"| **total, on-demand stream** | | **{total:,.2f}** | 100 % |",
-        f"| total, provisioned stream | | {with_provisioned:,.2f} | |",
+        f"| **total at the template's defaults** (the rows with a share) | | **{total:,.2f}** | 100 % |",
         "",
         "The template's choices, priced with the same figures:",
         "",
@@ -235,18 +312,25 @@ def table(measured, prices, log):
         "Measured: JSON sent to Firehose {:.2f}× the raw bytes (records of {:,.0f} bytes); Parquet {:.3f}× "
         "the raw bytes (our writer, zstd: Firehose writes Snappy, larger); `ingest` {:.1f} ms of CPU per "
         "batch of {:,.1f} MB of lines in Kinesis records of {:,.0f} bytes, a few lines each (an x86 core "
-        "here; Lambda's Graviton taken as equal).".format(
+        "here; Lambda's Graviton taken as equal); in the Parquet wiring {:.1f} ms of wall time and {:.1f} ms "
+        "of CPU per invocation's {:,.0f} KB of lines ({:,} lines into {} Parquet files of {:,.0f} bytes in all: "
+        "the benchmark log packs 30 days into 237 MB, so a batch spans more hours than live traffic's).".format(
             f["json_per_raw"], f["record_bytes"], f["parquet_per_raw"], f["median_ms"],
-            f["log_bytes_per_batch"] / 1e6, f["kinesis_record"]),
+            f["log_bytes_per_batch"] / 1e6, f["kinesis_record"],
+            f["lake_batch"]["median_ms"], f["lake_batch"]["median_cpu_ms"], f["lake_batch"]["log_bytes"] / 1e3,
+            f["lake_batch"]["lines"], f["lake_batch"]["lake_objects"], f["lake_batch"]["lake_bytes"]),
         "Compaction: the log backfilled as ten sources, {:,} files merged into {:,} ({:,} rows) in {:.1f} CPU-seconds "
         "(a debug build of our crates: an upper bound), scaled to 1 TB at the backfill function's 3,008 MB.".format(
             f["compaction"]["files_in"], f["compaction"]["files_out"], f["compaction"]["rows"],
             f["compaction"]["cpu_seconds"]),
-        "Assumed: Lambda bills {:,.0f} CPU-seconds at {:.0f} MB as {} MB-seconds each (CPU in proportion to "
-        "memory), Firehose calls' waiting not counted; Firehose flushes an object when its {:.0f} MB buffer "
+        "Assumed: Lambda calls `ingest` {:,.0f} times a month (once per shard every {:.0f} s batching window, "
+        "{} shards); the Parquet wiring writes one file per invocation (two when an hour ends inside its "
+        "window); Lambda bills {:,.0f} CPU-seconds at {:.0f} MB as {} MB-seconds each (CPU in proportion to "
+        "memory), Firehose calls' and S3 PUTs' waiting not counted; Firehose flushes an object when its {:.0f} MB buffer "
         "fills or every {:.0f} s, one partition at a time; provisioned shards sized for {}× the average "
         "rate; Athena reads what DataFusion read here, scaled, at least 10 MB a query; dynamic partitioning's "
         "JQ processing hours not counted (CloudWatch's JQProcessing.Duration shows them).".format(
+            f["invocations"], template_default("MaximumBatchingWindowInSeconds"), POLLED_SHARDS,
             f["cpu_seconds"], f["memory_mb"], prices["lambda_arm64"]["mb_per_vcpu"],
             template_default("FirehoseBufferSizeMB"), template_default("FirehoseBufferIntervalSeconds"), PEAK_TO_AVERAGE),
     ]

@@ -1,10 +1,12 @@
 //! One `ingest` invocation's CPU work on a full Kinesis batch, as the Lambda does it: event JSON
-//! → Kinesis records → parsed rows → packed `PutRecordBatch` bodies (no network).
+//! → Kinesis records → parsed rows → packed `PutRecordBatch` bodies, or with `WIRING=lake` the
+//! lake wiring's Parquet files and rejects object (no network).
 //!
 //! `ingest-batch FILE [RECORDS] [LOG_BYTES] [RUNS]` builds the event from FILE's lines (default
 //! 10,000 records holding 6 MB of lines), then prints one JSON object: the best and median
-//! milliseconds per invocation, what the batch held and produced, and the peak RSS from the
-//! event's bytes on. The runs share their user-agent cache, as a warm function's invocations do.
+//! milliseconds per invocation (wall, and CPU of every thread), what the batch held and produced,
+//! and the peak RSS from the event's bytes on. The runs share their user-agent cache, as a warm
+//! function's invocations do.
 //! `FORMAT`, `KEEP_EXTRA_FIELDS`, `ANONYMIZE_IP` and `ANONYMIZE_IP_KEY` are read as the function
 //! reads its settings (`FORMAT` as `LOG_FORMAT`).
 
@@ -12,8 +14,18 @@ use std::io::Read;
 use std::time::Instant;
 
 use anyhow::Context;
+use loglake_ingest::lake_output::{prepare_objects, UserAgentRows};
 use loglake_ingest::{prepare, KinesisEventText, RejectsOutput};
-use loglake_stream::UserAgentColumns;
+use loglake_parser::UtcHour;
+use loglake_stream::{StreamStats, UserAgentColumns};
+
+/// What one run produced: Firehose requests, records and bytes, or lake objects and bytes.
+struct Output {
+    stats: StreamStats,
+    requests: usize,
+    records: usize,
+    bytes: usize,
+}
 
 // The system allocator, tuned as the `ingest` binary tunes it: the peak RSS is then the
 // function's.
@@ -47,42 +59,82 @@ fn main() -> anyhow::Result<()> {
     loglake_benches::reset_peak_rss();
 
     let options = loglake_benches::decoder_options_from_env()?;
+    let lake = match std::env::var("WIRING").as_deref() {
+        Ok("lake") => true,
+        Ok("firehose") | Err(_) => false,
+        Ok(other) => anyhow::bail!("WIRING={other}: firehose (the default) or lake"),
+    };
     let mut times = Vec::with_capacity(runs);
-    let mut summary = None;
+    let mut cpu_times = Vec::with_capacity(runs);
+    let mut output = None;
     // As in a warm function, the user agents classified by earlier invocations are kept.
     let mut user_agents = UserAgentColumns::default();
+    let mut user_agent_rows = UserAgentRows::default();
+    let staging = std::env::temp_dir().join(format!("ingest-batch-{}", std::process::id()));
     for _ in 0..runs {
         let started = Instant::now();
+        let cpu_before = loglake_benches::cpu_seconds().unwrap_or(f64::NAN);
         // The event's bytes as the function takes them from the runtime (`RawEvents`), read
         // and decoded record by record.
-        let (_, prepared) = prepare(
-            &event_text,
-            options,
-            RejectsOutput::Stream,
-            &mut user_agents,
-        )?;
+        let run = if lake {
+            std::fs::create_dir_all(&staging)?;
+            let (_, prepared) = prepare_objects(
+                &event_text,
+                options,
+                &mut user_agent_rows,
+                &staging,
+                UtcHour::of_micros(0),
+            )?;
+            std::fs::remove_dir_all(&staging)?;
+            Output {
+                stats: prepared.stats,
+                requests: prepared.objects.len(),
+                records: prepared.objects.len(),
+                bytes: prepared.objects.iter().map(|o| o.body.len()).sum(),
+            }
+        } else {
+            let (_, prepared) = prepare(
+                &event_text,
+                options,
+                RejectsOutput::Stream,
+                &mut user_agents,
+            )?;
+            Output {
+                stats: prepared.stats,
+                requests: prepared.rows.len(),
+                records: prepared.rows.iter().map(|r| r.records.len()).sum(),
+                bytes: prepared.rows.iter().map(|r| r.bytes).sum(),
+            }
+        };
         times.push(started.elapsed().as_secs_f64() * 1e3);
-        let firehose_records: usize = prepared.rows.iter().map(|r| r.records.len()).sum();
-        let firehose_bytes: usize = prepared.rows.iter().map(|r| r.bytes).sum();
-        summary = Some((
-            prepared.stats,
-            prepared.rows.len(),
-            firehose_records,
-            firehose_bytes,
-        ));
+        cpu_times.push((loglake_benches::cpu_seconds().unwrap_or(f64::NAN) - cpu_before) * 1e3);
+        output = Some(run);
     }
     times.sort_by(f64::total_cmp);
-    let (stats, requests, firehose_records, firehose_bytes) = summary.context("no runs")?;
+    cpu_times.sort_by(f64::total_cmp);
+    let Output {
+        stats,
+        requests,
+        records: out_records,
+        bytes,
+    } = output.context("no runs")?;
+    let produced = if lake {
+        format!("\"wiring\":\"lake\",\"lake_objects\":{out_records},\"lake_bytes\":{bytes}")
+    } else {
+        format!(
+            "\"wiring\":\"firehose\",\"put_requests\":{requests},\"firehose_records\":{out_records},\"firehose_bytes\":{bytes}"
+        )
+    };
     println!(
         "{{\"records\":{records},\"log_bytes\":{log_bytes},\"event_json_bytes\":{},\"lines\":{},\"rows\":{},\"rejected\":{},\
-         \"put_requests\":{requests},\"firehose_records\":{firehose_records},\"firehose_bytes\":{firehose_bytes},\
-         \"best_ms\":{:.2},\"median_ms\":{:.2},\"runs\":{runs},\"peak_rss_mb\":{:.1}}}",
+         {produced},\"best_ms\":{:.2},\"median_ms\":{:.2},\"median_cpu_ms\":{:.2},\"runs\":{runs},\"peak_rss_mb\":{:.1}}}",
         event_json_bytes,
         stats.lines_in,
         stats.rows_out,
         stats.rejected,
         times[0],
         times[times.len() / 2],
+        cpu_times[cpu_times.len() / 2],
         loglake_benches::peak_rss_mb().unwrap_or(f64::NAN),
     );
     Ok(())

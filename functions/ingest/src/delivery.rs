@@ -69,7 +69,8 @@ impl PutRecordBatch for FirehoseClient {
     }
 }
 
-fn classify_sdk_error<E, R>(error: SdkError<E, R>) -> PutError
+/// Sorts an AWS SDK error into worth retrying or not (Firehose's and S3's error codes).
+pub(crate) fn classify_sdk_error<E, R>(error: SdkError<E, R>) -> PutError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
@@ -79,7 +80,13 @@ where
             let code = service.err().code().unwrap_or_default();
             matches!(
                 code,
-                "ServiceUnavailableException" | "ThrottlingException" | "InternalFailure"
+                "ServiceUnavailableException"
+                    | "ThrottlingException"
+                    | "InternalFailure"
+                    | "SlowDown"
+                    | "ServiceUnavailable"
+                    | "InternalError"
+                    | "RequestTimeout"
             ) || code.is_empty()
         }
         // Timeouts, dispatch (connection) failures and unreadable responses.

@@ -1,12 +1,18 @@
-//! The Kinesis-triggered `ingest` function: access-log records in, JSON rows out through
-//! Firehose (which converts them to Parquet in the lake), rejects to a second stream or the log.
+//! The Kinesis-triggered `ingest` function: access-log records in, rows out, in one of two
+//! wirings ([`Output`]):
 //!
-//! The CPU part ([`prepare`]) is pure: Kinesis event → `PutRecordBatch` requests. Delivery
-//! ([`delivery`]) retries what Firehose refuses, and whatever still fails is reported back to
-//! Kinesis as a batch item failure so it is redelivered: nothing is dropped.
+//! - [`IngestFunction`]: JSON rows through Firehose (which converts them to Parquet in the
+//!   lake), rejects to a second stream or the log. The CPU part ([`prepare`]) is pure: Kinesis
+//!   event → `PutRecordBatch` requests. Delivery ([`delivery`]) retries what Firehose refuses.
+//! - [`LakeIngestFunction`] ([`lake_output`]): Parquet files written straight into the lake by
+//!   the lake's own writer, rejects as NDJSON beside them.
+//!
+//! Either way, whatever is not delivered is reported back to Kinesis as a batch item failure so
+//! it is redelivered: nothing is dropped.
 
 pub mod config;
 pub mod delivery;
+pub mod lake_output;
 pub mod metrics;
 pub mod raw_event;
 
@@ -22,8 +28,9 @@ use loglake_stream::firehose::{
 use loglake_stream::{JsonRows, StreamEncoder, StreamSink, StreamStats, UserAgentColumns};
 use tokio::time::Instant;
 
-pub use config::{Config, ConfigError};
+pub use config::{Config, ConfigError, LakeDest, Output};
 use delivery::{deliver, DeliveryReport, PutRecordBatch, RetryPolicy};
+pub use lake_output::LakeIngestFunction;
 pub use loglake_stream::{EventError, KinesisBatch, KinesisBatchRecord, KinesisEventText};
 use metrics::InvocationMetrics;
 pub use raw_event::RawEvents;
@@ -110,21 +117,37 @@ impl StreamSink for PackingSink {
     }
 }
 
-/// The function: its settings, its Firehose client, and what it keeps between invocations.
+/// The function in the Firehose wiring: its settings, its Firehose client, and what it keeps
+/// between invocations.
 pub struct IngestFunction<C> {
     pub config: Config,
     pub client: C,
     pub retry: RetryPolicy,
+    /// From [`Output::Firehose`].
+    stream: String,
+    rejects_stream: Option<String>,
     /// The user agents classified so far (bounded, see `UserAgentCache`).
     user_agents: Mutex<UserAgentColumns>,
 }
 
 impl<C: PutRecordBatch> IngestFunction<C> {
+    /// # Panics
+    /// When `config.output` is not [`Output::Firehose`] ([`LakeIngestFunction`] is the other
+    /// wiring's).
     pub fn new(config: Config, client: C) -> Self {
+        let Output::Firehose {
+            stream,
+            rejects_stream,
+        } = config.output.clone()
+        else {
+            panic!("the Firehose wiring needs FIREHOSE_STREAM_NAME, not LAKE_DEST");
+        };
         Self {
             config,
             client,
             retry: RetryPolicy::default(),
+            stream,
+            rejects_stream,
             user_agents: Mutex::default(),
         }
     }
@@ -138,7 +161,7 @@ impl<C: PutRecordBatch> IngestFunction<C> {
         deadline: Instant,
     ) -> Result<(KinesisEventResponse, InvocationMetrics), EventError> {
         let started = StdInstant::now();
-        let rejects_output = match self.config.rejects_stream {
+        let rejects_output = match self.rejects_stream {
             Some(_) => RejectsOutput::Stream,
             None => RejectsOutput::Log,
         };
@@ -148,23 +171,22 @@ impl<C: PutRecordBatch> IngestFunction<C> {
                 .user_agents
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            let options = DecoderOptions {
-                format: self.config.log_format,
-                keep_extra_fields: self.config.keep_extra_fields,
-                anonymize_ip: self.config.anonymize_ip,
-                ..Default::default()
-            };
-            prepare(event, options, rejects_output, &mut user_agents)?
+            prepare(
+                event,
+                self.config.decoder_options(),
+                rejects_output,
+                &mut user_agents,
+            )?
         };
         let rows = deliver(
             &self.client,
-            &self.config.firehose_stream,
+            &self.stream,
             prepared.rows,
             &self.retry,
             deadline,
         )
         .await;
-        let rejects = match &self.config.rejects_stream {
+        let rejects = match &self.rejects_stream {
             Some(stream) => {
                 deliver(
                     &self.client,
@@ -195,9 +217,7 @@ impl<C: PutRecordBatch> IngestFunction<C> {
         }
 
         let stats = prepared.stats;
-        let now_micros = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as i64);
+        let lag_ms = event_lag_ms(&stats);
         let metrics = InvocationMetrics {
             records_in: stats.records_in,
             lines_in: stats.lines_in,
@@ -210,25 +230,21 @@ impl<C: PutRecordBatch> IngestFunction<C> {
             records_redelivered: redeliver_from
                 .map_or(0, |first| (event.records.len() - first) as u64),
             handler_ms: started.elapsed().as_secs_f64() * 1e3,
-            max_event_lag_ms: stats
-                .oldest_ts_micros
-                .map(|oldest| (now_micros - oldest) as f64 / 1e3),
+            max_event_lag_ms: lag_ms,
+            ..Default::default()
         };
         Ok((response, metrics))
     }
+}
 
-    /// Prints the invocation's metrics as one EMF line on stdout.
-    pub fn emit_metrics(&self, metrics: &InvocationMetrics) {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let emf = metrics.to_emf(
-            &self.config.metrics_namespace,
-            &self.config.function_name,
-            now_ms,
-        );
-        println!("{emf}");
-    }
+/// Now minus the oldest event time among the rows, in milliseconds.
+pub(crate) fn event_lag_ms(stats: &StreamStats) -> Option<f64> {
+    let now_micros = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64);
+    stats
+        .oldest_ts_micros
+        .map(|oldest| (now_micros - oldest) as f64 / 1e3)
 }
 
 /// Converts the invocation's deadline (ms since the epoch, from the Lambda context) to an instant.

@@ -1,13 +1,47 @@
-//! The Lambda entry point (`bootstrap`): read the settings, build the Firehose client, and hand
-//! each Kinesis event to the library. Settings are documented in README.md.
+//! The Lambda entry point (`bootstrap`): read the settings, build the Firehose (or S3) client of
+//! the wiring they name, and hand each Kinesis event to the library. Settings are documented in
+//! README.md.
 
 use aws_config::retry::RetryConfig;
 use aws_config::BehaviorVersion;
+use aws_lambda_events::event::streams::KinesisEventResponse;
 use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::{service_fn, Error, LambdaEvent, Runtime};
 use loglake_ingest::delivery::FirehoseClient;
-use loglake_ingest::{deadline_from_epoch_ms, Config, IngestFunction, KinesisEventText, RawEvents};
+use loglake_ingest::lake_output::S3Client;
+use loglake_ingest::metrics::InvocationMetrics;
+use loglake_ingest::{
+    deadline_from_epoch_ms, Config, EventError, IngestFunction, KinesisEventText,
+    LakeIngestFunction, Output, RawEvents,
+};
+use tokio::time::Instant;
+
+/// The function of the configured wiring.
+enum Function {
+    Firehose(IngestFunction<FirehoseClient>),
+    Lake(LakeIngestFunction<S3Client>),
+}
+
+impl Function {
+    async fn handle(
+        &self,
+        event: &KinesisEventText,
+        deadline: Instant,
+    ) -> Result<(KinesisEventResponse, InvocationMetrics), EventError> {
+        match self {
+            Function::Firehose(function) => function.handle(event, deadline).await,
+            Function::Lake(function) => function.handle(event, deadline).await,
+        }
+    }
+
+    fn config(&self) -> &Config {
+        match self {
+            Function::Firehose(function) => &function.config,
+            Function::Lake(function) => &function.config,
+        }
+    }
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -23,13 +57,22 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env().inspect_err(|error| {
         tracing::error!(%error, "invalid configuration");
     })?;
-    // The library retries per entry within the invocation's deadline; SDK-level retries would
-    // hide throttling from it and could outlive the deadline.
+    // The library retries per entry (per object) within the invocation's deadline; SDK-level
+    // retries would hide throttling from it and could outlive the deadline.
     let aws = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::disabled())
         .load()
         .await;
-    let function = IngestFunction::new(config, FirehoseClient(aws_sdk_firehose::Client::new(&aws)));
+    let function = match config.output {
+        Output::Firehose { .. } => Function::Firehose(IngestFunction::new(
+            config,
+            FirehoseClient(aws_sdk_firehose::Client::new(&aws)),
+        )),
+        Output::Lake(_) => Function::Lake(LakeIngestFunction::new(
+            config,
+            S3Client(aws_sdk_s3::Client::new(&aws)),
+        )),
+    };
     let function = &function;
 
     // The handler reads the event's bytes itself (see `raw_event`); the runtime passes `null`.
@@ -40,7 +83,7 @@ async fn main() -> Result<(), Error> {
             let text = KinesisEventText::new(body.ok_or("the invocation's event was not kept")?);
             let deadline = deadline_from_epoch_ms(event.context.deadline);
             let (response, metrics) = function.handle(&text, deadline).await?;
-            function.emit_metrics(&metrics);
+            metrics.emit(function.config());
             Ok::<_, Error>(response)
         }
     });

@@ -1,7 +1,11 @@
 //! One CloudWatch Embedded Metric Format (EMF) line per invocation: CloudWatch turns the JSON log
 //! line into metrics, with no API call on the hot path.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use serde_json::{json, Map, Value};
+
+use crate::Config;
 
 /// What one invocation did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14,6 +18,10 @@ pub struct InvocationMetrics {
     pub rejected_by_reason: Vec<(&'static str, u64)>,
     pub firehose_records: u64,
     pub firehose_bytes: u64,
+    /// Objects (Parquet files, rejects files) written to the lake, and their bytes (the lake
+    /// wiring).
+    pub lake_objects: u64,
+    pub lake_bytes: u64,
     pub retries: u64,
     /// Kinesis records handed back for redelivery (from the first failed one to the end).
     pub records_redelivered: u64,
@@ -23,6 +31,15 @@ pub struct InvocationMetrics {
 }
 
 impl InvocationMetrics {
+    /// Prints the metrics as one EMF line on stdout.
+    pub fn emit(&self, config: &Config) {
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let emf = self.to_emf(&config.metrics_namespace, &config.function_name, now_ms);
+        println!("{emf}");
+    }
+
     /// The EMF document: `_aws` metadata naming the metrics, and their values at the top level.
     pub fn to_emf(&self, namespace: &str, function_name: &str, timestamp_ms: u64) -> Value {
         let mut values: Vec<(String, f64, &str)> = vec![
@@ -36,6 +53,8 @@ impl InvocationMetrics {
                 "Count",
             ),
             ("FirehoseBytes".into(), self.firehose_bytes as f64, "Bytes"),
+            ("LakeObjects".into(), self.lake_objects as f64, "Count"),
+            ("LakeBytes".into(), self.lake_bytes as f64, "Bytes"),
             ("Retries".into(), self.retries as f64, "Count"),
             (
                 "RecordsRedelivered".into(),

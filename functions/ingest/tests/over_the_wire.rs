@@ -1,6 +1,7 @@
-//! The ingest function against Firehose over the wire: the local AWS stand-in (moto, started by
+//! The ingest function over the wire: against Firehose, the local AWS stand-in (moto, started by
 //! scripts/test) delivering to S3, and a Firehose stand-in on loopback that fails entries and
-//! throttles, to prove the retries and the redelivery contract.
+//! throttles, to prove the retries and the redelivery contract; in the lake wiring, Parquet
+//! written straight to the stand-in's S3.
 
 mod support;
 
@@ -10,13 +11,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arrow::array::AsArray;
+use arrow::datatypes::Int64Type;
 use aws_lambda_events::event::kinesis::KinesisEvent;
 use aws_sdk_firehose::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfiguration};
 use base64::Engine;
 use loglake_ingest::delivery::{FirehoseClient, RetryPolicy};
+use loglake_ingest::lake_output::S3Client;
 use loglake_ingest::metrics::InvocationMetrics;
-use loglake_ingest::{Config, IngestFunction, KinesisEventText};
+use loglake_ingest::{Config, IngestFunction, KinesisEventText, LakeIngestFunction};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::{json, Value};
 use support::*;
 use tokio::time::Instant;
@@ -244,16 +249,16 @@ fn delivered(endpoint: &str, bucket: &str, prefix: &str) -> Vec<Value> {
         .collect()
 }
 
-#[test]
-fn every_line_reaches_s3_once_as_a_row_or_a_reject() {
-    let Some(endpoint) = aws_standin() else {
-        return;
-    };
-    let bucket = format!("loglake-it-{}", std::process::id());
-    let function = function_into_s3(&endpoint, &bucket);
-
+/// The event of [`records_in_every_encoding`] over the real lines, with damaged records, a
+/// CloudWatch control message, an empty record and one whose data is not base64; what each line
+/// must become, and the record-level reject reason of each damaged record.
+fn event_of_every_kind() -> (
+    KinesisEventText,
+    ExpectedLines,
+    HashMap<String, &'static str>,
+) {
     let lines = real_lines();
-    let (mut records, mut expected) = records_in_every_encoding(&lines);
+    let (mut records, expected) = records_in_every_encoding(&lines);
     let mut expected_record_rejects = HashMap::new();
     for (data, reason) in damaged_records() {
         expected_record_rejects.insert(record_source(records.len()), reason);
@@ -266,15 +271,19 @@ fn every_line_reaches_s3_once_as_a_row_or_a_reject() {
     records.push(Vec::new());
     let mut event = kinesis_event(&records);
     event["Records"][records.len() - 1]["kinesis"]["data"] = "not base64!".into();
-    let text = event_text(&event);
+    (event_text(&event), expected, expected_record_rejects)
+}
 
-    let (response, metrics) = runtime()
-        .block_on(function.handle(&text, deadline()))
-        .unwrap();
-    assert!(response.batch_item_failures.is_empty());
-
-    let rows = delivered(&endpoint, &bucket, "access_logs/");
-    let rejects = delivered(&endpoint, &bucket, "rejects/");
+/// Checks that every expected line came back exactly once: as one of `rows` (its source, line
+/// number and the `dt`/`hour` it was filed under) or as one of `rejects`, and each damaged
+/// record as one reject of its reason.
+fn reconcile(
+    rows: &[(String, i64, (String, i64))],
+    rejects: &[Value],
+    mut expected: ExpectedLines,
+    mut expected_record_rejects: HashMap<String, &'static str>,
+    metrics: &InvocationMetrics,
+) {
     assert_eq!(metrics.lines_in, metrics.rows_out + metrics.rejected);
     assert_eq!(rows.len() as u64, metrics.rows_out);
     assert_eq!(rejects.len() as u64, metrics.rejected);
@@ -283,34 +292,18 @@ fn every_line_reaches_s3_once_as_a_row_or_a_reject() {
         expected.len() + expected_record_rejects.len()
     );
     assert!(
-        metrics.rows_out as usize > lines.len() * 9 / 10,
+        metrics.rows_out as usize > expected.len() * 9 / 10,
         "{metrics:?}"
     );
-
-    for row in &rows {
-        let key = (
-            row[loglake_stream::json_key("source")]
-                .as_str()
-                .unwrap()
-                .to_string(),
-            row[loglake_stream::json_key("source_line")]
-                .as_i64()
-                .unwrap(),
-        );
+    for (source, number, partition) in rows {
+        let key = (source.clone(), *number);
         let line = expected
             .remove(&key)
             .unwrap_or_else(|| panic!("row {key:?} delivered twice or never sent"));
         let text = String::from_utf8_lossy(&line);
-        let (dt, hour) = expected_partition(&text);
-        // The template's partitioning query reads dt and hour off `ts` (tests/template.rs).
-        let ts = row[loglake_stream::json_key("ts")].as_str().unwrap();
-        assert_eq!(
-            (&ts[..10], ts[11..13].parse().unwrap()),
-            (&dt[..], hour),
-            "{text}"
-        );
+        assert_eq!(partition, &expected_partition(&text), "{text}");
     }
-    for reject in &rejects {
+    for reject in rejects {
         let source = reject["source"].as_str().unwrap().to_string();
         let number = reject["source_line"].as_i64().unwrap();
         if number == 0 {
@@ -337,6 +330,171 @@ fn every_line_reaches_s3_once_as_a_row_or_a_reject() {
         expected.keys().take(5).collect::<Vec<_>>()
     );
     assert!(expected_record_rejects.is_empty());
+}
+
+#[test]
+fn every_line_reaches_s3_once_as_a_row_or_a_reject() {
+    let Some(endpoint) = aws_standin() else {
+        return;
+    };
+    let bucket = format!("loglake-it-{}", std::process::id());
+    let function = function_into_s3(&endpoint, &bucket);
+    let (text, expected, expected_record_rejects) = event_of_every_kind();
+
+    let (response, metrics) = runtime()
+        .block_on(function.handle(&text, deadline()))
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+
+    // The template's partitioning query reads dt and hour off `ts` (tests/template.rs).
+    let rows: Vec<(String, i64, (String, i64))> = delivered(&endpoint, &bucket, "access_logs/")
+        .iter()
+        .map(|row| {
+            let field = |name| &row[loglake_stream::json_key(name)];
+            let ts = field("ts").as_str().unwrap();
+            (
+                field("source").as_str().unwrap().to_string(),
+                field("source_line").as_i64().unwrap(),
+                (ts[..10].to_string(), ts[11..13].parse().unwrap()),
+            )
+        })
+        .collect();
+    let rejects = delivered(&endpoint, &bucket, "rejects/");
+    reconcile(&rows, &rejects, expected, expected_record_rejects, &metrics);
+}
+
+fn lake_function(endpoint: &str, dest: &str) -> LakeIngestFunction<S3Client> {
+    let config = Config::from_vars(|name| (name == "LAKE_DEST").then(|| dest.to_string())).unwrap();
+    let s3 = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+        .build();
+    let mut function = LakeIngestFunction::new(config, S3Client(aws_sdk_s3::Client::from_conf(s3)));
+    function.retry = RetryPolicy {
+        base_delay: Duration::from_millis(2),
+        max_delay: Duration::from_millis(20),
+        ..RetryPolicy::default()
+    };
+    function
+}
+
+/// Each row of the Parquet objects under `prefix`: its source, line number, and the `dt` and
+/// `hour` of the partition its file is in.
+fn parquet_rows(objects: &[(String, Vec<u8>)], prefix: &str) -> Vec<(String, i64, (String, i64))> {
+    let mut rows = Vec::new();
+    for (key, data) in objects.iter().filter(|(key, _)| key.starts_with(prefix)) {
+        assert!(key.ends_with(".parquet"), "{key}");
+        let mut parts = key[prefix.len()..].split('/');
+        let dt = parts
+            .next()
+            .unwrap()
+            .strip_prefix("dt=")
+            .unwrap()
+            .to_string();
+        let hour: i64 = parts
+            .next()
+            .unwrap()
+            .strip_prefix("hour=")
+            .unwrap()
+            .parse()
+            .unwrap();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(data.clone()))
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let sources = batch.column_by_name("source").unwrap().as_string::<i32>();
+            let numbers = batch
+                .column_by_name("source_line")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            for (source, number) in sources.iter().zip(numbers.iter()) {
+                rows.push((
+                    source.unwrap().to_string(),
+                    number.unwrap(),
+                    (dt.clone(), hour),
+                ));
+            }
+        }
+    }
+    rows
+}
+
+#[test]
+fn the_lake_wiring_writes_every_line_once_as_parquet_or_a_reject_and_a_retry_replaces_it() {
+    let Some(endpoint) = aws_standin() else {
+        return;
+    };
+    let bucket = format!("loglake-lake-{}", std::process::id());
+    let (status, body) = http("PUT", &format!("{endpoint}/{bucket}"), b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let function = lake_function(&endpoint, &format!("s3://{bucket}/web/"));
+    let (text, expected, expected_record_rejects) = event_of_every_kind();
+
+    let (response, metrics) = runtime()
+        .block_on(function.handle(&text, deadline()))
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    let objects = s3_objects(&endpoint, &bucket);
+    assert_eq!(metrics.lake_objects as usize, objects.len());
+    assert_eq!(
+        metrics.lake_bytes as usize,
+        objects.iter().map(|(_, data)| data.len()).sum::<usize>()
+    );
+    let rows = parquet_rows(&objects, "web/access_logs/");
+    let rejects: Vec<Value> = objects
+        .iter()
+        .filter(|(key, _)| key.starts_with("web/rejects/dt="))
+        .flat_map(|(_, data)| {
+            data.split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
+        .collect();
+    reconcile(&rows, &rejects, expected, expected_record_rejects, &metrics);
+
+    // Kinesis redelivers a batch from its first record: the same names, so the retry's files
+    // replace the first attempt's instead of adding rows.
+    runtime()
+        .block_on(function.handle(&text, deadline()))
+        .unwrap();
+    let again = s3_objects(&endpoint, &bucket);
+    assert_eq!(again, objects);
+}
+
+#[test]
+fn a_lake_that_refuses_the_files_gets_the_whole_batch_redelivered() {
+    let Some(endpoint) = aws_standin() else {
+        return;
+    };
+    // No such bucket: S3 refuses every file, and retrying cannot help.
+    let function = lake_function(&endpoint, "s3://loglake-no-such-bucket/");
+    let lines: Vec<Vec<u8>> = sample_lines()
+        .into_iter()
+        .take(20)
+        .map(String::into_bytes)
+        .collect();
+    let (records, _) = records_in_every_encoding(&lines);
+    let text = event_text(&kinesis_event(&records));
+    let (response, metrics) = runtime()
+        .block_on(function.handle(&text, deadline()))
+        .unwrap();
+    let failures: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_deref().unwrap())
+        .collect();
+    assert_eq!(failures, [sequence_number(0)]);
+    assert_eq!(metrics.records_redelivered, records.len() as u64);
+    assert_eq!(metrics.lake_objects, 0);
 }
 
 #[test]

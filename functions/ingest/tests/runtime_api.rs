@@ -209,5 +209,5 @@ fn a_missing_setting_fails_init_with_a_clear_message() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(all.contains("FIREHOSE_STREAM_NAME is not set"), "{all}");
+    assert!(all.contains("set one of FIREHOSE_STREAM_NAME"), "{all}");
 }

@@ -81,6 +81,14 @@ pub fn source_id(source: &str) -> String {
     format!("{stem}-{hash:016x}")
 }
 
+/// Whether `source` names one record of a stream (`kinesis:STREAM/SHARD/SEQUENCE`,
+/// `firehose:STREAM/RECORD`), as the real-time path names its rows' sources, rather than a file:
+/// a stream record is never replayed on its own (Kinesis redelivers batches), and an hour of
+/// traffic holds millions of them, so compaction does not list them.
+pub fn is_stream_record(source: &str) -> bool {
+    source.starts_with("kinesis:") || source.starts_with("firehose:")
+}
+
 /// FNV-1a: the lake's hash for names, stable across releases and platforms.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {

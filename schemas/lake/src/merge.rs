@@ -22,7 +22,7 @@ use arrow::datatypes::{
 use arrow::error::ArrowError;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
-use crate::lake::{io_error, write_sorted_parquet, LakeError, LakeOptions};
+use crate::lake::{io_error, is_stream_record, write_sorted_parquet, LakeError, LakeOptions};
 use crate::parquet_file::{FileShape, SortedFileWriter};
 use loglake_schema::file_schema;
 
@@ -37,7 +37,8 @@ pub struct MergeSummary {
     /// Rows read from the inputs, and rows written (fewer when `keep` dropped some).
     pub rows_in: u64,
     pub rows_out: u64,
-    /// The distinct `source` values of the rows written.
+    /// The distinct `source` values of the rows written that name files (see
+    /// [`is_stream_record`]): what a replay of a source needs to find.
     pub sources: BTreeSet<String>,
 }
 
@@ -299,7 +300,7 @@ fn collect_sources(batch: &RecordBatch, sources: &mut BTreeSet<String>) {
     let mut previous: Option<&str> = None;
     for source in strings.iter().flatten() {
         // Rows of one source come in runs: skip the set lookup within a run.
-        if previous != Some(source) && !sources.contains(source) {
+        if previous != Some(source) && !is_stream_record(source) && !sources.contains(source) {
             sources.insert(source.to_string());
         }
         previous = Some(source);
@@ -423,7 +424,8 @@ mod tests {
         assert_eq!(sorted_merged, expected, "the same rows");
         assert_eq!(
             summary.sources.into_iter().collect::<Vec<_>>(),
-            ["/logs/a.log", "/logs/b.log", "kinesis:stream/shard-1"]
+            ["/logs/a.log", "/logs/b.log"],
+            "a stream record's rows are not a replayable source"
         );
         // The output says it is sorted, so merging it again streams it; no hidden file is left.
         assert_eq!(describe(&output).unwrap(), (true, 13));

@@ -1,20 +1,24 @@
-//! Stream records (Kinesis records, Firehose records) → JSON rows and rejects: the core of the
-//! real-time functions, free of AWS so it is tested and benchmarked on its own.
+//! Stream records (Kinesis records, Firehose records) → rows and rejects: the core of the
+//! real-time functions, free of AWS so it is tested and benchmarked on its own. Rows are JSON
+//! for Firehose ([`StreamEncoder`]) or Arrow batches for the lake writer
+//! ([`StreamEncoder::with_row_builder`]).
 //!
 //! Records share one [`Decoder`] (its parser state and user-agent cache carry over), and each
-//! output row and reject is handed to a [`StreamSink`] with the index of the record it came
-//! from, in input order, so a caller can pack rows for Firehose and still know which record to
-//! have redelivered, or group the rows per record.
+//! output row and reject is handed to a sink ([`RowsSink`], [`StreamSink`] for JSON rows) with
+//! the index of the record it came from, in input order, so a caller can pack rows for Firehose
+//! and still know which record to have redelivered, or group the rows per record.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::TimestampMicrosecondType;
+use loglake_decode::{DecodedBatch, Decoder, DecoderOptions, Reject, RejectRecord, RowBuilder};
 use loglake_parser::payload::{decode_payload, LogText};
 use loglake_parser::{RejectReason, UserAgentCache, UtcHour};
 use serde::Serialize;
 
 use crate::json::{JsonRows, JsonRowsBuilder, UserAgentJson};
-use loglake_decode::{DecodedBatch, Decoder, DecoderOptions, Reject, RejectRecord};
 
 /// One input record: where it came from (e.g. `kinesis:STREAM/SHARD/SEQUENCE`) and its data,
 /// already base64-decoded.
@@ -25,6 +29,14 @@ pub struct StreamRecord<'a> {
 }
 
 /// Receives the output of a [`StreamEncoder`], in input order.
+pub trait RowsSink<Rows> {
+    /// A batch of rows, row `i` from record `inputs[i]`; returns them when they can be reused.
+    fn rows(&mut self, rows: Rows, inputs: &[usize]) -> Option<Rows>;
+    /// One reject of record `input`, with its JSON object (no newline) for the rejects output.
+    fn reject(&mut self, input: usize, reject: &Reject, json: &[u8]);
+}
+
+/// Receives the JSON rows of a [`StreamEncoder`], in input order, one by one or in batches.
 pub trait StreamSink {
     /// One row as a JSON object (no newline), from record `input`, in UTC hour `hour`.
     fn row(&mut self, input: usize, hour: UtcHour, json: &[u8]);
@@ -44,6 +56,47 @@ pub trait StreamSink {
     }
     /// One reject of record `input`, with its JSON object (no newline) for the rejects output.
     fn reject(&mut self, input: usize, reject: &Reject, json: &[u8]);
+}
+
+impl<S: StreamSink> RowsSink<JsonRows> for S {
+    fn rows(&mut self, rows: JsonRows, inputs: &[usize]) -> Option<JsonRows> {
+        StreamSink::rows(self, rows, inputs)
+    }
+
+    fn reject(&mut self, input: usize, reject: &Reject, json: &[u8]) {
+        StreamSink::reject(self, input, reject, json)
+    }
+}
+
+/// What an encoder counts of the rows a decoder flushes, whichever builder made them.
+pub trait EncodedRows {
+    fn row_count(&self) -> usize;
+    /// The earliest `ts` among the rows (µs since the epoch).
+    fn oldest_ts_micros(&self) -> Option<i64>;
+}
+
+impl EncodedRows for JsonRows {
+    fn row_count(&self) -> usize {
+        self.len()
+    }
+
+    fn oldest_ts_micros(&self) -> Option<i64> {
+        self.oldest_ts_micros
+    }
+}
+
+impl EncodedRows for RecordBatch {
+    fn row_count(&self) -> usize {
+        self.num_rows()
+    }
+
+    fn oldest_ts_micros(&self) -> Option<i64> {
+        let ts = self.column_by_name("ts")?;
+        ts.as_primitive_opt::<TimestampMicrosecondType>()?
+            .iter()
+            .flatten()
+            .min()
+    }
 }
 
 /// What an encoder saw. `lines_in == rows_out + rejected`, always.
@@ -67,9 +120,9 @@ pub struct StreamStats {
 /// distinct agent is then classified once, not once per batch (woothee takes 1–4 µs per agent).
 pub type UserAgentColumns = UserAgentCache<UserAgentJson>;
 
-/// Decodes stream records and hands their rows and rejects to a sink.
-pub struct StreamEncoder {
-    decoder: Decoder<JsonRowsBuilder>,
+/// Decodes stream records and hands their rows (JSON by default) and rejects to a sink.
+pub struct StreamEncoder<B: RowBuilder = JsonRowsBuilder> {
+    decoder: Decoder<B>,
     /// For each finished record whose rows (rejects) are not all emitted yet: (record index,
     /// rows (rejects) total at its end, as [`Decoder::totals`] counts them).
     row_ends: VecDeque<(usize, u64)>,
@@ -92,6 +145,20 @@ impl StreamEncoder {
 
     /// An encoder that starts with the user agents an earlier one classified.
     pub fn with_user_agents(options: DecoderOptions, user_agents: UserAgentColumns) -> Self {
+        Self::with_row_builder(options, user_agents)
+    }
+}
+
+impl<B: RowBuilder> StreamEncoder<B>
+where
+    B::Rows: EncodedRows,
+{
+    /// An encoder whose rows are `B`'s (e.g. `loglake_decode::AccessLogBatchBuilder`'s Arrow
+    /// batches), starting with the user agents an earlier one classified.
+    pub fn with_row_builder(
+        options: DecoderOptions,
+        user_agents: UserAgentCache<B::UserAgent>,
+    ) -> Self {
         Self {
             decoder: Decoder::with_row_builder("", options).with_user_agents(user_agents),
             row_ends: VecDeque::new(),
@@ -108,7 +175,12 @@ impl StreamEncoder {
 
     /// Decodes record number `input` (indices must increase). A payload that cannot be decoded
     /// (corrupt gzip, bad KPL aggregate, …) becomes one reject carrying the record's bytes.
-    pub fn push(&mut self, input: usize, record: StreamRecord<'_>, sink: &mut impl StreamSink) {
+    pub fn push(
+        &mut self,
+        input: usize,
+        record: StreamRecord<'_>,
+        sink: &mut impl RowsSink<B::Rows>,
+    ) {
         self.start_record(input, record.source);
         match decode_payload(record.data) {
             Err(error) => self
@@ -142,7 +214,7 @@ impl StreamEncoder {
         input: usize,
         source: &str,
         data_base64: &[u8],
-        sink: &mut impl StreamSink,
+        sink: &mut impl RowsSink<B::Rows>,
     ) {
         let mut data = std::mem::take(&mut self.base64_buffer);
         data.clear();
@@ -169,7 +241,7 @@ impl StreamEncoder {
         source: &str,
         reason: RejectReason,
         raw: &[u8],
-        sink: &mut impl StreamSink,
+        sink: &mut impl RowsSink<B::Rows>,
     ) {
         self.start_record(input, source);
         self.decoder.reject_record(reason, raw);
@@ -183,7 +255,7 @@ impl StreamEncoder {
         self.decoder.set_source(Arc::<str>::from(source));
     }
 
-    fn end_record(&mut self, input: usize, sink: &mut impl StreamSink) {
+    fn end_record(&mut self, input: usize, sink: &mut impl RowsSink<B::Rows>) {
         let (rows, rejects) = self.decoder.totals();
         self.row_ends.push_back((input, rows));
         self.reject_ends.push_back((input, rejects));
@@ -193,7 +265,7 @@ impl StreamEncoder {
     }
 
     /// Flushes what is pending and returns the totals.
-    pub fn finish(self, sink: &mut impl StreamSink) -> StreamStats {
+    pub fn finish(self, sink: &mut impl RowsSink<B::Rows>) -> StreamStats {
         self.finish_keeping_user_agents(sink).0
     }
 
@@ -201,8 +273,8 @@ impl StreamEncoder {
     /// next encoder.
     pub fn finish_keeping_user_agents(
         mut self,
-        sink: &mut impl StreamSink,
-    ) -> (StreamStats, UserAgentColumns) {
+        sink: &mut impl RowsSink<B::Rows>,
+    ) -> (StreamStats, UserAgentCache<B::UserAgent>) {
         self.flush(sink);
         debug_assert_eq!(
             self.stats.lines_in,
@@ -211,7 +283,7 @@ impl StreamEncoder {
         (self.stats, self.decoder.into_user_agents())
     }
 
-    fn feed(&mut self, mut bytes: &[u8], sink: &mut impl StreamSink) {
+    fn feed(&mut self, mut bytes: &[u8], sink: &mut impl RowsSink<B::Rows>) {
         while !bytes.is_empty() {
             let used = self.decoder.decode(bytes);
             bytes = &bytes[used..];
@@ -221,13 +293,13 @@ impl StreamEncoder {
         }
     }
 
-    fn flush(&mut self, sink: &mut impl StreamSink) {
+    fn flush(&mut self, sink: &mut impl RowsSink<B::Rows>) {
         let Some(batch) = self.decoder.flush() else {
             return;
         };
         self.count(&batch);
         self.row_inputs.clear();
-        for _ in 0..batch.rows.len() {
+        for _ in 0..batch.rows.row_count() {
             let input = record_of(&mut self.row_ends, self.rows_emitted, self.current);
             self.row_inputs.push(input);
             self.rows_emitted += 1;
@@ -245,10 +317,10 @@ impl StreamEncoder {
         }
     }
 
-    fn count(&mut self, batch: &DecodedBatch<JsonRows>) {
+    fn count(&mut self, batch: &DecodedBatch<B::Rows>) {
         let stats = &mut self.stats;
         stats.lines_in += batch.lines_in;
-        stats.rows_out += batch.rows.len() as u64;
+        stats.rows_out += batch.rows.row_count() as u64;
         stats.rejected += batch.rejects.len() as u64;
         stats.lossy_utf8_rows += batch.lossy_utf8_rows;
         for reject in &batch.rejects {
@@ -257,7 +329,7 @@ impl StreamEncoder {
                 .entry(reject.reason.as_str())
                 .or_default() += 1;
         }
-        if let Some(oldest) = batch.rows.oldest_ts_micros {
+        if let Some(oldest) = batch.rows.oldest_ts_micros() {
             stats.oldest_ts_micros = Some(stats.oldest_ts_micros.map_or(oldest, |o| o.min(oldest)));
         }
     }
