@@ -314,7 +314,7 @@ impl Backfill {
         let written: Vec<String> = totals
             .outputs
             .iter()
-            .map(|path| relative_key(&lake_root, path))
+            .map(|path| loglake_lake::lake::relative_key(&lake_root, path))
             .collect();
         self.lake.publish(&totals.outputs, &written)?;
         let earlier_outputs = earlier.map(|m| m.outputs).unwrap_or_default();
@@ -373,16 +373,6 @@ pub fn summarize(outcomes: &[SourceOutcome]) -> BackfillSummary {
         }
     }
     summary
-}
-
-/// `path` under `root` as a `/`-separated lake key.
-fn relative_key(root: &Path, path: &Path) -> String {
-    let relative = path.strip_prefix(root).unwrap_or(path);
-    relative
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use arrow::array::RecordBatch;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use aws_sdk_s3::primitives::ByteStream;
 use loglake_decode::{AccessLogBatchBuilder, DecoderOptions, PaddedUserAgent, Reject};
-use loglake_lake::lake::source_id;
+use loglake_lake::lake::{relative_key, source_id};
 use loglake_lake::{LakeError, LakeOptions, LakeWriter, REJECTS_DIR};
 use loglake_parser::{UserAgentCache, UtcHour};
 use loglake_stream::{KinesisBatch, KinesisEventText, RowsSink, StreamEncoder, StreamStats};
@@ -23,7 +23,7 @@ use tokio::time::Instant;
 
 use crate::delivery::{classify_sdk_error, PutError, RetryPolicy};
 use crate::metrics::InvocationMetrics;
-use crate::{event_lag_ms, Config, EventError, LakeDest, Output};
+use crate::{Config, EventError, LakeDest, Output};
 
 /// The user agents a [`LakeIngestFunction`] keeps between invocations.
 pub type UserAgentRows = UserAgentCache<PaddedUserAgent>;
@@ -73,20 +73,11 @@ pub fn prepare_objects<'a>(
         let sink = sink.get_or_insert_with(|| LakeSink::new(staging, &record.source));
         encoder.push_base64(index, &record.source, &record.kinesis.data, sink);
     });
-    let mut objects = Vec::new();
-    let stats = match sink {
-        None => {
-            let (stats, classified) = encoder.finish_keeping_user_agents(&mut NoRecords);
-            *user_agents = classified;
-            stats
-        }
-        Some(mut sink) => {
-            let (stats, classified) = encoder.finish_keeping_user_agents(&mut sink);
-            *user_agents = classified;
-            objects = sink.finish(staging, today)?;
-            stats
-        }
-    };
+    // An event without records writes nothing, whatever the sink is named.
+    let mut sink = sink.unwrap_or_else(|| LakeSink::new(staging, ""));
+    let (stats, classified) = encoder.finish_keeping_user_agents(&mut sink);
+    *user_agents = classified;
+    let objects = sink.finish(staging, today)?;
     Ok((records?, PreparedObjects { objects, stats }))
 }
 
@@ -102,8 +93,8 @@ struct LakeSink {
 impl LakeSink {
     fn new(staging: &Path, first_source: &str) -> Self {
         let options = LakeOptions {
-            // A batch is at most 10,000 records of 1 MB, usually a few MB: its hours stay open
-            // until the end, one file each.
+            // A batch is at most Lambda's 6 MB event (more once gzip records are opened),
+            // usually less: its hours stay open until the end, one file each.
             buffer_budget_bytes: 64 << 20,
             idle_batches: u64::MAX,
             ..LakeOptions::default()
@@ -157,26 +148,6 @@ impl RowsSink<RecordBatch> for LakeSink {
     }
 }
 
-/// The sink of an event without records: it gets nothing.
-struct NoRecords;
-
-impl RowsSink<RecordBatch> for NoRecords {
-    fn rows(&mut self, rows: RecordBatch, _inputs: &[usize]) -> Option<RecordBatch> {
-        Some(rows)
-    }
-
-    fn reject(&mut self, _input: usize, _reject: &Reject, _json: &[u8]) {}
-}
-
-fn relative_key(root: &Path, path: &Path) -> String {
-    let relative = path.strip_prefix(root).unwrap_or(path);
-    relative
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy())
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 /// The `PutObject` call, as a trait so the retry logic is tested without a network.
 pub trait PutObject {
     fn put_object(
@@ -189,6 +160,20 @@ pub trait PutObject {
 
 /// The real S3 client.
 pub struct S3Client(pub aws_sdk_s3::Client);
+
+impl S3Client {
+    /// A client from the shared AWS settings. With an endpoint override (`AWS_ENDPOINT_URL`, or
+    /// `AWS_ENDPOINT_URL_S3`), requests use path-style addressing, which S3 stand-ins (moto,
+    /// MinIO) need, as `loglake backfill` does.
+    pub fn from_shared_config(shared: &aws_config::SdkConfig) -> Self {
+        let path_style =
+            shared.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+        let config = aws_sdk_s3::config::Builder::from(shared)
+            .force_path_style(path_style)
+            .build();
+        Self(aws_sdk_s3::Client::from_conf(config))
+    }
+}
 
 impl PutObject for S3Client {
     async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), PutError> {
@@ -360,24 +345,12 @@ impl<C: PutObject> LakeIngestFunction<C> {
             response.add_failure(sequence.to_string());
             redelivered = event.records.len() as u64;
         }
-        let stats = prepared.stats;
         let metrics = InvocationMetrics {
-            records_in: stats.records_in,
-            lines_in: stats.lines_in,
-            rows_out: stats.rows_out,
-            rejected: stats.rejected,
-            rejected_by_reason: stats
-                .rejects_by_reason
-                .iter()
-                .map(|(r, n)| (*r, *n))
-                .collect(),
             lake_objects: report.objects_sent,
             lake_bytes: report.bytes_sent,
             retries: report.retries,
             records_redelivered: redelivered,
-            handler_ms: started.elapsed().as_secs_f64() * 1e3,
-            max_event_lag_ms: event_lag_ms(&stats),
-            ..Default::default()
+            ..InvocationMetrics::of_stats(prepared.stats, started)
         };
         Ok((response, metrics))
     }

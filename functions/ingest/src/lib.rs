@@ -216,35 +216,16 @@ impl<C: PutRecordBatch> IngestFunction<C> {
             response.add_failure(sequence.to_string());
         }
 
-        let stats = prepared.stats;
-        let lag_ms = event_lag_ms(&stats);
         let metrics = InvocationMetrics {
-            records_in: stats.records_in,
-            lines_in: stats.lines_in,
-            rows_out: stats.rows_out,
-            rejected: stats.rejected,
-            rejected_by_reason: stats.rejects_by_reason.into_iter().collect(),
             firehose_records: rows.records_sent + rejects.records_sent,
             firehose_bytes: rows.bytes_sent + rejects.bytes_sent,
             retries: rows.retries + rejects.retries,
             records_redelivered: redeliver_from
                 .map_or(0, |first| (event.records.len() - first) as u64),
-            handler_ms: started.elapsed().as_secs_f64() * 1e3,
-            max_event_lag_ms: lag_ms,
-            ..Default::default()
+            ..InvocationMetrics::of_stats(prepared.stats, started)
         };
         Ok((response, metrics))
     }
-}
-
-/// Now minus the oldest event time among the rows, in milliseconds.
-pub(crate) fn event_lag_ms(stats: &StreamStats) -> Option<f64> {
-    let now_micros = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as i64);
-    stats
-        .oldest_ts_micros
-        .map(|oldest| (now_micros - oldest) as f64 / 1e3)
 }
 
 /// Converts the invocation's deadline (ms since the epoch, from the Lambda context) to an instant.

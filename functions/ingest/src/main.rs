@@ -70,7 +70,7 @@ async fn main() -> Result<(), Error> {
         )),
         Output::Lake(_) => Function::Lake(LakeIngestFunction::new(
             config,
-            S3Client(aws_sdk_s3::Client::new(&aws)),
+            S3Client::from_shared_config(&aws),
         )),
     };
     let function = &function;

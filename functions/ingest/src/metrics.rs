@@ -1,8 +1,9 @@
 //! One CloudWatch Embedded Metric Format (EMF) line per invocation: CloudWatch turns the JSON log
 //! line into metrics, with no API call on the hot path.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use loglake_stream::StreamStats;
 use serde_json::{json, Map, Value};
 
 use crate::Config;
@@ -31,6 +32,26 @@ pub struct InvocationMetrics {
 }
 
 impl InvocationMetrics {
+    /// What the encoder counted, the time since `started`, and the event-time lag; the delivery's
+    /// figures are the caller's to add.
+    pub fn of_stats(stats: StreamStats, started: Instant) -> Self {
+        let now_micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        Self {
+            records_in: stats.records_in,
+            lines_in: stats.lines_in,
+            rows_out: stats.rows_out,
+            rejected: stats.rejected,
+            rejected_by_reason: stats.rejects_by_reason.into_iter().collect(),
+            handler_ms: started.elapsed().as_secs_f64() * 1e3,
+            max_event_lag_ms: stats
+                .oldest_ts_micros
+                .map(|oldest| (now_micros - oldest) as f64 / 1e3),
+            ..Default::default()
+        }
+    }
+
     /// Prints the metrics as one EMF line on stdout.
     pub fn emit(&self, config: &Config) {
         let now_ms = SystemTime::now()

@@ -66,6 +66,16 @@ fn runtime_api(event: Value) -> (String, mpsc::Receiver<RuntimeCall>) {
     (addr.to_string(), rx)
 }
 
+/// The Embedded Metric Format line among what the function printed.
+fn emf_line(stdout: &[u8]) -> Value {
+    let stdout = String::from_utf8_lossy(stdout);
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v.get("_aws").is_some())
+        .unwrap_or_else(|| panic!("no EMF line in:\n{stdout}"))
+}
+
 fn start_ingest(runtime_api: &str, firehose: &str, stream_setting: Option<&str>) -> Child {
     start_ingest_with(runtime_api, firehose, stream_setting, &[])
 }
@@ -185,17 +195,51 @@ fn the_binary_serves_an_invocation_as_lambda_runs_it() {
     assert_eq!(rows, 200);
 
     // One EMF line with the invocation's numbers, and JSON logs.
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let emf: Value = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v.get("_aws").is_some())
-        .unwrap_or_else(|| panic!("no EMF line in:\n{stdout}"));
+    let emf = emf_line(&output.stdout);
     assert_eq!(emf["LinesIn"], 200.0);
     assert_eq!(emf["RowsOut"], 200.0);
     assert_eq!(emf["Rejected"], 0.0);
     assert_eq!(emf["FunctionName"], "loglake-ingest");
     assert!(emf["MaxEventLagMs"].as_f64().unwrap() > 0.0);
+}
+
+/// With `LAKE_DEST` the binary writes the batch into the lake itself, over the wire to the local
+/// stand-in's S3 (path-style, as stand-ins need).
+#[test]
+fn the_binary_in_the_lake_wiring_writes_the_batch_to_s3() {
+    let Some(endpoint) = aws_standin() else {
+        return;
+    };
+    let bucket = format!("loglake-bootstrap-{}", std::process::id());
+    let (status, body) = http("PUT", &format!("{endpoint}/{bucket}"), b"");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let records: Vec<Vec<u8>> = sample_lines()[..50]
+        .chunks(10)
+        .map(|chunk| chunk.join("\n").into_bytes())
+        .collect();
+    let (api, calls) = runtime_api(kinesis_event(&records));
+    let dest = format!("s3://{bucket}/lake");
+    let mut child = start_ingest_with(&api, &endpoint, None, &[("LAKE_DEST", &dest)]);
+    let response = loop {
+        match calls.recv_timeout(Duration::from_secs(30)).unwrap() {
+            RuntimeCall::Next(_) => continue,
+            RuntimeCall::Response(body) => break body,
+            RuntimeCall::Error(error) => panic!("the runtime reported an error: {error}"),
+        }
+    };
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(response, serde_json::json!({"batchItemFailures": []}));
+
+    let objects = s3_objects(&endpoint, &bucket);
+    assert!(!objects.is_empty());
+    for (key, data) in &objects {
+        assert!(key.starts_with("lake/access_logs/dt="), "{key}");
+        assert!(data.starts_with(b"PAR1"), "{key} is Parquet");
+    }
+    let emf = emf_line(&output.stdout);
+    assert_eq!(emf["RowsOut"], 50.0);
+    assert_eq!(emf["LakeObjects"], objects.len() as f64);
 }
 
 #[test]

@@ -89,6 +89,17 @@ pub fn is_stream_record(source: &str) -> bool {
     source.starts_with("kinesis:") || source.starts_with("firehose:")
 }
 
+/// `path`, a file under the lake's `root`, as the `/`-separated key it has in the lake (its S3
+/// key under the lake's prefix).
+pub fn relative_key(root: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// FNV-1a: the lake's hash for names, stable across releases and platforms.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
