@@ -124,6 +124,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Every shipped report over the local lake as one self-contained HTML page: charts as
+    /// inline SVG, nothing fetched, so it opens offline.
+    Report {
+        /// The local lake's root directory.
+        #[arg(long, default_value = "lake")]
+        lake: PathBuf,
+        /// First day (UTC, YYYY-MM-DD) of the range; default: the beginning of the lake.
+        #[arg(long, default_value = "1970-01-01")]
+        from: String,
+        /// Last day (UTC, YYYY-MM-DD, included) of the range; default: the end of the lake.
+        #[arg(long, default_value = "9999-12-31")]
+        to: String,
+        /// The HTML file to write.
+        #[arg(long)]
+        html: PathBuf,
+        /// Count each input line once (the `access_logs_unique` view), as `query --unique`.
+        #[arg(long)]
+        unique: bool,
+    },
     /// Run a shipped report (Athena SQL from queries/reports/) on the local lake with DataFusion,
     /// or on Athena with --athena.
     Query {
@@ -309,6 +328,27 @@ fn main() -> ExitCode {
                 eprintln!("loglake: error: {error:#}");
                 ExitCode::FAILURE
             })
+        }
+        Command::Report {
+            lake,
+            from,
+            to,
+            html,
+            unique,
+        } => {
+            let written = DateRange::new(&from, &to)
+                .map_err(anyhow::Error::from)
+                .and_then(|range| query::write_dashboard(&lake, &range, unique, &html));
+            match written {
+                Ok(note) => {
+                    eprintln!("loglake: {note}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("loglake: error: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
         }
         Command::Query {
             name,

@@ -248,6 +248,39 @@ pub fn list() -> String {
 }
 
 /// The report named `name`, or a typed error naming it.
+/// Runs every shipped report over the local `lake` and writes them to `output` as one HTML page
+/// ([`loglake_queries::dashboard`]); returns what to tell the user.
+pub fn write_dashboard(
+    lake: &Path,
+    range: &DateRange,
+    unique: bool,
+    output: &Path,
+) -> anyhow::Result<String> {
+    let started = Instant::now();
+    let engine = Engine::Local {
+        lake: lake.to_path_buf(),
+    };
+    let mut results = Vec::new();
+    for report in loglake_queries::REPORTS {
+        results.push((report, run(report, range, &engine, unique)?.table));
+    }
+    let panels: Vec<(&Report, &ResultTable)> = results.iter().map(|(r, t)| (*r, t)).collect();
+    let days = match (range.from.as_str(), range.to.as_str()) {
+        ("1970-01-01", "9999-12-31") => "every day".to_string(),
+        (from, to) => format!("{from} to {to}"),
+    };
+    let title = format!("loglake: {} ({days})", lake.display());
+    let page = loglake_queries::dashboard::render(&title, &panels);
+    std::fs::write(output, &page).with_context(|| format!("writing {}", output.display()))?;
+    Ok(format!(
+        "{} reports in {} KB of HTML, {} ms: {}",
+        panels.len(),
+        page.len() / 1024,
+        started.elapsed().as_millis(),
+        output.display()
+    ))
+}
+
 pub fn find(name: &str) -> Result<&'static Report, QueryError> {
     loglake_queries::report(name).ok_or_else(|| QueryError::UnknownReport(name.into()))
 }

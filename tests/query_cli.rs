@@ -139,6 +139,49 @@ fn unique_counts_a_redelivered_file_once() {
     assert_eq!(requests(true), 1999, "every line of the sample, once");
 }
 
+/// `loglake report --html`: one page, a panel per shipped report, each drawn (or saying it has no
+/// rows), self-contained and small.
+#[test]
+fn the_html_report_has_a_chart_for_every_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = sample_lake(dir.path());
+    let page = dir.path().join("report.html");
+    let output = loglake(&["report", "--lake", &lake, "--html", page.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    let names: Vec<&str> = loglake_queries::REPORTS.iter().map(|r| r.name).collect();
+    for (name, section) in names.iter().zip(html.split("<section").skip(1)) {
+        assert!(
+            section.starts_with(&format!(" class=\"panel\" id=\"{name}\"")),
+            "{name}: {}",
+            &section[..80.min(section.len())]
+        );
+        assert!(section.contains("<svg"), "{name} has no chart");
+    }
+    assert_eq!(html.matches("<section").count(), names.len());
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
+    assert!(html.len() < 1 << 20, "{} bytes", html.len());
+    // A range with no rows says so instead of drawing empty charts.
+    let output = loglake(&[
+        "report",
+        "--lake",
+        &lake,
+        "--html",
+        page.to_str().unwrap(),
+        "--from",
+        "2001-01-01",
+        "--to",
+        "2001-01-02",
+    ]);
+    assert!(output.status.success());
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert_eq!(html.matches("No rows in this range.").count(), names.len());
+}
+
 #[test]
 fn list_and_errors() {
     let listing = String::from_utf8(loglake(&["query", "--list"]).stdout).unwrap();

@@ -1,9 +1,11 @@
 //! The shipped reports: Athena (Trino) SQL in `queries/reports/`, one file each, every one
 //! filtered on a `dt` range given as two execution parameters (`?`, `?`: from and to,
 //! `YYYY-MM-DD`, inclusive). The same text runs on Athena and, after [`for_datafusion`], locally.
-//! Also here: the DDL, a result table both engines fill, its rendering, and the Athena runner.
+//! Also here: the DDL, a result table both engines fill, its rendering (and the reports together
+//! as one HTML page, [`dashboard`]), and the Athena runner.
 
 pub mod athena;
+pub mod dashboard;
 pub mod table;
 
 pub use table::{Cell, OutputFormat, ResultTable};

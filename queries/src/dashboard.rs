@@ -1,0 +1,380 @@
+//! The shipped reports' results as one self-contained HTML page (`loglake report --html`): charts
+//! drawn here as inline SVG, inline CSS, no script and nothing fetched, so the file opens offline
+//! and can be mailed or kept in S3.
+//!
+//! A report's shape picks its chart: rows keyed by `dt` and `hour` are time series (one small
+//! chart per numeric column, or stacked bars when a text column splits the counts, as
+//! `status_by_hour`'s status classes do); other reports are ranked lists (bars of their first
+//! numeric column), with their table below. Every value from the logs (paths, referrers, agents)
+//! is escaped.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use crate::{Cell, Report, ResultTable};
+
+const CHART_WIDTH: f64 = 640.0;
+const CHART_HEIGHT: f64 = 140.0;
+/// Status classes and other series, in this order of colours.
+const PALETTE: [&str; 6] = [
+    "#2b6cb0", "#38a169", "#d69e2e", "#e53e3e", "#805ad5", "#718096",
+];
+
+/// The page for `panels` (each report with its result), titled with the lake and the date range.
+pub fn render(title: &str, panels: &[(&Report, &ResultTable)]) -> String {
+    let mut html = String::with_capacity(64 << 10);
+    let _ = write!(
+        html,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n",
+        title = escape(title)
+    );
+    for (report, table) in panels {
+        let _ = write!(
+            html,
+            "<section class=\"panel\" id=\"{name}\"><h2>{description}</h2>",
+            name = escape(report.name),
+            description = escape(report.description())
+        );
+        if table.rows.is_empty() {
+            html.push_str("<p class=\"empty\">No rows in this range.</p>");
+        } else if is_time_series(table) {
+            time_series(&mut html, table);
+        } else {
+            ranking(&mut html, table);
+            table_html(&mut html, table);
+        }
+        html.push_str("</section>\n");
+    }
+    html.push_str("</body></html>\n");
+    html
+}
+
+const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:2em;color:#1a202c;max-width:1400px}\
+h1{font-size:1.4em}.panel{display:inline-block;vertical-align:top;width:680px;margin:0 1em 1.5em 0}\
+h2{font-size:1em;margin:.2em 0}h3{font-size:.85em;margin:.4em 0 0;color:#4a5568}\
+svg{display:block}svg text{font-size:10px;fill:#4a5568}table{border-collapse:collapse;font-size:12px}\
+td,th{padding:1px 6px;text-align:left;max-width:360px;overflow:hidden;text-overflow:ellipsis;\
+white-space:nowrap}td.n{text-align:right}.empty{color:#718096}.legend span{margin-right:1em}";
+
+fn is_time_series(table: &ResultTable) -> bool {
+    table.columns.len() > 2 && table.columns[0] == "dt" && table.columns[1] == "hour"
+}
+
+fn number(cell: &Cell) -> Option<f64> {
+    match cell {
+        Cell::Int(v) => Some(*v as f64),
+        Cell::Float(v) if v.is_finite() => Some(*v),
+        _ => None,
+    }
+}
+
+fn label(cell: &Cell) -> String {
+    match cell {
+        Cell::Null => "(none)".into(),
+        Cell::Int(v) => v.to_string(),
+        Cell::Float(v) => format!("{v}"),
+        Cell::Bool(v) => v.to_string(),
+        Cell::Text(v) => v.clone(),
+    }
+}
+
+/// `dt`, `hour`, then either numeric columns (a small line chart each) or a text column and a
+/// count (stacked bars, one colour per value of the text column).
+fn time_series(html: &mut String, table: &ResultTable) {
+    let hour_of = |row: &[Cell]| format!("{} {:0>2}:00", label(&row[0]), label(&row[1]));
+    let split_by = (2..table.columns.len())
+        .find(|&c| table.rows.iter().any(|r| matches!(r[c], Cell::Text(_))));
+    match split_by {
+        Some(category) => {
+            let value = (2..table.columns.len()).find(|&c| c != category);
+            let Some(value) = value else { return };
+            let mut hours: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+            for row in &table.rows {
+                *hours
+                    .entry(hour_of(row))
+                    .or_default()
+                    .entry(label(&row[category]))
+                    .or_default() += number(&row[value]).unwrap_or(0.0);
+            }
+            stacked_bars(html, &table.columns[value], &hours);
+        }
+        None => {
+            let hours: Vec<String> = table.rows.iter().map(|r| hour_of(r)).collect();
+            for column in 2..table.columns.len() {
+                let values: Vec<f64> = table
+                    .rows
+                    .iter()
+                    .map(|r| number(&r[column]).unwrap_or(0.0))
+                    .collect();
+                line_chart(html, &table.columns[column], &hours, &values);
+            }
+        }
+    }
+}
+
+fn line_chart(html: &mut String, name: &str, hours: &[String], values: &[f64]) {
+    let max = values.iter().copied().fold(0.0, f64::max);
+    let step = CHART_WIDTH / (values.len().max(2) - 1) as f64;
+    let y = |v: f64| CHART_HEIGHT - 14.0 - (v / max.max(f64::MIN_POSITIVE)) * (CHART_HEIGHT - 28.0);
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| format!("{:.1},{:.1}", i as f64 * step, y(v)))
+        .collect();
+    let _ = write!(
+        html,
+        "<h3>{name}</h3><svg class=\"chart\" role=\"img\" aria-label=\"{name} per hour\" \
+         width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\
+         <polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{points}\"/>\
+         <text x=\"2\" y=\"10\">max {max}</text>\
+         <text x=\"0\" y=\"{bottom}\">{first}</text>\
+         <text x=\"{w}\" y=\"{bottom}\" text-anchor=\"end\">{last}</text></svg>",
+        name = escape(name),
+        w = CHART_WIDTH,
+        h = CHART_HEIGHT,
+        colour = PALETTE[0],
+        points = points.join(" "),
+        max = format_number(max),
+        bottom = CHART_HEIGHT - 2.0,
+        first = escape(hours.first().map_or("", String::as_str)),
+        last = escape(hours.last().map_or("", String::as_str)),
+    );
+}
+
+fn stacked_bars(html: &mut String, name: &str, hours: &BTreeMap<String, BTreeMap<String, f64>>) {
+    let categories: Vec<&String> = {
+        let mut all: Vec<&String> = hours.values().flat_map(|c| c.keys()).collect();
+        all.sort();
+        all.dedup();
+        all
+    };
+    let colour = |category: &String| {
+        let index = categories.iter().position(|c| *c == category).unwrap_or(0);
+        PALETTE[index.min(PALETTE.len() - 1)]
+    };
+    let max = hours
+        .values()
+        .map(|c| c.values().sum::<f64>())
+        .fold(0.0, f64::max);
+    let width = CHART_WIDTH / hours.len().max(1) as f64;
+    let scale = (CHART_HEIGHT - 28.0) / max.max(f64::MIN_POSITIVE);
+    let _ = write!(
+        html,
+        "<h3>{name}</h3><svg class=\"chart\" role=\"img\" aria-label=\"{name} per hour\" \
+         width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">",
+        name = escape(name),
+        w = CHART_WIDTH,
+        h = CHART_HEIGHT,
+    );
+    for (i, counts) in hours.values().enumerate() {
+        let mut top = CHART_HEIGHT - 14.0;
+        for category in &categories {
+            let Some(&count) = counts.get(*category) else {
+                continue;
+            };
+            let height = count * scale;
+            top -= height;
+            let _ = write!(
+                html,
+                "<rect x=\"{:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{height:.1}\" fill=\"{}\"/>",
+                i as f64 * width,
+                (width - 0.5).max(0.5),
+                colour(category)
+            );
+        }
+    }
+    let first = hours.keys().next().map_or("", String::as_str);
+    let last = hours.keys().next_back().map_or("", String::as_str);
+    let _ = write!(
+        html,
+        "<text x=\"2\" y=\"10\">max {max}</text><text x=\"0\" y=\"{bottom}\">{first}</text>\
+         <text x=\"{w}\" y=\"{bottom}\" text-anchor=\"end\">{last}</text></svg><p class=\"legend\">",
+        max = format_number(max),
+        bottom = CHART_HEIGHT - 2.0,
+        w = CHART_WIDTH,
+        first = escape(first),
+        last = escape(last),
+    );
+    for category in &categories {
+        let _ = write!(
+            html,
+            "<span style=\"color:{}\">■ {}</span>",
+            colour(category),
+            escape(category)
+        );
+    }
+    html.push_str("</p>");
+}
+
+/// Bars of the first numeric column, labelled by the first column, in the report's order.
+fn ranking(html: &mut String, table: &ResultTable) {
+    let Some(value) =
+        (1..table.columns.len()).find(|&c| table.rows.iter().all(|r| number(&r[c]).is_some()))
+    else {
+        return;
+    };
+    let rows: Vec<(String, f64)> = table
+        .rows
+        .iter()
+        .take(15)
+        .map(|r| (label(&r[0]), number(&r[value]).unwrap_or(0.0)))
+        .collect();
+    let max = rows.iter().map(|(_, v)| *v).fold(0.0, f64::max);
+    let bar_height = 16.0;
+    let height = rows.len() as f64 * bar_height + 4.0;
+    let _ = write!(
+        html,
+        "<svg class=\"chart\" role=\"img\" aria-label=\"{name}\" width=\"{w}\" height=\"{height}\" \
+         viewBox=\"0 0 {w} {height}\">",
+        name = escape(&table.columns[value]),
+        w = CHART_WIDTH,
+    );
+    for (i, (name, v)) in rows.iter().enumerate() {
+        let y = i as f64 * bar_height + 2.0;
+        let width = (v / max.max(f64::MIN_POSITIVE)) * (CHART_WIDTH - 320.0);
+        let shown: String = name.chars().take(48).collect();
+        let _ = write!(
+            html,
+            "<text x=\"236\" y=\"{ty:.1}\" text-anchor=\"end\">{label}</text>\
+             <rect x=\"240\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{bh}\" fill=\"{colour}\"/>\
+             <text x=\"{vx:.1}\" y=\"{ty:.1}\">{value}</text>",
+            ty = y + 11.0,
+            label = escape(&shown),
+            bh = bar_height - 3.0,
+            colour = PALETTE[0],
+            vx = 244.0 + width,
+            value = format_number(*v),
+        );
+    }
+    html.push_str("</svg>");
+}
+
+fn table_html(html: &mut String, table: &ResultTable) {
+    html.push_str("<table><tr>");
+    for column in &table.columns {
+        let _ = write!(html, "<th>{}</th>", escape(column));
+    }
+    html.push_str("</tr>");
+    for row in &table.rows {
+        html.push_str("<tr>");
+        for cell in row {
+            let class = if number(cell).is_some() {
+                " class=\"n\""
+            } else {
+                ""
+            };
+            let _ = write!(html, "<td{class}>{}</td>", escape(&label(cell)));
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</table>");
+}
+
+fn format_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Text as HTML (element content and quoted attribute values alike).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report;
+
+    fn table(columns: &[&str], rows: Vec<Vec<Cell>>) -> ResultTable {
+        ResultTable {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            rows,
+        }
+    }
+
+    fn text(v: &str) -> Cell {
+        Cell::Text(v.into())
+    }
+
+    #[test]
+    fn each_report_shape_gets_its_chart_and_log_text_is_escaped() {
+        let traffic = table(
+            &["dt", "hour", "requests", "bytes", "visitors"],
+            vec![
+                vec![
+                    text("2026-11-01"),
+                    Cell::Int(0),
+                    Cell::Int(10),
+                    Cell::Int(500),
+                    Cell::Int(3),
+                ],
+                vec![
+                    text("2026-11-01"),
+                    Cell::Int(1),
+                    Cell::Int(20),
+                    Cell::Int(900),
+                    Cell::Int(5),
+                ],
+            ],
+        );
+        let status = table(
+            &["dt", "hour", "status_class", "requests"],
+            vec![
+                vec![text("2026-11-01"), Cell::Int(0), text("2xx"), Cell::Int(8)],
+                vec![text("2026-11-01"), Cell::Int(0), text("4xx"), Cell::Int(2)],
+                vec![text("2026-11-01"), Cell::Int(1), text("2xx"), Cell::Int(20)],
+            ],
+        );
+        let paths = table(
+            &["path", "requests"],
+            vec![
+                vec![text("/<script>alert(1)</script>"), Cell::Int(7)],
+                vec![text("/\"quoted\"&'"), Cell::Int(3)],
+            ],
+        );
+        let empty = table(&["path", "requests"], vec![]);
+        let panels = [
+            (report("traffic_by_hour").unwrap(), &traffic),
+            (report("status_by_hour").unwrap(), &status),
+            (report("top_paths").unwrap(), &paths),
+            (report("top_404_paths").unwrap(), &empty),
+        ];
+        let html = render("lake <x>", &panels);
+
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert_eq!(html.matches("<section class=\"panel\"").count(), 4);
+        // a line per numeric column of the time series, one stacked chart, one ranking
+        assert_eq!(html.matches("<polyline").count(), 3);
+        assert_eq!(
+            html.matches("<rect").count(),
+            3 + 2,
+            "3 stacked segments, 2 bars"
+        );
+        assert!(html.contains(">■ 2xx</span>") && html.contains(">■ 4xx</span>"));
+        assert!(html.contains("No rows in this range."));
+        // the highest bar of the stacked chart is the busiest hour's total
+        assert!(html.contains(">max 20</text>"));
+        // nothing from the logs is markup, and nothing is fetched
+        assert!(!html.contains("<script"));
+        assert!(html.contains("/&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("/&quot;quoted&quot;&amp;&#39;"));
+        assert!(html.contains("<title>lake &lt;x&gt;</title>"));
+        assert!(!html.contains("http://") && !html.contains("https://"));
+    }
+}
