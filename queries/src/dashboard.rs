@@ -8,7 +8,7 @@
 //! numeric column), with their table below. Every value from the logs (paths, referrers, agents)
 //! is escaped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 use crate::{Cell, Report, ResultTable};
@@ -70,13 +70,11 @@ fn number(cell: &Cell) -> Option<f64> {
     }
 }
 
+/// A cell as a chart label or table cell: as the other renderings show it, null named.
 fn label(cell: &Cell) -> String {
     match cell {
         Cell::Null => "(none)".into(),
-        Cell::Int(v) => v.to_string(),
-        Cell::Float(v) => format!("{v}"),
-        Cell::Bool(v) => v.to_string(),
-        Cell::Text(v) => v.clone(),
+        other => other.text(),
     }
 }
 
@@ -144,12 +142,12 @@ fn line_chart(html: &mut String, name: &str, hours: &[String], values: &[f64]) {
 }
 
 fn stacked_bars(html: &mut String, name: &str, hours: &BTreeMap<String, BTreeMap<String, f64>>) {
-    let categories: Vec<&String> = {
-        let mut all: Vec<&String> = hours.values().flat_map(|c| c.keys()).collect();
-        all.sort();
-        all.dedup();
-        all
-    };
+    let categories: Vec<&String> = hours
+        .values()
+        .flat_map(|c| c.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let colour = |category: &String| {
         let index = categories.iter().position(|c| *c == category).unwrap_or(0);
         PALETTE[index.min(PALETTE.len() - 1)]

@@ -14,7 +14,8 @@ pub enum Cell {
 }
 
 impl Cell {
-    fn text(&self) -> String {
+    /// The value as the table and CSV renderings show it (null as nothing).
+    pub(crate) fn text(&self) -> String {
         match self {
             Cell::Null => String::new(),
             Cell::Int(v) => v.to_string(),

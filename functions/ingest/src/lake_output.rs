@@ -14,6 +14,7 @@ use std::time::{Instant as StdInstant, SystemTime, UNIX_EPOCH};
 use arrow::array::RecordBatch;
 use aws_lambda_events::event::streams::KinesisEventResponse;
 use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
 use loglake_decode::{AccessLogBatchBuilder, DecoderOptions, PaddedUserAgent, Reject};
 use loglake_lake::lake::{relative_key, source_id};
 use loglake_lake::{LakeError, LakeOptions, LakeWriter, REJECTS_DIR};
@@ -28,11 +29,12 @@ use crate::{Config, EventError, LakeDest, Output};
 /// The user agents a [`LakeIngestFunction`] keeps between invocations.
 pub type UserAgentRows = UserAgentCache<PaddedUserAgent>;
 
-/// One object for the lake: its key relative to the lake's root, and its bytes.
+/// One object for the lake: its key relative to the lake's root, and its bytes (shared, so a
+/// retried upload does not copy them).
 #[derive(Debug)]
 pub struct LakeObject {
     pub relative_key: String,
-    pub body: Vec<u8>,
+    pub body: Bytes,
 }
 
 /// One invocation's objects, ready to upload.
@@ -116,7 +118,7 @@ impl LakeSink {
             let body = std::fs::read(&path).map_err(PrepareError::Staging)?;
             objects.push(LakeObject {
                 relative_key: relative_key(staging, &path),
-                body,
+                body: body.into(),
             });
         }
         if !self.rejects.is_empty() {
@@ -127,7 +129,7 @@ impl LakeSink {
                     today.date_string(),
                     source_id(&self.source)
                 ),
-                body: self.rejects,
+                body: self.rejects.into(),
             });
         }
         Ok(objects)
@@ -154,7 +156,7 @@ pub trait PutObject {
         &self,
         bucket: &str,
         key: &str,
-        body: Vec<u8>,
+        body: Bytes,
     ) -> impl std::future::Future<Output = Result<(), PutError>>;
 }
 
@@ -176,7 +178,7 @@ impl S3Client {
 }
 
 impl PutObject for S3Client {
-    async fn put_object(&self, bucket: &str, key: &str, body: Vec<u8>) -> Result<(), PutError> {
+    async fn put_object(&self, bucket: &str, key: &str, body: Bytes) -> Result<(), PutError> {
         self.0
             .put_object()
             .bucket(bucket)
@@ -460,12 +462,7 @@ mod tests {
     }
 
     impl PutObject for Scripted {
-        async fn put_object(
-            &self,
-            _bucket: &str,
-            key: &str,
-            _body: Vec<u8>,
-        ) -> Result<(), PutError> {
+        async fn put_object(&self, _bucket: &str, key: &str, _body: Bytes) -> Result<(), PutError> {
             self.keys.borrow_mut().push(key.to_string());
             self.script.borrow_mut().remove(0)
         }
@@ -475,7 +472,7 @@ mod tests {
         (0..n)
             .map(|i| LakeObject {
                 relative_key: format!("access_logs/f{i}"),
-                body: vec![0; 10],
+                body: Bytes::from(vec![0; 10]),
             })
             .collect()
     }
