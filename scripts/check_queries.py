@@ -1,6 +1,7 @@
 """Checks the shipped SQL in queries/ with tools that share no code with loglake.
 
-1. Every file parses with a real Athena/Trino parser (sqlglot, read="athena").
+1. Every file parses with a real Athena/Trino parser (sqlglot, read="athena"), and so does every
+   panel's SQL of the Grafana dashboard (with Grafana's range macros as dates).
 2. A lake is built from the given logs with `loglake ingest`; every report runs on it through
    `loglake query NAME --format json` (DataFusion), and the key reports are compared with the
    same numbers computed by DuckDB over the same Parquet with SQL written here.
@@ -37,6 +38,25 @@ def check_parse():
             failures += 1
             print(f"FAIL parse {os.path.relpath(path, ROOT)}: {error}")
     print(f"{len(files) - failures} of {len(files)} SQL files parse as Athena SQL")
+    return failures
+
+
+def check_grafana():
+    failures = 0
+    path = os.path.join(ROOT, "queries", "grafana", "loglake-athena.json")
+    panels = json.load(open(path))["panels"]
+    for panel in panels:
+        sql = panel["targets"][0]["rawSQL"]
+        sql = sql.replace("${__from:date:YYYY-MM-DD}", "2026-11-01")
+        sql = sql.replace("${__to:date:YYYY-MM-DD}", "2026-11-30")
+        try:
+            assert "$" not in sql, "a Grafana macro left"
+            statements = sqlglot.parse(sql, read="athena")
+            assert len(statements) == 1 and type(statements[0]).__name__ == "Select"
+        except Exception as error:  # noqa: BLE001 - report every panel
+            failures += 1
+            print(f"FAIL Grafana panel {panel['title']}: {error}")
+    print(f"{len(panels) - failures} of {len(panels)} Grafana panels parse as Athena SQL")
     return failures
 
 
@@ -86,8 +106,16 @@ def check_results(binary, logs):
                 [(r["ua_name"], r["requests"]) for r in rows],
                 truth("SELECT ua_name, count(*) FROM logs GROUP BY 1 ORDER BY 2 DESC, 1")),
             "bots": lambda rows: compare(
-                [(r["ua_name"], r["requests"]) for r in rows],
-                truth("SELECT ua_name, count(*) FROM logs WHERE is_bot GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50")),
+                [(r["bot"], r["requests"]) for r in rows],
+                truth("SELECT coalesce(bot_name, ua_name), count(*) FROM logs WHERE is_bot "
+                      "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50")),
+            "countries": lambda rows: compare(
+                [(r["client_country"], r["requests"]) for r in rows],
+                truth("SELECT coalesce(country, '-'), count(*) FROM logs GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 50")),
+            "traffic_by_day": lambda rows: compare(
+                [(r["dt"], r["requests"], r["page_requests"], r["bytes"]) for r in rows],
+                truth("SELECT CAST(dt AS VARCHAR), count(*), count(*) FILTER (WHERE NOT coalesce(is_static, false)), "
+                      "coalesce(sum(bytes_sent), 0) FROM logs GROUP BY ALL ORDER BY 1")),
             "bot_share": lambda rows: compare(
                 [(r["is_bot"], r["requests"], r["bytes"]) for r in rows],
                 truth("SELECT is_bot, count(*), coalesce(sum(bytes_sent), 0) FROM logs GROUP BY 1 ORDER BY 1")),
@@ -171,7 +199,7 @@ def check_unique_view(binary, log):
 
 def main():
     binary, logs = sys.argv[1], sys.argv[2:]
-    failures = check_parse() + check_results(binary, logs) + check_unique_view(binary, logs[0])
+    failures = check_parse() + check_grafana() + check_results(binary, logs) + check_unique_view(binary, logs[0])
     if failures:
         print(f"{failures} query checks failed")
         sys.exit(1)

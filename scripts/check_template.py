@@ -44,6 +44,8 @@ def translate(path):
         # Local code is uploaded by `sam deploy`; the translator only accepts S3 locations.
         if resource["Type"] == "AWS::Serverless::Function":
             resource["Properties"]["CodeUri"] = f"s3://placeholder-bucket/{name}.zip"
+        if resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = f"s3://placeholder-bucket/{name}.zip"
     try:
         return transform(template, {}, NoManagedPolicies())
     except InvalidDocumentException as error:

@@ -12,7 +12,7 @@ use loglake_lake::{
     ingest_stream, ExistingFiles, LakeOptions, Progress, SourceFailure, SourceOptions,
     SourceTotals, TimeRange,
 };
-use loglake_parser::{IpAnonymization, LogFormat};
+use loglake_parser::{Enrichment, IpAnonymization, LogFormat};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -22,6 +22,7 @@ pub struct IngestOptions {
     pub format: LogFormat,
     pub keep_extra_fields: bool,
     pub anonymize_ip: IpAnonymization,
+    pub enrichment: &'static Enrichment,
     pub out: PathBuf,
     pub lake: LakeOptions,
 }
@@ -47,6 +48,7 @@ pub fn run(inputs: &[InputSource], options: &IngestOptions, progress: &Progress)
         format: options.format,
         keep_extra_fields: options.keep_extra_fields,
         anonymize_ip: options.anonymize_ip,
+        enrichment: options.enrichment,
         lake: options.lake,
         // Listed once for all inputs; if that fails, each input's writer lists the lake itself
         // and reports the error as that input's.

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use loglake_backfill::BackfillOptions;
 use loglake_lake::{LakeOptions, ParquetEncoder, Progress, SourceFailure, TimeRange};
-use loglake_parser::{IpAnonymization, LogFormat};
+use loglake_parser::{Enrichment, IpAnonymization, LogFormat};
 use loglake_queries::athena::AthenaTarget;
 use loglake_queries::{DateRange, OutputFormat};
 
@@ -45,6 +45,11 @@ enum Command {
         /// extra fields alike (README.md, Privacy).
         #[arg(long, default_value = "none", value_parser = parse_anonymize_ip)]
         anonymize_ip: IpAnonymization,
+        /// The folder with the enrichment data (country.mmdb, crawler-user-agents.json; fetched
+        /// by scripts/fetch-enrichment-data); default: LOGLAKE_ENRICHMENT_DIR. Without it the
+        /// country column is null and bots are found by the built-in rules only.
+        #[arg(long)]
+        enrichment_dir: Option<PathBuf>,
         /// The lake's root directory.
         #[arg(long, default_value = "lake")]
         out: PathBuf,
@@ -80,6 +85,11 @@ enum Command {
         /// extra fields alike (README.md, Privacy).
         #[arg(long, default_value = "none", value_parser = parse_anonymize_ip)]
         anonymize_ip: IpAnonymization,
+        /// The folder with the enrichment data (country.mmdb, crawler-user-agents.json; fetched
+        /// by scripts/fetch-enrichment-data); default: LOGLAKE_ENRICHMENT_DIR. Without it the
+        /// country column is null and bots are found by the built-in rules only.
+        #[arg(long)]
+        enrichment_dir: Option<PathBuf>,
         /// Keep only rows at or after this UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ); only
         /// the hours in the range are replaced.
         #[arg(long, value_parser = parse_instant)]
@@ -240,6 +250,16 @@ fn parse_instant(text: &str) -> Result<i64, String> {
         .ok_or_else(|| format!("{text:?} is not YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)"))
 }
 
+/// The enrichment data in `dir`, or in the folder LOGLAKE_ENRICHMENT_DIR names; what is missing
+/// is a warning on stderr.
+fn enrichment(dir: Option<PathBuf>) -> &'static Enrichment {
+    let warn = |warning: &str| eprintln!("loglake: warning: {warning}");
+    match dir {
+        Some(dir) => Enrichment::leaked(Some(&dir), warn),
+        None => Enrichment::from_env(warn),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     keep_freed_memory();
@@ -248,6 +268,7 @@ fn main() -> ExitCode {
             format,
             extra_fields,
             anonymize_ip,
+            enrichment_dir,
             out,
             parquet_encoder,
             json,
@@ -266,6 +287,7 @@ fn main() -> ExitCode {
                 format,
                 keep_extra_fields: extra_fields,
                 anonymize_ip,
+                enrichment: enrichment(enrichment_dir),
                 out,
                 lake,
             };
@@ -279,6 +301,7 @@ fn main() -> ExitCode {
             format,
             extra_fields,
             anonymize_ip,
+            enrichment_dir,
             since,
             until,
             dry_run,
@@ -296,6 +319,7 @@ fn main() -> ExitCode {
                     format,
                     keep_extra_fields: extra_fields,
                     anonymize_ip,
+                    enrichment: enrichment(enrichment_dir),
                     range: TimeRange { since, until },
                     force,
                     lake,

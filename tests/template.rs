@@ -763,3 +763,45 @@ fn arrival_time_partitioning_needs_no_dynamic_partitioning() {
     );
     assert_eq!(dynamic.unwrap()["Enabled"], true);
 }
+
+/// Every function that reads the enrichment folder has the layer that holds it, pointed at where
+/// Lambda puts a layer's files; the layer is the folder the fetch script fills.
+#[test]
+fn functions_that_enrich_get_the_enrichment_layer() {
+    let template = template();
+    let layers = resources(&template, "AWS::Serverless::LayerVersion");
+    let layer = layers["EnrichmentLayer"];
+    assert_eq!(layer["ContentUri"].as_str(), Some("enrichment-data/"));
+    let script = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fetch-enrichment-data"),
+    )
+    .unwrap();
+    assert!(script.contains("/../enrichment-data"));
+    for file in [
+        loglake_parser::enrich::COUNTRY_DATABASE_FILE,
+        loglake_parser::enrich::CRAWLER_LIST_FILE,
+    ] {
+        assert!(script.contains(&format!("\"$out/{file}\"")), "{file}");
+    }
+    let mut enriching = 0;
+    for (id, properties) in resources(&template, "AWS::Serverless::Function") {
+        let env = function_env(&template, properties);
+        let layers = properties["Layers"].as_sequence();
+        match env.get(loglake_parser::enrich::ENRICHMENT_DIR_SETTING) {
+            Some(dir) => {
+                assert_eq!(dir, "/opt", "{id}");
+                let layers = layers.unwrap_or_else(|| panic!("{id} has no layers"));
+                assert!(
+                    matches!(&layers[0], Value::Tagged(t) if t.tag == "!Ref" && t.value == "EnrichmentLayer"),
+                    "{id}: {layers:?}"
+                );
+                enriching += 1;
+            }
+            None => assert!(layers.is_none(), "{id} has a layer it does not read"),
+        }
+    }
+    assert_eq!(
+        enriching, 4,
+        "ingest, firehose-transform, backfill and the AWS logs reader"
+    );
+}

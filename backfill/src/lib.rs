@@ -30,7 +30,7 @@ use loglake_lake::{
     decompressing_reader, ingest_stream, ExistingFiles, LakeOptions, PipelineError, Progress,
     ProgressReader, SourceFailure, SourceOptions, SourceTotals, TimeRange,
 };
-use loglake_parser::{IpAnonymization, LogFormat};
+use loglake_parser::{Enrichment, IpAnonymization, LogFormat};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -74,6 +74,8 @@ pub struct BackfillOptions {
     pub keep_extra_fields: bool,
     /// How client addresses are written.
     pub anonymize_ip: IpAnonymization,
+    /// The country database and crawler list.
+    pub enrichment: &'static Enrichment,
     /// Only rows in this event-time range are written (and only these hours are replaced).
     pub range: TimeRange,
     /// Re-read sources whose manifest says they are done.
@@ -293,6 +295,7 @@ impl Backfill {
             format: self.options.format,
             keep_extra_fields: self.options.keep_extra_fields,
             anonymize_ip: self.options.anonymize_ip,
+            enrichment: self.options.enrichment,
             lake: self.options.lake,
             range: self.options.range,
             version: Some(source.version.clone()),

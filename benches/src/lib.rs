@@ -28,10 +28,10 @@ impl Rng {
 }
 
 /// The decoder's settings as the functions read them from the environment, for the benchmark
-/// binaries: `FORMAT` (as `LOG_FORMAT`), `KEEP_EXTRA_FIELDS`, `ANONYMIZE_IP` and
-/// `ANONYMIZE_IP_KEY`; the rest the defaults.
+/// binaries: `FORMAT` (as `LOG_FORMAT`), `KEEP_EXTRA_FIELDS`, `ANONYMIZE_IP`,
+/// `ANONYMIZE_IP_KEY` and `LOGLAKE_ENRICHMENT_DIR`; the rest the defaults.
 pub fn decoder_options_from_env() -> anyhow::Result<loglake_decode::DecoderOptions> {
-    use loglake_parser::{ExtraFields, IpAnonymization, LogFormat};
+    use loglake_parser::{Enrichment, ExtraFields, IpAnonymization, LogFormat};
     let setting = |name| std::env::var(name).ok();
     Ok(loglake_decode::DecoderOptions {
         format: LogFormat::from_setting(setting("FORMAT").as_deref())
@@ -43,6 +43,7 @@ pub fn decoder_options_from_env() -> anyhow::Result<loglake_decode::DecoderOptio
             setting("ANONYMIZE_IP_KEY").as_deref(),
         )
         .map_err(anyhow::Error::msg)?,
+        enrichment: Enrichment::from_env(|warning| eprintln!("warning: {warning}")),
         ..Default::default()
     })
 }

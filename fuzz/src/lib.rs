@@ -3,7 +3,8 @@
 
 use arrow::array::{Array, AsArray};
 use loglake_decode::{DecodedBatch, Decoder, DecoderOptions, Reject};
-use loglake_parser::{IpAnonymization, LogFormat, UtcHour};
+use loglake_parser::enrich::CrawlerList;
+use loglake_parser::{Enrichment, IpAnonymization, LogFormat, UtcHour};
 use loglake_stream::{StreamEncoder, StreamRecord, StreamSink, StreamStats};
 
 /// Decoder settings from one byte: the format (any registered one), whether the format's other
@@ -18,7 +19,23 @@ pub fn decoder_options(byte: u8) -> DecoderOptions {
             .expect("a valid setting"),
         batch_size: 7,
         max_line_bytes: 512,
+        enrichment: crawlers(),
     }
+}
+
+/// A crawler list of a few patterns of the shapes the real one has, so that classifying with a
+/// list is fuzzed too (the country database is a download, not part of the repository).
+fn crawlers() -> &'static Enrichment {
+    static ENRICHMENT: std::sync::OnceLock<Enrichment> = std::sync::OnceLock::new();
+    ENRICHMENT.get_or_init(|| Enrichment {
+        countries: None,
+        crawlers: Some(
+            CrawlerList::from_json(
+            br#"[{"pattern": "Googlebot\\/"}, {"pattern": "[wW]get"}, {"pattern": "^Mozilla\\/5\\.0 \\(compatible; [a-z]+"}]"#,
+            )
+            .expect("the patterns compile"),
+        ),
+    })
 }
 
 /// Lines, rows and rejects over the batches seen so far.

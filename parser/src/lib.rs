@@ -5,6 +5,7 @@
 //! hot path; turning parsed lines into Arrow batches is the `loglake-decode` crate's job.
 
 pub mod anonymize;
+pub mod enrich;
 pub mod format;
 pub mod json;
 pub mod line;
@@ -14,6 +15,7 @@ pub mod timestamp;
 pub mod useragent;
 
 pub use anonymize::{ClientCache, IpAnonymization};
+pub use enrich::{CountryCache, CountryCode, Enrichment};
 pub use format::{parse_line, LineFormat, LineParser, LogFormat, ParseLine};
 pub use line::{AccessLine, Escapes, ExtraFields, Text};
 pub use reject::RejectReason;
@@ -22,5 +24,6 @@ pub use timestamp::{
     write_rfc3339_micros, UtcHour,
 };
 pub use useragent::{
-    classify, has_bot_token, CachedUserAgent, UserAgentCache, UserAgentInfo, BOT_TOKENS,
+    classify, classify_with, has_bot_token, CachedUserAgent, UserAgentCache, UserAgentInfo,
+    BOT_TOKENS,
 };

@@ -7,6 +7,7 @@
 use hashbrown::hash_map::EntryRef;
 use hashbrown::HashMap;
 
+use crate::enrich::{product_at, CrawlerList};
 use crate::line::{Escapes, Text};
 
 /// Substrings (compared in lower case) that mark automated clients woothee does not put in its
@@ -38,8 +39,10 @@ pub const BOT_TOKENS: &[&str] = &[
 
 /// woothee's category for crawlers.
 const CRAWLER_CATEGORY: &str = "crawler";
+/// woothee's name for a crawler it does not know by name.
+const WOOTHEE_GENERIC_CRAWLER: &str = "misc crawler";
 
-/// What the lake stores about a user agent: woothee's values and the bot flag.
+/// What the lake stores about a user agent: woothee's values, the bot flag and the bot's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserAgentInfo {
     pub name: Box<str>,
@@ -49,11 +52,19 @@ pub struct UserAgentInfo {
     pub os_version: Box<str>,
     pub vendor: Box<str>,
     pub is_bot: bool,
+    /// For a bot, the product it names itself by (`Googlebot`, `curl`); `None` for people.
+    pub bot_name: Option<Box<str>>,
+}
+
+/// Classifies one user agent without any cache or crawler list (see [`classify_with`]).
+pub fn classify(user_agent: Option<&str>) -> UserAgentInfo {
+    classify_with(user_agent, None)
 }
 
 /// Classifies one user agent without any cache. A missing user agent (`None`, logged as `-`)
-/// gets woothee's `UNKNOWN` values.
-pub fn classify(user_agent: Option<&str>) -> UserAgentInfo {
+/// gets woothee's `UNKNOWN` values. A bot is what the crawler list matches, what woothee calls
+/// a crawler, or what holds one of [`BOT_TOKENS`]; its name is found in that order.
+pub fn classify_with(user_agent: Option<&str>, crawlers: Option<&CrawlerList>) -> UserAgentInfo {
     let ua = user_agent.unwrap_or("");
     // `new()`, not `Default`: woothee's derived `Default` has empty strings, while its own
     // "nothing matched" value is `UNKNOWN` everywhere.
@@ -61,8 +72,34 @@ pub fn classify(user_agent: Option<&str>) -> UserAgentInfo {
     let result = woothee::parser::Parser::new()
         .parse(ua)
         .unwrap_or_else(woothee::parser::WootheeResult::new);
+    let listed = crawlers.and_then(|list| list.crawler(ua));
+    let woothee_crawler = result.category == CRAWLER_CATEGORY;
+    let token = bot_token_at(ua);
+    let is_bot = listed.is_some() || woothee_crawler || token.is_some();
+    // woothee's name when it is the crawler's own, not its generic `misc crawler`.
+    let woothee_name = (woothee_crawler
+        && result.name != woothee::woothee::VALUE_UNKNOWN
+        && result.name != WOOTHEE_GENERIC_CRAWLER)
+        .then(|| result.name.to_owned());
+    let bot_name = is_bot
+        .then(|| {
+            [
+                listed,
+                woothee_name,
+                token.map(|at| product_at(ua, at).to_owned()),
+                // an agent that is its own product (`UniversalFeedParser/4.2 …`)
+                Some(product_at(ua, 0).to_owned()).filter(|name| name != "Mozilla"),
+                Some(result.name.to_owned()),
+            ]
+            .into_iter()
+            .flatten()
+            .find(|name| !name.is_empty())
+        })
+        .flatten()
+        .map(String::into_boxed_str);
     UserAgentInfo {
-        is_bot: result.category == CRAWLER_CATEGORY || has_bot_token(ua),
+        is_bot,
+        bot_name,
         name: result.name.into(),
         category: result.category.into(),
         version: result.version.into(),
@@ -74,8 +111,13 @@ pub fn classify(user_agent: Option<&str>) -> UserAgentInfo {
 
 /// True when the user agent contains one of [`BOT_TOKENS`], ignoring case.
 pub fn has_bot_token(user_agent: &str) -> bool {
+    bot_token_at(user_agent).is_some()
+}
+
+/// Where the first of [`BOT_TOKENS`] (in the list's order) is in the user agent, ignoring case.
+fn bot_token_at(user_agent: &str) -> Option<usize> {
     let lower = user_agent.to_ascii_lowercase();
-    BOT_TOKENS.iter().any(|token| lower.contains(token))
+    BOT_TOKENS.iter().find_map(|token| lower.find(token))
 }
 
 /// A bounded user-agent cache with two generations: lookups hit the current generation, fall
@@ -92,6 +134,7 @@ pub struct UserAgentCache<V = UserAgentInfo> {
     previous: HashMap<Box<[u8]>, (Escapes, V)>,
     generation_capacity: usize,
     misses: u64,
+    crawlers: Option<&'static CrawlerList>,
 }
 
 /// What a [`UserAgentCache`] keeps per distinct agent, made from the agent unescaped (empty
@@ -108,10 +151,17 @@ impl CachedUserAgent for UserAgentInfo {
 
 /// The cache's value for an agent it has not seen: classified (counted as a miss) and made
 /// from the agent unescaped.
-fn made<V: CachedUserAgent>(user_agent: Option<Text<'_>>, misses: &mut u64) -> (Escapes, V) {
+fn made<V: CachedUserAgent>(
+    user_agent: Option<Text<'_>>,
+    crawlers: Option<&CrawlerList>,
+    misses: &mut u64,
+) -> (Escapes, V) {
     *misses += 1;
     let unescaped = user_agent.map(|agent| agent.unescaped());
-    let info = classify(unescaped.as_deref().map(String::from_utf8_lossy).as_deref());
+    let info = classify_with(
+        unescaped.as_deref().map(String::from_utf8_lossy).as_deref(),
+        crawlers,
+    );
     let escapes = user_agent.map_or(Escapes::None, |agent| agent.escapes);
     (
         escapes,
@@ -136,7 +186,14 @@ impl<V: CachedUserAgent> UserAgentCache<V> {
             previous: HashMap::new(),
             generation_capacity: generation_capacity.max(1),
             misses: 0,
+            crawlers: None,
         }
+    }
+
+    /// The cache classifying with the crawler list too (see [`classify_with`]).
+    pub fn with_crawlers(mut self, crawlers: Option<&'static CrawlerList>) -> Self {
+        self.crawlers = crawlers;
+        self
     }
 
     /// The classification of `user_agent` (`None` for a missing agent). It is cached by its
@@ -150,24 +207,32 @@ impl<V: CachedUserAgent> UserAgentCache<V> {
             self.previous = std::mem::take(&mut self.current);
             self.current.reserve(self.generation_capacity);
         }
-        let misses = &mut self.misses;
+        let (misses, crawlers) = (&mut self.misses, self.crawlers);
         let entry = match self.current.entry_ref(key) {
             EntryRef::Occupied(entry) => {
                 let entry = entry.into_mut();
                 if entry.0 != escapes {
-                    *entry = made(user_agent, misses);
+                    *entry = made(user_agent, crawlers, misses);
                 }
                 entry
             }
             EntryRef::Vacant(entry) => {
                 let value = match self.previous.remove(key) {
                     Some(value) if value.0 == escapes => value,
-                    _ => made(user_agent, misses),
+                    _ => made(user_agent, crawlers, misses),
                 };
                 entry.insert(value)
             }
         };
         &entry.1
+    }
+
+    /// Whether the cache classifies with `crawlers` (the same list, or none for none).
+    pub fn classifies_with(&self, crawlers: Option<&CrawlerList>) -> bool {
+        match (self.crawlers, crawlers) {
+            (Some(ours), Some(theirs)) => std::ptr::eq(ours, theirs),
+            (ours, theirs) => ours.is_none() && theirs.is_none(),
+        }
     }
 
     /// How many lookups ran woothee (for hit-rate reporting).
@@ -194,6 +259,38 @@ mod tests {
         ));
         assert_eq!(&*google.category, "crawler");
         assert!(google.is_bot);
+    }
+
+    #[test]
+    fn bots_are_named_by_their_product_and_people_are_not() {
+        let name = |ua: &str| classify(Some(ua)).bot_name.map(String::from);
+        assert_eq!(name(CHROME), None);
+        assert_eq!(
+            name("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+                .as_deref(),
+            Some("Googlebot")
+        );
+        assert_eq!(name("curl/8.4.0").as_deref(), Some("curl"));
+        assert_eq!(
+            name("Mozilla/5.0 (compatible; MJ12bot/v1.4.8; http://mj12bot.com/)").as_deref(),
+            Some("MJ12bot")
+        );
+        assert_eq!(
+            name("UniversalFeedParser/4.2-pre-314-svn +http://feedparser.org/").as_deref(),
+            Some("UniversalFeedParser")
+        );
+        let listed = CrawlerList::from_json(
+            br#"[{"pattern": "bot"}, {"pattern": "Feedly"}, {"pattern": "[Yy]andex"}]"#,
+        )
+        .unwrap();
+        let with_list = |ua: &str| classify_with(Some(ua), Some(&listed));
+        let feedly =
+            with_list("Feedly/1.0 (+http://www.feedly.com/fetcher.html; like FeedFetcher-Google)");
+        assert!(feedly.is_bot, "only the list knows it");
+        assert_eq!(feedly.bot_name.as_deref(), Some("Feedly"));
+        // the generic pattern matches the URL too, right of the name: the leftmost match names it
+        let yandex = with_list("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)");
+        assert_eq!(yandex.bot_name.as_deref(), Some("YandexBot"));
     }
 
     #[test]

@@ -39,8 +39,8 @@ pub fn render(title: &str, panels: &[(&Report, &ResultTable)]) -> String {
         );
         if table.rows.is_empty() {
             html.push_str("<p class=\"empty\">No rows in this range.</p>");
-        } else if is_time_series(table) {
-            time_series(&mut html, table);
+        } else if let Some(keys) = time_columns(table) {
+            time_series(&mut html, table, keys);
         } else {
             ranking(&mut html, table);
             table_html(&mut html, table);
@@ -58,8 +58,14 @@ svg{display:block}svg text{font-size:10px;fill:#4a5568}table{border-collapse:col
 td,th{padding:1px 6px;text-align:left;max-width:360px;overflow:hidden;text-overflow:ellipsis;\
 white-space:nowrap}td.n{text-align:right}.empty{color:#718096}.legend span{margin-right:1em}";
 
-fn is_time_series(table: &ResultTable) -> bool {
-    table.columns.len() > 2 && table.columns[0] == "dt" && table.columns[1] == "hour"
+/// How many leading columns say when (`dt`, or `dt` and `hour`), for a report over time.
+fn time_columns(table: &ResultTable) -> Option<usize> {
+    let keys = match table.columns.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["dt", "hour", ..] => 2,
+        ["dt", ..] => 1,
+        _ => return None,
+    };
+    (table.columns.len() > keys).then_some(keys)
 }
 
 fn number(cell: &Cell) -> Option<f64> {
@@ -78,15 +84,18 @@ fn label(cell: &Cell) -> String {
     }
 }
 
-/// `dt`, `hour`, then either numeric columns (a small line chart each) or a text column and a
-/// count (stacked bars, one colour per value of the text column).
-fn time_series(html: &mut String, table: &ResultTable) {
-    let hour_of = |row: &[Cell]| format!("{} {:0>2}:00", label(&row[0]), label(&row[1]));
-    let split_by = (2..table.columns.len())
+/// `dt` (and `hour`: `keys` columns), then either numeric columns (a small line chart each) or
+/// a text column and a count (stacked bars, one colour per value of the text column).
+fn time_series(html: &mut String, table: &ResultTable, keys: usize) {
+    let hour_of = |row: &[Cell]| match keys {
+        1 => label(&row[0]),
+        _ => format!("{} {:0>2}:00", label(&row[0]), label(&row[1])),
+    };
+    let split_by = (keys..table.columns.len())
         .find(|&c| table.rows.iter().any(|r| matches!(r[c], Cell::Text(_))));
     match split_by {
         Some(category) => {
-            let value = (2..table.columns.len()).find(|&c| c != category);
+            let value = (keys..table.columns.len()).find(|&c| c != category);
             let Some(value) = value else { return };
             let mut hours: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
             for row in &table.rows {
@@ -100,7 +109,7 @@ fn time_series(html: &mut String, table: &ResultTable) {
         }
         None => {
             let hours: Vec<String> = table.rows.iter().map(|r| hour_of(r)).collect();
-            for column in 2..table.columns.len() {
+            for column in keys..table.columns.len() {
                 let values: Vec<f64> = table
                     .rows
                     .iter()

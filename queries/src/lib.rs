@@ -6,6 +6,7 @@
 
 pub mod athena;
 pub mod dashboard;
+pub mod grafana;
 pub mod table;
 
 pub use table::{Cell, OutputFormat, ResultTable};
@@ -37,6 +38,7 @@ macro_rules! reports {
 /// Every report in `queries/reports/` (a test checks the folder and this list agree).
 pub const REPORTS: &[Report] = reports!(
     "traffic_by_hour",
+    "traffic_by_day",
     "status_by_hour",
     "error_rate_by_hour",
     "top_paths",
@@ -45,6 +47,7 @@ pub const REPORTS: &[Report] = reports!(
     "browsers",
     "operating_systems",
     "device_categories",
+    "countries",
     "bot_share",
     "bots",
     "bandwidth_by_path",

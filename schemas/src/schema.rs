@@ -65,10 +65,12 @@ macro_rules! with_access_log_columns {
         $callback! {
             ts: timestamp, required, [delta], t;
             client_ip: string, required, [zstd no_statistics], c;
+            country: string, nullable, [], cc;
             remote_user: string, nullable, [], u;
             method: string, nullable, [], m;
             path: string, nullable, [zstd no_statistics], p;
             query: string, nullable, [zstd no_statistics], q;
+            is_static: boolean, nullable, [], st;
             protocol: string, nullable, [], v;
             status: smallint, required, [], s;
             bytes_sent: bigint, nullable, [zstd], b;
@@ -81,6 +83,7 @@ macro_rules! with_access_log_columns {
             ua_os_version: string, required, [no_statistics], aov;
             ua_vendor: string, required, [], ad;
             is_bot: boolean, required, [], bot;
+            bot_name: string, nullable, [], bn;
             request_time_ms: double, nullable, [zstd], rt;
             vhost: string, nullable, [], h;
             extra_fields: string, nullable, [zstd no_statistics], x;

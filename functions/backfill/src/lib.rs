@@ -29,12 +29,13 @@ pub const ANONYMIZE_IP_KEY_VAR: &str = "ANONYMIZE_IP_KEY";
 /// Every environment variable the `backfill` function reads besides the AWS SDK's and `RUST_LOG`:
 /// the settings for S3 notifications (a Distributed Map batch brings its own, `BatchInput`), and
 /// the anonymisation of client addresses, which applies to both.
-pub const ENV_VARS: [&str; 5] = [
+pub const ENV_VARS: [&str; 6] = [
     LAKE_DEST_VAR,
     LOG_FORMAT_VAR,
     KEEP_EXTRA_FIELDS_VAR,
     ANONYMIZE_IP_VAR,
     ANONYMIZE_IP_KEY_VAR,
+    loglake_parser::enrich::ENRICHMENT_DIR_SETTING,
 ];
 
 /// How client addresses are written, from the variables (`var` reads one).
@@ -201,6 +202,7 @@ impl S3Notification {
                 format: settings.format,
                 keep_extra_fields: settings.keep_extra_fields,
                 anonymize_ip: IpAnonymization::None,
+                enrichment: Default::default(),
                 range: TimeRange::default(),
                 force: false,
                 lake: BackfillOptions::backfill_lake_options(),
@@ -321,6 +323,7 @@ impl MapBatch {
                 format,
                 keep_extra_fields: input.keep_extra_fields,
                 anonymize_ip: IpAnonymization::None,
+                enrichment: Default::default(),
                 range,
                 force: input.force,
                 lake: BackfillOptions::backfill_lake_options(),

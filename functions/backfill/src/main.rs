@@ -11,6 +11,7 @@ use loglake_backfill_function::{
     anonymize_ip_from_vars, BackfillEvent, FunctionResult, NotificationSettings, WorkerResult,
 };
 use loglake_lake::Progress;
+use loglake_parser::Enrichment;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -29,6 +30,7 @@ async fn main() -> Result<(), Error> {
     let notification_settings = NotificationSettings::from_vars(|name| std::env::var(name).ok());
     let notification_settings = &notification_settings;
     let anonymize_ip = anonymize_ip_from_vars(|name| std::env::var(name).ok())?;
+    let enrichment = Enrichment::from_env(|warning| tracing::warn!(warning, "enrichment data"));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<BackfillEvent>| {
         let s3 = s3.clone();
         async move {
@@ -65,6 +67,7 @@ async fn main() -> Result<(), Error> {
                 }
             };
             plan.options.anonymize_ip = anonymize_ip;
+            plan.options.enrichment = enrichment;
             let backfill = Backfill::new(plan.dest, Some(s3), plan.options)?;
             // Parsing blocks: off the async threads, which keep serving the S3 streams.
             let result = tokio::task::spawn_blocking(move || {

@@ -67,11 +67,12 @@ pub const ANONYMIZE_IP_VAR: &str = "ANONYMIZE_IP";
 pub const ANONYMIZE_IP_KEY_VAR: &str = "ANONYMIZE_IP_KEY";
 
 /// Every environment variable the function reads (README.md documents each).
-pub const ENV_VARS: [&str; 4] = [
+pub const ENV_VARS: [&str; 5] = [
     LOG_FORMAT_VAR,
     KEEP_EXTRA_FIELDS_VAR,
     ANONYMIZE_IP_VAR,
     ANONYMIZE_IP_KEY_VAR,
+    loglake_parser::enrich::ENRICHMENT_DIR_SETTING,
 ];
 
 /// Lambda's synchronous response limit is 6 MB; this keeps room for the JSON around the data.

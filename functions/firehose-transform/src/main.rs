@@ -7,7 +7,7 @@ use loglake_decode::DecoderOptions;
 use loglake_firehose_transform::{
     FirehoseEvent, ANONYMIZE_IP_KEY_VAR, ANONYMIZE_IP_VAR, KEEP_EXTRA_FIELDS_VAR, LOG_FORMAT_VAR,
 };
-use loglake_parser::{ExtraFields, IpAnonymization, LogFormat};
+use loglake_parser::{Enrichment, ExtraFields, IpAnonymization, LogFormat};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -31,6 +31,7 @@ async fn main() -> Result<(), Error> {
         format,
         keep_extra_fields,
         anonymize_ip,
+        enrichment: Enrichment::from_env(|warning| tracing::warn!(warning, "enrichment data")),
         ..Default::default()
     };
 

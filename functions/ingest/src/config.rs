@@ -1,11 +1,12 @@
 //! The function's settings: environment variables only, read once at init.
 
 use loglake_decode::DecoderOptions;
-use loglake_parser::{ExtraFields, IpAnonymization, LogFormat};
+use loglake_parser::enrich::ENRICHMENT_DIR_SETTING;
+use loglake_parser::{Enrichment, ExtraFields, IpAnonymization, LogFormat};
 
 /// Every environment variable the function reads (README.md documents each; the template test
 /// checks the template sets only these).
-pub const ENV_VARS: [&str; 8] = [
+pub const ENV_VARS: [&str; 9] = [
     "FIREHOSE_STREAM_NAME",
     "LAKE_DEST",
     "REJECTS_STREAM_NAME",
@@ -14,9 +15,10 @@ pub const ENV_VARS: [&str; 8] = [
     "ANONYMIZE_IP",
     "ANONYMIZE_IP_KEY",
     "METRICS_NAMESPACE",
+    ENRICHMENT_DIR_SETTING,
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Where the rows go: exactly one of `FIREHOSE_STREAM_NAME` and `LAKE_DEST` is set.
     pub output: Output,
@@ -25,6 +27,9 @@ pub struct Config {
     pub keep_extra_fields: bool,
     /// How client addresses are written (`ANONYMIZE_IP`, its key `ANONYMIZE_IP_KEY`).
     pub anonymize_ip: IpAnonymization,
+    /// The country database and crawler list in the folder `LOGLAKE_ENRICHMENT_DIR` names
+    /// (the template's layer); a file missing is a warning, and its columns are null.
+    pub enrichment: &'static Enrichment,
     /// The CloudWatch namespace of the Embedded Metric Format lines.
     pub metrics_namespace: String,
     /// `AWS_LAMBDA_FUNCTION_NAME`, the metrics' dimension.
@@ -118,6 +123,12 @@ impl Config {
                 set("ANONYMIZE_IP_KEY").as_deref(),
             )
             .map_err(ConfigError::BadAnonymizeIp)?,
+            enrichment: Enrichment::leaked(
+                set(ENRICHMENT_DIR_SETTING)
+                    .as_deref()
+                    .map(std::path::Path::new),
+                |warning| tracing::warn!(warning, "enrichment data"),
+            ),
             metrics_namespace: set("METRICS_NAMESPACE").unwrap_or_else(|| "loglake".into()),
             function_name: set("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "ingest".into()),
         })
@@ -133,6 +144,7 @@ impl Config {
             format: self.log_format,
             keep_extra_fields: self.keep_extra_fields,
             anonymize_ip: self.anonymize_ip,
+            enrichment: self.enrichment,
             ..Default::default()
         }
     }

@@ -9,7 +9,8 @@ use arrow::array::{
     StringArray, TimestampMicrosecondBuilder,
 };
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
-use loglake_parser::{AccessLine, CachedUserAgent, Text, UserAgentInfo};
+use loglake_parser::enrich::is_static_path;
+use loglake_parser::{AccessLine, CachedUserAgent, CountryCode, Text, UserAgentInfo};
 use loglake_schema::file_schema;
 
 /// Where a [`crate::Decoder`] puts the lines it parses: Arrow columns for the lake
@@ -22,14 +23,16 @@ pub trait RowBuilder {
 
     fn with_capacity(rows: usize) -> Self;
 
-    /// Appends one row parsed from `raw_line`, with its parser's `extra_fields`.
-    /// `Err(LossyUtf8)` still appends the row, and tells the caller that some field was not
-    /// UTF-8.
+    /// Appends one row parsed from `raw_line`, with its parser's `extra_fields` and its
+    /// client's country. `Err(LossyUtf8)` still appends the row, and tells the caller that some
+    /// field was not UTF-8.
+    #[allow(clippy::too_many_arguments)]
     fn append(
         &mut self,
         raw_line: &[u8],
         line: &AccessLine<'_>,
         extra_fields: Option<&[u8]>,
+        country: Option<CountryCode>,
         ua: &Self::UserAgent,
         source: &str,
         source_line: i64,
@@ -171,6 +174,9 @@ impl RowBuilder for AccessLogBatchBuilder {
             rows * match column {
                 "path" | "referrer" => 48,
                 "user_agent" => 128,
+                // two letters, or null; null for people
+                "country" => 2,
+                "bot_name" => 4,
                 _ => 16,
             }
         })
@@ -185,6 +191,7 @@ impl RowBuilder for AccessLogBatchBuilder {
         raw_line: &[u8],
         line: &AccessLine<'_>,
         extra_fields: Option<&[u8]>,
+        country: Option<CountryCode>,
         ua: &PaddedUserAgent,
         source: &str,
         source_line: i64,
@@ -193,10 +200,16 @@ impl RowBuilder for AccessLogBatchBuilder {
         let mut valid = true;
         self.ts.append_value(line.ts_micros);
         valid &= text.append(&mut self.client_ip, Some(line.client));
+        match country {
+            Some(country) => self.country.push(country.as_str()),
+            None => self.country.push_null(),
+        }
         valid &= text.append(&mut self.remote_user, line.remote_user);
         valid &= text.append(&mut self.method, line.method);
         valid &= text.append_unescaped(&mut self.path, line.path);
         valid &= text.append_unescaped(&mut self.query, line.query);
+        self.is_static
+            .append_option(line.path.map(|path| is_static_path(path.bytes)));
         valid &= text.append(&mut self.protocol, line.protocol);
         self.status.append_value(line.status);
         self.bytes_sent.append_option(line.bytes_sent);
@@ -210,6 +223,10 @@ impl RowBuilder for AccessLogBatchBuilder {
         self.ua_os_version.push_windowed(values[4], &ua.padded[4]);
         self.ua_vendor.push_windowed(values[5], &ua.padded[5]);
         self.is_bot.append_value(ua.info.is_bot);
+        match ua.info.bot_name.as_deref() {
+            Some(name) => self.bot_name.push(name),
+            None => self.bot_name.push_null(),
+        }
         self.request_time_ms.append_option(line.request_time_ms);
         valid &= text.append(&mut self.vhost, line.vhost);
         valid &= text.append(&mut self.extra_fields, extra_fields);
@@ -450,6 +467,7 @@ mod tests {
             os_version: "v".repeat(WINDOW_BYTES).into(),
             vendor: "UNKNOWN".into(),
             is_bot: false,
+            bot_name: None,
         };
         let ua = PaddedUserAgent::new(b"agent", info.clone());
         for (index, value) in PaddedUserAgent::values(&info).into_iter().enumerate() {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use loglake_parser::{
-    ClientCache, IpAnonymization, LineParser, LogFormat, ParseLine, RejectReason, UserAgentCache,
+    ClientCache, CountryCache, Enrichment, IpAnonymization, LineParser, LogFormat, ParseLine,
+    RejectReason, UserAgentCache,
 };
 use memchr::memchr;
 
@@ -54,6 +55,9 @@ pub struct DecoderOptions {
     /// How client addresses are written: in the client column, in `extra_fields`, and in the
     /// rejects' raw lines (see `loglake_parser::anonymize`).
     pub anonymize_ip: IpAnonymization,
+    /// The country database and crawler list (`loglake_parser::enrich`); the country is looked
+    /// up before the address is anonymised.
+    pub enrichment: &'static Enrichment,
 }
 
 impl Default for DecoderOptions {
@@ -66,6 +70,7 @@ impl Default for DecoderOptions {
             max_line_bytes: 64 * 1024,
             keep_extra_fields: false,
             anonymize_ip: IpAnonymization::None,
+            enrichment: Enrichment::none(),
         }
     }
 }
@@ -91,6 +96,7 @@ pub struct Decoder<B: RowBuilder = AccessLogBatchBuilder, F: ParseLine = LinePar
     partial_len: u64,
     /// Clients anonymised so far.
     clients: ClientCache,
+    countries: CountryCache,
 }
 
 impl Decoder {
@@ -118,7 +124,8 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
             source: source.into(),
             next_line: 1,
             lines,
-            user_agents: UserAgentCache::default(),
+            user_agents: UserAgentCache::default()
+                .with_crawlers(options.enrichment.crawlers.as_ref()),
             builder: B::with_capacity(options.batch_size),
             rejects: Vec::new(),
             lines_in: 0,
@@ -128,6 +135,7 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
             partial: Vec::new(),
             partial_len: 0,
             clients: ClientCache::default(),
+            countries: CountryCache::default(),
         }
     }
 
@@ -245,7 +253,11 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
     /// Uses `user_agents` (from [`Decoder::into_user_agents`] of an earlier decoder) as the
     /// user-agent cache, so agents seen before are not classified again.
     pub fn with_user_agents(mut self, user_agents: UserAgentCache<B::UserAgent>) -> Self {
-        self.user_agents = user_agents;
+        // A cache classified with another crawler list would give this run's agents that
+        // list's verdicts.
+        if user_agents.classifies_with(self.options.enrichment.crawlers.as_ref()) {
+            self.user_agents = user_agents;
+        }
         self
     }
 
@@ -294,6 +306,8 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
         match self.lines.parse(line) {
             Ok(mut parsed) => {
                 let ua = self.user_agents.lookup(parsed.user_agent);
+                let country = (self.options.enrichment.countries.as_ref())
+                    .and_then(|database| self.countries.country(database, parsed.client));
                 let anonymize = self.options.anonymize_ip;
                 let extra_fields = self.lines.extra_fields();
                 let extra_fields =
@@ -305,6 +319,7 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
                     line,
                     &parsed,
                     extra_fields.as_deref(),
+                    country,
                     ua,
                     &self.source,
                     self.next_line,

@@ -58,6 +58,7 @@ proptest! {
             keep_extra_fields,
             anonymize_ip: IpAnonymization::from_setting(Some(anonymize), Some("a sixteen-byte key"))
                 .unwrap(),
+            enrichment: Default::default(),
         };
         let mut decoder = Decoder::new("prop.log", options);
         let (mut lines, mut rows, mut rejects) = (0, 0, 0);

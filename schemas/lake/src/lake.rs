@@ -689,7 +689,7 @@ mod tests {
         assert!(ts.windows(2).all(|w| w[0] <= w[1]), "sorted: {ts:?}");
         let statuses: Vec<i16> = hour10
             .iter()
-            .flat_map(|b| b.column(7).as_primitive::<Int16Type>().values().to_vec())
+            .flat_map(|b| b["status"].as_primitive::<Int16Type>().values().to_vec())
             .collect();
         assert_eq!(statuses, [201, 201, 200]);
 

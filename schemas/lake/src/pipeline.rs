@@ -18,7 +18,7 @@ use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::TimestampMicrosecondType;
 use flate2::bufread::MultiGzDecoder;
-use loglake_parser::{IpAnonymization, LogFormat, UserAgentCache};
+use loglake_parser::{Enrichment, IpAnonymization, LogFormat, UserAgentCache};
 use serde::Serialize;
 
 use loglake_decode::chunks::{decode_piece, Chunker, Piece};
@@ -108,6 +108,8 @@ pub struct SourceOptions {
     pub keep_extra_fields: bool,
     /// See `DecoderOptions::anonymize_ip`.
     pub anonymize_ip: IpAnonymization,
+    /// See `DecoderOptions::enrichment`.
+    pub enrichment: &'static Enrichment,
     pub lake: LakeOptions,
     /// Rows outside it are counted as `out_of_range` and not written.
     pub range: TimeRange,
@@ -222,6 +224,7 @@ pub fn ingest_stream(
         format: options.format,
         keep_extra_fields: options.keep_extra_fields,
         anonymize_ip: options.anonymize_ip,
+        enrichment: options.enrichment,
         ..Default::default()
     };
     let parse_threads = options

@@ -13,8 +13,9 @@
 use std::borrow::Cow;
 
 use loglake_decode::{LineText, LossyUtf8, RowBuilder};
+use loglake_parser::enrich::is_static_path;
 use loglake_parser::{
-    write_rfc3339_micros, AccessLine, CachedUserAgent, Text, UserAgentInfo, UtcHour,
+    write_rfc3339_micros, AccessLine, CachedUserAgent, CountryCode, Text, UserAgentInfo, UtcHour,
 };
 use loglake_schema::json_keys as key;
 
@@ -61,7 +62,7 @@ impl JsonRows {
     }
 }
 
-/// A user agent's columns rendered once, from `,"user_agent":` to `"is_bot":…`: what the
+/// A user agent's columns rendered once, from `,"user_agent":` to `"bot_name":…`: what the
 /// decoder's cache keeps for [`JsonRowsBuilder`], so a row copies them instead of writing eight
 /// fields.
 pub struct UserAgentJson {
@@ -93,6 +94,10 @@ impl CachedUserAgent for UserAgentJson {
         }
         out.extend_from_slice(key::is_bot);
         out.extend_from_slice(if ua.is_bot { b"true" } else { b"false" });
+        if let Some(name) = &ua.bot_name {
+            out.extend_from_slice(key::bot_name);
+            write_json_string(name, &mut out);
+        }
         Self {
             text: out.into_boxed_slice(),
             classification_start,
@@ -176,6 +181,7 @@ impl RowBuilder for JsonRowsBuilder {
         raw_line: &[u8],
         line: &AccessLine<'_>,
         extra_fields: Option<&[u8]>,
+        country: Option<CountryCode>,
         ua: &UserAgentJson,
         source: &str,
         source_line: i64,
@@ -197,10 +203,22 @@ impl RowBuilder for JsonRowsBuilder {
             out,
         );
         valid &= write_field(&text, key::client_ip, Some(line.client), out);
+        if let Some(country) = country {
+            out.extend_from_slice(key::country);
+            write_json_string(country.as_str(), out);
+        }
         valid &= write_field(&text, key::remote_user, line.remote_user, out);
         valid &= write_field(&text, key::method, line.method, out);
         valid &= write_unescaped(&text, key::path, line.path, out);
         valid &= write_unescaped(&text, key::query, line.query, out);
+        if let Some(path) = line.path {
+            out.extend_from_slice(key::is_static);
+            out.extend_from_slice(if is_static_path(path.bytes) {
+                b"true"
+            } else {
+                b"false"
+            });
+        }
         valid &= write_field(&text, key::protocol, line.protocol, out);
         out.extend_from_slice(key::status);
         write_integer(i64::from(line.status), out);
