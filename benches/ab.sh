@@ -5,7 +5,7 @@
 #   bash benches/ab.sh ROUNDS STAGE BUILD_A BUILD_B [BUILD...]
 #   e.g. bash benches/ab.sh 14 lake /tmp/throughput-before target/profiling/throughput
 #
-# STAGE is `decode` or `lake` (the lake is written under $TMPDIR: put it on tmpfs). Prints each
+# INPUT=FILE picks the log (default bench-data/bench-1m.log). STAGE is `decode` or `lake` (the lake is written under $TMPDIR: put it on tmpfs). Prints each
 # build's median, fastest and slowest time, and its median against the first build's.
 #
 # Why: this machine's speed drifts by 20-40 % within minutes, and a few alternating rounds in a
@@ -21,7 +21,7 @@ fi
 rounds=$1 stage=$2
 shift 2
 builds=("$@")
-input=bench-data/bench-1m.log
+input=${INPUT:-bench-data/bench-1m.log}
 [ -s "$input" ] || { echo "no $input: run benches/run.sh once to make it" >&2; exit 1; }
 
 results=$(mktemp)
