@@ -138,8 +138,10 @@ enum Command {
     /// inline SVG, nothing fetched, so it opens offline.
     Report {
         /// The local lake's root directory.
-        #[arg(long, default_value = "lake")]
+        #[arg(long, default_value = "lake", conflicts_with = "athena")]
         lake: PathBuf,
+        #[command(flatten)]
+        athena: AthenaArgs,
         /// First day (UTC, YYYY-MM-DD) of the range; default: the beginning of the lake.
         #[arg(long, default_value = "1970-01-01")]
         from: String,
@@ -174,24 +176,50 @@ enum Command {
         /// The local lake's root directory.
         #[arg(long, default_value = "lake", conflicts_with = "athena")]
         lake: PathBuf,
-        /// Run on Athena instead (credentials and region from the usual AWS settings).
-        #[arg(long, requires_all = ["workgroup", "database"])]
-        athena: bool,
-        /// The Athena workgroup.
-        #[arg(long, requires = "athena")]
-        workgroup: Option<String>,
-        /// The Glue/Athena database holding `access_logs`.
-        #[arg(long, requires = "athena")]
-        database: Option<String>,
-        /// Where Athena writes results (s3://…), if the workgroup does not set it.
-        #[arg(long, requires = "athena")]
-        output: Option<String>,
+        #[command(flatten)]
+        athena: AthenaArgs,
         /// Count each input line once: read the `access_logs_unique` view, which drops the copies
         /// an at-least-once delivery can leave (rows with the same `source` and `source_line`).
         /// On Athena the view must have been created (the template's named query).
         #[arg(long)]
         unique: bool,
     },
+}
+
+/// Where a report runs when not on the local lake.
+#[derive(clap::Args)]
+struct AthenaArgs {
+    /// Run on Athena instead (credentials and region from the usual AWS settings).
+    #[arg(long, requires_all = ["workgroup", "database"])]
+    athena: bool,
+    /// The Athena workgroup.
+    #[arg(long, requires = "athena")]
+    workgroup: Option<String>,
+    /// The Glue/Athena database holding `access_logs`.
+    #[arg(long, requires = "athena")]
+    database: Option<String>,
+    /// Where Athena writes results (s3://…), if the workgroup does not set it.
+    #[arg(long, requires = "athena")]
+    output: Option<String>,
+}
+
+impl AthenaArgs {
+    /// Athena when asked, else the local lake.
+    fn engine(self, lake: PathBuf) -> query::Engine {
+        match self {
+            AthenaArgs {
+                athena: true,
+                workgroup: Some(workgroup),
+                database: Some(database),
+                output,
+            } => query::Engine::Athena(AthenaTarget {
+                workgroup,
+                database,
+                output,
+            }),
+            _ => query::Engine::Local { lake },
+        }
+    }
 }
 
 /// `--anonymize-ip`'s mode, with the key of `hash` from `ANONYMIZE_IP_KEY` (kept out of the
@@ -355,14 +383,16 @@ fn main() -> ExitCode {
         }
         Command::Report {
             lake,
+            athena,
             from,
             to,
             html,
             unique,
         } => {
+            let engine = athena.engine(lake);
             let written = DateRange::new(&from, &to)
                 .map_err(anyhow::Error::from)
-                .and_then(|range| query::write_dashboard(&lake, &range, unique, &html));
+                .and_then(|range| query::write_dashboard(&engine, &range, unique, &html));
             match written {
                 Ok(note) => {
                     eprintln!("loglake: {note}");
@@ -382,23 +412,13 @@ fn main() -> ExitCode {
             format,
             lake,
             athena,
-            workgroup,
-            database,
-            output,
             unique,
         } => {
             if list {
                 print!("{}", query::list());
                 return ExitCode::SUCCESS;
             }
-            let engine = match (athena, workgroup, database) {
-                (true, Some(workgroup), Some(database)) => query::Engine::Athena(AthenaTarget {
-                    workgroup,
-                    database,
-                    output,
-                }),
-                _ => query::Engine::Local { lake },
-            };
+            let engine = athena.engine(lake);
             let outcome = query::find(name.as_deref().unwrap_or_default())
                 .map_err(anyhow::Error::from)
                 .and_then(|report| Ok((report, DateRange::new(&from, &to)?)))

@@ -248,28 +248,29 @@ pub fn list() -> String {
 }
 
 /// The report named `name`, or a typed error naming it.
-/// Runs every shipped report over the local `lake` and writes them to `output` as one HTML page
-/// ([`loglake_queries::dashboard`]); returns what to tell the user.
+/// Runs every shipped report on `engine` (the local lake or Athena) and writes them to `output`
+/// as one HTML page ([`loglake_queries::dashboard`]); returns what to tell the user.
 pub fn write_dashboard(
-    lake: &Path,
+    engine: &Engine,
     range: &DateRange,
     unique: bool,
     output: &Path,
 ) -> anyhow::Result<String> {
     let started = Instant::now();
-    let engine = Engine::Local {
-        lake: lake.to_path_buf(),
-    };
     let mut results = Vec::new();
     for report in loglake_queries::REPORTS {
-        results.push((report, run(report, range, &engine, unique)?.table));
+        results.push((report, run(report, range, engine, unique)?.table));
     }
     let panels: Vec<(&Report, &ResultTable)> = results.iter().map(|(r, t)| (*r, t)).collect();
     let days = match (range.from.as_str(), range.to.as_str()) {
         ("1970-01-01", "9999-12-31") => "every day".to_string(),
         (from, to) => format!("{from} to {to}"),
     };
-    let title = format!("loglake: {} ({days})", lake.display());
+    let source = match engine {
+        Engine::Local { lake } => lake.display().to_string(),
+        Engine::Athena(target) => format!("Athena {}.access_logs", target.database),
+    };
+    let title = format!("loglake: {source} ({days})");
     let page = loglake_queries::dashboard::render(&title, &panels);
     std::fs::write(output, &page).with_context(|| format!("writing {}", output.display()))?;
     Ok(format!(

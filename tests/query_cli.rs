@@ -1,10 +1,14 @@
 //! `loglake query` end to end on a lake the real binary wrote: listing, formats, the date range,
 //! and clear errors.
 
+#[path = "../functions/ingest/tests/support/http.rs"]
+mod http;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use http::{aws_standin, http};
+use serde_json::{json, Value};
 
 fn loglake(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_loglake"))
@@ -227,4 +231,74 @@ fn list_and_errors() {
         loglake(&["query", "bots", "--athena"]).status.code(),
         Some(2)
     );
+}
+
+/// `report --html --athena`: every report goes to Athena (the stand-in, over the wire), and its
+/// answers become the page: the one report the stand-in has rows for gets its chart, the others
+/// say they have no rows.
+#[test]
+fn the_html_report_runs_every_report_on_athena() {
+    let Some(endpoint) = aws_standin() else {
+        return;
+    };
+    let column = |name: &str, kind: &str| {
+        json!({"Name": name, "Type": kind, "CatalogName": "hive", "SchemaName": "loglake",
+               "TableName": "access_logs", "Label": name, "Precision": 0, "Scale": 0,
+               "Nullable": "UNKNOWN", "CaseSensitive": false})
+    };
+    let cell = |value: &str| json!({ "VarCharValue": value });
+    // moto hands queued results to the queries in the order they are run: the first report
+    // (traffic_by_hour) gets two hours, the rest nothing.
+    let canned = json!({
+        "account_id": "123456789012",
+        "region": "us-east-1",
+        "results": [{
+            "rows": [
+                {"Data": [cell("dt"), cell("hour"), cell("requests"), cell("bytes"), cell("visitors")]},
+                {"Data": [cell("2026-11-01"), cell("0"), cell("120"), cell("4096"), cell("7")]},
+                {"Data": [cell("2026-11-01"), cell("1"), cell("80"), cell("2048"), cell("5")]}
+            ],
+            "column_info": [column("dt", "varchar"), column("hour", "integer"),
+                            column("requests", "bigint"), column("bytes", "bigint"),
+                            column("visitors", "bigint")]
+        }]
+    });
+    let (status, body) = http(
+        "POST",
+        &format!("{endpoint}/moto-api/static/athena/query-results"),
+        canned.to_string().as_bytes(),
+    );
+    assert!(status < 300, "{}", String::from_utf8_lossy(&body));
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("athena.html");
+    let output = loglake(&[
+        "report",
+        "--athena",
+        "--workgroup",
+        "primary",
+        "--database",
+        "loglake",
+        "--output",
+        "s3://results/athena/",
+        "--from",
+        "2026-11-01",
+        "--to",
+        "2026-11-01",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<title>loglake: Athena loglake.access_logs (2026-11-01 to 2026-11-01)"));
+    let sections: Vec<&str> = html.split("<section").skip(1).collect();
+    assert_eq!(sections.len(), loglake_queries::REPORTS.len());
+    assert!(sections[0].contains("id=\"traffic_by_hour\"") && sections[0].contains("<svg"));
+    assert!(sections[0].contains("2026-11-01 01:00"), "{}", sections[0]);
+    for section in &sections[1..] {
+        assert!(section.contains("No rows in this range."), "{section}");
+    }
 }

@@ -396,6 +396,8 @@ impl CrawlerList {
 /// The product name of the user-agent word that holds byte `at`: the word (between spaces,
 /// `;`, `(`, `)` and `,`) cut at its first `/`, or what follows `at` when that is empty.
 pub fn product_at(user_agent: &str, at: usize) -> &str {
+    // A byte pattern (`[^a-z]bot`) can match from inside a character.
+    let at = floor_char_boundary(user_agent, at);
     let is_separator = |c: char| matches!(c, ' ' | ';' | '(' | ')' | ',' | '+');
     let start = user_agent[..at]
         .rfind(is_separator)
@@ -609,6 +611,9 @@ mod tests {
         let name = product_at(&long, 0);
         assert!(name.len() <= MAX_BOT_NAME_BYTES && long.starts_with(name));
         assert_eq!(product_at("curl/8.4.0", 0), "curl");
+        assert_eq!(product_at("xébot/1", 2), "xébot");
+        let list = CrawlerList::from_json(br#"[{"pattern": "[^a-z]bot"}]"#).unwrap();
+        assert_eq!(list.crawler("xébot/1").as_deref(), Some("xébot"));
         assert_eq!(product_at("(compatible; MJ12bot/v1.4.8;", 17), "MJ12bot");
     }
 
