@@ -2,13 +2,15 @@
 //! (yesterday, UTC, unless the event names a date) and has Athena write each result's CSV under
 //! `REPORTS_OUTPUT/dt=YYYY-MM-DD/REPORT/` (Athena names the file after the query id). One
 //! failing report does not stop the others; the invocation fails at the end if any did, so the
-//! function's error metric and alarm see it.
+//! function's error metric and alarm see it. The results together also make one HTML page
+//! (`loglake_queries::dashboard`), uploaded as `REPORTS_OUTPUT/dt=YYYY-MM-DD/report.html`.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_sdk_s3::error::DisplayErrorContext;
 use loglake_parser::timestamp::civil_from_days;
 use loglake_queries::athena::{run_query, AthenaTarget, PollPolicy};
-use loglake_queries::{DateRange, Report, REPORTS};
+use loglake_queries::{DateRange, Report, ResultTable, REPORTS};
 use serde::{Deserialize, Serialize};
 
 /// Every environment variable the function reads (README.md documents each).
@@ -99,6 +101,15 @@ pub struct ReportOutcome {
 pub struct RunSummary {
     pub date: String,
     pub reports: Vec<ReportOutcome>,
+    /// Where the day's HTML page went (`s3://…/dt=…/report.html`), once uploaded.
+    pub page: Option<String>,
+}
+
+/// A day's run: its summary, and the HTML page of the reports that ran.
+#[derive(Debug, Clone)]
+pub struct ReportRun {
+    pub summary: RunSummary,
+    pub page: String,
 }
 
 impl RunSummary {
@@ -116,15 +127,16 @@ pub fn yesterday_utc(now: SystemTime) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// Runs every configured report for `date`.
+/// Runs every configured report for `date`, and renders the ones that ran as one page.
 pub async fn run_reports(
     client: &aws_sdk_athena::Client,
     config: &Config,
     date: &str,
     poll: PollPolicy,
-) -> Result<RunSummary, loglake_queries::QueryError> {
+) -> Result<ReportRun, loglake_queries::QueryError> {
     let range = DateRange::new(date, date)?;
     let mut reports = Vec::new();
+    let mut tables: Vec<(&Report, ResultTable)> = Vec::new();
     for report in &config.reports {
         let target = AthenaTarget {
             workgroup: config.workgroup.clone(),
@@ -141,13 +153,15 @@ pub async fn run_reports(
                     cost_usd = result.cost_usd(),
                     "report done"
                 );
-                ReportOutcome {
+                let outcome = ReportOutcome {
                     report: report.name.into(),
                     rows: Some(result.table.rows.len()),
                     data_scanned_bytes: Some(result.data_scanned_bytes),
                     output_location: result.output_location.or(target.output),
                     error: None,
-                }
+                };
+                tables.push((report, result.table));
+                outcome
             }
             Err(error) => {
                 tracing::error!(report = report.name, %error, "report failed");
@@ -162,10 +176,47 @@ pub async fn run_reports(
         };
         reports.push(outcome);
     }
-    Ok(RunSummary {
-        date: date.into(),
-        reports,
+    let panels: Vec<(&Report, &ResultTable)> = tables.iter().map(|(r, t)| (*r, t)).collect();
+    let title = format!("loglake: Athena {}.access_logs ({date})", config.database);
+    Ok(ReportRun {
+        summary: RunSummary {
+            date: date.into(),
+            reports,
+            page: None,
+        },
+        page: loglake_queries::dashboard::render(&title, &panels),
     })
+}
+
+/// Where the page of `date` goes: the bucket and key under `REPORTS_OUTPUT`.
+pub fn page_location(config: &Config, date: &str) -> (String, String) {
+    let path = config.output.trim_start_matches("s3://");
+    let (bucket, prefix) = path.split_once('/').unwrap_or((path, ""));
+    (bucket.into(), format!("{prefix}dt={date}/report.html"))
+}
+
+/// Uploads the day's page; returns its `s3://` location.
+pub async fn upload_page(
+    s3: &aws_sdk_s3::Client,
+    config: &Config,
+    date: &str,
+    page: String,
+) -> Result<String, String> {
+    let (bucket, key) = page_location(config, date);
+    s3.put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .content_type("text/html; charset=utf-8")
+        .body(page.into_bytes().into())
+        .send()
+        .await
+        .map_err(|error| {
+            format!(
+                "uploading s3://{bucket}/{key}: {}",
+                DisplayErrorContext(error)
+            )
+        })?;
+    Ok(format!("s3://{bucket}/{key}"))
 }
 
 #[cfg(test)]
@@ -211,6 +262,27 @@ mod tests {
         let mut bad = base.to_vec();
         bad[2] = ("REPORTS_OUTPUT", "/tmp/reports");
         assert!(matches!(config(&bad), Err(ConfigError::BadOutput(_))));
+    }
+
+    #[test]
+    fn the_page_goes_under_the_output_prefix() {
+        let at = |output: &str| {
+            let config = config(&[
+                ("ATHENA_WORKGROUP", "w"),
+                ("ATHENA_DATABASE", "d"),
+                ("REPORTS_OUTPUT", output),
+            ])
+            .unwrap();
+            page_location(&config, "2026-11-21")
+        };
+        assert_eq!(
+            at("s3://lake/reports"),
+            ("lake".into(), "reports/dt=2026-11-21/report.html".into())
+        );
+        assert_eq!(
+            at("s3://lake"),
+            ("lake".into(), "dt=2026-11-21/report.html".into())
+        );
     }
 
     #[test]

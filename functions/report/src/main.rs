@@ -4,7 +4,7 @@
 use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use loglake_queries::athena::{self, PollPolicy};
-use loglake_report::{run_reports, yesterday_utc, Config, ReportRequest, RunSummary};
+use loglake_report::{run_reports, upload_page, yesterday_utc, Config, ReportRequest, RunSummary};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -17,7 +17,14 @@ async fn main() -> Result<(), Error> {
         tracing::error!(%error, "invalid configuration");
     })?;
     let client = athena::client_from_env().await;
-    let (config, client) = (&config, &client);
+    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // Path-style addressing when an endpoint is set: a local stand-in has no bucket subdomains.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
+            .build(),
+    );
+    let (config, client, s3) = (&config, &client, &s3);
 
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ReportRequest>| async move {
@@ -25,8 +32,9 @@ async fn main() -> Result<(), Error> {
                 .payload
                 .date
                 .unwrap_or_else(|| yesterday_utc(std::time::SystemTime::now()));
-            let summary: RunSummary =
-                run_reports(client, config, &date, PollPolicy::default()).await?;
+            let run = run_reports(client, config, &date, PollPolicy::default()).await?;
+            let mut summary: RunSummary = run.summary;
+            summary.page = Some(upload_page(s3, config, &date, run.page).await?);
             match summary.failed() {
                 0 => Ok::<_, Error>(summary),
                 failed => Err(format!(

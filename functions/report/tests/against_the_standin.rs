@@ -1,5 +1,6 @@
 //! The report function's work against the local AWS stand-in (moto's Athena): every chosen
-//! report is started for the day, with its results under reports/dt=…/NAME/.
+//! report is started for the day, with its results under reports/dt=…/NAME/, and the day's
+//! page is uploaded to moto's S3 and read back.
 
 #[path = "../../ingest/tests/support/http.rs"]
 mod http;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_athena::config::{BehaviorVersion, Credentials, Region};
 use loglake_queries::athena::PollPolicy;
-use loglake_report::{run_reports, Config};
+use loglake_report::{run_reports, upload_page, Config};
 
 #[test]
 fn every_chosen_report_runs_for_the_day() {
@@ -43,9 +44,10 @@ fn every_chosen_report_runs_for_the_day() {
         .enable_all()
         .build()
         .unwrap();
-    let summary = runtime
+    let run = runtime
         .block_on(run_reports(&client, &config, "2026-11-21", poll))
         .unwrap();
+    let summary = run.summary;
     assert_eq!(summary.failed(), 0, "{summary:?}");
     let names: Vec<&str> = summary.reports.iter().map(|r| r.report.as_str()).collect();
     assert_eq!(names, ["traffic_by_hour", "top_paths", "bots"]);
@@ -59,6 +61,39 @@ fn every_chosen_report_runs_for_the_day() {
             "{location}"
         );
     }
+    // The page: a panel per report, uploaded where README.md says.
+    let (status, _) = http::http("PUT", &format!("{endpoint}/lake"), b"");
+    assert!(status < 300, "creating the bucket: {status}");
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test", "test", None, None, "tests",
+            ))
+            .endpoint_url(&endpoint)
+            .force_path_style(true)
+            .build(),
+    );
+    let location = runtime
+        .block_on(upload_page(&s3, &config, "2026-11-21", run.page))
+        .unwrap();
+    assert_eq!(location, "s3://lake/reports/dt=2026-11-21/report.html");
+    let (status, body) = http::http(
+        "GET",
+        &format!("{endpoint}/lake/reports/dt=2026-11-21/report.html"),
+        b"",
+    );
+    assert_eq!(status, 200);
+    let page = String::from_utf8(body).unwrap();
+    assert!(page.contains("<title>loglake: Athena loglake.access_logs (2026-11-21)"));
+    let panels: Vec<&str> = page
+        .split("<section class=\"panel\" id=\"")
+        .skip(1)
+        .map(|section| section.split('"').next().unwrap())
+        .collect();
+    assert_eq!(panels, ["traffic_by_hour", "top_paths", "bots"]);
+
     // a bad date is refused before anything runs
     assert!(runtime
         .block_on(run_reports(&client, &config, "2026-11-31", poll))
