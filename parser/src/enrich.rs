@@ -10,7 +10,6 @@
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use hashbrown::HashMap;
@@ -109,6 +108,13 @@ impl Enrichment {
     }
 }
 
+fn read(path: &Path) -> Result<Vec<u8>, EnrichmentError> {
+    std::fs::read(path).map_err(|source| EnrichmentError::Read {
+        path: path.to_owned(),
+        source,
+    })
+}
+
 /// No data, as settings structs default to.
 impl Default for &'static Enrichment {
     fn default() -> Self {
@@ -157,11 +163,7 @@ struct MaxMindCountry<'a> {
 
 impl CountryDatabase {
     pub fn open(path: &Path) -> Result<Self, EnrichmentError> {
-        let bytes = std::fs::read(path).map_err(|source| EnrichmentError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_bytes(bytes).map_err(|reason| EnrichmentError::Database {
+        Self::from_bytes(read(path)?).map_err(|reason| EnrichmentError::Database {
             path: path.to_owned(),
             reason,
         })
@@ -271,11 +273,8 @@ pub fn client_address(client: &[u8]) -> Option<IpAddr> {
 pub struct CrawlerList {
     words: AhoCorasick,
     set: RegexSet,
-    expressions: Vec<String>,
-    /// Each expression compiled alone, the first time it matched: the set says which matched,
-    /// not where.
-    compiled: Vec<OnceLock<Option<Regex>>>,
-    len: usize,
+    /// Each expression of the set compiled alone: the set says which matched, not where.
+    expressions: Vec<Regex>,
     skipped: usize,
 }
 
@@ -312,11 +311,7 @@ struct CrawlerEntry {
 
 impl CrawlerList {
     pub fn open(path: &Path) -> Result<Self, EnrichmentError> {
-        let bytes = std::fs::read(path).map_err(|source| EnrichmentError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        Self::from_json(&bytes).map_err(|reason| EnrichmentError::CrawlerList {
+        Self::from_json(&read(path)?).map_err(|reason| EnrichmentError::CrawlerList {
             path: path.to_owned(),
             reason,
         })
@@ -330,8 +325,7 @@ impl CrawlerList {
         for entry in entries {
             match as_word(&entry.pattern) {
                 Some(word) => words.push(word),
-                None if compile(&entry.pattern).is_some() => expressions.push(entry.pattern),
-                None => {}
+                None => expressions.extend(compile(&entry.pattern)),
             }
         }
         let len = words.len() + expressions.len();
@@ -342,27 +336,25 @@ impl CrawlerList {
             .match_kind(MatchKind::LeftmostFirst)
             .build(&words)
             .map_err(|e| e.to_string())?;
-        let set = RegexSetBuilder::new(&expressions)
+        let set = RegexSetBuilder::new(expressions.iter().map(Regex::as_str))
             .unicode(false)
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Self {
             words,
             set,
-            compiled: expressions.iter().map(|_| OnceLock::new()).collect(),
             expressions,
-            len,
             skipped: total - len,
         })
     }
 
     /// Patterns in use.
     pub fn len(&self) -> usize {
-        self.len
+        self.words.patterns_len() + self.expressions.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// Patterns of the file that could not be compiled.
@@ -381,12 +373,8 @@ impl CrawlerList {
             .set
             .matches(haystack)
             .into_iter()
-            .filter_map(|index| {
-                let regex = self.compiled[index]
-                    .get_or_init(|| compile(&self.expressions[index]))
-                    .as_ref()?;
-                regex.find(haystack).map(|found| found.start())
-            })
+            .filter_map(|index| self.expressions[index].find(haystack))
+            .map(|found| found.start())
             .min();
         let at = word.into_iter().chain(expression).min()?;
         Some(product_at(user_agent, at).to_owned())

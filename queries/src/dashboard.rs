@@ -60,9 +60,10 @@ white-space:nowrap}td.n{text-align:right}.empty{color:#718096}.legend span{margi
 
 /// How many leading columns say when (`dt`, or `dt` and `hour`), for a report over time.
 fn time_columns(table: &ResultTable) -> Option<usize> {
-    let keys = match table.columns.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["dt", "hour", ..] => 2,
-        ["dt", ..] => 1,
+    let column = |i: usize| table.columns.get(i).map(String::as_str);
+    let keys = match (column(0), column(1)) {
+        (Some("dt"), Some("hour")) => 2,
+        (Some("dt"), _) => 1,
         _ => return None,
     };
     (table.columns.len() > keys).then_some(keys)

@@ -17,13 +17,7 @@ async fn main() -> Result<(), Error> {
         tracing::error!(%error, "invalid configuration");
     })?;
     let client = athena::client_from_env().await;
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    // Path-style addressing when an endpoint is set: a local stand-in has no bucket subdomains.
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&shared)
-            .force_path_style(std::env::var_os("AWS_ENDPOINT_URL").is_some())
-            .build(),
-    );
+    let s3 = loglake_backfill::s3::S3::client_from_env().await;
     let (config, client, s3) = (&config, &client, &s3);
 
     lambda_runtime::run(service_fn(
