@@ -116,6 +116,9 @@ mod tests {
         assert_eq!(line.protocol, Some(&b"HTTP/2.0"[..]));
         assert_eq!((line.status, line.bytes_sent), (200, Some(2326)));
         assert_eq!(line.request_time_ms, Some(12.0));
+        // an IPv6 client, as the ALB writes it: in brackets before the port
+        let v6 = Alb::EXAMPLE.replacen("203.0.113.9:", "[2001:db8:85a3::8a2e:370:7334]:", 1);
+        assert_eq!(parse(&v6).unwrap().client, b"2001:db8:85a3::8a2e:370:7334");
     }
 
     #[test]

@@ -192,9 +192,17 @@ pub(crate) fn read_tail<'a>(
 
 /// The address of `address:port` (IPv6 addresses are written without brackets, so the port is
 /// what follows the last colon).
+/// The address of `address:port`. The load balancers write an IPv6 client in brackets,
+/// `[2001:db8::1]:54321` (as in a URL), and older logs without them, `2001:db8::1:54321`: both
+/// give `2001:db8::1`, so the address is stored, looked up and anonymised like any other.
 fn address_of(client_port: &[u8]) -> Option<&[u8]> {
     let colon = client_port.iter().rposition(|&b| b == b':')?;
-    dash_is_none(&client_port[..colon])
+    let address = &client_port[..colon];
+    let address = match (address.strip_prefix(b"["), address.last()) {
+        (Some(inner), Some(b']')) => &inner[..inner.len() - 1],
+        _ => address,
+    };
+    dash_is_none(address)
 }
 
 /// `http://host:port/path` → (`host:port`, `/path`). A target that is not an absolute URL
@@ -255,6 +263,9 @@ mod tests {
     fn odd_but_real_lines() {
         // never reached a backend: -1 timings, `-` backend and status
         let line = parse(r#"2026-10-10T13:55:36Z lb 2001:db8::7:4431 - -1 -1 -1 504 - 0 0 "GET https://h/ HTTP/1.1" "-" - -"#).unwrap();
+        assert_eq!(line.client, b"2001:db8::7");
+        // as an ALB writes an IPv6 client: in brackets
+        let line = parse(r#"2026-10-10T13:55:36Z lb [2001:db8::7]:4431 - -1 -1 -1 504 - 0 0 "GET https://h/ HTTP/1.1" "-" - -"#).unwrap();
         assert_eq!(line.client, b"2001:db8::7");
         assert_eq!(line.request_time_ms, None);
         assert_eq!(line.user_agent, None);
