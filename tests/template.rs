@@ -5,87 +5,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+mod support;
+
 use loglake_queries::{DDL, REPORTS};
 use loglake_schema::{COLUMNS, REJECT_FIELDS};
 use serde_yaml::Value;
-
-fn template() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml");
-    serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// Resources of a type, by logical id.
-fn resources<'a>(template: &'a Value, kind: &str) -> BTreeMap<&'a str, &'a Value> {
-    template["Resources"]
-        .as_mapping()
-        .unwrap()
-        .iter()
-        .filter(|(_, r)| r["Type"] == kind)
-        .map(|(id, r)| (id.as_str().unwrap(), &r["Properties"]))
-        .collect()
-}
-
-/// A value as a deployed stack would see it, approximately: `!Ref` of a parameter is its
-/// default, of a resource its logical id; `!Sub` substitutes `x` for every variable.
-fn render(template: &Value, value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::Tagged(tagged) if tagged.tag == "!Ref" => {
-            let name = tagged.value.as_str().unwrap();
-            match &template["Parameters"][name]["Default"] {
-                Value::Null => name.to_string(),
-                default => render(template, default),
-            }
-        }
-        Value::Tagged(tagged) if tagged.tag == "!Sub" => {
-            let text = match &tagged.value {
-                Value::Sequence(parts) => parts[0].as_str().unwrap(),
-                other => other.as_str().unwrap(),
-            };
-            let mut out = String::new();
-            let mut rest = text;
-            while let Some(start) = rest.find("${") {
-                out.push_str(&rest[..start]);
-                out.push('x');
-                rest = &rest[start + rest[start..].find('}').unwrap() + 1..];
-            }
-            out + rest
-        }
-        Value::Tagged(tagged) if tagged.tag == "!If" => {
-            let [condition, then, otherwise] = tagged.value.as_sequence().unwrap().as_slice()
-            else {
-                panic!("!If takes three values");
-            };
-            let holds = evaluate(
-                template,
-                &template["Conditions"][condition.as_str().unwrap()],
-            );
-            render(template, if holds { then } else { otherwise })
-        }
-        other => panic!("cannot render {other:?}"),
-    }
-}
-
-/// A condition as a deployed stack with the parameters' defaults would evaluate it
-/// (`!Equals`, `!Not`, `!Or` and `!Condition`: what the template uses).
-fn evaluate(template: &Value, condition: &Value) -> bool {
-    let Value::Tagged(tagged) = condition else {
-        panic!("a condition: {condition:?}");
-    };
-    if tagged.tag == "!Condition" {
-        let name = tagged.value.as_str().unwrap();
-        return evaluate(template, &template["Conditions"][name]);
-    }
-    let operands = tagged.value.as_sequence().unwrap();
-    match tagged.tag.to_string().as_str() {
-        "!Equals" => render(template, &operands[0]) == render(template, &operands[1]),
-        "!Not" => !evaluate(template, &operands[0]),
-        "!Or" => operands.iter().any(|o| evaluate(template, o)),
-        other => panic!("cannot evaluate {other}"),
-    }
-}
+use support::cfn::*;
+use support::jq_python;
 
 fn name_type_list(list: &Value) -> Vec<(String, String)> {
     list.as_sequence()
@@ -573,26 +499,6 @@ fn data_is_encrypted_at_rest_and_buckets_refuse_plain_http() {
     }
 }
 
-/// The value an `!If` takes with the parameters' defaults, or the value itself.
-fn render_if_else<'a>(template: &Value, value: &'a Value) -> Option<&'a Value> {
-    match value {
-        Value::Tagged(tagged) if tagged.tag == "!If" => {
-            let branches = tagged.value.as_sequence().unwrap();
-            let holds = evaluate(
-                template,
-                &template["Conditions"][branches[0].as_str().unwrap()],
-            );
-            let chosen = if holds { &branches[1] } else { &branches[2] };
-            match chosen {
-                Value::Tagged(t) if t.tag == "!Ref" && t.value == "AWS::NoValue" => None,
-                other => Some(other),
-            }
-        }
-        Value::Null => None,
-        other => Some(other),
-    }
-}
-
 /// Firehose's JSON SerDe maps each row's short keys back to the columns: its mapping is exactly
 /// the keys declared with the columns (schemas/src/schema.rs). With the stream crate's test that
 /// every JSON row is its Arrow row rendered under those keys, the Parquet Firehose writes has
@@ -615,17 +521,6 @@ fn firehose_maps_the_rows_json_keys_back_to_every_column() {
         .map(|c| (c.name, c.json_key))
         .collect();
     assert_eq!(mapping, declared);
-}
-
-/// The template with one parameter's default changed, as a stack deployed with that value.
-fn template_with(parameter: &str, value: &str) -> Value {
-    let mut template = template();
-    assert!(
-        template["Parameters"][parameter].is_mapping(),
-        "{parameter}"
-    );
-    template["Parameters"][parameter]["Default"] = Value::String(value.to_string());
-    template
 }
 
 fn s3_destination(template: &Value) -> &Value {
@@ -714,25 +609,6 @@ for row in sys.stdin:
     assert_eq!(filed, expected, "{query}");
 }
 
-/// scripts/test's Python, when it has PyPI `jq`. CI sets `LOGLAKE_REQUIRE_AWS_STANDIN`, and then
-/// it must be there; elsewhere the jq half of the test is skipped with a note.
-fn jq_python() -> Option<std::path::PathBuf> {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    let has_jq = std::process::Command::new(&python)
-        .args(["-c", "import jq"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if has_jq {
-        return Some(python);
-    }
-    assert!(
-        std::env::var_os("LOGLAKE_REQUIRE_AWS_STANDIN").is_none(),
-        "scripts/test's .venv has no jq"
-    );
-    eprintln!("skipping the jq run: no .venv with PyPI jq (scripts/test makes it)");
-    None
-}
-
 /// Partitioning by arrival time: no dynamic partitioning (no per-GB charge) and no processor;
 /// objects are filed by Firehose's clock in the lake's own layout.
 #[test]
@@ -804,4 +680,116 @@ fn functions_that_enrich_get_the_enrichment_layer() {
         enriching, 4,
         "ingest, firehose-transform, backfill and the AWS logs reader"
     );
+}
+
+/// Nothing waits unseen: every failure queue of every wiring has an alarm on its depth that
+/// exists whenever the queue does, and so do the failures that do not fail an invocation (the
+/// ingest function's redeliveries, Firehose's conversion and transform failures).
+#[test]
+fn every_failure_queue_and_silent_failure_has_an_alarm() {
+    let alarmed = |template: &Value, metric: &str, dimension: &str| -> Vec<String> {
+        (resources(template, "AWS::CloudWatch::Alarm").into_iter())
+            .filter(|(id, alarm)| alarm["MetricName"] == metric && exists(template, id))
+            .map(|(_, alarm)| {
+                let value = &alarm["Dimensions"][0]["Value"];
+                assert_eq!(alarm["Dimensions"][0]["Name"], dimension);
+                match value {
+                    Value::Tagged(t) if t.tag == "!GetAtt" => t
+                        .value
+                        .as_str()
+                        .unwrap()
+                        .split('.')
+                        .next()
+                        .unwrap()
+                        .to_string(),
+                    Value::Tagged(t) if t.tag == "!Ref" => t.value.as_str().unwrap().to_string(),
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect()
+    };
+    for wiring in ["LambdaWritesParquet", "LambdaIngest", "FirehoseReadsStream"] {
+        let mut template = template_with("Wiring", wiring);
+        template["Parameters"]["AwsLogsBucketName"]["Default"] = "aws-logs".into();
+        let queues = alarmed(&template, "ApproximateNumberOfMessagesVisible", "QueueName");
+        for (id, _) in resources(&template, "AWS::SQS::Queue") {
+            if exists(&template, id) {
+                assert!(
+                    queues.contains(&id.to_string()),
+                    "{wiring}: no alarm on {id}"
+                );
+            }
+        }
+        let ingest = exists(&template, "IngestFunction");
+        let redeliveries = alarmed(&template, "RecordsRedelivered", "FunctionName");
+        assert_eq!(
+            redeliveries,
+            ingest
+                .then(|| "IngestFunction".to_string())
+                .into_iter()
+                .collect::<Vec<_>>(),
+            "{wiring}"
+        );
+        let firehose = exists(&template, "DeliveryStream");
+        let conversion = alarmed(&template, "FailedConversion.Records", "DeliveryStreamName");
+        assert_eq!(conversion.len(), usize::from(firehose), "{wiring}");
+        let transform = alarmed(&template, "ExecuteProcessing.Success", "DeliveryStreamName");
+        assert_eq!(
+            transform.len(),
+            usize::from(wiring == "FirehoseReadsStream"),
+            "{wiring}"
+        );
+    }
+}
+
+/// The ingest trigger starts at the oldest record the stream holds: records written while it is
+/// created (or re-created) are read, not skipped.
+#[test]
+fn the_ingest_trigger_reads_from_the_oldest_record() {
+    let template = template();
+    let stream = &template["Resources"]["IngestFunction"]["Properties"]["Events"]["Stream"];
+    assert_eq!(stream["Properties"]["StartingPosition"], "TRIM_HORIZON");
+}
+
+/// Load balancers can write their logs into the AWS logs bucket in every region: the regions
+/// with an Elastic Load Balancing account (us-east-1's is 127311923021) grant it, the others the
+/// log delivery service, and the condition choosing between them names exactly the mapping's
+/// regions (so the policy's `!FindInMap` never looks up a region it lacks).
+#[test]
+fn load_balancer_log_delivery_is_granted_in_every_region() {
+    let mut template = template_with("AwsLogsBucketName", "aws-logs");
+    let accounts = template["Mappings"]["ElbLogDeliveryAccount"].clone();
+    assert_eq!(accounts["us-east-1"]["Account"], "127311923021");
+    let regions: Vec<&str> = (accounts.as_mapping().unwrap().keys())
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(regions.len() >= 20);
+    for region in regions
+        .iter()
+        .copied()
+        .chain(["ap-southeast-5", "mx-central-1"])
+    {
+        // `!Ref AWS::Region` renders the default of a parameter of that name.
+        template["Parameters"]["AWS::Region"] =
+            serde_yaml::from_str(&format!("Default: {region}")).unwrap();
+        let regional = evaluate(&template, &template["Conditions"]["ElbAccountRegion"]);
+        assert_eq!(regional, regions.contains(&region), "{region}");
+        let statements = &template["Resources"]["AwsLogsBucketPolicy"]["Properties"]
+            ["PolicyDocument"]["Statement"];
+        let delivery = (statements.as_sequence().unwrap().iter())
+            .find(|s| s["Sid"] == "LoadBalancerLogDelivery")
+            .unwrap();
+        let principal = render_if_else(&template, &delivery["Principal"]).unwrap();
+        if regional {
+            assert!(
+                matches!(&principal["AWS"], Value::Tagged(t) if t.tag == "!Sub"),
+                "{region}: {principal:?}"
+            );
+        } else {
+            assert_eq!(
+                principal["Service"], "logdelivery.elasticloadbalancing.amazonaws.com",
+                "{region}"
+            );
+        }
+    }
 }

@@ -57,7 +57,9 @@ pub enum PrepareError {
 
 /// Reads the event, decodes each record into Arrow batches as it is read, and writes them with
 /// the lake writer under `staging`; returns the files' bytes, with the rejects' NDJSON object
-/// for the day `today`. An event that is not a Kinesis event is an error.
+/// under the day the batch's first record reached the stream (`today` for a record without an
+/// arrival time, which Kinesis always gives), so a redelivery after midnight rewrites the same
+/// object. An event that is not a Kinesis event is an error.
 pub fn prepare_objects<'a>(
     event: &'a KinesisEventText,
     options: DecoderOptions,
@@ -70,16 +72,22 @@ pub fn prepare_objects<'a>(
         std::mem::take(user_agents),
     );
     let mut sink: Option<LakeSink> = None;
+    let mut rejects_day = today;
     let records = event.read_each(|index, record| {
-        // The first record names the batch's files.
-        let sink = sink.get_or_insert_with(|| LakeSink::new(staging, &record.source));
+        // The first record names the batch's files and dates its rejects.
+        let sink = sink.get_or_insert_with(|| {
+            if let Some(seconds) = record.kinesis.approximate_arrival_seconds {
+                rejects_day = UtcHour::of_micros((seconds * 1e6) as i64);
+            }
+            LakeSink::new(staging, &record.source)
+        });
         encoder.push_base64(index, &record.source, &record.kinesis.data, sink);
     });
     // An event without records writes nothing, whatever the sink is named.
     let mut sink = sink.unwrap_or_else(|| LakeSink::new(staging, ""));
     let (stats, classified) = encoder.finish_keeping_user_agents(&mut sink);
     *user_agents = classified;
-    let objects = sink.finish(staging, today)?;
+    let objects = sink.finish(staging, rejects_day)?;
     Ok((records?, PreparedObjects { objects, stats }))
 }
 
@@ -109,7 +117,7 @@ impl LakeSink {
         }
     }
 
-    fn finish(self, staging: &Path, today: UtcHour) -> Result<Vec<LakeObject>, PrepareError> {
+    fn finish(self, staging: &Path, day: UtcHour) -> Result<Vec<LakeObject>, PrepareError> {
         if let Some(error) = self.error {
             return Err(error.into());
         }
@@ -126,7 +134,7 @@ impl LakeSink {
             objects.push(LakeObject {
                 relative_key: format!(
                     "{REJECTS_DIR}/dt={}/{}.ndjson",
-                    today.date_string(),
+                    day.date_string(),
                     source_id(&self.source)
                 ),
                 body: self.rejects.into(),
@@ -389,6 +397,8 @@ mod tests {
                     "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/web",
                     "kinesis": {
                         "sequenceNumber": format!("4959{index}"),
+                        // 2020-09-13T12:26:40Z
+                        "approximateArrivalTimestamp": 1_600_000_000.25,
                         "data": base64::engine::general_purpose::STANDARD.encode(data),
                     }
                 })
@@ -431,7 +441,9 @@ mod tests {
             [
                 format!("access_logs/dt=2020-10-10/hour=10/{id}-0000.parquet"),
                 format!("access_logs/dt=2020-10-10/hour=11/{id}-0000.parquet"),
-                format!("rejects/dt=2023-11-14/{id}.ndjson"),
+                // under the day the record arrived, not the invocation's (`today`): a
+                // redelivery after midnight replaces the object instead of adding a second
+                format!("rejects/dt=2020-09-13/{id}.ndjson"),
             ]
         );
         let reject: serde_json::Value = serde_json::from_slice(&prepared.objects[2].body).unwrap();

@@ -19,7 +19,7 @@ use loglake_parser::{
 };
 use loglake_schema::json_keys as key;
 
-use crate::firehose::MAX_RECORD_BYTES;
+use crate::firehose::{MAX_RECORD_BYTES, MAX_ROWS_PER_RECORD};
 
 /// JSON rows, each followed by a newline in `text` (NDJSON, as Firehose records carry them), as
 /// a [`loglake_decode::Decoder`] made with [`JsonRowsBuilder`] flushes them.
@@ -106,8 +106,8 @@ impl CachedUserAgent for UserAgentJson {
     }
 }
 
-/// A batch of JSON rows ends once its text reaches this size, so a whole batch makes one
-/// Firehose record ([`crate::firehose::RecordPacker::push_record`]: no copy) as long as its last
+/// A batch of JSON rows ends once its text reaches this size (or it has
+/// [`MAX_ROWS_PER_RECORD`] rows), so a whole batch makes one Firehose record ([`crate::firehose::RecordPacker::push_record`]: no copy) as long as its last
 /// row is under 64 KiB, and stays in a core's cache while it is written and packed.
 pub const BATCH_TEXT_BYTES: usize = MAX_RECORD_BYTES - 64 * 1024;
 
@@ -267,7 +267,7 @@ impl RowBuilder for JsonRowsBuilder {
     }
 
     fn is_full(&self) -> bool {
-        self.rows.text.len() >= BATCH_TEXT_BYTES
+        self.rows.text.len() >= BATCH_TEXT_BYTES || self.rows.len() >= MAX_ROWS_PER_RECORD
     }
 
     fn finish(&mut self) -> JsonRows {
@@ -417,6 +417,7 @@ mod tests {
                     .flat_map(|(row, _)| [row, b"\n"].concat())
                     .collect();
                 assert!(ndjson.len() <= MAX_RECORD_BYTES);
+                assert!(j.rows.len() <= MAX_ROWS_PER_RECORD);
                 assert_eq!(j.rows.ndjson_len(), ndjson.len());
                 let hours: Vec<UtcHour> = j.rows.iter().map(|(_, hour)| hour).collect();
                 direct.extend(j.rows.iter().map(|(row, _)| row.to_vec()));

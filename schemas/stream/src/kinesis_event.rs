@@ -46,6 +46,9 @@ pub struct KinesisBatchRecord<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct KinesisRecordData<'a> {
     pub sequence_number: Cow<'a, str>,
+    /// `approximateArrivalTimestamp`: when the record reached the stream, in seconds since the
+    /// epoch. The same on every delivery of the record, unlike the invocation's clock.
+    pub approximate_arrival_seconds: Option<f64>,
     /// Base64, as the event carries it.
     pub data: Cow<'a, [u8]>,
 }
@@ -105,6 +108,9 @@ impl KinesisEventText {
                         b"sequenceNumber" => json
                             .optional_text()
                             .map(|s| record.kinesis.sequence_number = s),
+                        b"approximateArrivalTimestamp" => json
+                            .number()
+                            .map(|n| record.kinesis.approximate_arrival_seconds = n),
                         b"data" => {
                             has_data = true;
                             json.string().map(|s| record.kinesis.data = s)
@@ -261,6 +267,15 @@ impl<'a> Walker<'a> {
         }
     }
 
+    /// A number; any other value (`null`, a string) reads as none.
+    fn number(&mut self) -> Result<Option<f64>, EventError> {
+        self.peek();
+        let start = self.at;
+        self.skip_value()?;
+        let text = std::str::from_utf8(&self.bytes[start..self.at]).unwrap_or_default();
+        Ok(text.parse().ok().filter(|n: &f64| n.is_finite()))
+    }
+
     /// Skips one value of any kind.
     fn skip_value(&mut self) -> Result<(), EventError> {
         let bytes = self.bytes;
@@ -394,6 +409,24 @@ mod tests {
     }
 
     #[test]
+    fn the_arrival_time_is_read_when_it_is_a_number() {
+        let mut event = event();
+        let text = KinesisEventText::new(event.to_string());
+        let arrivals: Vec<_> = (text.read().unwrap().records.iter())
+            .map(|r| r.kinesis.approximate_arrival_seconds)
+            .collect();
+        assert_eq!(arrivals, [Some(1.7e9), None, None]);
+        event["Records"][0]["kinesis"]["approximateArrivalTimestamp"] = "soon".into();
+        let text = KinesisEventText::new(event.to_string());
+        assert_eq!(
+            text.read().unwrap().records[0]
+                .kinesis
+                .approximate_arrival_seconds,
+            None
+        );
+    }
+
+    #[test]
     fn an_event_of_another_shape_is_an_error() {
         assert_eq!(
             read(r#"{"Records": []}"#).unwrap(),
@@ -481,6 +514,7 @@ mod tests {
                 kinesis: KinesisRecordData {
                     sequence_number: Cow::Borrowed("4959"),
                     data: Cow::Borrowed(b""),
+                    ..Default::default()
                 },
                 source: String::new(),
             };

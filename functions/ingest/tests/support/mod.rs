@@ -118,9 +118,18 @@ pub fn record_source(index: usize) -> String {
     )
 }
 
+/// The repository's root (the including crate may be any of the workspace's).
+pub fn repository() -> PathBuf {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    (crate_dir.ancestors())
+        .find(|dir| dir.join("Cargo.lock").is_file())
+        .expect("the workspace root")
+        .to_path_buf()
+}
+
 /// The shared real data, when present (CI always has it).
 pub fn shared_data() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
+    let dir = repository().join("../shared/data");
     if dir.is_dir() {
         Some(dir)
     } else {
@@ -136,7 +145,7 @@ pub fn shared_data() -> Option<PathBuf> {
 
 /// The repository's own sample log (always present).
 pub fn sample_lines() -> Vec<String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample/access.log");
+    let path = repository().join("sample/access.log");
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
