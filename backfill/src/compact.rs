@@ -10,22 +10,30 @@
 //! - Safe for concurrent readers: outputs appear whole (a local rename, an S3 PUT) before any
 //!   input is deleted, so a reader never misses rows; for that moment it may see rows twice,
 //!   which the `access_logs_unique` view (and `loglake query --unique`) removes.
+//! - Deletes only what it read: each input is deleted only if it is still the version the merge
+//!   read (S3's conditional delete, `If-Match` with the ETag read). An input rewritten meanwhile
+//!   (the ingest function names a batch's file after its first record, so a retried or bisected
+//!   batch rewrites it, possibly with other rows) stays, and the next run merges it again.
+//! - No line twice once it has run: files that share origins (a batch delivered again after its
+//!   first delivery was merged, an input kept as above) are merged together and keep one copy of
+//!   each `(source, source_line)` ([`crate::overlap`]), whatever their sizes.
 //! - Replays stay exact: the record lists the sources in each merged file, and a backfill that
 //!   replays a source rewrites the merged files of its hours without that source's rows
 //!   ([`drop_sources`]), as it deletes the source's own earlier files.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::error::ArrowError;
 use loglake_lake::lake::{fnv1a, partition_dir, partition_hour};
-use loglake_lake::{merge_files, LakeOptions, TimeRange};
+use loglake_lake::{merge_files, read_origins, LakeOptions, TimeRange};
 use loglake_parser::timestamp::MICROS_PER_HOUR;
 use loglake_parser::UtcHour;
 use serde::{Deserialize, Serialize};
 
+use crate::overlap::{overlaps, FirstCopies, Origins, ShardRanges};
 use crate::s3::S3;
 use crate::store::Lake;
 use crate::{BackfillError, Location};
@@ -62,7 +70,7 @@ impl Default for CompactOptions {
     }
 }
 
-/// What a run did. `rows_in == rows_out` for every merge, or the merge is an error.
+/// What a run did. Every row read is written, or dropped as a second copy of a line.
 #[derive(Debug, Default, Serialize)]
 pub struct CompactSummary {
     pub partitions_seen: u64,
@@ -71,7 +79,12 @@ pub struct CompactSummary {
     pub files_out: u64,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// Rows written.
     pub rows: u64,
+    /// Rows not written because the merge had already written their line (a redelivery's).
+    pub duplicates_dropped: u64,
+    /// Inputs left in place because they were rewritten after the merge read them.
+    pub inputs_changed: u64,
     /// Pending compactions of an interrupted run, finished or undone.
     pub recovered: u64,
     pub errors: Vec<PartitionFailure>,
@@ -88,14 +101,33 @@ pub struct PartitionFailure {
 struct PartitionRecord {
     /// Merged files of the partition (names) and the sources whose rows each holds.
     merged: BTreeMap<String, BTreeSet<String>>,
+    /// The stream records in each merged file, as ranges of each shard's sequence numbers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    shards: BTreeMap<String, ShardRanges>,
     pending: Option<Pending>,
 }
 
+impl PartitionRecord {
+    /// A merged file's origins, as the record holds them.
+    fn origins(&self, name: &str) -> Option<Origins> {
+        Some(Origins {
+            files: self.merged.get(name)?.clone(),
+            shards: self.shards.get(name).cloned().unwrap_or_default(),
+        })
+    }
+}
+
 /// A compaction between publishing its outputs and deleting its inputs.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct Pending {
     inputs: Vec<String>,
+    /// The version of each input the merge read (ETag, or a local file's size and time): only
+    /// that version is deleted. (Absent in records of earlier releases.)
+    #[serde(default)]
+    versions: BTreeMap<String, String>,
     outputs: BTreeMap<String, BTreeSet<String>>,
+    #[serde(default)]
+    output_shards: BTreeMap<String, ShardRanges>,
 }
 
 /// Compacts every partition of `lake` (a local directory or `s3://bucket/prefix`) in range.
@@ -191,13 +223,15 @@ fn file_name(relative: &str) -> &str {
     relative.rsplit('/').next().unwrap_or(relative)
 }
 
-/// Ends a pending compaction: with every output in place the inputs are deleted, else the
-/// outputs that made it are (the inputs are all still there). Returns the files left.
+/// Ends a pending compaction: with every output in place the inputs are deleted (each only if
+/// still the version the merge read), else the outputs that made it are (the inputs are all
+/// still there). Returns the files left.
 fn recover(
     lake: &Lake,
     hour: UtcHour,
     record: &mut PartitionRecord,
     mut files: Vec<(String, u64)>,
+    summary: &mut CompactSummary,
 ) -> Result<Vec<(String, u64)>, BackfillError> {
     let Some(pending) = record.pending.take() else {
         return Ok(files);
@@ -205,21 +239,50 @@ fn recover(
     let dir = partition_key(hour);
     let present: BTreeSet<&str> = files.iter().map(|(f, _)| file_name(f)).collect();
     let complete = pending.outputs.keys().all(|o| present.contains(o.as_str()));
-    let doomed: BTreeSet<String> = if complete {
-        for input in &pending.inputs {
-            record.merged.remove(input);
+    let mut gone = BTreeSet::new();
+    if complete {
+        for input in pending.inputs {
+            record.merged.remove(&input);
+            record.shards.remove(&input);
+            let relative = format!("{dir}/{input}");
+            let deleted = match pending.versions.get(&input) {
+                Some(version) => lake.delete_if_unchanged(&relative, version)?,
+                None => lake.delete(&relative).map(|()| true)?,
+            };
+            if deleted {
+                gone.insert(input);
+            } else {
+                summary.inputs_changed += 1;
+            }
         }
         record.merged.extend(pending.outputs);
-        pending.inputs.into_iter().collect()
+        record.shards.extend(pending.output_shards);
     } else {
-        pending.outputs.into_keys().collect()
-    };
-    for name in &doomed {
-        lake.delete(&format!("{dir}/{name}"))?;
+        for output in pending.outputs.into_keys() {
+            lake.delete(&format!("{dir}/{output}"))?;
+            gone.insert(output);
+        }
     }
     write_record(lake, hour, record)?;
-    files.retain(|(f, _)| !doomed.contains(file_name(f)));
+    files.retain(|(f, _)| !gone.contains(file_name(f)));
     Ok(files)
+}
+
+/// The partition's files a compaction has copied or opened, with the version read.
+struct Fetched<'a> {
+    lake: &'a Lake,
+    staging: &'a Path,
+    files: BTreeMap<String, (PathBuf, String)>,
+}
+
+impl Fetched<'_> {
+    fn get(&mut self, relative: &str) -> Result<&(PathBuf, String), BackfillError> {
+        if !self.files.contains_key(relative) {
+            let fetched = self.lake.fetch(relative, self.staging)?;
+            self.files.insert(relative.to_string(), fetched);
+        }
+        Ok(&self.files[relative])
+    }
 }
 
 fn compact_partition(
@@ -233,40 +296,99 @@ fn compact_partition(
     if record.pending.is_some() {
         summary.recovered += 1;
     }
-    let files = recover(lake, hour, &mut record, files)?;
-    let groups = plan_groups(&files, options.target_bytes);
-    if groups.is_empty() {
+    let files = recover(lake, hour, &mut record, files, summary)?;
+    if files.len() < 2 {
         return Ok(());
     }
     let dir = partition_key(hour);
     // Outputs are made outside the partition and published only once the record names them.
     let staging = lake.staging_dir()?;
-    let root = staging.path();
-    let mut pending = Pending {
-        inputs: Vec::new(),
-        outputs: BTreeMap::new(),
+    let mut fetched = Fetched {
+        lake,
+        staging: staging.path(),
+        files: BTreeMap::new(),
     };
+    // Where each file's rows came from: merged files' from the record, other small files' from
+    // their `source` column. Only an hour compacted before can hold a line twice (a retried
+    // batch rewrites its files under the same names, so two files of one batch need a merge
+    // between the deliveries); files at the target size compaction did not write stay as they are.
+    let compacted_before = !record.merged.is_empty();
+    let mut origins = Vec::with_capacity(files.len());
+    for (relative, size) in &files {
+        origins.push(match record.origins(file_name(relative)) {
+            Some(origins) => origins,
+            None if compacted_before && *size < options.target_bytes => {
+                read_origins(&fetched.get(relative)?.0)?.into()
+            }
+            None => Origins::default(),
+        });
+    }
+    let found = overlaps(&origins.iter().collect::<Vec<_>>());
+    let in_overlap: BTreeSet<usize> = found.groups.iter().flatten().copied().collect();
+    let position: BTreeMap<&str, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, (relative, _))| (relative.as_str(), i))
+        .collect();
+    let rest: Vec<(String, u64)> = (0..files.len())
+        .filter(|i| !in_overlap.contains(i))
+        .map(|i| files[i].clone())
+        .collect();
+    let mut groups: Vec<(Vec<usize>, bool)> =
+        found.groups.iter().map(|g| (g.clone(), true)).collect();
+    groups.extend(
+        plan_groups(&rest, options.target_bytes)
+            .into_iter()
+            .map(|group| {
+                let indexes = group.iter().map(|(f, _)| position[f.as_str()]).collect();
+                (indexes, false)
+            }),
+    );
+    if groups.is_empty() {
+        return Ok(());
+    }
+
+    let mut pending = Pending::default();
     let mut written = Vec::new();
-    for group in &groups {
-        let names: Vec<&str> = group.iter().map(|(f, _)| file_name(f)).collect();
+    for (group, overlapping) in &groups {
+        let names: Vec<&str> = group.iter().map(|&i| file_name(&files[i].0)).collect();
         let output = format!(
             "{MERGED_PREFIX}{:016x}.parquet",
             fnv1a(names.join("\n").as_bytes())
         );
         let mut local_inputs = Vec::new();
-        for (relative, _) in group {
-            local_inputs.push(lake.fetch(relative, root)?);
+        for (&i, name) in group.iter().zip(&names) {
+            let (path, version) = fetched.get(&files[i].0)?;
+            local_inputs.push(path.clone());
+            pending.versions.insert(name.to_string(), version.clone());
         }
-        let output_path = root.join(&dir).join(&output);
-        std::fs::create_dir_all(root.join(&dir)).map_err(crate::io_error(&root.join(&dir)))?;
-        let merged = merge_files(&local_inputs, &output_path, &options.lake, &Ok)?;
+        let output_path = staging.path().join(&dir).join(&output);
+        std::fs::create_dir_all(output_path.parent().expect("a partition directory"))
+            .map_err(crate::io_error(&output_path))?;
+        let first_copies = FirstCopies::new(&found.shared);
+        let keep = |batch| first_copies.keep(batch);
+        let keep: &dyn Fn(_) -> _ = if *overlapping { &keep } else { &Ok };
+        let merged = merge_files(&local_inputs, &output_path, &options.lake, keep)?;
         summary.files_in += group.len() as u64;
-        summary.bytes_in += group.iter().map(|(_, size)| size).sum::<u64>();
+        summary.bytes_in += group.iter().map(|&i| files[i].1).sum::<u64>();
         summary.bytes_out += std::fs::metadata(&output_path).map_or(0, |m| m.len());
         summary.rows += merged.rows_out;
+        summary.duplicates_dropped += merged.rows_in - merged.rows_out;
         summary.files_out += 1;
+        // The output holds each input's batches: a merged input's as the record has them, a
+        // batch file's as the merge read it.
+        let mut output_origins = Origins::default();
+        for (&i, read) in group.iter().zip(merged.inputs) {
+            match record.merged.contains_key(file_name(&files[i].0)) {
+                true => output_origins.extend(&origins[i]),
+                false => output_origins.extend(&read.into()),
+            }
+        }
         pending.inputs.extend(names.iter().map(|n| n.to_string()));
         pending.outputs.insert(output.clone(), merged.sources);
+        pending
+            .output_shards
+            .insert(output.clone(), output_origins.shards);
         written.push((output_path, format!("{dir}/{output}")));
     }
     // Named before they are published: a run cut short after this point is finished or undone
@@ -276,7 +398,7 @@ fn compact_partition(
     let (paths, keys): (Vec<_>, Vec<_>) = written.into_iter().unzip();
     lake.publish(&paths, &keys)?;
     let files_now = lake.list(&dir)?;
-    recover(lake, hour, &mut record, files_now)?;
+    recover(lake, hour, &mut record, files_now, summary)?;
     summary.partitions_compacted += 1;
     Ok(())
 }
@@ -343,7 +465,7 @@ pub(crate) fn drop_sources(
             let relative = format!("{dir}/{name}");
             // A local lake's file is rewritten in place (renamed over); an S3 one is copied,
             // rewritten and put back.
-            let local = lake.fetch(&relative, staging.path())?;
+            let (local, _) = lake.fetch(&relative, staging.path())?;
             let keep = |batch: RecordBatch| without_sources(batch, sources);
             let merged = merge_files(
                 std::slice::from_ref(&local),
@@ -386,7 +508,6 @@ fn without_sources(
 #[cfg(test)]
 mod tests {
     use std::fs;
-    use std::path::PathBuf;
 
     use super::*;
     use crate::{Backfill, BackfillOptions};
@@ -543,6 +664,7 @@ mod tests {
             .map(|f| file_name(f).to_string())
             .collect();
         let outputs = std::mem::take(&mut record.merged);
+        let output_shards = std::mem::take(&mut record.shards);
         let files = outputs
             .keys()
             .map(|name| {
@@ -552,7 +674,12 @@ mod tests {
                 )
             })
             .collect();
-        record.pending = Some(Pending { inputs, outputs });
+        record.pending = Some(Pending {
+            inputs,
+            outputs,
+            output_shards,
+            ..Pending::default()
+        });
         (record, files)
     }
 
@@ -593,6 +720,118 @@ mod tests {
         let summary = compact_lake(&root2);
         assert_eq!((summary.recovered, summary.partitions_compacted), (1, 2));
         assert_eq!(lake(&root2).1.len(), 120);
+    }
+
+    /// A Kinesis record's source, as the ingest function names it (shard 0).
+    fn record_source(sequence: u64) -> String {
+        format!("kinesis:web/shardId-000000000000/4959{sequence:052}")
+    }
+
+    /// Writes a file as the ingest function writes a batch's rows of one hour (a PUT under the
+    /// name of the batch's first record): records `first..first + count`, two lines each, in
+    /// hour 10 of 2020-10-10. Returns its path in the lake.
+    fn put_batch(root: &Path, first: u64, count: u64) -> String {
+        let staging = tempfile::tempdir().unwrap();
+        let mut writer = loglake_lake::LakeWriter::new(
+            staging.path(),
+            &record_source(first),
+            LakeOptions::default(),
+        );
+        for sequence in first..first + count {
+            let source = record_source(sequence);
+            let mut decoder = loglake_decode::Decoder::new(source.as_str(), Default::default());
+            let text: String = (0..2)
+                .map(|i| format!("10.0.0.{i} - - [10/Oct/2020:10:{:02}:0{i} +0000] \"GET /r{sequence} HTTP/1.1\" 200 5 \"-\" \"curl/8\"\n", sequence % 60))
+                .collect();
+            let mut rest = text.as_bytes();
+            while !rest.is_empty() {
+                rest = &rest[decoder.decode(rest)..];
+                while let Some(batch) = decoder.flush() {
+                    writer.write(&batch.rows).unwrap();
+                }
+            }
+        }
+        let files = writer.finish().unwrap().files;
+        assert_eq!(files.len(), 1);
+        let relative = loglake_lake::lake::relative_key(staging.path(), &files[0]);
+        let dest = root.join(&relative);
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        fs::copy(&files[0], &dest).unwrap();
+        relative
+    }
+
+    fn hour_10() -> UtcHour {
+        UtcHour::of_micros(loglake_parser::parse_utc_instant("2020-10-10T10:00:00Z").unwrap())
+    }
+
+    #[test]
+    fn an_input_rewritten_while_it_was_merged_stays_and_no_line_is_lost_or_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("lake");
+        // A batch's first delivery that wrote only its first two records (bisected after an
+        // error), under the batch's name; two other batches.
+        put_batch(&root, 1, 2);
+        put_batch(&root, 10, 3);
+        put_batch(&root, 20, 3);
+        let local = Lake::Local(root.clone());
+        let read: BTreeMap<String, String> = local
+            .list(&partition_key(hour_10()))
+            .unwrap()
+            .into_iter()
+            .map(|(f, _)| {
+                (
+                    file_name(&f).to_string(),
+                    local.fetch(&f, dir.path()).unwrap().1,
+                )
+            })
+            .collect();
+        // A compaction merged these versions and published its output...
+        let (mut record, outputs) = interrupted(&root, hour_10());
+        record.pending.as_mut().unwrap().versions = read;
+        for (relative, bytes) in &outputs {
+            fs::write(root.join(relative), bytes).unwrap();
+        }
+        write_record(&local, hour_10(), &record).unwrap();
+        // ...when the whole batch was delivered again, under the same name, before the
+        // compaction deleted its inputs.
+        put_batch(&root, 1, 4);
+
+        let summary = compact_lake(&root);
+        assert_eq!((summary.recovered, summary.inputs_changed), (1, 1));
+        assert_eq!(
+            summary.duplicates_dropped, 4,
+            "records 1 and 2, merged twice"
+        );
+        let (files, lines) = lake(&root);
+        assert_eq!(lines.len(), (4 + 3 + 3) * 2, "records 3 and 4 kept");
+        assert_eq!(files.len(), 1);
+    }
+
+    #[test]
+    fn a_batch_delivered_again_after_its_hour_was_merged_leaves_no_line_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("lake");
+        put_batch(&root, 1, 3);
+        put_batch(&root, 10, 3);
+        let first = compact_lake(&root);
+        assert_eq!((first.files_out, first.duplicates_dropped), (1, 0));
+        // The first batch again (its function timed out after writing), and a later batch.
+        put_batch(&root, 1, 3);
+        put_batch(&root, 30, 2);
+
+        let again = compact_lake(&root);
+        assert_eq!((again.files_in, again.files_out), (2, 1));
+        assert_eq!(again.duplicates_dropped, 6);
+        let (files, lines) = lake(&root);
+        assert_eq!(lines.len(), (3 + 3 + 2) * 2);
+        assert_eq!(
+            files.len(),
+            2,
+            "the later batch is merged as usual, next run"
+        );
+        let next = compact_lake(&root);
+        assert_eq!((next.files_in, next.duplicates_dropped), (2, 0));
+        assert_eq!(lake(&root).1, lines);
     }
 
     #[test]

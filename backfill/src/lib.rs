@@ -15,6 +15,7 @@
 
 pub mod compact;
 pub mod manifest;
+mod overlap;
 pub mod s3;
 mod store;
 

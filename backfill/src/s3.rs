@@ -108,6 +108,11 @@ impl S3 {
 
     /// The object's bytes as a stream: read as they arrive, never held whole.
     pub fn open(&self, bucket: &str, key: &str) -> Result<ObjectReader, S3Error> {
+        Ok(self.open_version(bucket, key)?.0)
+    }
+
+    /// [`S3::open`], with the ETag of the version being read.
+    pub fn open_version(&self, bucket: &str, key: &str) -> Result<(ObjectReader, String), S3Error> {
         let output = self
             .runtime
             .block_on(self.client.get_object().bucket(bucket).key(key).send())
@@ -119,11 +124,13 @@ impl S3 {
                     aws_sdk_s3::error::DisplayErrorContext(e),
                 )
             })?;
-        Ok(ObjectReader {
+        let etag = bare_etag(output.e_tag().unwrap_or_default());
+        let reader = ObjectReader {
             body: output.body,
             chunk: Bytes::new(),
             runtime: self.runtime.clone(),
-        })
+        };
+        Ok((reader, etag))
     }
 
     /// A small object's bytes, or `None` when there is no such key.
@@ -187,6 +194,33 @@ impl S3 {
                     aws_sdk_s3::error::DisplayErrorContext(e),
                 )
             })
+    }
+
+    /// Deletes the object only if it is still the version with `etag` (S3's conditional delete:
+    /// the `If-Match` header; it needs `s3:GetObject` besides `s3:DeleteObject`).
+    /// <https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-deletes.html>
+    /// Returns whether this version is gone: `false` when the key now holds another version
+    /// (412 Precondition Failed); no object at all (404) counts as gone.
+    pub fn delete_if_match(&self, bucket: &str, key: &str, etag: &str) -> Result<bool, S3Error> {
+        let request = self
+            .client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .if_match(format!("\"{}\"", bare_etag(etag)));
+        match self.runtime.block_on(request.send()) {
+            Ok(_) => Ok(true),
+            Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
+                Some(412) => Ok(false),
+                Some(404) => Ok(true),
+                _ => Err(Self::error(
+                    "DeleteObject",
+                    bucket,
+                    key,
+                    aws_sdk_s3::error::DisplayErrorContext(e),
+                )),
+            },
+        }
     }
 
     pub fn delete(&self, bucket: &str, key: &str) -> Result<(), S3Error> {

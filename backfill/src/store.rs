@@ -296,20 +296,56 @@ impl Lake {
         Ok(files)
     }
 
-    /// A local path holding the file at `relative`: the file itself in a local lake, a copy
-    /// under `staging` (at the same relative path) for an S3 lake.
-    pub(crate) fn fetch(&self, relative: &str, staging: &Path) -> Result<PathBuf, BackfillError> {
+    /// A local path holding the file at `relative`, and the version read: the file itself and
+    /// its size and modification time in a local lake, a copy under `staging` (at the same
+    /// relative path) and its ETag for an S3 lake.
+    pub(crate) fn fetch(
+        &self,
+        relative: &str,
+        staging: &Path,
+    ) -> Result<(PathBuf, String), BackfillError> {
         match self {
-            Lake::Local(root) => Ok(root.join(relative)),
+            Lake::Local(root) => {
+                let path = root.join(relative);
+                let metadata = fs::metadata(&path).map_err(io_error(&path))?;
+                let version = local_version(&metadata);
+                Ok((path, version))
+            }
             Lake::S3 { s3, bucket, prefix } => {
                 let path = staging.join(relative);
                 if let Some(dir) = path.parent() {
                     fs::create_dir_all(dir).map_err(io_error(dir))?;
                 }
-                let mut object = s3.open(bucket, &key(prefix, relative))?;
+                let (mut object, etag) = s3.open_version(bucket, &key(prefix, relative))?;
                 let mut file = fs::File::create(&path).map_err(io_error(&path))?;
                 io::copy(&mut object, &mut file).map_err(io_error(&path))?;
-                Ok(path)
+                Ok((path, etag))
+            }
+        }
+    }
+
+    /// Removes a file only if it is still the `version` [`Lake::fetch`] gave; returns whether
+    /// that version is gone (`false`: the file was rewritten since, and stays). In S3 this is
+    /// one conditional request. A local lake compares, then removes: a writer that replaces the
+    /// file between the two is not seen, a window of microseconds against the seconds a merge
+    /// takes, for lakes that one `loglake` process writes at a time.
+    pub(crate) fn delete_if_unchanged(
+        &self,
+        relative: &str,
+        version: &str,
+    ) -> Result<bool, BackfillError> {
+        match self {
+            Lake::Local(root) => {
+                let path = root.join(relative);
+                match fs::metadata(&path) {
+                    Ok(metadata) if local_version(&metadata) != version => Ok(false),
+                    Ok(_) => self.delete(relative).map(|()| true),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+                    Err(e) => Err(io_error(&path)(e)),
+                }
+            }
+            Lake::S3 { s3, bucket, prefix } => {
+                Ok(s3.delete_if_match(bucket, &key(prefix, relative), version)?)
             }
         }
     }
@@ -350,17 +386,22 @@ fn list_local(path: &Path) -> Result<Vec<Source>, BackfillError> {
 }
 
 fn local_source(path: &Path, metadata: &fs::Metadata) -> Source {
+    Source {
+        name: path.display().to_string(),
+        at: SourceAt::Local(path.to_path_buf()),
+        size: metadata.len(),
+        version: local_version(metadata),
+    }
+}
+
+/// A local file's version: its size and modification time.
+fn local_version(metadata: &fs::Metadata) -> String {
     let modified = metadata
         .modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
-    Source {
-        name: path.display().to_string(),
-        at: SourceAt::Local(path.to_path_buf()),
-        size: metadata.len(),
-        version: format!("{}-{modified}", metadata.len()),
-    }
+    format!("{}-{modified}", metadata.len())
 }
 
 #[cfg(test)]

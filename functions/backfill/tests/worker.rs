@@ -197,3 +197,39 @@ fn the_scheduled_compaction_merges_the_hours_that_have_settled() {
     assert!(merged[0].contains("/compacted-"));
     assert_eq!(files("21").len(), 3);
 }
+
+/// Compaction deletes an input only if it is still the version it merged: S3's conditional
+/// delete, as moto answers it (412 for another version, 404 for none, as AWS documents).
+#[test]
+fn a_delete_of_the_version_read_leaves_a_rewritten_object() {
+    let Some(endpoint) = aws_standin() else {
+        return;
+    };
+    put(&endpoint, "conditional-delete", b"");
+    put(&endpoint, "conditional-delete/f.parquet", b"first delivery");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let s3 = S3::new(
+        runtime.block_on(S3::client_from_env()),
+        runtime.handle().clone(),
+    );
+    let (_, read) = s3.open_version("conditional-delete", "f.parquet").unwrap();
+    put(
+        &endpoint,
+        "conditional-delete/f.parquet",
+        b"the whole batch again",
+    );
+    assert!(!s3
+        .delete_if_match("conditional-delete", "f.parquet", &read)
+        .unwrap());
+    let (_, now) = s3.open_version("conditional-delete", "f.parquet").unwrap();
+    assert_ne!(now, read);
+    assert!(s3
+        .delete_if_match("conditional-delete", "f.parquet", &now)
+        .unwrap());
+    assert!(s3_objects(&endpoint, "conditional-delete").is_empty());
+    assert!(
+        s3.delete_if_match("conditional-delete", "f.parquet", &now)
+            .unwrap(),
+        "gone already"
+    );
+}

@@ -4,67 +4,12 @@
 
 mod support;
 
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::runtime_api::*;
 use support::*;
-
-/// What the emulator saw from the runtime.
-enum RuntimeCall {
-    Next(Instant),
-    Response(Value),
-    Error(String),
-}
-
-/// Serves `event` once on `invocation/next`, then reports what the runtime posts back.
-fn runtime_api(event: Value) -> (String, mpsc::Receiver<RuntimeCall>) {
-    let (tx, rx) = mpsc::channel();
-    let tx = std::sync::Mutex::new(tx);
-    let served = std::sync::atomic::AtomicBool::new(false);
-    let addr = serve(move |request| {
-        let tx = tx.lock().unwrap().clone();
-        match (request.method.as_str(), request.path.as_str()) {
-            ("GET", "/2018-06-01/runtime/invocation/next") => {
-                let _ = tx.send(RuntimeCall::Next(Instant::now()));
-                if served.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                    // The next invocation never comes: the test ends the process.
-                    std::thread::sleep(Duration::from_secs(600));
-                }
-                let deadline = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_millis()
-                    + 30_000;
-                let mut response = HttpResponse::json(200, &event);
-                response.headers.extend([
-                    ("Lambda-Runtime-Aws-Request-Id".into(), "req-1".into()),
-                    ("Lambda-Runtime-Deadline-Ms".into(), deadline.to_string()),
-                    (
-                        "Lambda-Runtime-Invoked-Function-Arn".into(),
-                        "arn:aws:lambda:us-east-1:123456789012:function:loglake-ingest".into(),
-                    ),
-                ]);
-                response
-            }
-            ("POST", "/2018-06-01/runtime/invocation/req-1/response") => {
-                let _ = tx.send(RuntimeCall::Response(
-                    serde_json::from_slice(&request.body).unwrap(),
-                ));
-                HttpResponse::json(202, &serde_json::json!({}))
-            }
-            (_, path) => {
-                let _ = tx.send(RuntimeCall::Error(format!(
-                    "{path}: {}",
-                    String::from_utf8_lossy(&request.body)
-                )));
-                HttpResponse::json(202, &serde_json::json!({}))
-            }
-        }
-    });
-    (addr.to_string(), rx)
-}
 
 /// The Embedded Metric Format line among what the function printed.
 fn emf_line(stdout: &[u8]) -> Value {
@@ -86,20 +31,7 @@ fn start_ingest_with(
     stream_setting: Option<&str>,
     settings: &[(&str, &str)],
 ) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_ingest"));
-    command
-        .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "loglake-ingest")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_ENDPOINT_URL", firehose)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = lambda_command(env!("CARGO_BIN_EXE_ingest"), runtime_api, firehose);
     if let Some(stream) = stream_setting {
         command.env("FIREHOSE_STREAM_NAME", stream);
     }
@@ -220,13 +152,7 @@ fn the_binary_in_the_lake_wiring_writes_the_batch_to_s3() {
     let (api, calls) = runtime_api(kinesis_event(&records));
     let dest = format!("s3://{bucket}/lake");
     let mut child = start_ingest_with(&api, &endpoint, None, &[("LAKE_DEST", &dest)]);
-    let response = loop {
-        match calls.recv_timeout(Duration::from_secs(30)).unwrap() {
-            RuntimeCall::Next(_) => continue,
-            RuntimeCall::Response(body) => break body,
-            RuntimeCall::Error(error) => panic!("the runtime reported an error: {error}"),
-        }
-    };
+    let response = next_response(&calls).unwrap();
     child.kill().unwrap();
     let output = child.wait_with_output().unwrap();
     assert_eq!(response, serde_json::json!({"batchItemFailures": []}));

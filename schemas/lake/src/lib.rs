@@ -10,7 +10,7 @@ pub mod pipeline;
 pub mod rejects;
 
 pub use lake::{ExistingFiles, LakeError, LakeOptions, LakeWriteSummary, LakeWriter, TimeRange};
-pub use merge::{merge_files, MergeSummary};
+pub use merge::{merge_files, read_origins, MergeSummary, RowOrigins, StreamHulls};
 pub use parquet_file::{FileOptions, ParquetEncoder};
 pub use pipeline::{
     decompressing_reader, ingest_stream, PipelineError, Progress, ProgressReader, SourceFailure,

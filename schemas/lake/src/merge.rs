@@ -7,7 +7,7 @@
 //! beside the output first. Inputs are read by column name and cast to the lake's types, so
 //! Firehose's files (INT96 timestamps, its column order) merge with ours.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -19,8 +19,12 @@ use arrow::datatypes::{
     DataType, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType,
 };
+use arrow::datatypes::{Field, Schema};
 use arrow::error::ArrowError;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
+use parquet::arrow::ProjectionMask;
 
 use crate::lake::{io_error, is_stream_record, write_sorted_parquet, LakeError, LakeOptions};
 use crate::parquet_file::{FileShape, SortedFileWriter};
@@ -40,6 +44,75 @@ pub struct MergeSummary {
     /// The distinct `source` values of the rows written that name files (see
     /// [`is_stream_record`]): what a replay of a source needs to find.
     pub sources: BTreeSet<String>,
+    /// Where the rows written of each input came from, in the order of the inputs.
+    pub inputs: Vec<RowOrigins>,
+}
+
+/// Each Kinesis shard's first and last sequence numbers among some rows:
+/// `kinesis:STREAM/SHARD` to `(first, last)`.
+pub type StreamHulls = BTreeMap<String, (String, String)>;
+
+/// Where some rows came from, as compaction compares files: the files among their sources by
+/// name, and their Kinesis records as each shard's first and last sequence numbers (an hour
+/// holds millions of records; a batch is a run of one shard's).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RowOrigins {
+    pub files: BTreeSet<String>,
+    pub streams: StreamHulls,
+}
+
+impl RowOrigins {
+    pub fn add(&mut self, source: &str) {
+        match shard_and_sequence(source) {
+            Some((shard, sequence)) => match self.streams.get_mut(shard) {
+                None => {
+                    self.streams
+                        .insert(shard.into(), (sequence.into(), sequence.into()));
+                }
+                Some((first, last)) => {
+                    if sequence_cmp(sequence, first).is_lt() {
+                        *first = sequence.into();
+                    } else if sequence_cmp(sequence, last).is_gt() {
+                        *last = sequence.into();
+                    }
+                }
+            },
+            // Looked up before the insert: no string made for a source already there.
+            None if !is_stream_record(source) && !self.files.contains(source) => {
+                self.files.insert(source.into());
+            }
+            None => {}
+        }
+    }
+
+    /// Adds the sources of a batch's rows.
+    fn add_batch(&mut self, batch: &RecordBatch) {
+        let Some(strings) = (batch.column_by_name("source")).and_then(|c| c.as_string_opt::<i32>())
+        else {
+            return;
+        };
+        let mut previous: Option<&str> = None;
+        for source in strings.iter().flatten() {
+            // Rows of one source come in runs: one look-up a run.
+            if previous != Some(source) {
+                self.add(source);
+            }
+            previous = Some(source);
+        }
+    }
+}
+
+/// Kinesis sequence numbers are decimal strings without leading zeros: the longer is larger.
+pub fn sequence_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// The shard (`kinesis:STREAM/SHARD`) and sequence number of a Kinesis record's source.
+pub fn shard_and_sequence(source: &str) -> Option<(&str, &str)> {
+    source
+        .starts_with("kinesis:")
+        .then(|| source.rsplit_once('/'))
+        .flatten()
 }
 
 /// Merges `inputs` (Parquet files of one partition) into `output`, sorted by `ts`, keeping the
@@ -55,7 +128,10 @@ pub fn merge_files(
     let hidden = |what: &str| output.with_file_name(format!(".{file_name}.{what}.tmp"));
     let mut sorted_copies = Vec::new();
     let result = (|| {
-        let mut summary = MergeSummary::default();
+        let mut summary = MergeSummary {
+            inputs: vec![RowOrigins::default(); inputs.len()],
+            ..MergeSummary::default()
+        };
         let mut cursors = Vec::new();
         let batch_rows = (MERGE_ROWS_IN_MEMORY / inputs.len().max(1)).clamp(1024, READ_BATCH_ROWS);
         for (i, input) in inputs.iter().enumerate() {
@@ -72,7 +148,7 @@ pub fn merge_files(
                 sorted_copies.push(copy.clone());
                 copy
             };
-            if let Some(cursor) = Cursor::open(&path, batch_rows, keep)? {
+            if let Some(cursor) = Cursor::open(&path, i, batch_rows, keep)? {
                 cursors.push(cursor);
             }
         }
@@ -86,12 +162,16 @@ pub fn merge_files(
         let shape = FileShape::scaled(&samples, summary.rows_in as usize);
         let mut writer =
             SortedFileWriter::new(file, &options.file, &shape).map_err(parquet_error)?;
-        while let Some(batch) = next_merged(&mut cursors, keep)? {
+        let mut finished = Vec::new();
+        while let Some(batch) = next_merged(&mut cursors, keep, &mut finished)? {
             summary.rows_out += batch.num_rows() as u64;
-            collect_sources(&batch, &mut summary.sources);
             writer.write(&batch).map_err(parquet_error)?;
         }
         writer.close().map_err(parquet_error)?;
+        for cursor in finished {
+            summary.sources.extend(cursor.origins.files.iter().cloned());
+            summary.inputs[cursor.input] = cursor.origins;
+        }
         fs::rename(&tmp, output).map_err(io_error(output))?;
         Ok(summary)
     })();
@@ -121,6 +201,67 @@ fn describe(path: &Path) -> Result<(bool, u64), LakeError> {
                 .is_some_and(|c| c.column_idx == 0 && !c.descending)
         });
     Ok((sorted, metadata.file_metadata().num_rows().max(0) as u64))
+}
+
+/// Where a file's rows came from; only the `source` column is read, as a dictionary: values are
+/// looked at once per dictionary, not once a row.
+pub fn read_origins(path: &Path) -> Result<RowOrigins, LakeError> {
+    let parquet_error = |source| LakeError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let builder = open(path)?;
+    let Some(column) = builder
+        .parquet_schema()
+        .columns()
+        .iter()
+        .position(|c| c.name() == "source")
+    else {
+        return Ok(RowOrigins::default());
+    };
+    let as_dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+    let fields: Vec<Field> = (builder.schema().fields().iter())
+        .map(
+            |f| match f.name() == "source" && f.data_type() == &DataType::Utf8 {
+                true => f.as_ref().clone().with_data_type(as_dictionary.clone()),
+                false => f.as_ref().clone(),
+            },
+        )
+        .collect();
+    let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
+    let file = fs::File::open(path).map_err(io_error(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+        .map_err(parquet_error)?;
+    let mask = ProjectionMask::leaves(builder.parquet_schema(), [column]);
+    let reader = builder
+        .with_projection(mask)
+        .with_batch_size(READ_BATCH_ROWS)
+        .build()
+        .map_err(parquet_error)?;
+    let mut origins = RowOrigins::default();
+    let mut last_values: Option<ArrayRef> = None;
+    for batch in reader {
+        let batch = batch?;
+        let values = match batch.column(0).as_any_dictionary_opt() {
+            Some(dictionary) => dictionary.values().clone(),
+            None => batch.column(0).clone(),
+        };
+        // Batches of one column chunk share its dictionary.
+        if last_values
+            .as_ref()
+            .is_some_and(|v| Arc::ptr_eq(v, &values))
+        {
+            continue;
+        }
+        if let Some(strings) = values.as_string_opt::<i32>() {
+            strings
+                .iter()
+                .flatten()
+                .for_each(|source| origins.add(source));
+        }
+        last_values = Some(values);
+    }
+    Ok(origins)
 }
 
 fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<fs::File>, LakeError> {
@@ -204,17 +345,22 @@ fn micros(column: &ArrayRef, unit: TimeUnit, zone: Option<Arc<str>>) -> ArrayRef
     })
 }
 
-/// One sorted input being merged: its reader and the rows of its current batch not yet taken.
+/// One sorted input being merged: its reader, the rows of its current batch not yet taken, and
+/// where the rows it gave came from.
 struct Cursor {
     reader: ParquetRecordBatchReader,
     batch: RecordBatch,
     offset: usize,
+    /// Which input this is.
+    input: usize,
+    origins: RowOrigins,
 }
 
 impl Cursor {
     /// `None` for an input with no rows left after `keep`.
     fn open(
         path: &Path,
+        input: usize,
         batch_rows: usize,
         keep: &dyn Fn(RecordBatch) -> Result<RecordBatch, ArrowError>,
     ) -> Result<Option<Self>, LakeError> {
@@ -222,6 +368,8 @@ impl Cursor {
             reader: reader(path, batch_rows)?,
             batch: RecordBatch::new_empty(file_schema()),
             offset: 0,
+            input,
+            origins: RowOrigins::default(),
         };
         Ok(cursor.refill(keep)?.then_some(cursor))
     }
@@ -236,6 +384,7 @@ impl Cursor {
                 None => return Ok(false),
                 Some(batch) => {
                     self.batch = keep(to_file_schema(batch?)?)?;
+                    self.origins.add_batch(&self.batch);
                     self.offset = 0;
                 }
             }
@@ -254,14 +403,18 @@ impl Cursor {
 
 /// The next rows in `ts` order: every row of the current batches up to the earliest of their
 /// last timestamps (no row still unread can come before those). `None` when all are read.
+/// Cursors at their input's end move to `finished`.
 fn next_merged(
     cursors: &mut Vec<Cursor>,
     keep: &dyn Fn(RecordBatch) -> Result<RecordBatch, ArrowError>,
+    finished: &mut Vec<Cursor>,
 ) -> Result<Option<RecordBatch>, LakeError> {
     let mut live = Vec::with_capacity(cursors.len());
     for mut cursor in cursors.drain(..) {
         if cursor.refill(keep)? {
             live.push(cursor);
+        } else {
+            finished.push(cursor);
         }
     }
     *cursors = live;
@@ -288,23 +441,6 @@ fn next_merged(
     let indices: Vec<(usize, usize)> = order.iter().map(|&(_, s, r)| (s, r)).collect();
     let refs: Vec<&RecordBatch> = slices.iter().collect();
     Ok(Some(interleave_record_batch(&refs, &indices)?))
-}
-
-fn collect_sources(batch: &RecordBatch, sources: &mut BTreeSet<String>) {
-    let Some(column) = batch.column_by_name("source") else {
-        return;
-    };
-    let Some(strings) = column.as_string_opt::<i32>() else {
-        return;
-    };
-    let mut previous: Option<&str> = None;
-    for source in strings.iter().flatten() {
-        // Rows of one source come in runs: skip the set lookup within a run.
-        if previous != Some(source) && !is_stream_record(source) && !sources.contains(source) {
-            sources.insert(source.to_string());
-        }
-        previous = Some(source);
-    }
 }
 
 #[cfg(test)]
@@ -387,6 +523,13 @@ mod tests {
         writer.close().unwrap();
     }
 
+    fn origins_of(files: &[&str]) -> RowOrigins {
+        RowOrigins {
+            files: files.iter().map(|f| f.to_string()).collect(),
+            ..RowOrigins::default()
+        }
+    }
+
     fn write_lake_file(root: &Path, source: &str, input: &str) -> PathBuf {
         let mut writer = LakeWriter::new(root, source, LakeOptions::default())
             .with_cleanup_range(TimeRange::default());
@@ -423,10 +566,21 @@ mod tests {
         sorted_merged.sort();
         assert_eq!(sorted_merged, expected, "the same rows");
         assert_eq!(
-            summary.sources.into_iter().collect::<Vec<_>>(),
+            summary.sources.iter().collect::<Vec<_>>(),
             ["/logs/a.log", "/logs/b.log"],
             "a stream record's rows are not a replayable source"
         );
+        // Where each input's rows came from, and the output's, read back from it.
+        let origins = read_origins(&output).unwrap();
+        assert_eq!(origins.files, summary.sources);
+        let shard = (
+            "kinesis:stream".to_string(),
+            ("shard-1".into(), "shard-1".into()),
+        );
+        assert_eq!(origins.streams, StreamHulls::from([shard]));
+        assert_eq!(summary.inputs[0], origins_of(&["/logs/a.log"]));
+        assert_eq!(summary.inputs[1], origins_of(&["/logs/b.log"]));
+        assert_eq!(summary.inputs[2].streams, origins.streams);
         // The output says it is sorted, so merging it again streams it; no hidden file is left.
         assert_eq!(describe(&output).unwrap(), (true, 13));
         let leftovers: Vec<_> = fs::read_dir(output.parent().unwrap())

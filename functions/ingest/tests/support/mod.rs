@@ -6,6 +6,8 @@
 #[path = "http.rs"]
 mod http;
 pub use http::*;
+#[path = "runtime_api.rs"]
+pub mod runtime_api;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
