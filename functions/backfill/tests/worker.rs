@@ -1,9 +1,12 @@
 //! The worker's paths, over the wire to the local AWS stand-in's S3: an ItemBatcher event in,
 //! each object's outcome out, one bad object failing only itself; and an S3 notification of an
-//! ALB log delivered, read once however often it is notified.
+//! ALB log delivered, read once however often it is notified; and the real `backfill` binary
+//! under the Lambda Runtime API emulator, with its settings.
 
 #[path = "../../ingest/tests/support/http.rs"]
 mod http;
+#[path = "../../ingest/tests/support/runtime_api.rs"]
+mod runtime_api;
 
 use loglake_backfill::compact::compact;
 use loglake_backfill::s3::S3;
@@ -232,4 +235,94 @@ fn a_delete_of_the_version_read_leaves_a_rewritten_object() {
             .unwrap(),
         "gone already"
     );
+}
+
+/// Real access-log lines with real addresses (the shared Apache log) when present, else the
+/// sample's (documentation addresses, which have no country).
+fn real_log(lines: usize) -> (String, bool) {
+    let repository = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let shared = repository.join("../shared/data/access/elastic_apache_combined.log");
+    let (path, real) = match shared.exists() {
+        true => (shared, true),
+        false => {
+            assert!(
+                std::env::var_os("LOGLAKE_REQUIRE_SHARED_DATA").is_none(),
+                "LOGLAKE_REQUIRE_SHARED_DATA is set but {} is missing",
+                shared.display()
+            );
+            (repository.join("sample/access.log"), false)
+        }
+    };
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out: String = text.lines().take(lines).collect::<Vec<_>>().join("\n");
+    out.push('\n');
+    (out, real)
+}
+
+/// The `backfill` binary as Lambda runs it: a Distributed Map batch in, its settings
+/// (`ANONYMIZE_IP`, the enrichment data) from the environment, the lake written over the wire.
+#[test]
+fn the_binary_backfills_a_batch_with_the_settings_lambda_gives_it() {
+    use arrow::array::{Array, AsArray};
+    use runtime_api::*;
+
+    let Some(endpoint) = aws_standin() else {
+        return;
+    };
+    let (log, real) = real_log(80);
+    put(&endpoint, "bootstrap-backfill-src", b"");
+    put(&endpoint, "bootstrap-backfill-lake", b"");
+    put(&endpoint, "bootstrap-backfill-src/a.log", log.as_bytes());
+    let event = json!({
+        "Items": [{"Key": "a.log"}],
+        "BatchInput": {"bucket": "bootstrap-backfill-src", "dest": "s3://bootstrap-backfill-lake/lake/"},
+    });
+    let (api, calls) = runtime_api(event);
+    let mut command = lambda_command(env!("CARGO_BIN_EXE_backfill"), &api, &endpoint);
+    command.env("ANONYMIZE_IP", "truncate");
+    let enrichment = enrichment_dir();
+    if let Some(dir) = &enrichment {
+        command.env("LOGLAKE_ENRICHMENT_DIR", dir);
+    }
+    let mut child = command.spawn().unwrap();
+    let response = next_response(&calls);
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let response = response.unwrap_or_else(|error| {
+        panic!(
+            "{error}\n{}",
+            String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert_eq!(response["rows_out"], 80, "{response}");
+
+    let expected: std::collections::BTreeSet<String> = log
+        .lines()
+        .map(|line| truncated(line.split(' ').next().unwrap()))
+        .collect();
+    let (mut clients, mut countries) = (std::collections::BTreeSet::new(), 0);
+    for (key, data) in s3_objects(&endpoint, "bootstrap-backfill-lake") {
+        if !key.starts_with("lake/access_logs/") {
+            continue;
+        }
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            bytes::Bytes::from(data),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let client = batch["client_ip"].as_string::<i32>();
+            clients.extend(client.iter().flatten().map(str::to_string));
+            countries += batch["country"].len() - batch["country"].null_count();
+        }
+    }
+    assert_eq!(clients, expected, "every address truncated");
+    if real && enrichment.is_some() {
+        assert!(
+            countries > 0,
+            "no row has a country: the enrichment data was not loaded"
+        );
+    }
 }

@@ -9,38 +9,12 @@ use loglake_decode::DecoderOptions;
 use loglake_firehose_transform::{
     transform, FirehoseEvent, DROPPED, OK, PROCESSING_FAILED, RESPONSE_BUDGET_BYTES,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 use support::*;
 
 /// A transformation event for records read from a Kinesis stream.
 fn firehose_event(records: &[Vec<u8>]) -> FirehoseEvent {
-    let records: Vec<Value> = records
-        .iter()
-        .enumerate()
-        .map(|(i, data)| {
-            json!({
-                "recordId": format!("rec-{i}"),
-                "approximateArrivalTimestamp": 1_700_000_000_000u64,
-                "data": base64(data),
-                // as Firehose sends it: an empty subsequence number
-                "kinesisRecordMetadata": {
-                    "shardId": "shardId-000000000001",
-                    "partitionKey": "web-1",
-                    "approximateArrivalTimestamp": "2026-11-22T10:00:00.000Z",
-                    "sequenceNumber": sequence_number(i),
-                    "subsequenceNumber": ""
-                }
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({
-        "invocationId": "inv-1",
-        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/web-logs-lake",
-        "sourceKinesisStreamArn": STREAM_ARN,
-        "region": "us-east-1",
-        "records": records,
-    }))
-    .unwrap()
+    serde_json::from_value(firehose_event_json(records)).unwrap()
 }
 
 fn rows_of(record: &Value) -> Vec<Value> {

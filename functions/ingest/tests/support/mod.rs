@@ -120,6 +120,50 @@ pub fn record_source(index: usize) -> String {
     )
 }
 
+/// A Firehose transformation event for records Firehose read from a Kinesis stream, as JSON.
+pub fn firehose_event_json(records: &[Vec<u8>]) -> Value {
+    let records: Vec<Value> = records
+        .iter()
+        .enumerate()
+        .map(|(i, data)| {
+            json!({
+                "recordId": format!("rec-{i}"),
+                "approximateArrivalTimestamp": 1_700_000_000_000u64,
+                "data": base64(data),
+                // as Firehose sends it: an empty subsequence number
+                "kinesisRecordMetadata": {
+                    "shardId": "shardId-000000000001",
+                    "partitionKey": "web-1",
+                    "approximateArrivalTimestamp": "2026-11-22T10:00:00.000Z",
+                    "sequenceNumber": sequence_number(i),
+                    "subsequenceNumber": ""
+                }
+            })
+        })
+        .collect();
+    json!({
+        "invocationId": "inv-1",
+        "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/web-logs-lake",
+        "sourceKinesisStreamArn": STREAM_ARN,
+        "region": "us-east-1",
+        "records": records,
+    })
+}
+
+/// Real access-log lines: the first `n` of the shared Apache log when it is there, else of
+/// the sample.
+pub fn real_lines(n: usize) -> Vec<String> {
+    let lines = match shared_data() {
+        Some(shared) => std::fs::read_to_string(shared.join("access/elastic_apache_combined.log"))
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        None => sample_lines(),
+    };
+    lines.into_iter().take(n).collect()
+}
+
 /// The repository's root (the including crate may be any of the workspace's).
 pub fn repository() -> PathBuf {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));

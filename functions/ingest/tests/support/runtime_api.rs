@@ -102,3 +102,23 @@ pub fn next_response(calls: &mpsc::Receiver<RuntimeCall>) -> Result<Value, Strin
         }
     }
 }
+
+/// The enrichment data's directory for a binary's `LOGLAKE_ENRICHMENT_DIR`, as scripts/test
+/// fetches it; a test that needs it fails without it when `LOGLAKE_REQUIRE_ENRICHMENT_DATA` is
+/// set, else skips that part.
+pub fn enrichment_dir() -> Option<String> {
+    let dir = std::env::var("LOGLAKE_ENRICHMENT_DIR")
+        .ok()
+        .filter(|d| !d.is_empty());
+    assert!(
+        dir.is_some() || std::env::var_os("LOGLAKE_REQUIRE_ENRICHMENT_DATA").is_none(),
+        "LOGLAKE_REQUIRE_ENRICHMENT_DATA is set but LOGLAKE_ENRICHMENT_DIR is not"
+    );
+    dir
+}
+
+/// An IPv4 address as `ANONYMIZE_IP=truncate` stores it: the last byte zeroed.
+pub fn truncated(address: &str) -> String {
+    let (network, _) = address.rsplit_once('.').expect("an IPv4 address");
+    format!("{network}.0")
+}
