@@ -27,11 +27,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use loglake_lake::lake::partition_hour;
 use loglake_lake::{
     decompressing_reader, ingest_stream, ExistingFiles, LakeOptions, PipelineError, Progress,
     ProgressReader, SourceFailure, SourceOptions, SourceTotals, TimeRange,
 };
-use loglake_parser::{Enrichment, IpAnonymization, LogFormat};
+use loglake_parser::{Enrichment, IpAnonymization, LogFormat, UtcHour};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -106,7 +107,14 @@ pub struct SourceOutcome {
     #[serde(flatten)]
     pub totals: SourceTotals,
     pub error: Option<String>,
+    /// The hours its rows are in, now or from an earlier run: the partitions whose merged
+    /// files may hold its rows from before.
+    #[serde(skip)]
+    pub hours: BTreeSet<UtcHour>,
 }
+
+/// A source read: its totals, the error that cut it short, the hours of its rows.
+type Replayed = (SourceTotals, Option<BackfillError>, BTreeSet<UtcHour>);
 
 /// What a dry run would do with one source.
 #[derive(Debug, Serialize)]
@@ -225,18 +233,19 @@ impl Backfill {
     }
 
     /// Removes the replayed sources' rows from the files a compaction merged them into (see
-    /// [`compact`]), once for all of them: their new files replace those rows. A failure is
-    /// each replayed source's error (a re-run does it again).
+    /// [`compact`]), once for all of them: their new files replace those rows. Only the
+    /// partitions of the hours the sources' rows are in, or were in by their manifests, are
+    /// looked at (an earlier run cut short wrote a part of the same rows, in the same hours), so
+    /// the cost is the sources', not the lake's. A failure is each replayed source's error (a
+    /// re-run does it again).
     fn drop_from_merged_files(&self, outcomes: &mut [SourceOutcome]) {
-        let replayed: BTreeSet<String> = outcomes
-            .iter()
-            .filter(|o| !o.skipped)
-            .map(|o| o.source.clone())
-            .collect();
-        if replayed.is_empty() {
+        let replayed = outcomes.iter().filter(|o| !o.skipped);
+        let sources: BTreeSet<String> = replayed.clone().map(|o| o.source.clone()).collect();
+        let hours: BTreeSet<UtcHour> = replayed.flat_map(|o| o.hours.iter().copied()).collect();
+        if sources.is_empty() || hours.is_empty() {
             return;
         }
-        if let Err(error) = compact::drop_sources(&self.lake, &replayed, self.options.range) {
+        if let Err(error) = compact::drop_sources_in_hours(&self.lake, &sources, &hours) {
             tracing::error!(%error, "removing replayed sources' rows from compacted files failed");
             for outcome in outcomes.iter_mut().filter(|o| !o.skipped) {
                 outcome.error.get_or_insert_with(|| error.to_string());
@@ -255,12 +264,14 @@ impl Backfill {
             skipped: false,
             totals: SourceTotals::default(),
             error: None,
+            hours: BTreeSet::new(),
         };
         match self.replay(source, progress, existing_files) {
             Ok(None) => outcome.skipped = true,
-            Ok(Some((totals, error))) => {
+            Ok(Some((totals, error, hours))) => {
                 outcome.totals = totals;
                 outcome.error = error.map(|e| e.to_string());
+                outcome.hours = hours;
             }
             Err(error) => outcome.error = Some(error.to_string()),
         }
@@ -270,14 +281,15 @@ impl Backfill {
         outcome
     }
 
-    /// `None` when skipped; else the totals and the error that cut the source short (what was
-    /// read before it is in the lake and counted).
+    /// `None` when skipped; else the totals, the error that cut the source short (what was
+    /// read before it is in the lake and counted) and the hours of its outputs, these and an
+    /// earlier run's.
     fn replay(
         &self,
         source: &Source,
         progress: &Progress,
         existing_files: Option<Arc<ExistingFiles>>,
-    ) -> Result<Option<(SourceTotals, Option<BackfillError>)>, BackfillError> {
+    ) -> Result<Option<Replayed>, BackfillError> {
         let earlier = self.read_manifest(&source.name)?;
         if self.is_done(source, earlier.as_ref()) {
             return Ok(None);
@@ -322,6 +334,9 @@ impl Backfill {
             .collect();
         self.lake.publish(&totals.outputs, &written)?;
         let earlier_outputs = earlier.map(|m| m.outputs).unwrap_or_default();
+        let hours = (earlier_outputs.iter().chain(&written))
+            .filter_map(|output| Path::new(output).parent().and_then(partition_hour))
+            .collect();
         let (outputs, replaced) = reconcile_outputs(&earlier_outputs, &written, self.options.range);
         for relative in &replaced {
             self.lake.delete(relative)?;
@@ -338,7 +353,7 @@ impl Backfill {
             );
             self.write_manifest(&entry)?;
         }
-        Ok(Some((totals, error.map(BackfillError::from))))
+        Ok(Some((totals, error.map(BackfillError::from), hours)))
     }
 
     fn read_manifest(&self, source: &str) -> Result<Option<ManifestEntry>, BackfillError> {

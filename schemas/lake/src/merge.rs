@@ -523,6 +523,19 @@ mod tests {
         writer.close().unwrap();
     }
 
+    #[test]
+    fn sequence_numbers_compare_as_numbers() {
+        assert!(sequence_cmp("9", "10").is_lt());
+        assert!(sequence_cmp("4959", "4960").is_lt());
+        assert!(sequence_cmp("11", "11").is_eq());
+        let mut origins = RowOrigins::default();
+        for sequence in ["120", "99", "1000", "101"] {
+            origins.add(&format!("kinesis:web/shardId-000000000000/{sequence}"));
+        }
+        let hull = &origins.streams["kinesis:web/shardId-000000000000"];
+        assert_eq!(hull, &("99".to_string(), "1000".to_string()));
+    }
+
     fn origins_of(files: &[&str]) -> RowOrigins {
         RowOrigins {
             files: files.iter().map(|f| f.to_string()).collect(),
