@@ -751,6 +751,17 @@ fn the_ingest_trigger_reads_from_the_oldest_record() {
     assert_eq!(stream["Properties"]["StartingPosition"], "TRIM_HORIZON");
 }
 
+/// The stream keeps records for the retention parameter, and the trigger retries a batch for as
+/// long (no age limit of its own cuts it shorter).
+#[test]
+fn failed_batches_stay_readable_for_the_retention_parameter() {
+    let template = template_with("StreamRetentionHours", "72");
+    let retention = &template["Resources"]["LogStream"]["Properties"]["RetentionPeriodHours"];
+    assert_eq!(render(&template, retention), "72");
+    let stream = &template["Resources"]["IngestFunction"]["Properties"]["Events"]["Stream"];
+    assert_eq!(stream["Properties"]["MaximumRecordAgeInSeconds"], -1);
+}
+
 /// Load balancers can write their logs into the AWS logs bucket in every region: the regions
 /// with an Elastic Load Balancing account (us-east-1's is 127311923021) grant it, the others the
 /// log delivery service, and the condition choosing between them names exactly the mapping's
