@@ -231,13 +231,29 @@ fn the_log_format_parameter_allows_exactly_the_registered_formats_and_custom_str
 
 #[test]
 fn delivered_aws_logs_are_read_as_they_arrive_by_the_backfill_code() {
-    let template = template();
+    let template = template_with("AwsLogsBucketName", "aws-logs");
     let resource = &template["Resources"]["AwsLogsFunction"];
     let function = &resource["Properties"];
     assert_eq!(function["CodeUri"], "functions/backfill");
+    // S3's Object Created events of the bucket, through EventBridge (the stack's bucket sends
+    // them), undeliverable ones kept.
     let event = &function["Events"]["Delivered"];
-    assert_eq!(event["Type"], "S3");
-    assert_eq!(event["Properties"]["Events"], "s3:ObjectCreated:*");
+    assert_eq!(event["Type"], "EventBridgeRule");
+    let pattern = &event["Properties"]["Pattern"];
+    assert_eq!(pattern["detail-type"][0], "Object Created");
+    let bucket = render_if_else(&template, &pattern["detail"]["bucket"]["name"][0]).unwrap();
+    assert_eq!(render(&template, bucket), "aws-logs");
+    let bucket_config = &template["Resources"]["AwsLogsBucket"]["Properties"];
+    assert_eq!(
+        bucket_config["NotificationConfiguration"]["EventBridgeConfiguration"]
+            ["EventBridgeEnabled"],
+        true
+    );
+    assert_eq!(
+        event["Properties"]["DeadLetterConfig"]["Arn"],
+        template["Resources"]["AwsLogsFunction"]["Properties"]["EventInvokeConfig"]
+            ["DestinationConfig"]["OnFailure"]["Destination"]
+    );
     // What Lambda could not read after its retries is kept.
     let on_failure = &function["EventInvokeConfig"]["DestinationConfig"]["OnFailure"];
     assert_eq!(on_failure["Type"], "SQS");
@@ -251,10 +267,26 @@ fn delivered_aws_logs_are_read_as_they_arrive_by_the_backfill_code() {
             .unwrap();
     }
     assert_eq!(resource["Condition"], "ReadAwsLogs");
-    assert_eq!(
-        template["Resources"]["AwsLogsBucket"]["Condition"],
-        "ReadAwsLogs"
-    );
+    assert!(exists(&template, "AwsLogsFunction") && exists(&template, "AwsLogsBucket"));
+}
+
+/// An existing bucket (another account's, say) instead of a new one: no bucket or bucket policy
+/// is created, the rule matches that bucket's events and the function may read its objects.
+#[test]
+fn delivered_aws_logs_are_read_from_an_existing_bucket() {
+    let template = template_with("AwsLogsExistingBucket", "their-alb-logs");
+    assert!(exists(&template, "AwsLogsFunction") && exists(&template, "AwsLogsFailures"));
+    assert!(!exists(&template, "AwsLogsBucket") && !exists(&template, "AwsLogsBucketPolicy"));
+    let pattern = &template["Resources"]["AwsLogsFunction"]["Properties"]["Events"]["Delivered"]
+        ["Properties"]["Pattern"];
+    let bucket = render_if_else(&template, &pattern["detail"]["bucket"]["name"][0]).unwrap();
+    assert_eq!(render(&template, bucket), "their-alb-logs");
+    let role = serde_yaml::to_string(&template["Resources"]["BackfillRole"]).unwrap();
+    assert!(role.contains("AwsLogsExistingBucket"), "{role}");
+    // Not both: a new bucket and an existing one.
+    let rule = &template["Rules"]["OneAwsLogsBucket"]["Assertions"][0]["Assert"];
+    let rendered = serde_yaml::to_string(rule).unwrap();
+    assert!(rendered.contains("AwsLogsBucketName") && rendered.contains("AwsLogsExistingBucket"));
 }
 
 /// A function's environment variables as a deployed stack would set them (a variable whose

@@ -35,11 +35,26 @@ HOURS_PER_MONTH = 730
 DAYS_PER_MONTH = 30
 # Provisioned shards are sized for this many times the average rate (traffic is not flat).
 PEAK_TO_AVERAGE = 3
-# Shards Lambda polls: an on-demand stream starts with 4 MB/s of write capacity (4 shards) and
-# 1 TB a month never needs more; a provisioned one sized as below has fewer, so fewer calls.
-POLLED_SHARDS = 4
+# Shards Lambda polls: what a provisioned stream needs for 1 TB a month at one line a record
+# (kinesis() below works it out; the model warns when they differ). An on-demand stream starts
+# with 4.
+POLLED_SHARDS = 6
 # A Kinesis record of the benchmark event holds about this many bytes of lines (ingest-batch).
 RECORD_LOG_BYTES = 720
+# A dashboard on Athena (Grafana's usual): the last 24 hours, refreshed every 5 minutes, each
+# Parquet file read with 3 GETs (footer length, footer, the columns' ranges). Assumed: Athena
+# does not publish how it reads a file.
+DASHBOARD_HOURS = 24
+DASHBOARD_REFRESHES_PER_HOUR = 12
+GETS_PER_FILE = 3
+# Hours not compacted yet at any moment: the current one and the last, until the hourly run
+# after it settles (the template's CompactionSchedule, settle_minutes 60).
+UNCOMPACTED_HOURS = 2
+# CloudWatch: the metrics the `ingest` function emits (functions/ingest/src/metrics.rs, one
+# dimension set), and what the functions log an invocation (a JSON summary line and the EMF
+# line, about 1.5 KB in the Runtime API test's output).
+EMF_METRICS = 13
+LOG_BYTES_PER_INVOCATION = 1536
 # The compaction fetches each small file with one GET, one after another: its time waiting,
 # assumed (S3's first-byte latency for small objects is tens of milliseconds).
 SECONDS_PER_GET = 0.02
@@ -49,8 +64,12 @@ def run(command, **kwargs):
     return subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True, **kwargs)
 
 
+def template_text():
+    return (ROOT / "template.yaml").read_text()
+
+
 def template_default_text(name):
-    text = (ROOT / "template.yaml").read_text()
+    text = template_text()
     match = re.search(rf"^  {name}:\n(?:    .*\n)*?    Default: \"?([^\"\n]+)\"?$", text, re.M)
     return match.group(1)
 
@@ -93,9 +112,12 @@ def measure(log):
                 read.append(float(re.search(r"read ([0-9.]+) MB of Parquet", note).group(1)) * 1e6)
             reports[name] = read
         compaction = measure_compaction(loglake, log, tmp)
+    with open(log, "rb") as lines:
+        log_lines = sum(1 for _ in lines)
     return {
         "batch": batch,
         "lake_batch": lake_batch,
+        "log_lines": log_lines,
         "compaction": compaction,
         "log_bytes": os.path.getsize(log),
         "parquet_bytes": parquet_bytes,
@@ -154,8 +176,12 @@ def model(measured, prices):
     objects = HOURS_PER_MONTH * max(math.ceil(json_mb_per_hour / buffer_mb), 3600 / interval)
 
     kinesis_record = batch["log_bytes"] / batch["records"]
-    stream = kinesis(prices, kinesis_record)
-    fh, s3, athena = prices["firehose"], prices["s3_standard"], prices["athena"]
+    # The producers README shows (Vector, Fluent Bit, the Kinesis Agent) send a line a record.
+    line_bytes = measured["log_bytes"] / measured["log_lines"]
+    stream, shards, records_per_second = kinesis(prices, line_bytes)
+    if shards != POLLED_SHARDS:
+        print(f"warning: {shards} shards needed, the model polls POLLED_SHARDS={POLLED_SHARDS}", file=sys.stderr)
+    fh, s3, athena, cw = prices["firehose"], prices["s3_standard"], prices["athena"], prices["cloudwatch"]
 
     def query_cost(bytes_read):
         return max(bytes_read * scale, athena["minimum_bytes_per_query"]) / TB * athena["tb_scanned"]
@@ -175,6 +201,20 @@ def model(measured, prices):
         gb_seconds = files * SECONDS_PER_GET * 3008 / 1024
         return f"{gb_seconds:,.0f} GB-s", gb_seconds * lam["gb_second"]
 
+    # The dashboard: every refresh reads the files of its 24 hours, the uncompacted hours' many
+    # small ones and one merged file a compacted hour (what a month's Parquet makes at 128 MB).
+    refreshes = DASHBOARD_REFRESHES_PER_HOUR * HOURS_PER_MONTH
+    merged_per_hour = math.ceil(parquet_gb * 1024 / HOURS_PER_MONTH / 128)
+
+    def dashboard_gets(files_per_hour, compacted=True):
+        uncompacted = UNCOMPACTED_HOURS if compacted else DASHBOARD_HOURS
+        files = uncompacted * files_per_hour + (DASHBOARD_HOURS - uncompacted) * merged_per_hour
+        gets = refreshes * files * GETS_PER_FILE
+        return f"{gets / 1e6:,.0f} M", gets / 1000 * s3["thousand_get"]
+
+    dashboard_scan = refreshes * query_cost(measured["reports"]["traffic_by_hour"][0])
+    alarms = template_text().count("Type: AWS::CloudWatch::Alarm")
+    log_gb = invocations * LOG_BYTES_PER_INVOCATION / GB
     day_reports = sum(query_cost(day) for day, _ in measured["reports"].values())
     month_reports = sum(query_cost(month) for _, month in measured["reports"].values())
     rows = stream + [
@@ -195,6 +235,12 @@ def model(measured, prices):
         ("", "Lambda `backfill`: the hourly compaction (at most: a debug build measured)", f"{compaction_gb_seconds:,.0f} GB-s", compaction_gb_seconds * lam["gb_second"]),
         ("", f"Athena: the {len(measured['reports'])} reports for one day, daily", f"{DAYS_PER_MONTH} runs each", DAYS_PER_MONTH * day_reports),
         ("", f"Athena: the {len(measured['reports'])} reports over the month, once", "1 run each", month_reports),
+        ("", "Athena: a dashboard of the last 24 h refreshed every 5 minutes (`traffic_by_hour`), data scanned", f"{refreshes:,} runs", dashboard_scan),
+        ("firehose", "Firehose wiring: the dashboard's S3 GETs (3 a file)", *dashboard_gets(objects / HOURS_PER_MONTH)),
+        ("parquet", "Parquet wiring: the dashboard's S3 GETs (3 a file; the 2 newest hours not compacted yet)", *dashboard_gets(lake_objects / HOURS_PER_MONTH)),
+        ("", f"CloudWatch: the stack's alarms (at most; some belong to one wiring)", f"{alarms}", alarms * cw["alarm_month"]),
+        ("", "CloudWatch: `ingest`'s EMF metrics", f"{EMF_METRICS}", EMF_METRICS * cw["metric_month"]),
+        ("", "CloudWatch Logs: the functions' logs, ingested and stored a month", f"{log_gb:,.1f} GB", log_gb * (cw["logs_ingested_gb"] + cw["logs_stored_gb_month"])),
     ]
     figures = {
         "json_per_raw": json_per_raw,
@@ -212,13 +258,19 @@ def model(measured, prices):
         "log_bytes_per_batch": batch["log_bytes"],
         "kinesis_record": kinesis_record,
         "compaction": compaction,
+        "line_bytes": line_bytes,
+        "shards": shards,
+        "records_per_second": records_per_second,
+        "dashboard_gets": dashboard_gets(lake_objects / HOURS_PER_MONTH),
+        "dashboard_gets_uncompacted": dashboard_gets(lake_objects / HOURS_PER_MONTH, compacted=False),
     }
     return rows, figures
 
 
 def kinesis(prices, record_bytes):
     """The stream's rows of the bill when producers send records of `record_bytes` on average:
-    on-demand ("stream") and, instead, provisioned ("provisioned")."""
+    on-demand ("stream") and, instead, provisioned ("provisioned"); and the provisioned shards and
+    the average records a second."""
     on_demand, provisioned = prices["kinesis_on_demand"], prices["kinesis_provisioned"]
     raw_gb = TB / GB
     records = TB / record_bytes
@@ -230,13 +282,14 @@ def kinesis(prices, record_bytes):
         math.ceil(PEAK_TO_AVERAGE * records / (HOURS_PER_MONTH * 3600) / 1000),
     )
     units = records * math.ceil(record_bytes / provisioned["put_payload_unit_bytes"])
+    records_per_second = records / (HOURS_PER_MONTH * 3600)
     return [
         ("stream", "Kinesis on-demand: stream hours", f"{HOURS_PER_MONTH} h", HOURS_PER_MONTH * on_demand["stream_hour"]),
         ("stream", "Kinesis on-demand: data in (records rounded up to a KB)", f"{stream_gb:,.0f} GB", stream_gb * on_demand["ingested_gb"]),
         ("stream", "Kinesis on-demand: data read by `ingest`", f"{stream_gb:,.0f} GB", stream_gb * on_demand["retrieved_gb"]),
         ("provisioned", f"Kinesis provisioned: {shards} shards", f"{shards * HOURS_PER_MONTH:,} shard-hours", shards * HOURS_PER_MONTH * provisioned["shard_hour"]),
         ("provisioned", "Kinesis provisioned: PUT payload units", f"{units / 1e6:,.0f} M", units / 1e6 * provisioned["million_put_payload_units"]),
-    ]
+    ], shards, records_per_second
 
 
 def included(stream="stream", wiring="firehose", partitioning="event-time"):
@@ -264,8 +317,8 @@ def table(measured, prices, log):
     defaults = default_choices()
     total = bill(rows, **defaults)
     # The same with records of 25 KB (one PUT payload unit), as an aggregating producer sends.
-    packed = [r for r in rows if r[0] not in ("stream", "provisioned")] + kinesis(
-        prices, prices["kinesis_provisioned"]["put_payload_unit_bytes"])
+    packed_stream, packed_shards, _ = kinesis(prices, prices["kinesis_provisioned"]["put_payload_unit_bytes"])
+    packed = [r for r in rows if r[0] not in ("stream", "provisioned")] + packed_stream
     settings = [
         ("`Wiring=LambdaIngest` (Firehose), `StreamMode=ON_DEMAND`, `Partitioning=EventTime`: the first release's defaults",
          {"wiring": "firehose", "stream": "stream", "partitioning": "event-time"}, rows),
@@ -319,6 +372,17 @@ def table(measured, prices, log):
             f["log_bytes_per_batch"] / 1e6, f["kinesis_record"],
             f["lake_batch"]["median_ms"], f["lake_batch"]["median_cpu_ms"], f["lake_batch"]["log_bytes"] / 1e3,
             f["lake_batch"]["lines"], f["lake_batch"]["lake_objects"], f["lake_batch"]["lake_bytes"]),
+        "Kinesis: the producers README shows (Vector, Fluent Bit, the Kinesis Agent) send a line a record, "
+        "{:,.0f} bytes here: {:,.0f} records a second on average. A shard takes 1,000 records and 1 MB a second, "
+        "so at a line a record the records, not the bytes, set the count: {} provisioned shards for {}× the "
+        "average ({} when a producer aggregates lines into 25 KB records, as the KPL does). Above that rate "
+        "for longer than the producers' retries absorb, `PutRecords` refuses records "
+        "(ProvisionedThroughputExceededException) and producers retry or, at their buffers' end, drop; "
+        "an on-demand stream adapts by itself, up to twice its previous peak.".format(
+            f["line_bytes"], f["records_per_second"], f["shards"], PEAK_TO_AVERAGE, packed_shards),
+        "The dashboard's GETs in the Parquet wiring: {} GETs a month, ${:,.2f}, with the hourly compaction; "
+        "without it ({:,.0f} files an hour for all 24 hours) {} GETs, ${:,.2f}.".format(
+            *f["dashboard_gets"], f["invocations"] / HOURS_PER_MONTH, *f["dashboard_gets_uncompacted"]),
         "Compaction: the log backfilled as ten sources, {:,} files merged into {:,} ({:,} rows) in {:.1f} CPU-seconds "
         "(a debug build of our crates: an upper bound), scaled to 1 TB at the backfill function's 3,008 MB.".format(
             f["compaction"]["files_in"], f["compaction"]["files_out"], f["compaction"]["rows"],

@@ -53,6 +53,7 @@ pub fn anonymize_ip_from_vars(
 pub enum BackfillEvent {
     Batch(MapBatch),
     ObjectsCreated(S3Notification),
+    ObjectCreated(ObjectCreatedEvent),
     Compact(CompactEvent),
 }
 
@@ -159,6 +160,55 @@ pub struct S3Object {
     pub e_tag: String,
 }
 
+/// An S3 event as EventBridge delivers it (`{"detail-type": "Object Created", "detail":
+/// {"bucket": {"name": …}, "object": {"key": …, "size": …, "etag": …}}}`): what a rule on a
+/// bucket's EventBridge notifications sends, the way a bucket the stack did not create, or
+/// another account's, reaches the function.
+#[derive(Debug, Deserialize)]
+pub struct ObjectCreatedEvent {
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub detail: ObjectCreatedDetail,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ObjectCreatedDetail {
+    pub bucket: S3Bucket,
+    pub object: EventBridgeObject,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EventBridgeObject {
+    /// As given. S3's documentation says notifications' keys are URL-encoded and is silent about
+    /// EventBridge's; its example events show keys with `:` not encoded, so they are read as
+    /// they are. (Keys of ALB and CloudFront logs have no characters the two would differ on.)
+    pub key: String,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub etag: String,
+}
+
+impl ObjectCreatedEvent {
+    /// The object, read whole into the lake in `settings`' format; other S3 events (deletions,
+    /// restores) read nothing.
+    pub fn plan(&self, settings: &NotificationSettings) -> WorkerPlan {
+        let object = &self.detail.object;
+        let sources = (self.detail_type == "Object Created")
+            .then(|| {
+                Source::s3_object(
+                    &self.detail.bucket.name,
+                    &object.key,
+                    object.size,
+                    &object.etag,
+                )
+            })
+            .into_iter()
+            .collect();
+        settings.plan(sources)
+    }
+}
+
 /// The settings for S3 notifications, from the environment.
 #[derive(Debug)]
 pub struct NotificationSettings {
@@ -179,6 +229,24 @@ impl NotificationSettings {
                 .map_err(|e| bad(KEEP_EXTRA_FIELDS_VAR, e))?,
         })
     }
+
+    /// Objects read whole into the lake, each once (a manifest per object: notifications come
+    /// at least once).
+    fn plan(&self, sources: Vec<Source>) -> WorkerPlan {
+        WorkerPlan {
+            dest: self.dest.clone(),
+            sources,
+            options: BackfillOptions {
+                format: self.format,
+                keep_extra_fields: self.keep_extra_fields,
+                anonymize_ip: IpAnonymization::None,
+                enrichment: Default::default(),
+                range: TimeRange::default(),
+                force: false,
+                lake: BackfillOptions::backfill_lake_options(),
+            },
+        }
+    }
 }
 
 impl S3Notification {
@@ -195,19 +263,7 @@ impl S3Notification {
                 Source::s3_object(&record.s3.bucket.name, &key, object.size, &object.e_tag)
             })
             .collect();
-        WorkerPlan {
-            dest: settings.dest.clone(),
-            sources,
-            options: BackfillOptions {
-                format: settings.format,
-                keep_extra_fields: settings.keep_extra_fields,
-                anonymize_ip: IpAnonymization::None,
-                enrichment: Default::default(),
-                range: TimeRange::default(),
-                force: false,
-                lake: BackfillOptions::backfill_lake_options(),
-            },
-        }
+        settings.plan(sources)
     }
 }
 
@@ -460,6 +516,37 @@ mod tests {
         assert_eq!(plan.options.format, LogFormat::Alb);
         assert_eq!(plan.options.range, TimeRange::default());
         assert!(!plan.options.force);
+    }
+
+    #[test]
+    fn reads_an_eventbridge_event_of_an_object_created() {
+        let event = |detail_type: &str| {
+            format!(
+                r#"{{"version": "0", "detail-type": "{detail_type}", "source": "aws.s3",
+                "account": "111122223333", "region": "us-east-1",
+                "resources": ["arn:aws:s3:::alb-logs"],
+                "detail": {{"version": "0", "bucket": {{"name": "alb-logs"}},
+                    "object": {{"key": "AWSLogs/1/elasticloadbalancing/x/2026/10/10/a.log.gz",
+                    "size": 2048, "etag": "d41d8cd98f00b204e9800998ecf8427e",
+                    "sequencer": "0064D3901D00059242"}},
+                    "request-id": "X", "requester": "111122223333", "reason": "PutObject"}}}}"#
+            )
+        };
+        let settings = settings(&[("LAKE_DEST", "s3://lake/"), ("LOG_FORMAT", "alb")]).unwrap();
+        let plan = |detail_type| match serde_json::from_str(&event(detail_type)).unwrap() {
+            BackfillEvent::ObjectCreated(event) => event.plan(&settings),
+            other => panic!("read as {other:?}"),
+        };
+        let created = plan("Object Created");
+        let backfilled = Source::s3_object(
+            "alb-logs",
+            "AWSLogs/1/elasticloadbalancing/x/2026/10/10/a.log.gz",
+            2048,
+            "\"d41d8cd98f00b204e9800998ecf8427e\"",
+        );
+        assert_eq!(created.sources, [backfilled]);
+        assert_eq!(created.options.format, LogFormat::Alb);
+        assert!(plan("Object Deleted").sources.is_empty());
     }
 
     #[test]

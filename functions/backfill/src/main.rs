@@ -34,12 +34,12 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<BackfillEvent>| {
         let s3 = s3.clone();
         async move {
+            let settings =
+                || (notification_settings.as_ref()).map_err(|error| Error::from(error.to_string()));
             let mut plan = match event.payload {
                 BackfillEvent::Batch(batch) => batch.plan()?,
-                BackfillEvent::ObjectsCreated(notification) => match notification_settings {
-                    Ok(settings) => notification.plan(settings),
-                    Err(error) => return Err(Error::from(error.to_string())),
-                },
+                BackfillEvent::ObjectsCreated(notification) => notification.plan(settings()?),
+                BackfillEvent::ObjectCreated(event) => event.plan(settings()?),
                 BackfillEvent::Compact(event) => {
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)?

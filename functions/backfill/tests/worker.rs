@@ -140,6 +140,18 @@ not an alb line
     let again = serde_json::to_value(run(plan())).unwrap();
     assert_eq!(again["sources"][0]["skipped"], true, "{again}");
     assert_eq!(lake(), written);
+    // The same object announced through EventBridge (a bucket the stack did not create) is the
+    // same source: read once.
+    let announced = json!({
+        "detail-type": "Object Created", "source": "aws.s3",
+        "detail": {"bucket": {"name": "alb-logs"}, "object": {"key": key, "size": 1, "etag": "e1"}},
+    });
+    let BackfillEvent::ObjectCreated(event) = serde_json::from_value(announced).unwrap() else {
+        panic!("not read as an EventBridge event");
+    };
+    let third = serde_json::to_value(run(event.plan(&settings))).unwrap();
+    assert_eq!(third["sources"][0]["skipped"], true, "{third}");
+    assert_eq!(lake(), written);
 }
 
 #[test]
