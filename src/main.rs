@@ -5,6 +5,7 @@ mod compact;
 mod ingest;
 mod input;
 mod query;
+mod replay;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -130,6 +131,20 @@ enum Command {
         /// The size merged files aim at, in MiB; files this large already are left alone.
         #[arg(long, default_value = "128")]
         target_mb: u64,
+        /// Print exactly one JSON object with the run's totals on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read the Kinesis batches the ingest function gave up on back from the stream and write
+    /// them into the lake as the function does. MESSAGES holds the failure queue's messages:
+    /// invocation records one per line, or `aws sqs receive-message` output; `-` reads stdin.
+    /// The function's other settings (LOG_FORMAT, ANONYMIZE_IP, …) come from the environment.
+    ReplayFailures {
+        /// The failure queue's messages (a file, or `-`).
+        messages: String,
+        /// The lake the function writes (its LAKE_DEST): s3://bucket/prefix.
+        #[arg(long)]
+        lake: String,
         /// Print exactly one JSON object with the run's totals on stdout.
         #[arg(long)]
         json: bool,
@@ -381,6 +396,14 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             })
         }
+        Command::ReplayFailures {
+            messages,
+            lake,
+            json,
+        } => replay::run(&messages, &lake, json).unwrap_or_else(|error| {
+            eprintln!("loglake: error: {error:#}");
+            ExitCode::FAILURE
+        }),
         Command::Report {
             lake,
             athena,
