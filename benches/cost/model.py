@@ -204,6 +204,10 @@ def model(measured, prices):
     # The dashboard: every refresh reads the files of its 24 hours, the uncompacted hours' many
     # small ones and one merged file a compacted hour (what a month's Parquet makes at 128 MB).
     refreshes = DASHBOARD_REFRESHES_PER_HOUR * HOURS_PER_MONTH
+    # Wiring=FirehoseReadsStream: Firehose bills reading a stream per record, each rounded up to
+    # 5 KB, and calls the transform per MB of records (the template's processor buffer).
+    reads_gb = TB / line_bytes * math.ceil(line_bytes / rounding) * rounding / GB
+    transform_invocations = TB / 2**20
     merged_per_hour = math.ceil(parquet_gb * 1024 / HOURS_PER_MONTH / 128)
 
     def dashboard_gets(files_per_hour, compacted=True):
@@ -218,15 +222,18 @@ def model(measured, prices):
     day_reports = sum(query_cost(day) for day, _ in measured["reports"].values())
     month_reports = sum(query_cost(month) for _, month in measured["reports"].values())
     rows = stream + [
-        ("", "Lambda `ingest`: invocations (one per shard per batching window)", f"{invocations:,.0f}", invocations / 1e6 * lam["million_requests"]),
+        ("ingest", "Lambda `ingest`: invocations (one per shard per batching window)", f"{invocations:,.0f}", invocations / 1e6 * lam["million_requests"]),
         ("firehose", "Firehose wiring: Lambda `ingest` (arm64) compute, JSON rows", f"{gb_seconds:,.0f} GB-s", gb_seconds * lam["gb_second"]),
+        ("reads-stream", "FirehoseReadsStream: Firehose reading the stream (each record rounded up to 5 KB)", f"{reads_gb:,.0f} GB", reads_gb * fh["ingested_gb"]),
+        ("reads-stream", "FirehoseReadsStream: Lambda `firehose-transform` compute (as `ingest`'s JSON rows)", f"{gb_seconds:,.0f} GB-s", gb_seconds * lam["gb_second"]),
+        ("reads-stream", "FirehoseReadsStream: `firehose-transform` invocations (one per MB of records)", f"{transform_invocations:,.0f}", transform_invocations / 1e6 * lam["million_requests"]),
         ("firehose", "Firehose wiring: ingestion (JSON rows)", f"{json_gb:,.0f} GB", json_gb * fh["ingested_gb"]),
-        ("firehose", "Firehose wiring: format conversion to Parquet", f"{json_gb:,.0f} GB", json_gb * fh["format_conversion_gb"]),
-        ("event-time", "Firehose wiring: dynamic partitioning (data)", f"{json_gb:,.0f} GB", json_gb * fh["dynamic_partitioning_gb"]),
-        ("event-time", "Firehose wiring: dynamic partitioning (objects)", f"{objects:,.0f}", objects / 1000 * fh["dynamic_partitioning_thousand_objects"]),
-        ("firehose", "Firehose wiring: S3 PUT requests (Firehose's objects)", f"{objects:,.0f}", objects / 1000 * s3["thousand_put"]),
-        ("firehose", "Firehose wiring: the compaction's S3 LIST, GET and PUT requests", *compaction_requests(objects)),
-        ("firehose", "Firehose wiring: the compaction waiting on its GETs (assumed 20 ms each)", *compaction_waiting(objects)),
+        ("firehose-any", "Firehose wirings: format conversion to Parquet", f"{json_gb:,.0f} GB", json_gb * fh["format_conversion_gb"]),
+        ("event-time", "Firehose wirings: dynamic partitioning (data)", f"{json_gb:,.0f} GB", json_gb * fh["dynamic_partitioning_gb"]),
+        ("event-time", "Firehose wirings: dynamic partitioning (objects)", f"{objects:,.0f}", objects / 1000 * fh["dynamic_partitioning_thousand_objects"]),
+        ("firehose-any", "Firehose wirings: S3 PUT requests (Firehose's objects)", f"{objects:,.0f}", objects / 1000 * s3["thousand_put"]),
+        ("firehose-any", "Firehose wirings: the compaction's S3 LIST, GET and PUT requests", *compaction_requests(objects)),
+        ("firehose-any", "Firehose wirings: the compaction waiting on its GETs (assumed 20 ms each)", *compaction_waiting(objects)),
         ("parquet", "Parquet wiring: Lambda `ingest` (arm64) compute, Parquet files", f"{lake_gb_seconds:,.0f} GB-s", lake_gb_seconds * lam["gb_second"]),
         ("parquet", "Parquet wiring: S3 PUT requests (the function's files)", f"{lake_objects:,.0f}", lake_objects / 1000 * s3["thousand_put"]),
         ("parquet", "Parquet wiring: the compaction's S3 LIST, GET and PUT requests", *compaction_requests(lake_objects)),
@@ -236,7 +243,7 @@ def model(measured, prices):
         ("", f"Athena: the {len(measured['reports'])} reports for one day, daily", f"{DAYS_PER_MONTH} runs each", DAYS_PER_MONTH * day_reports),
         ("", f"Athena: the {len(measured['reports'])} reports over the month, once", "1 run each", month_reports),
         ("", "Athena: a dashboard of the last 24 h refreshed every 5 minutes (`traffic_by_hour`), data scanned", f"{refreshes:,} runs", dashboard_scan),
-        ("firehose", "Firehose wiring: the dashboard's S3 GETs (3 a file)", *dashboard_gets(objects / HOURS_PER_MONTH)),
+        ("firehose-any", "Firehose wirings: the dashboard's S3 GETs (3 a file)", *dashboard_gets(objects / HOURS_PER_MONTH)),
         ("parquet", "Parquet wiring: the dashboard's S3 GETs (3 a file; the 2 newest hours not compacted yet)", *dashboard_gets(lake_objects / HOURS_PER_MONTH)),
         ("", f"CloudWatch: the stack's alarms (at most; some belong to one wiring)", f"{alarms}", alarms * cw["alarm_month"]),
         ("", "CloudWatch: `ingest`'s EMF metrics", f"{EMF_METRICS}", EMF_METRICS * cw["metric_month"]),
@@ -294,9 +301,16 @@ def kinesis(prices, record_bytes):
 
 def included(stream="stream", wiring="firehose", partitioning="event-time"):
     """The kinds of rows in the bill of one stream mode (`stream` or `provisioned`), wiring
-    (`firehose`: LambdaIngest, or `parquet`: LambdaWritesParquet) and, for Firehose, partitioning
-    (`event-time` or `arrival-time`); rows of kind "" are in every bill."""
-    return {"", stream, wiring} | ({partitioning} if wiring == "firehose" else set())
+    (`firehose`: LambdaIngest, `parquet`: LambdaWritesParquet, `reads-stream`:
+    FirehoseReadsStream) and, for LambdaIngest, partitioning (`event-time` or `arrival-time`;
+    FirehoseReadsStream always partitions by event time); rows of kind "" are in every bill."""
+    kinds = {"", stream, wiring}
+    if wiring in ("firehose", "reads-stream"):
+        kinds.add("firehose-any")
+    if wiring in ("firehose", "parquet"):
+        kinds.add("ingest")
+    kinds.add(partitioning if wiring == "firehose" else "event-time" if wiring == "reads-stream" else "")
+    return kinds
 
 
 def bill(rows, **choice):
@@ -328,6 +342,8 @@ def table(measured, prices, log):
          {"wiring": "firehose", "stream": "provisioned", "partitioning": "event-time"}, rows),
         ("`Wiring=LambdaIngest`, `StreamMode=PROVISIONED`, `Partitioning=ArrivalTime`",
          {"wiring": "firehose", "stream": "provisioned", "partitioning": "arrival-time"}, rows),
+        ("`Wiring=FirehoseReadsStream`, `StreamMode=PROVISIONED` (rows filed by event time)",
+         {"wiring": "reads-stream", "stream": "provisioned"}, rows),
         ("`Wiring=LambdaWritesParquet`, `StreamMode=ON_DEMAND`",
          {"wiring": "parquet", "stream": "stream"}, rows),
         ("`Wiring=LambdaWritesParquet`, `StreamMode=PROVISIONED`",
