@@ -18,8 +18,10 @@ use serde_json::{json, Value};
 
 use http::{aws_json, aws_standin, http, s3_objects};
 
-const STREAM: &str = "replay-web";
-const STREAM_ARN: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/replay-web";
+/// A stream of its own, so the test can run again on the same stand-in.
+fn stream() -> String {
+    format!("replay-web-{}", std::process::id())
+}
 
 fn replay(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_loglake"))
@@ -92,9 +94,11 @@ fn a_failed_batch_is_read_back_from_the_stream_into_the_lake_once() {
             &body,
         )
     };
+    let stream = stream();
+    let stream_arn = format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}");
     kinesis(
         "CreateStream",
-        json!({"StreamName": STREAM, "ShardCount": 1}),
+        json!({"StreamName": stream, "ShardCount": 1}),
     );
     // Records of 1 to 7 lines, as shippers send them.
     let lines = lines();
@@ -117,7 +121,7 @@ fn a_failed_batch_is_read_back_from_the_stream_into_the_lake_once() {
         .collect();
     let put = kinesis(
         "PutRecords",
-        json!({"StreamName": STREAM, "Records": entries}),
+        json!({"StreamName": stream, "Records": entries}),
     );
     let sequences: Vec<String> = put["Records"]
         .as_array()
@@ -136,24 +140,21 @@ fn a_failed_batch_is_read_back_from_the_stream_into_the_lake_once() {
         "KinesisBatchInfo": {
             "shardId": shard, "startSequenceNumber": sequences[first],
             "endSequenceNumber": sequences[last], "batchSize": last - first + 1,
-            "streamArn": STREAM_ARN,
+            "streamArn": stream_arn,
         },
     })
     .to_string();
     let expected_lines: usize = records[first..=last].iter().map(Vec::len).sum();
-    let (status, _) = http("PUT", &format!("{endpoint}/replay-lake"), b"");
+    let bucket = format!("replay-lake-{}", std::process::id());
+    let lake = format!("s3://{bucket}/lake");
+    let (status, _) = http("PUT", &format!("{endpoint}/{bucket}"), b"");
     assert_eq!(status, 200);
 
     let dir = tempfile::tempdir().unwrap();
     let messages = dir.path().join("messages.ndjson");
     std::fs::write(&messages, format!("{message}\n")).unwrap();
     let output = replay(
-        &[
-            messages.to_str().unwrap(),
-            "--lake",
-            "s3://replay-lake/lake",
-            "--json",
-        ],
+        &[messages.to_str().unwrap(), "--lake", &lake, "--json"],
         None,
     );
     assert!(
@@ -169,17 +170,17 @@ fn a_failed_batch_is_read_back_from_the_stream_into_the_lake_once() {
     assert_eq!(rows_out.unwrap() + rejected.unwrap(), expected_lines as u64);
 
     // Exactly the batch's lines: every row's source one of its records, every line there once.
-    let source = |index: usize| format!("kinesis:{STREAM}/{shard}/{}", sequences[index]);
+    let source = |index: usize| format!("kinesis:{stream}/{shard}/{}", sequences[index]);
     let mut expected = BTreeSet::new();
     for (index, lines) in records.iter().enumerate().take(last + 1).skip(first) {
         for n in 1..=lines.len() {
             expected.insert((source(index), n as i64));
         }
     }
-    let rows = lake_rows(&endpoint, "replay-lake");
+    let rows = lake_rows(&endpoint, &bucket);
     assert_eq!(rows.len() as u64, rows_out.unwrap());
     assert!(rows.is_subset(&expected), "rows of other batches");
-    let rejects: usize = s3_objects(&endpoint, "replay-lake")
+    let rejects: usize = s3_objects(&endpoint, &bucket)
         .iter()
         .filter(|(key, _)| key.contains("/rejects/"))
         .map(|(_, data)| {
@@ -191,28 +192,23 @@ fn a_failed_batch_is_read_back_from_the_stream_into_the_lake_once() {
     assert_eq!(rejects as u64, rejected.unwrap());
 
     // Replayed again, as `aws sqs receive-message` prints the message: the same objects.
-    let before: BTreeMap<String, Vec<u8>> =
-        s3_objects(&endpoint, "replay-lake").into_iter().collect();
+    let before: BTreeMap<String, Vec<u8>> = s3_objects(&endpoint, &bucket).into_iter().collect();
     let received = json!({"Messages": [{"MessageId": "m-1", "Body": message}]}).to_string();
-    let again = replay(&["-", "--lake", "s3://replay-lake/lake"], Some(&received));
+    let again = replay(&["-", "--lake", &lake], Some(&received));
     assert!(
         again.status.success(),
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
-    let after: BTreeMap<String, Vec<u8>> =
-        s3_objects(&endpoint, "replay-lake").into_iter().collect();
+    let after: BTreeMap<String, Vec<u8>> = s3_objects(&endpoint, &bucket).into_iter().collect();
     assert_eq!(
         before.keys().collect::<Vec<_>>(),
         after.keys().collect::<Vec<_>>()
     );
-    assert_eq!(lake_rows(&endpoint, "replay-lake"), rows);
+    assert_eq!(lake_rows(&endpoint, &bucket), rows);
 
     // A message that is not Lambda's invocation record is an error, and writes nothing.
-    let bad = replay(
-        &["-", "--lake", "s3://replay-lake/lake"],
-        Some(r#"{"Records": []}"#),
-    );
+    let bad = replay(&["-", "--lake", &lake], Some(r#"{"Records": []}"#));
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("KinesisBatchInfo"));
 }
