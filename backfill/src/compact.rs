@@ -51,6 +51,11 @@ const MERGED_PREFIX: &str = "compacted-";
 /// Requests in flight at once when a compaction copies or deletes an S3 lake's small files.
 const S3_CONCURRENCY: usize = 16;
 
+/// Merges run at once in a partition with several groups. A merge of [`MAX_MERGE_INPUTS`] files
+/// holds about a million rows (about 450 MB measured), so two fit the backfill function's
+/// 3,008 MB (two vCPUs) and a laptop.
+const MERGES_AT_ONCE: usize = 2;
+
 /// The most files one merge reads. The ingest function's lake wiring leaves thousands of small
 /// files an hour (one per invocation per shard), and a merge holds a batch of each: in groups of
 /// this many, memory stays bounded, and the next run merges the groups' outputs in turn.
@@ -254,7 +259,7 @@ fn recover(
             }
         };
         let deleted = match lake {
-            Lake::S3 { .. } => concurrently(&pending.inputs, delete),
+            Lake::S3 { .. } => concurrently(&pending.inputs, S3_CONCURRENCY, delete),
             Lake::Local(_) => pending.inputs.iter().map(delete).collect(),
         };
         for (input, deleted) in pending.inputs.into_iter().zip(deleted) {
@@ -279,15 +284,22 @@ fn recover(
     Ok(files)
 }
 
-/// `work` on each item, [`S3_CONCURRENCY`] at a time; the results in the items' order. An hour
-/// of the default wiring is thousands of small objects, and one request after another (tens of
-/// milliseconds each in S3) would take most of the function's 15 minutes at ten times the
-/// default traffic.
-fn concurrently<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+/// `work` on each item, `workers` at a time; the results in the items' order. (An hour of the
+/// default wiring is thousands of small objects: one request after another, tens of milliseconds
+/// each in S3, would take most of the function's 15 minutes at ten times the default traffic.)
+fn concurrently<T: Sync, R: Send>(
+    items: &[T],
+    workers: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if workers <= 1 || items.len() <= 1 {
+        // No thread for one at a time: the caller's keeps its allocator's warm memory.
+        return items.iter().map(work).collect();
+    }
     let next = AtomicUsize::new(0);
     let done = Mutex::new(Vec::with_capacity(items.len()));
     std::thread::scope(|scope| {
-        for _ in 0..S3_CONCURRENCY.min(items.len()) {
+        for _ in 0..workers.min(items.len()) {
             scope.spawn(|| loop {
                 let index = next.fetch_add(1, Ordering::Relaxed);
                 let Some(item) = items.get(index) else { break };
@@ -322,7 +334,9 @@ impl Fetched<'_> {
             .filter(|relative| !self.files.contains_key(*relative))
             .collect();
         let (lake, staging) = (self.lake, self.staging);
-        let fetched = concurrently(&wanted, |relative| lake.fetch(relative, staging));
+        let fetched = concurrently(&wanted, S3_CONCURRENCY, |relative| {
+            lake.fetch(relative, staging)
+        });
         for (relative, result) in wanted.into_iter().zip(fetched) {
             self.files.insert(relative.to_string(), result?);
         }
@@ -409,8 +423,9 @@ fn compact_partition(
 
     let inputs = groups.iter().flat_map(|(group, _)| group);
     fetched.prefetch(inputs.map(|&i| files[i].0.as_str()))?;
+    // Each merge's inputs (copied or opened, and the version read) and output.
     let mut pending = Pending::default();
-    let mut written = Vec::new();
+    let mut merges = Vec::with_capacity(groups.len());
     for (group, overlapping) in &groups {
         let names: Vec<&str> = group.iter().map(|&i| file_name(&files[i].0)).collect();
         let output = format!(
@@ -426,10 +441,21 @@ fn compact_partition(
         let output_path = staging.path().join(&dir).join(&output);
         std::fs::create_dir_all(output_path.parent().expect("a partition directory"))
             .map_err(crate::io_error(&output_path))?;
+        merges.push((local_inputs, output, output_path, *overlapping));
+    }
+    // A busy hour's merges side by side, on up to MERGES_AT_ONCE cores.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = cores.min(MERGES_AT_ONCE);
+    let merged_all = concurrently(&merges, workers, |(inputs, _, output_path, overlapping)| {
         let first_copies = FirstCopies::new(&found.shared);
         let keep = |batch| first_copies.keep(batch);
         let keep: &dyn Fn(_) -> _ = if *overlapping { &keep } else { &Ok };
-        let merged = merge_files(&local_inputs, &output_path, &options.lake, keep)?;
+        merge_files(inputs, output_path, &options.lake, keep)
+    });
+    let mut written = Vec::new();
+    let plans = groups.iter().zip(merges).zip(merged_all);
+    for (((group, _), (_, output, output_path, _)), merged) in plans {
+        let merged = merged?;
         summary.files_in += group.len() as u64;
         summary.bytes_in += group.iter().map(|&i| files[i].1).sum::<u64>();
         summary.bytes_out += std::fs::metadata(&output_path).map_or(0, |m| m.len());
@@ -445,7 +471,8 @@ fn compact_partition(
                 false => output_origins.extend(&read.into()),
             }
         }
-        pending.inputs.extend(names.iter().map(|n| n.to_string()));
+        let names = group.iter().map(|&i| file_name(&files[i].0).to_string());
+        pending.inputs.extend(names);
         pending.outputs.insert(output.clone(), merged.sources);
         pending
             .output_shards
@@ -710,6 +737,34 @@ mod tests {
         let s0 = changed.display().to_string();
         assert_eq!(changed_lines.iter().filter(|(s, _)| *s == s0).count(), 10);
         assert_eq!(changed_lines.len(), 110);
+    }
+
+    #[test]
+    fn an_hour_of_several_groups_is_merged_on_every_core_and_keeps_its_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = small_sources(dir.path());
+        let root = dir.path().join("lake");
+        backfill(&src, &root, false);
+        let (before, lines) = lake(&root);
+        let largest = before
+            .iter()
+            .map(|f| fs::metadata(root.join(f)).unwrap().len())
+            .max()
+            .unwrap();
+        // A target of two and a half files: groups of two, three merges an hour.
+        let options = CompactOptions {
+            target_bytes: largest * 5 / 2,
+            ..CompactOptions::default()
+        };
+        let summary = compact(&Location::Local(root.clone()), None, &options).unwrap();
+        assert!(summary.errors.is_empty(), "{:?}", summary.errors);
+        assert_eq!((summary.files_in, summary.files_out), (12, 6));
+        let (after, after_lines) = lake(&root);
+        assert_eq!(after_lines, lines);
+        assert_eq!(after.len(), 6);
+        let record = read_record(&Lake::Local(root.clone()), hour_10()).unwrap();
+        assert_eq!(record.merged.len(), 3);
+        assert!(record.pending.is_none());
     }
 
     #[test]
