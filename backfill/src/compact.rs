@@ -23,8 +23,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use arrow::array::{AsArray, BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
@@ -33,6 +31,7 @@ use loglake_lake::lake::{fnv1a, partition_dir, partition_hour};
 use loglake_lake::{merge_files, read_origins, LakeOptions, TimeRange};
 use loglake_parser::timestamp::MICROS_PER_HOUR;
 use loglake_parser::UtcHour;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::overlap::{overlaps, FirstCopies, Origins, ShardRanges};
@@ -290,27 +289,17 @@ fn recover(
 fn concurrently<T: Sync, R: Send>(
     items: &[T],
     workers: usize,
-    work: impl Fn(&T) -> R + Sync,
+    work: impl Fn(&T) -> R + Sync + Send,
 ) -> Vec<R> {
     if workers <= 1 || items.len() <= 1 {
         // No thread for one at a time: the caller's keeps its allocator's warm memory.
         return items.iter().map(work).collect();
     }
-    let next = AtomicUsize::new(0);
-    let done = Mutex::new(Vec::with_capacity(items.len()));
-    std::thread::scope(|scope| {
-        for _ in 0..workers.min(items.len()) {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(index) else { break };
-                let result = work(item);
-                done.lock().expect("no worker panics").push((index, result));
-            });
-        }
-    });
-    let mut done = done.into_inner().expect("no worker panics");
-    done.sort_by_key(|(index, _)| *index);
-    done.into_iter().map(|(_, result)| result).collect()
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(workers.min(items.len()))
+        .build()
+        .expect("can start the compaction's threads")
+        .install(|| items.par_iter().map(work).collect())
 }
 
 /// The partition's files a compaction has copied or opened, with the version read.

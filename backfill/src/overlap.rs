@@ -141,7 +141,7 @@ pub(crate) fn overlaps(files: &[&Origins]) -> Overlaps {
                 .extend(ranges.iter().map(|r| (r, i)));
         }
     }
-    let mut shared_ranges = Origins::default();
+    let mut intersections = ShardRanges::new();
     for (shard, mut ranges) in by_shard {
         ranges.sort_by(|a, b| sequence_cmp(&a.0.first, &b.0.first));
         // Sorted by first number: a range overlaps an earlier one exactly when it starts before
@@ -158,19 +158,23 @@ pub(crate) fn overlaps(files: &[&Origins]) -> Overlaps {
                     Ordering::Less => &other.last,
                     _ => &range.last,
                 };
-                shared_ranges.shards.insert(
-                    shard.to_string(),
-                    vec![SequenceRange {
+                intersections
+                    .entry(shard.to_string())
+                    .or_default()
+                    .push(SequenceRange {
                         first: range.first.clone(),
                         last: last.clone(),
-                    }],
-                );
-                shared.extend(&shared_ranges);
-                shared_ranges.shards.clear();
+                    });
             }
             open.push((range, i));
         }
     }
+
+    // Joined into ranges that do not overlap, as a file's are.
+    shared.extend(&Origins {
+        files: BTreeSet::new(),
+        shards: intersections,
+    });
 
     let mut sets: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for i in 0..files.len() {

@@ -292,20 +292,8 @@ fn the_binary_backfills_a_batch_with_the_settings_lambda_gives_it() {
     let (api, calls) = runtime_api(event);
     let mut command = lambda_command(env!("CARGO_BIN_EXE_backfill"), &api, &endpoint);
     command.env("ANONYMIZE_IP", "truncate");
-    let enrichment = enrichment_dir();
-    if let Some(dir) = &enrichment {
-        command.env("LOGLAKE_ENRICHMENT_DIR", dir);
-    }
-    let mut child = command.spawn().unwrap();
-    let response = next_response(&calls);
-    child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    let response = response.unwrap_or_else(|error| {
-        panic!(
-            "{error}\n{}",
-            String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let enrichment = pass_enrichment(&mut command);
+    let response = invoke_once(command, &calls);
     assert_eq!(response["rows_out"], 80, "{response}");
 
     let expected: std::collections::BTreeSet<String> = log
@@ -331,7 +319,7 @@ fn the_binary_backfills_a_batch_with_the_settings_lambda_gives_it() {
         }
     }
     assert_eq!(clients, expected, "every address truncated");
-    if real && enrichment.is_some() {
+    if real && enrichment {
         assert!(
             countries > 0,
             "no row has a country: the enrichment data was not loaded"

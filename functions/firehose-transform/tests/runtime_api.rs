@@ -19,20 +19,8 @@ fn the_binary_transforms_with_the_settings_lambda_gives_it() {
     let binary = env!("CARGO_BIN_EXE_firehose-transform");
     let mut command = lambda_command(binary, &api, "http://127.0.0.1:9");
     command.env("ANONYMIZE_IP", "truncate");
-    let enrichment = enrichment_dir();
-    if let Some(dir) = &enrichment {
-        command.env("LOGLAKE_ENRICHMENT_DIR", dir);
-    }
-    let mut child = command.spawn().unwrap();
-    let response = next_response(&calls);
-    child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    let response = response.unwrap_or_else(|error| {
-        panic!(
-            "{error}\n{}",
-            String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let enrichment = pass_enrichment(&mut command);
+    let response = invoke_once(command, &calls);
 
     let answered = response["records"].as_array().unwrap();
     assert_eq!(answered.len(), records.len());
@@ -47,7 +35,7 @@ fn the_binary_transforms_with_the_settings_lambda_gives_it() {
         assert_eq!(row[json_key("client_ip")], truncated(address), "{line}");
         countries += usize::from(row[json_key("country")].is_string());
     }
-    if enrichment.is_some() {
+    if enrichment {
         assert!(
             countries > 0,
             "no row has a country: the enrichment data was not loaded"

@@ -28,16 +28,7 @@ fn the_binary_runs_the_days_reports_with_the_settings_lambda_gives_it() {
         ("REPORTS_OUTPUT", "s3://bootstrap-report/reports"),
         ("REPORTS", "traffic_by_hour,bots"),
     ]);
-    let mut child = command.spawn().unwrap();
-    let response = next_response(&calls);
-    child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
-    let response = response.unwrap_or_else(|error| {
-        panic!(
-            "{error}\n{}",
-            String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr)
-        )
-    });
+    let response = invoke_once(command, &calls);
 
     let reports: Vec<&str> = (response["reports"].as_array().unwrap().iter())
         .map(|r| r["report"].as_str().unwrap())

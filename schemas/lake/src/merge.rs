@@ -22,7 +22,8 @@ use arrow::datatypes::{
 use arrow::datatypes::{Field, Schema};
 use arrow::error::ArrowError;
 use parquet::arrow::arrow_reader::{
-    ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
 };
 use parquet::arrow::ProjectionMask;
 
@@ -210,8 +211,11 @@ pub fn read_origins(path: &Path) -> Result<RowOrigins, LakeError> {
         path: path.to_path_buf(),
         source,
     };
-    let builder = open(path)?;
-    let Some(column) = builder
+    // The footer is read once: for the column's place, then for the reader.
+    let file = fs::File::open(path).map_err(io_error(path))?;
+    let metadata =
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(parquet_error)?;
+    let Some(column) = metadata
         .parquet_schema()
         .columns()
         .iter()
@@ -220,7 +224,7 @@ pub fn read_origins(path: &Path) -> Result<RowOrigins, LakeError> {
         return Ok(RowOrigins::default());
     };
     let as_dictionary = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
-    let fields: Vec<Field> = (builder.schema().fields().iter())
+    let fields: Vec<Field> = (metadata.schema().fields().iter())
         .map(
             |f| match f.name() == "source" && f.data_type() == &DataType::Utf8 {
                 true => f.as_ref().clone().with_data_type(as_dictionary.clone()),
@@ -229,9 +233,9 @@ pub fn read_origins(path: &Path) -> Result<RowOrigins, LakeError> {
         )
         .collect();
     let options = ArrowReaderOptions::new().with_schema(Arc::new(Schema::new(fields)));
-    let file = fs::File::open(path).map_err(io_error(path))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, options)
+    let metadata = ArrowReaderMetadata::try_new(metadata.metadata().clone(), options)
         .map_err(parquet_error)?;
+    let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
     let mask = ProjectionMask::leaves(builder.parquet_schema(), [column]);
     let reader = builder
         .with_projection(mask)

@@ -92,6 +92,21 @@ fn function_name(binary: &str) -> String {
     format!("loglake-{}", name.to_string_lossy())
 }
 
+/// Runs `command` (a [`lambda_command`]) for the one invocation `calls` serves and returns the
+/// function's answer; an error it reported fails the test with everything the process printed.
+pub fn invoke_once(mut command: Command, calls: &mpsc::Receiver<RuntimeCall>) -> Value {
+    let mut child = command.spawn().unwrap();
+    let response = next_response(calls);
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    response.unwrap_or_else(|error| {
+        panic!(
+            "{error}\n{}",
+            String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
 /// The function's answer to the served invocation, or the error it reported.
 pub fn next_response(calls: &mpsc::Receiver<RuntimeCall>) -> Result<Value, String> {
     loop {
@@ -103,10 +118,10 @@ pub fn next_response(calls: &mpsc::Receiver<RuntimeCall>) -> Result<Value, Strin
     }
 }
 
-/// The enrichment data's directory for a binary's `LOGLAKE_ENRICHMENT_DIR`, as scripts/test
-/// fetches it; a test that needs it fails without it when `LOGLAKE_REQUIRE_ENRICHMENT_DATA` is
-/// set, else skips that part.
-pub fn enrichment_dir() -> Option<String> {
+/// Gives the binary the enrichment data (`LOGLAKE_ENRICHMENT_DIR`) as scripts/test fetches it;
+/// returns whether it did. Without the data a test fails when `LOGLAKE_REQUIRE_ENRICHMENT_DATA`
+/// is set, else skips what needs it.
+pub fn pass_enrichment(command: &mut Command) -> bool {
     let dir = std::env::var("LOGLAKE_ENRICHMENT_DIR")
         .ok()
         .filter(|d| !d.is_empty());
@@ -114,7 +129,10 @@ pub fn enrichment_dir() -> Option<String> {
         dir.is_some() || std::env::var_os("LOGLAKE_REQUIRE_ENRICHMENT_DATA").is_none(),
         "LOGLAKE_REQUIRE_ENRICHMENT_DATA is set but LOGLAKE_ENRICHMENT_DIR is not"
     );
-    dir
+    if let Some(dir) = &dir {
+        command.env("LOGLAKE_ENRICHMENT_DIR", dir);
+    }
+    dir.is_some()
 }
 
 /// An IPv4 address as `ANONYMIZE_IP=truncate` stores it: the last byte zeroed.
