@@ -50,7 +50,7 @@ const MERGED_PREFIX: &str = "compacted-";
 /// Requests in flight at once when a compaction copies or deletes an S3 lake's small files.
 const S3_CONCURRENCY: usize = 16;
 
-/// Merges run at once in a partition with several groups. A merge of [`MAX_MERGE_INPUTS`] files
+/// Merges run at once (a lake's partitions side by side, and a busy partition's groups). A merge of [`MAX_MERGE_INPUTS`] files
 /// holds about a million rows (about 450 MB measured), so two fit the backfill function's
 /// 3,008 MB (two vCPUs) and a laptop.
 const MERGES_AT_ONCE: usize = 2;
@@ -147,17 +147,52 @@ pub fn compact(
     options: &CompactOptions,
 ) -> Result<CompactSummary, BackfillError> {
     let lake = Lake::new(lake.clone(), s3)?;
+    let partitions: Vec<_> = partitions(&lake, options.range)?.into_iter().collect();
+    // Partitions, and a busy partition's merges, share one pool of MERGES_AT_ONCE threads: as
+    // many merges at once as memory allows, whichever partitions they belong to.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let merges = rayon::ThreadPoolBuilder::new()
+        .num_threads(cores.min(MERGES_AT_ONCE))
+        .build()
+        .expect("can start the compaction's threads");
+    let partition_summaries: Vec<CompactSummary> = merges.install(|| {
+        (partitions.into_par_iter())
+            .map(|(hour, files)| {
+                let mut summary = CompactSummary {
+                    partitions_seen: 1,
+                    ..CompactSummary::default()
+                };
+                if let Err(error) = compact_partition(&lake, hour, files, options, &mut summary) {
+                    summary.errors.push(PartitionFailure {
+                        partition: partition_key(hour),
+                        error: error.to_string(),
+                    });
+                }
+                summary
+            })
+            .collect()
+    });
     let mut summary = CompactSummary::default();
-    for (hour, files) in partitions(&lake, options.range)? {
-        summary.partitions_seen += 1;
-        if let Err(error) = compact_partition(&lake, hour, files, options, &mut summary) {
-            summary.errors.push(PartitionFailure {
-                partition: partition_key(hour),
-                error: error.to_string(),
-            });
-        }
-    }
+    partition_summaries
+        .into_iter()
+        .for_each(|partition| summary.add(partition));
     Ok(summary)
+}
+
+impl CompactSummary {
+    fn add(&mut self, other: CompactSummary) {
+        self.partitions_seen += other.partitions_seen;
+        self.partitions_compacted += other.partitions_compacted;
+        self.files_in += other.files_in;
+        self.files_out += other.files_out;
+        self.bytes_in += other.bytes_in;
+        self.bytes_out += other.bytes_out;
+        self.rows += other.rows;
+        self.duplicates_dropped += other.duplicates_dropped;
+        self.inputs_changed += other.inputs_changed;
+        self.recovered += other.recovered;
+        self.errors.extend(other.errors);
+    }
 }
 
 /// The lake's files by partition, for the hours in `range`: a bounded range of a few days is
@@ -432,15 +467,15 @@ fn compact_partition(
             .map_err(crate::io_error(&output_path))?;
         merges.push((local_inputs, output, output_path, *overlapping));
     }
-    // A busy hour's merges side by side, on up to MERGES_AT_ONCE cores.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = cores.min(MERGES_AT_ONCE);
-    let merged_all = concurrently(&merges, workers, |(inputs, _, output_path, overlapping)| {
-        let first_copies = FirstCopies::new(&found.shared);
-        let keep = |batch| first_copies.keep(batch);
-        let keep: &dyn Fn(_) -> _ = if *overlapping { &keep } else { &Ok };
-        merge_files(inputs, output_path, &options.lake, keep)
-    });
+    // A busy hour's merges side by side, on the pool `compact` runs partitions on.
+    let merged_all: Vec<_> = (merges.par_iter())
+        .map(|(inputs, _, output_path, overlapping)| {
+            let first_copies = FirstCopies::new(&found.shared);
+            let keep = |batch| first_copies.keep(batch);
+            let keep: &dyn Fn(_) -> _ = if *overlapping { &keep } else { &Ok };
+            merge_files(inputs, output_path, &options.lake, keep)
+        })
+        .collect();
     let mut written = Vec::new();
     let plans = groups.iter().zip(merges).zip(merged_all);
     for (((group, _), (_, output, output_path, _)), merged) in plans {
