@@ -13,7 +13,7 @@ pub fn run(lake: &str, options: &CompactOptions, json: bool) -> anyhow::Result<E
     let (_runtime, s3) = s3_client(lake.is_s3())?;
     let summary = compact(&lake, s3.as_ref(), options)?;
     let line = format!(
-        "{} of {} partitions compacted: {} files ({} bytes) → {} files ({} bytes), {} rows; {} interrupted compactions finished",
+        "{} of {} partitions compacted: {} files ({} bytes) → {} files ({} bytes), {} rows; rejects: {} files → {}, {} lines; {} interrupted compactions finished",
         summary.partitions_compacted,
         summary.partitions_seen,
         summary.files_in,
@@ -21,6 +21,9 @@ pub fn run(lake: &str, options: &CompactOptions, json: bool) -> anyhow::Result<E
         summary.files_out,
         summary.bytes_out,
         summary.rows,
+        summary.rejects_files_in,
+        summary.rejects_files_out,
+        summary.rejects_lines,
         summary.recovered,
     );
     let errors = summary

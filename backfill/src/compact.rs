@@ -17,9 +17,13 @@
 //! - No line twice once it has run: files that share origins (a batch delivered again after its
 //!   first delivery was merged, an input kept as above) are merged together and keep one copy of
 //!   each `(source, source_line)` ([`crate::overlap`]), whatever their sizes.
+//! - Rejects too: the ingest function's rejects objects (`rejects/dt=…/`, one per batch with a
+//!   rejected line) are merged by day with the same guarantees ([`rejects`]).
 //! - Replays stay exact: the record lists the sources in each merged file, and a backfill that
 //!   replays a source rewrites the merged files of its hours without that source's rows
 //!   ([`drop_sources`]), as it deletes the source's own earlier files.
+
+mod rejects;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -34,7 +38,7 @@ use loglake_parser::UtcHour;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::overlap::{overlaps, FirstCopies, Origins, ShardRanges};
+use crate::overlap::{overlaps, FirstCopies, Origins, Overlaps, ShardRanges};
 use crate::s3::S3;
 use crate::store::Lake;
 use crate::{BackfillError, Location};
@@ -96,6 +100,12 @@ pub struct CompactSummary {
     pub inputs_changed: u64,
     /// Pending compactions of an interrupted run, finished or undone.
     pub recovered: u64,
+    /// Rejects objects (`rejects/dt=…/`) merged, and written.
+    pub rejects_files_in: u64,
+    pub rejects_files_out: u64,
+    /// Rejected lines written, and those not written because a merge had written their line.
+    pub rejects_lines: u64,
+    pub rejects_duplicates_dropped: u64,
     pub errors: Vec<PartitionFailure>,
 }
 
@@ -155,27 +165,35 @@ pub fn compact(
         .num_threads(cores.min(MERGES_AT_ONCE))
         .build()
         .expect("can start the compaction's threads");
-    let partition_summaries: Vec<CompactSummary> = merges.install(|| {
-        (partitions.into_par_iter())
-            .map(|(hour, files)| {
-                let mut summary = CompactSummary {
-                    partitions_seen: 1,
-                    ..CompactSummary::default()
-                };
-                if let Err(error) = compact_partition(&lake, hour, files, options, &mut summary) {
-                    summary.errors.push(PartitionFailure {
-                        partition: partition_key(hour),
-                        error: error.to_string(),
-                    });
-                }
-                summary
-            })
-            .collect()
+    let rejects_days: Vec<_> = rejects::days(&lake, options.range)?.into_iter().collect();
+    let summaries: Vec<CompactSummary> = merges.install(|| {
+        let rows = (partitions.into_par_iter()).map(|(hour, files)| {
+            let mut summary = CompactSummary {
+                partitions_seen: 1,
+                ..CompactSummary::default()
+            };
+            if let Err(error) = compact_partition(&lake, hour, files, options, &mut summary) {
+                summary.errors.push(PartitionFailure {
+                    partition: partition_key(hour),
+                    error: error.to_string(),
+                });
+            }
+            summary
+        });
+        let rejects = (rejects_days.into_par_iter()).map(|(date, files)| {
+            let mut summary = CompactSummary::default();
+            if let Err(error) = rejects::compact_day(&lake, &date, files, options, &mut summary) {
+                summary.errors.push(PartitionFailure {
+                    partition: format!("{}/dt={date}", loglake_lake::REJECTS_DIR),
+                    error: error.to_string(),
+                });
+            }
+            summary
+        });
+        rows.chain(rejects).collect()
     });
     let mut summary = CompactSummary::default();
-    partition_summaries
-        .into_iter()
-        .for_each(|partition| summary.add(partition));
+    summaries.into_iter().for_each(|each| summary.add(each));
     Ok(summary)
 }
 
@@ -191,6 +209,10 @@ impl CompactSummary {
         self.duplicates_dropped += other.duplicates_dropped;
         self.inputs_changed += other.inputs_changed;
         self.recovered += other.recovered;
+        self.rejects_files_in += other.rejects_files_in;
+        self.rejects_files_out += other.rejects_files_out;
+        self.rejects_lines += other.rejects_lines;
+        self.rejects_duplicates_dropped += other.rejects_duplicates_dropped;
         self.errors.extend(other.errors);
     }
 }
@@ -249,18 +271,19 @@ fn record_key(hour: UtcHour) -> String {
     )
 }
 
-fn read_record(lake: &Lake, hour: UtcHour) -> Result<PartitionRecord, BackfillError> {
-    let key = record_key(hour);
-    match lake.read(&key)? {
+fn read_record(lake: &Lake, key: &str) -> Result<PartitionRecord, BackfillError> {
+    match lake.read(key)? {
         None => Ok(PartitionRecord::default()),
-        Some(bytes) => serde_json::from_slice(&bytes)
-            .map_err(|source| BackfillError::Manifest { path: key, source }),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|source| BackfillError::Manifest {
+            path: key.to_string(),
+            source,
+        }),
     }
 }
 
-fn write_record(lake: &Lake, hour: UtcHour, record: &PartitionRecord) -> Result<(), BackfillError> {
+fn write_record(lake: &Lake, key: &str, record: &PartitionRecord) -> Result<(), BackfillError> {
     let json = serde_json::to_vec_pretty(record).expect("a record serialises");
-    lake.write(&record_key(hour), json)
+    lake.write(key, json)
 }
 
 fn file_name(relative: &str) -> &str {
@@ -272,7 +295,8 @@ fn file_name(relative: &str) -> &str {
 /// still there). Returns the files left.
 fn recover(
     lake: &Lake,
-    hour: UtcHour,
+    dir: &str,
+    key: &str,
     record: &mut PartitionRecord,
     mut files: Vec<(String, u64)>,
     summary: &mut CompactSummary,
@@ -280,7 +304,6 @@ fn recover(
     let Some(pending) = record.pending.take() else {
         return Ok(files);
     };
-    let dir = partition_key(hour);
     let present: BTreeSet<&str> = files.iter().map(|(f, _)| file_name(f)).collect();
     let complete = pending.outputs.keys().all(|o| present.contains(o.as_str()));
     let mut gone = BTreeSet::new();
@@ -313,7 +336,7 @@ fn recover(
             gone.insert(output);
         }
     }
-    write_record(lake, hour, record)?;
+    write_record(lake, key, record)?;
     files.retain(|(f, _)| !gone.contains(file_name(f)));
     Ok(files)
 }
@@ -383,15 +406,15 @@ fn compact_partition(
     options: &CompactOptions,
     summary: &mut CompactSummary,
 ) -> Result<(), BackfillError> {
-    let mut record = read_record(lake, hour)?;
+    let (dir, key) = (partition_key(hour), record_key(hour));
+    let mut record = read_record(lake, &key)?;
     if record.pending.is_some() {
         summary.recovered += 1;
     }
-    let files = recover(lake, hour, &mut record, files, summary)?;
+    let files = recover(lake, &dir, &key, &mut record, files, summary)?;
     if files.len() < 2 {
         return Ok(());
     }
-    let dir = partition_key(hour);
     // Outputs are made outside the partition and published only once the record names them.
     let staging = lake.staging_dir()?;
     let mut fetched = Fetched {
@@ -421,26 +444,7 @@ fn compact_partition(
         });
     }
     let found = overlaps(&origins.iter().collect::<Vec<_>>());
-    let in_overlap: BTreeSet<usize> = found.groups.iter().flatten().copied().collect();
-    let position: BTreeMap<&str, usize> = files
-        .iter()
-        .enumerate()
-        .map(|(i, (relative, _))| (relative.as_str(), i))
-        .collect();
-    let rest: Vec<(String, u64)> = (0..files.len())
-        .filter(|i| !in_overlap.contains(i))
-        .map(|i| files[i].clone())
-        .collect();
-    let mut groups: Vec<(Vec<usize>, bool)> =
-        found.groups.iter().map(|g| (g.clone(), true)).collect();
-    groups.extend(
-        plan_groups(&rest, options.target_bytes)
-            .into_iter()
-            .map(|group| {
-                let indexes = group.iter().map(|(f, _)| position[f.as_str()]).collect();
-                (indexes, false)
-            }),
-    );
+    let groups = plan_merges(&files, &found, options.target_bytes);
     if groups.is_empty() {
         return Ok(());
     }
@@ -506,13 +510,36 @@ fn compact_partition(
     // Named before they are published: a run cut short after this point is finished or undone
     // by the next one.
     record.pending = Some(pending);
-    write_record(lake, hour, &record)?;
+    write_record(lake, &key, &record)?;
     let (paths, keys): (Vec<_>, Vec<_>) = written.into_iter().unzip();
     lake.publish(&paths, &keys)?;
     let files_now = lake.list(&dir)?;
-    recover(lake, hour, &mut record, files_now, summary)?;
+    recover(lake, &dir, &key, &mut record, files_now, summary)?;
     summary.partitions_compacted += 1;
     Ok(())
+}
+
+/// A partition's merges: each set of files that share origins (merged whatever their sizes,
+/// keeping one copy of each line: `true`), then the other small files in groups that fit
+/// `target` ([`plan_groups`]). Indexes into `files`.
+fn plan_merges(files: &[(String, u64)], found: &Overlaps, target: u64) -> Vec<(Vec<usize>, bool)> {
+    let in_overlap: BTreeSet<usize> = found.groups.iter().flatten().copied().collect();
+    let position: BTreeMap<&str, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, (relative, _))| (relative.as_str(), i))
+        .collect();
+    let rest: Vec<(String, u64)> = (0..files.len())
+        .filter(|i| !in_overlap.contains(i))
+        .map(|i| files[i].clone())
+        .collect();
+    let mut groups: Vec<(Vec<usize>, bool)> =
+        found.groups.iter().map(|g| (g.clone(), true)).collect();
+    groups.extend(plan_groups(&rest, target).into_iter().map(|group| {
+        let indexes = group.iter().map(|(f, _)| position[f.as_str()]).collect();
+        (indexes, false)
+    }));
+    groups
 }
 
 /// Groups of a partition's small files (smaller than `target`), in name order, each as large as
@@ -576,7 +603,7 @@ pub(crate) fn drop_sources_in_hours(
 ) -> Result<u64, BackfillError> {
     let mut rewritten = 0;
     for &hour in hours {
-        let mut record = read_record(lake, hour)?;
+        let mut record = read_record(lake, &record_key(hour))?;
         if record.merged.values().all(|held| held.is_disjoint(sources)) {
             continue;
         }
@@ -611,7 +638,7 @@ pub(crate) fn drop_sources_in_hours(
             record.merged.remove(&name);
             record.shards.remove(&name);
         }
-        write_record(lake, hour, &record)?;
+        write_record(lake, &record_key(hour), &record)?;
     }
     Ok(rewritten)
 }
@@ -667,7 +694,7 @@ mod tests {
         assert!(summary.errors.is_empty(), "{:?}", summary.errors);
     }
 
-    fn compact_lake(lake: &Path) -> CompactSummary {
+    pub(super) fn compact_lake(lake: &Path) -> CompactSummary {
         let summary = compact(
             &Location::Local(lake.into()),
             None,
@@ -786,7 +813,7 @@ mod tests {
         let (after, after_lines) = lake(&root);
         assert_eq!(after_lines, lines);
         assert_eq!(after.len(), 6);
-        let record = read_record(&Lake::Local(root.clone()), hour_10()).unwrap();
+        let record = read_record(&Lake::Local(root.clone()), &record_key(hour_10())).unwrap();
         assert_eq!(record.merged.len(), 3);
         assert!(record.pending.is_none());
     }
@@ -824,7 +851,7 @@ mod tests {
         assert!(status.success());
         let (before, _) = lake(&lake_copy);
         compact_lake(&lake_copy);
-        let mut record = read_record(&Lake::Local(lake_copy.clone()), hour).unwrap();
+        let mut record = read_record(&Lake::Local(lake_copy.clone()), &record_key(hour)).unwrap();
         let dir = partition_key(hour);
         let inputs: Vec<String> = before
             .iter()
@@ -867,7 +894,7 @@ mod tests {
         for (relative, bytes) in &outputs {
             fs::write(root.join(relative), bytes).unwrap();
         }
-        write_record(&local, hour, &record).unwrap();
+        write_record(&local, &record_key(hour), &record).unwrap();
         let summary = compact_lake(&root);
         assert_eq!(summary.recovered, 1);
         let (files, recovered_lines) = lake(&root);
@@ -884,14 +911,14 @@ mod tests {
         let root2 = dir.path().join("lake2");
         backfill(&src, &root2, false);
         let (record, _) = interrupted(&root2, hour);
-        write_record(&Lake::Local(root2.clone()), hour, &record).unwrap();
+        write_record(&Lake::Local(root2.clone()), &record_key(hour), &record).unwrap();
         let summary = compact_lake(&root2);
         assert_eq!((summary.recovered, summary.partitions_compacted), (1, 2));
         assert_eq!(lake(&root2).1.len(), 120);
     }
 
     /// A Kinesis record's source, as the ingest function names it (shard 0).
-    fn record_source(sequence: u64) -> String {
+    pub(super) fn record_source(sequence: u64) -> String {
         format!("kinesis:web/shardId-000000000000/4959{sequence:052}")
     }
 
@@ -959,7 +986,7 @@ mod tests {
         for (relative, bytes) in &outputs {
             fs::write(root.join(relative), bytes).unwrap();
         }
-        write_record(&local, hour_10(), &record).unwrap();
+        write_record(&local, &record_key(hour_10()), &record).unwrap();
         // ...when the whole batch was delivered again, under the same name, before the
         // compaction deleted its inputs.
         put_batch(&root, 1, 4);

@@ -78,7 +78,7 @@ impl Origins {
     }
 
     /// Whether a row of `source` may be one of these origins'.
-    fn contains(&self, source: &str) -> bool {
+    pub fn contains(&self, source: &str) -> bool {
         match shard_and_sequence(source) {
             Some((shard, sequence)) => self.shards.get(shard).is_some_and(|ranges| {
                 ranges.iter().any(|r| {

@@ -55,9 +55,11 @@ UNCOMPACTED_HOURS = 2
 # line, about 1.5 KB in the Runtime API test's output).
 EMF_METRICS = 13
 LOG_BYTES_PER_INVOCATION = 1536
-# The compaction fetches each small file with one GET, one after another: its time waiting,
-# assumed (S3's first-byte latency for small objects is tens of milliseconds).
+# The compaction fetches the small files with 16 GETs in flight (backfill/src/compact.rs,
+# S3_CONCURRENCY); the time each waits is assumed (S3's first-byte latency for small objects is
+# tens of milliseconds).
 SECONDS_PER_GET = 0.02
+GETS_IN_FLIGHT = 16
 
 
 def run(command, **kwargs):
@@ -198,7 +200,7 @@ def model(measured, prices):
         return f"{lists + files + puts:,.0f}", (lists + puts) / 1000 * s3["thousand_put"] + files / 1000 * s3["thousand_get"]
 
     def compaction_waiting(files):
-        gb_seconds = files * SECONDS_PER_GET * 3008 / 1024
+        gb_seconds = files * SECONDS_PER_GET / GETS_IN_FLIGHT * 3008 / 1024
         return f"{gb_seconds:,.0f} GB-s", gb_seconds * lam["gb_second"]
 
     # The dashboard: every refresh reads the files of its 24 hours, the uncompacted hours' many

@@ -16,6 +16,7 @@ use loglake_backfill_function::{
 };
 use loglake_lake::Progress;
 use serde_json::json;
+use std::collections::BTreeSet;
 
 use http::{aws_standin, http, s3_objects};
 
@@ -180,6 +181,16 @@ fn the_scheduled_compaction_merges_the_hours_that_have_settled() {
         panic!("a batch");
     };
     run(batch.plan().unwrap());
+    // The rejects objects the ingest function leaves that day, one per batch with a junk line
+    // (the second twice: the batch was delivered again and written under a new name as well).
+    let reject = |sequence: u32| {
+        format!("{{\"source\":\"kinesis:web/shardId-000000000000/{sequence}\",\"source_line\":1,\"reason\":\"no_timestamp\",\"raw\":\"junk {sequence}\",\"raw_len\":7}}\n")
+    };
+    for (name, sequences) in [("b1", 1..3), ("b2", 3..5), ("b3", 5..6), ("b2-again", 3..5)] {
+        let body: String = sequences.map(reject).collect();
+        let key = format!("compact-worker-lake/lake/rejects/dt=2020-10-10/{name}.ndjson");
+        put(&endpoint, &key, body.as_bytes());
+    }
     let files = |hour: &str| {
         s3_objects(&endpoint, "compact-worker-lake")
             .into_iter()
@@ -211,6 +222,20 @@ fn the_scheduled_compaction_merges_the_hours_that_have_settled() {
     assert_eq!(merged.len(), 1);
     assert!(merged[0].contains("/compacted-"));
     assert_eq!(files("21").len(), 3);
+    let rejects: Vec<(String, Vec<u8>)> = s3_objects(&endpoint, "compact-worker-lake")
+        .into_iter()
+        .filter(|(key, _)| key.starts_with("lake/rejects/dt=2020-10-10/"))
+        .collect();
+    // The two deliveries of one batch merged together, the other two objects together.
+    assert_eq!(rejects.len(), 2, "two merged objects");
+    let lines: BTreeSet<&str> = (rejects.iter())
+        .flat_map(|(_, body)| std::str::from_utf8(body).unwrap().lines())
+        .collect();
+    assert_eq!(lines.len(), 5, "each junk line once: {lines:?}");
+    assert_eq!(
+        (summary.rejects_files_in, summary.rejects_duplicates_dropped),
+        (4, 2)
+    );
 }
 
 /// Compaction deletes an input only if it is still the version it merged: S3's conditional
