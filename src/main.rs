@@ -136,11 +136,13 @@ enum Command {
         json: bool,
     },
     /// Read the Kinesis batches the ingest function gave up on back from the stream and write
-    /// them into the lake as the function does. MESSAGES holds the failure queue's messages:
-    /// invocation records one per line, or `aws sqs receive-message` output; `-` reads stdin.
+    /// them into the lake as the function does. MESSAGES is the failure queue's URL (each message
+    /// deleted once its batch is in the lake), or a file of its messages (invocation records one
+    /// per line, or `aws sqs receive-message` output; `-` reads stdin).
     /// The function's other settings (LOG_FORMAT, ANONYMIZE_IP, …) come from the environment.
     ReplayFailures {
-        /// The failure queue's messages (a file, or `-`).
+        /// The failure queue's URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), or a file of
+        /// its messages, or `-`.
         messages: String,
         /// The lake the function writes (its LAKE_DEST): s3://bucket/prefix.
         #[arg(long)]

@@ -7,7 +7,8 @@
 //! Data Streams event source"). The records stay readable while the stream retains them
 //! (`StreamRetentionHours`). Read back, they go through the same library code as in the function,
 //! under the same file names (the batch's first record names them), so a replay of a batch that
-//! did land in part replaces its files rather than adding rows.
+//! did land in part replaces its files rather than adding rows. Given the queue's URL, it reads
+//! the messages itself and deletes each once its batch is in the lake.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -38,7 +39,8 @@ struct InvocationRecord {
 }
 
 /// The failed batches in `text`: invocation records one per line, or the output of `aws sqs
-/// receive-message` (`{"Messages": [{"Body": "<record>"}, …]}`).
+/// receive-message` (`{"Messages": [{"Body": "<record>"}, …]}`). Read from a file, the messages
+/// stay in the queue: `aws sqs delete-message` them once replayed.
 pub fn failed_batches(text: &str) -> anyhow::Result<Vec<FailedBatch>> {
     let mut bodies = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -55,14 +57,18 @@ pub fn failed_batches(text: &str) -> anyhow::Result<Vec<FailedBatch>> {
             None => bodies.push(value),
         }
     }
-    bodies
-        .into_iter()
-        .map(|body| {
-            serde_json::from_value::<InvocationRecord>(body)
-                .map(|record| record.batch)
-                .context("not a Kinesis invocation record (no KinesisBatchInfo)")
-        })
-        .collect()
+    bodies.into_iter().map(batch_of).collect()
+}
+
+/// The failed batch one message's body names.
+fn failed_batch(body: &str) -> anyhow::Result<FailedBatch> {
+    batch_of(serde_json::from_str(body).context("a message is not JSON")?)
+}
+
+fn batch_of(body: Value) -> anyhow::Result<FailedBatch> {
+    serde_json::from_value::<InvocationRecord>(body)
+        .map(|record| record.batch)
+        .context("not a Kinesis invocation record (no KinesisBatchInfo)")
 }
 
 /// Kinesis sequence numbers are decimal strings without leading zeros: the longer is larger.
@@ -156,18 +162,31 @@ pub struct ReplaySummary {
     pub lines_in: u64,
     pub rows_out: u64,
     pub rejected: u64,
+    /// Messages deleted from the queue, their batch in the lake.
+    pub messages_deleted: u64,
+    /// Batches or messages not replayed, with why (their messages stay in the queue).
+    pub errors: Vec<String>,
 }
 
-/// Replays `batches` into the lake of `config` (its `LAKE_DEST`).
-pub async fn replay(config: Config, batches: &[FailedBatch]) -> anyhow::Result<ReplaySummary> {
-    let aws = aws_config::load_from_env().await;
-    let kinesis = aws_sdk_kinesis::Client::new(&aws);
-    let function = LakeIngestFunction::new(config, S3Client::from_shared_config(&aws));
-    let mut summary = ReplaySummary::default();
-    for batch in batches {
-        let (event, records) = read_batch(&kinesis, batch).await?;
+/// Reads failed batches back from the stream and writes them into a lake.
+struct Replayer {
+    kinesis: aws_sdk_kinesis::Client,
+    function: LakeIngestFunction<S3Client>,
+}
+
+impl Replayer {
+    fn new(aws: &aws_config::SdkConfig, config: Config) -> Self {
+        Self {
+            kinesis: aws_sdk_kinesis::Client::new(aws),
+            function: LakeIngestFunction::new(config, S3Client::from_shared_config(aws)),
+        }
+    }
+
+    /// Replays one batch; its totals go into `summary` once the whole batch is in the lake.
+    async fn replay(&self, batch: &FailedBatch, summary: &mut ReplaySummary) -> anyhow::Result<()> {
+        let (event, records) = read_batch(&self.kinesis, batch).await?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15 * 60);
-        let (response, metrics) = function
+        let (response, metrics) = (self.function)
             .handle(&KinesisEventText::new(event), deadline)
             .await
             .with_context(|| format!("writing the batch of {}", batch.shard_id))?;
@@ -183,21 +202,92 @@ pub async fn replay(config: Config, batches: &[FailedBatch]) -> anyhow::Result<R
         summary.lines_in += metrics.lines_in;
         summary.rows_out += metrics.rows_out;
         summary.rejected += metrics.rejected;
+        Ok(())
     }
-    Ok(summary)
 }
 
-/// `loglake replay-failures MESSAGES --lake LAKE`.
+/// How long a received message stays invisible to other readers of the queue while its batch is
+/// replayed: a batch is at most 10,000 records, read and written well within it.
+const REPLAY_VISIBILITY_SECONDS: i32 = 15 * 60;
+
+/// Replays every message of the failure queue at `queue_url`, deleting each once its batch is in
+/// the lake. A message that fails stays, visible again at once for the next run.
+async fn replay_queue(
+    replayer: &Replayer,
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    summary: &mut ReplaySummary,
+) -> anyhow::Result<()> {
+    let mut kept = Vec::new();
+    loop {
+        // Long polling (WaitTimeSeconds > 0) asks every SQS server, so an empty answer means an
+        // empty queue rather than a sample that missed the messages (Amazon SQS Developer
+        // Guide, "Amazon SQS short and long polling").
+        let received = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(REPLAY_VISIBILITY_SECONDS)
+            .send()
+            .await
+            .with_context(|| format!("ReceiveMessage from {queue_url}"))?;
+        if received.messages().is_empty() {
+            break;
+        }
+        for message in received.messages() {
+            let id = message.message_id().unwrap_or("?");
+            let handle = message.receipt_handle().unwrap_or_default();
+            let replayed = match failed_batch(message.body().unwrap_or_default()) {
+                Ok(batch) => replayer.replay(&batch, summary).await,
+                Err(error) => Err(error),
+            };
+            match replayed {
+                Ok(()) => {
+                    sqs.delete_message()
+                        .queue_url(queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .with_context(|| {
+                            format!("DeleteMessage {id} (its batch is in the lake)")
+                        })?;
+                    summary.messages_deleted += 1;
+                }
+                Err(error) => {
+                    summary.errors.push(format!("message {id}: {error:#}"));
+                    kept.push(handle.to_string());
+                }
+            }
+        }
+    }
+    for handle in kept {
+        sqs.change_message_visibility()
+            .queue_url(queue_url)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .context("ChangeMessageVisibility of a message kept")?;
+    }
+    Ok(())
+}
+
+/// `loglake replay-failures MESSAGES --lake LAKE`: MESSAGES is the failure queue's URL, a file of
+/// its messages, or `-`.
 pub fn run(messages: &str, lake: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let text = match messages {
+    let from_queue = messages.starts_with("https://") || messages.starts_with("http://");
+    let batches = match messages {
+        _ if from_queue => Vec::new(),
         "-" => {
             let mut text = String::new();
             std::io::stdin().read_to_string(&mut text)?;
-            text
+            failed_batches(&text)?
         }
-        path => std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+        path => failed_batches(
+            &std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?,
+        )?,
     };
-    let batches = failed_batches(&text)?;
     // The function's settings, with this lake as its destination.
     let config = Config::from_vars(|name| match name {
         "LAKE_DEST" => Some(lake.to_string()),
@@ -205,10 +295,29 @@ pub fn run(messages: &str, lake: &str, json: bool) -> anyhow::Result<ExitCode> {
         _ => std::env::var(name).ok(),
     })?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let summary = runtime.block_on(replay(config, &batches))?;
+    let summary = runtime.block_on(async {
+        let aws = aws_config::load_from_env().await;
+        let replayer = Replayer::new(&aws, config);
+        let mut summary = ReplaySummary::default();
+        if from_queue {
+            let sqs = aws_sdk_sqs::Client::new(&aws);
+            replay_queue(&replayer, &sqs, messages, &mut summary).await?;
+        }
+        for batch in &batches {
+            if let Err(error) = replayer.replay(batch, &mut summary).await {
+                summary.errors.push(format!("{error:#}"));
+            }
+        }
+        anyhow::Ok(summary)
+    })?;
+    let deleted = match from_queue {
+        true => format!(", {} messages deleted", summary.messages_deleted),
+        false => String::new(),
+    };
     let line = format!(
-        "{} batches, {} records: {} lines → {} rows, {} rejected, in {lake}",
+        "{} batches, {} records: {} lines → {} rows, {} rejected, in {lake}{deleted}",
         summary.batches, summary.records, summary.lines_in, summary.rows_out, summary.rejected
     );
-    Ok(crate::finish_run(std::iter::empty(), &summary, json, &line))
+    let errors = summary.errors.iter().map(String::as_str);
+    Ok(crate::finish_run(errors, &summary, json, &line))
 }

@@ -18,9 +18,9 @@ use serde_json::{json, Value};
 
 use http::{aws_json, aws_standin, http, s3_objects};
 
-/// A stream of its own, so the test can run again on the same stand-in.
-fn stream() -> String {
-    format!("replay-web-{}", std::process::id())
+/// A stream of each test's own, so the tests can run again on the same stand-in.
+fn stream(test: &str) -> String {
+    format!("replay-{test}-{}", std::process::id())
 }
 
 fn replay(args: &[&str], stdin: Option<&str>) -> Output {
@@ -81,74 +81,134 @@ fn lake_rows(endpoint: &str, bucket: &str) -> BTreeSet<(String, i64)> {
     rows
 }
 
+/// A stream of real lines in records of 1 to 7 lines, as shippers send them, and the failure
+/// queue's message for the batch of its records 5 to 40 that the function gave up on.
+struct FailedBatch {
+    stream: String,
+    shard: String,
+    sequences: Vec<String>,
+    records: Vec<Vec<String>>,
+    first: usize,
+    last: usize,
+    message: String,
+}
+
+impl FailedBatch {
+    fn new(endpoint: &str, test: &str) -> Self {
+        let kinesis = |target: &str, body: Value| {
+            aws_json(
+                endpoint,
+                "kinesis",
+                &format!("Kinesis_20131202.{target}"),
+                &body,
+            )
+        };
+        let stream = stream(test);
+        let stream_arn = format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}");
+        kinesis(
+            "CreateStream",
+            json!({"StreamName": stream, "ShardCount": 1}),
+        );
+        let lines = lines();
+        let mut records: Vec<Vec<String>> = Vec::new();
+        let mut rest = lines.as_slice();
+        for size in [1, 3, 1, 7, 1, 2].iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (record, after) = rest.split_at((*size).min(rest.len()));
+            records.push(record.to_vec());
+            rest = after;
+        }
+        let entries: Vec<Value> = records
+            .iter()
+            .map(|lines| {
+                let data = format!("{}\n", lines.join("\n"));
+                json!({"Data": base64::engine::general_purpose::STANDARD.encode(data), "PartitionKey": "web-1"})
+            })
+            .collect();
+        let put = kinesis(
+            "PutRecords",
+            json!({"StreamName": stream, "Records": entries}),
+        );
+        let sequences: Vec<String> = put["Records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["SequenceNumber"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(sequences.len(), records.len());
+        let shard = put["Records"][0]["ShardId"].as_str().unwrap().to_string();
+        let (first, last) = (5, 40);
+        let message = json!({
+            "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 11},
+            "version": "1.0",
+            "KinesisBatchInfo": {
+                "shardId": shard, "startSequenceNumber": sequences[first],
+                "endSequenceNumber": sequences[last], "batchSize": last - first + 1,
+                "streamArn": stream_arn,
+            },
+        })
+        .to_string();
+        Self {
+            stream,
+            shard,
+            sequences,
+            records,
+            first,
+            last,
+            message,
+        }
+    }
+
+    /// `(source, source_line)` of every line of the failed batch.
+    fn lines(&self) -> BTreeSet<(String, i64)> {
+        let mut expected = BTreeSet::new();
+        for index in self.first..=self.last {
+            let source = format!(
+                "kinesis:{}/{}/{}",
+                self.stream, self.shard, self.sequences[index]
+            );
+            for n in 1..=self.records[index].len() {
+                expected.insert((source.clone(), n as i64));
+            }
+        }
+        expected
+    }
+}
+
+/// A bucket of its own for the lake; returns `s3://bucket/lake`.
+fn lake_bucket(endpoint: &str, name: &str) -> (String, String) {
+    let bucket = format!("{name}-{}", std::process::id());
+    let (status, _) = http("PUT", &format!("{endpoint}/{bucket}"), b"");
+    assert_eq!(status, 200);
+    let lake = format!("s3://{bucket}/lake");
+    (bucket, lake)
+}
+
+/// Rejected lines in the lake's rejects objects.
+fn lake_rejects(endpoint: &str, bucket: &str) -> u64 {
+    s3_objects(endpoint, bucket)
+        .iter()
+        .filter(|(key, _)| key.contains("/rejects/"))
+        .map(|(_, data)| {
+            data.split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .count() as u64
+        })
+        .sum()
+}
+
 #[test]
 fn a_failed_batch_is_read_back_from_the_stream_into_the_lake_once() {
     let Some(endpoint) = aws_standin() else {
         return;
     };
-    let kinesis = |target: &str, body: Value| {
-        aws_json(
-            &endpoint,
-            "kinesis",
-            &format!("Kinesis_20131202.{target}"),
-            &body,
-        )
-    };
-    let stream = stream();
-    let stream_arn = format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}");
-    kinesis(
-        "CreateStream",
-        json!({"StreamName": stream, "ShardCount": 1}),
-    );
-    // Records of 1 to 7 lines, as shippers send them.
-    let lines = lines();
-    let mut records: Vec<Vec<String>> = Vec::new();
-    let mut rest = lines.as_slice();
-    for size in [1, 3, 1, 7, 1, 2].iter().cycle() {
-        if rest.is_empty() {
-            break;
-        }
-        let (record, after) = rest.split_at((*size).min(rest.len()));
-        records.push(record.to_vec());
-        rest = after;
-    }
-    let entries: Vec<Value> = records
-        .iter()
-        .map(|lines| {
-            let data = format!("{}\n", lines.join("\n"));
-            json!({"Data": base64::engine::general_purpose::STANDARD.encode(data), "PartitionKey": "web-1"})
-        })
-        .collect();
-    let put = kinesis(
-        "PutRecords",
-        json!({"StreamName": stream, "Records": entries}),
-    );
-    let sequences: Vec<String> = put["Records"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["SequenceNumber"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(sequences.len(), records.len());
-    let shard = put["Records"][0]["ShardId"].as_str().unwrap().to_string();
-
-    // The batch of records 5 to 40 failed for good: Lambda's invocation record names it.
-    let (first, last) = (5, 40);
-    let message = json!({
-        "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": 11},
-        "version": "1.0",
-        "KinesisBatchInfo": {
-            "shardId": shard, "startSequenceNumber": sequences[first],
-            "endSequenceNumber": sequences[last], "batchSize": last - first + 1,
-            "streamArn": stream_arn,
-        },
-    })
-    .to_string();
+    let failed = FailedBatch::new(&endpoint, "file");
+    let (first, last, message) = (failed.first, failed.last, failed.message.clone());
+    let records = &failed.records;
     let expected_lines: usize = records[first..=last].iter().map(Vec::len).sum();
-    let bucket = format!("replay-lake-{}", std::process::id());
-    let lake = format!("s3://{bucket}/lake");
-    let (status, _) = http("PUT", &format!("{endpoint}/{bucket}"), b"");
-    assert_eq!(status, 200);
+    let (bucket, lake) = lake_bucket(&endpoint, "replay-lake");
 
     let dir = tempfile::tempdir().unwrap();
     let messages = dir.path().join("messages.ndjson");
@@ -170,26 +230,10 @@ fn a_failed_batch_is_read_back_from_the_stream_into_the_lake_once() {
     assert_eq!(rows_out.unwrap() + rejected.unwrap(), expected_lines as u64);
 
     // Exactly the batch's lines: every row's source one of its records, every line there once.
-    let source = |index: usize| format!("kinesis:{stream}/{shard}/{}", sequences[index]);
-    let mut expected = BTreeSet::new();
-    for (index, lines) in records.iter().enumerate().take(last + 1).skip(first) {
-        for n in 1..=lines.len() {
-            expected.insert((source(index), n as i64));
-        }
-    }
     let rows = lake_rows(&endpoint, &bucket);
     assert_eq!(rows.len() as u64, rows_out.unwrap());
-    assert!(rows.is_subset(&expected), "rows of other batches");
-    let rejects: usize = s3_objects(&endpoint, &bucket)
-        .iter()
-        .filter(|(key, _)| key.contains("/rejects/"))
-        .map(|(_, data)| {
-            data.split(|&b| b == b'\n')
-                .filter(|l| !l.is_empty())
-                .count()
-        })
-        .sum();
-    assert_eq!(rejects as u64, rejected.unwrap());
+    assert!(rows.is_subset(&failed.lines()), "rows of other batches");
+    assert_eq!(lake_rejects(&endpoint, &bucket), rejected.unwrap());
 
     // Replayed again, as `aws sqs receive-message` prints the message: the same objects.
     let before: BTreeMap<String, Vec<u8>> = s3_objects(&endpoint, &bucket).into_iter().collect();
@@ -211,4 +255,75 @@ fn a_failed_batch_is_read_back_from_the_stream_into_the_lake_once() {
     let bad = replay(&["-", "--lake", &lake], Some(r#"{"Records": []}"#));
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("KinesisBatchInfo"));
+}
+
+/// Given the failure queue's URL, it reads the messages itself (moto's SQS, over the wire) and
+/// deletes each once its batch is in the lake; a message it cannot replay stays, visible again.
+#[test]
+fn the_failure_queue_is_read_and_each_replayed_message_deleted() {
+    let Some(endpoint) = aws_standin() else {
+        return;
+    };
+    let sqs = |target: &str, body: Value| {
+        aws_json(&endpoint, "sqs", &format!("AmazonSQS.{target}"), &body)
+    };
+    let failed = FailedBatch::new(&endpoint, "queue");
+    let queue = format!("replay-failures-{}", std::process::id());
+    let queue_url = sqs("CreateQueue", json!({"QueueName": queue}))["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let not_lambdas = r#"{"Records": []}"#;
+    for body in [failed.message.as_str(), not_lambdas] {
+        sqs(
+            "SendMessage",
+            json!({"QueueUrl": queue_url, "MessageBody": body}),
+        );
+    }
+    let (bucket, lake) = lake_bucket(&endpoint, "replay-queue-lake");
+
+    let output = replay(&[&queue_url, "--lake", &lake, "--json"], None);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "one message was not replayed");
+    assert!(stderr.contains("KinesisBatchInfo"), "{stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (
+            summary["batches"].as_u64(),
+            summary["messages_deleted"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    let rows = lake_rows(&endpoint, &bucket);
+    let expected = failed.lines();
+    assert!(rows.is_subset(&expected));
+    assert_eq!(
+        rows.len() as u64 + lake_rejects(&endpoint, &bucket),
+        expected.len() as u64,
+        "every line of the batch a row or a reject"
+    );
+
+    // Only the message it could not replay is left (none still in flight), and at once.
+    let attributes = sqs(
+        "GetQueueAttributes",
+        json!({"QueueUrl": queue_url, "AttributeNames": ["All"]}),
+    );
+    let count = |name: &str| attributes["Attributes"][name].as_str().map(str::to_owned);
+    assert_eq!(
+        (
+            count("ApproximateNumberOfMessages"),
+            count("ApproximateNumberOfMessagesNotVisible")
+        ),
+        (Some("1".into()), Some("0".into())),
+        "{attributes}"
+    );
+    let left = sqs(
+        "ReceiveMessage",
+        json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}),
+    );
+    let bodies: Vec<&str> = left["Messages"]
+        .as_array()
+        .map(|m| m.iter().map(|m| m["Body"].as_str().unwrap()).collect())
+        .unwrap_or_default();
+    assert_eq!(bodies, [not_lambdas]);
 }
