@@ -37,6 +37,9 @@ pub const BOT_TOKENS: &[&str] = &[
     "sqlmap",
 ];
 
+/// woothee's OS for a Windows of a version it does not know (its dataset's `Win`).
+const WINDOWS_UNKNOWN_VERSION: &str = "Windows UNKNOWN Ver";
+
 /// woothee's category for crawlers.
 const CRAWLER_CATEGORY: &str = "crawler";
 /// woothee's name for a crawler it does not know by name.
@@ -69,9 +72,21 @@ pub fn classify_with(user_agent: Option<&str>, crawlers: Option<&CrawlerList>) -
     // `new()`, not `Default`: woothee's derived `Default` has empty strings, while its own
     // "nothing matched" value is `UNKNOWN` everywhere.
     #[allow(clippy::unwrap_or_default)]
-    let result = woothee::parser::Parser::new()
+    let mut result = woothee::parser::Parser::new()
         .parse(ua)
         .unwrap_or_else(woothee::parser::WootheeResult::new);
+    // woothee's reference implementations give an agent on a Windows they cannot name
+    // (`Windows NT 5.2`, a bare `Windows NT`) the dataset's `Win` entry: `Windows UNKNOWN Ver`,
+    // a pc. The Rust crate (0.13) gives it no OS and no category. (Found by the re-count of
+    // scripts/recount.py, which classifies with woothee's Python implementation.)
+    if result.os == woothee::woothee::VALUE_UNKNOWN
+        && result.category == woothee::woothee::VALUE_UNKNOWN
+        && ua.contains("Windows")
+        && !ua.contains("Xbox")
+    {
+        result.os = WINDOWS_UNKNOWN_VERSION;
+        result.category = "pc";
+    }
     let listed = crawlers.and_then(|list| list.crawler(ua));
     let woothee_crawler = result.category == CRAWLER_CATEGORY;
     let token = bot_token_at(ua);
@@ -291,6 +306,23 @@ mod tests {
         // the generic pattern matches the URL too, right of the name: the leftmost match names it
         let yandex = with_list("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)");
         assert_eq!(yandex.bot_name.as_deref(), Some("YandexBot"));
+    }
+
+    #[test]
+    fn a_windows_of_an_unknown_version_is_a_pc_as_woothee_says() {
+        for ua in [
+            "Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.2; SV1; .NET CLR 2.0.50727)",
+            "Mozilla/5.0 (Windows NT 5.2; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/32.0.1700.107 Safari/537.36",
+            "Mozilla/1.22 (compatible; MSIE 2.0d; Windows NT)",
+        ] {
+            let info = classify(Some(ua));
+            assert_eq!((&*info.os, &*info.category), ("Windows UNKNOWN Ver", "pc"), "{ua}");
+        }
+        let xbox = classify(Some(
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; Xbox; Xbox One) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/70.0.3538.102 Safari/537.36 Edge/18.19041",
+        ));
+        assert_ne!(&*xbox.os, "Windows UNKNOWN Ver");
+        assert_eq!(&*classify(Some(CHROME)).os, "Windows 10");
     }
 
     #[test]

@@ -226,7 +226,11 @@ fn parse_prefix(prefix: &[u8]) -> Result<Prefix<'_>, RejectReason> {
     };
     let (vhost, client_list) = match head {
         [only] => (None, *only),
-        [first, rest @ ..] if !first.starts_with(b"\"") => (Some(*first), rest[0]),
+        // A list (`a, b c`: the forwarded-for entries, then the address that connected) is no
+        // host name.
+        [first, rest @ ..] if !first.starts_with(b"\"") && memchr(b',', first).is_none() => {
+            (Some(*first), rest[0])
+        }
         [first, ..] => (None, *first),
         [] => return Err(RejectReason::BadPrefix),
     };
@@ -383,6 +387,12 @@ mod tests {
         );
         assert_eq!(s(l.vhost), Some("example.com:80"));
         assert_eq!(l.client, b"10.5.102.222");
+        // an unquoted list before the address that connected: the list's first entry
+        let l = parse(
+            r#"2a03:0000:10ff:f00f:0000:0000:0:8000, 10.225.192.17 10.2.2.121 - - [30/Dec/2016:06:47:09 +0000] "GET /test.html HTTP/1.1" 404 8571 "-" "ua""#,
+        );
+        assert_eq!(l.client, b"2a03:0000:10ff:f00f:0000:0000:0:8000");
+        assert_eq!(l.vhost, None);
     }
 
     #[test]
