@@ -36,11 +36,11 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 CANNOT_RECOUNT = {}
 
 # The client: an address or a host name, or a forwarded-for list (bare, or quoted before the
-# address that connected) whose first entry is the client. A line may lack the user field, or
-# carry one more field before the time.
+# address that connected) whose first entry is the client. The user is the field before the time,
+# whether the identity field before it is there or not (or another field is).
 LINE = re.compile(
-    rb'^(?:(?P<vhost>[^\s,]+) )?(?:"(?P<forwarded>[^"]*)" \S+|(?P<client>[^\s"-][^\s,]*(?:, [^\s,]+)*)) '
-    rb'\S+(?: (?P<user>\S+))?(?: \S+)? \[(?P<ts>[^\]]+)\] '
+    rb'^(?:(?P<vhost>[^\s,]+) )?(?:"(?P<forwarded>[^"]*)" \S+|(?P<client>[^\s"-][^\s,]*(?:, [^\s,]+)*))'
+    rb'(?: \S+)*? (?P<user>\S+) \[(?P<ts>[^\]]+)\] '
     rb'"(?P<request>(?:[^"\\]|\\.)*)" (?P<status>\d{3}) (?P<bytes>\d+|-)'
     # a user agent the server cut short has no closing quote (README.md: a row all the same)
     rb'(?: "(?P<referrer>(?:[^"\\]|\\.)*)" "(?P<agent>(?:[^"\\]|\\.)*)"?)?(?P<rest>(?: .*)?)$'
@@ -177,11 +177,11 @@ def rows(path, agents, countries):
                 unparsed += 1
                 continue
             request = unquote(m["request"]) or None
-            method = path_ = None
+            method = path_ = protocol = None
             if request is not None:
                 parsed = REQUEST.match(request)
                 if parsed:
-                    method, target = parsed.group(1), parsed.group(2)
+                    method, target, protocol = parsed.groups()
                     path_ = target.split("?", 1)[0]
                 else:
                     path_ = request
@@ -191,7 +191,8 @@ def rows(path, agents, countries):
             row = {
                 "dt": ts.strftime("%Y-%m-%d"), "hour": ts.hour, "client_ip": client,
                 "country": countries(client) if countries else None,
-                "method": method, "path": path_,
+                "ts": ts, "remote_user": unquote(m["user"]),
+                "method": method, "path": path_, "protocol": protocol,
                 "is_static": None if path_ is None else (
                     "." in path_.rsplit("/", 1)[-1]
                     and path_.rsplit(".", 1)[-1].lower() in STATIC),
@@ -313,6 +314,29 @@ def recount(all_rows):
                           "visitors": visitors(g, with_day=True), "bytes": total_bytes(g)},
             lambda r: (-r["requests"], r["client_country"]), 50),
     }
+    with_visitors = lambda key: lambda k, g: {key: k, "requests": len(g), "visitors": visitors(g, with_day=True), "bytes": total_bytes(g)}  # noqa: E731
+    reports.update({
+        "static_files": top(by([r for r in paths if r["is_static"]], lambda r: r["path"]),
+                            with_visitors("path"), lambda r: (-r["requests"], r["path"]), 50),
+        "visit_time": top(by(all_rows, lambda r: r["hour"]), with_visitors("hour"),
+                          lambda r: r["hour"]),
+        "remote_users": top(
+            by([r for r in all_rows if r["remote_user"] is not None], lambda r: r["remote_user"]),
+            with_visitors("remote_user"), lambda r: (-r["requests"], r["remote_user"]), 50),
+        "methods_and_protocols": top(
+            by(all_rows, lambda r: (r["method"] or "-", r["protocol"] or "-")),
+            lambda k, g: {"method": k[0], "protocol": k[1], "requests": len(g),
+                          "visitors": visitors(g, with_day=True), "bytes": total_bytes(g)},
+            lambda r: (-r["requests"], r["method"], r["protocol"])),
+        "referrer_urls": top(
+            by([r for r in all_rows if r["referrer"] is not None], lambda r: r["referrer"]),
+            lambda k, g: {"referrer": k, "requests": len(g), "visitors": visitors(g, with_day=True)},
+            lambda r: (-r["requests"], r["referrer"]), 50),
+    })
+    for name, chosen in (("top_paths", paths), ("top_404_paths", [r for r in paths if r["status"] == 404])):
+        reports[name] = top(by(chosen, lambda r: r["path"]), with_visitors("path"),
+                            lambda r: (-r["requests"], r["path"]), 50)
+    reports.update(visit_reports(all_rows))
     # Referring sites: the host of an absolute http(s) referrer, other than the site's own.
     referred = []
     for r in all_rows:
@@ -334,10 +358,50 @@ def recount(all_rows):
     return reports
 
 
+VISIT_GAP_SECONDS = 30 * 60
+
+
+def visit_reports(all_rows):
+    """Visits: a visitor's (client and user agent) requests in time order, a new visit after a
+    gap of more than 30 minutes."""
+    by_visitor = by(all_rows, lambda r: (r["client_ip"], r["user_agent"] or ""))
+    visits = []
+    for requests in by_visitor.values():
+        requests.sort(key=lambda r: (r["ts"], r["source"], r["source_line"]))
+        current = None
+        for r in requests:
+            if current is None or (r["ts"] - current[-1]["ts"]).total_seconds() > VISIT_GAP_SECONDS:
+                current = [r]
+                visits.append(current)
+            else:
+                current.append(r)
+    days = collections.defaultdict(list)
+    entries, exits = collections.Counter(), collections.Counter()
+    for visit in visits:
+        pages = [r for r in visit if not r["is_static"] and r["path"] is not None]
+        count = sum(1 for r in visit if not r["is_static"])
+        days[visit[0]["ts"].strftime("%Y-%m-%d")].append(
+            (count, (visit[-1]["ts"] - visit[0]["ts"]).total_seconds()))
+        if pages:
+            entries[pages[0]["path"]] += 1
+            exits[pages[-1]["path"]] += 1
+    by_day = [{"dt": day, "visits": len(v),
+               "pages_per_visit": round(sum(p for p, _ in v) / len(v), 2),
+               "avg_visit_seconds": round(sum(t for _, t in v) / len(v), 1),
+               "bounce_rate_pct": share(sum(1 for p, _ in v if p <= 1), len(v))}
+              for day, v in sorted(days.items())]
+    pages = sorted(({"path": p, "entries": entries[p], "exits": exits[p]}
+                    for p in set(entries) | set(exits)),
+                   key=lambda r: (-r["entries"], -r["exits"], r["path"]))
+    return {"visits_by_day": by_day, "entry_exit_pages": pages[:50]}
+
+
 # --- comparing ---------------------------------------------------------------------------------
 
 APPROXIMATE = {"visitors"}
-SHARES = {"share_pct", "error_rate_pct"}
+# Rounded in SQL (half away from zero; half-even here), to this many places.
+ROUNDED = {"share_pct": 2, "error_rate_pct": 2, "pages_per_visit": 2, "bounce_rate_pct": 2,
+           "avg_visit_seconds": 1}
 
 
 def same(column, ours, theirs):
@@ -345,8 +409,8 @@ def same(column, ours, theirs):
         # HyperLogLog: within 2 % (DataFusion's and Athena's approx_distinct, standard error
         # 0.8 % and 2.3 %), exact on small sets.
         return abs(ours - theirs) <= max(1, 0.023 * ours)
-    if column in SHARES:
-        return abs(ours - theirs) <= 0.011  # rounded to 2 places, half-even here
+    if column in ROUNDED:
+        return abs(ours - theirs) <= 1.01 * 10 ** -ROUNDED[column]
     return ours == theirs
 
 

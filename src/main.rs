@@ -17,7 +17,7 @@ use loglake_backfill::BackfillOptions;
 use loglake_lake::{LakeOptions, ParquetEncoder, Progress, SourceFailure, TimeRange};
 use loglake_parser::{Enrichment, IpAnonymization, LogFormat};
 use loglake_queries::athena::AthenaTarget;
-use loglake_queries::{DateRange, OutputFormat};
+use loglake_queries::{DateRange, OutputFormat, SqlSettings};
 
 use crate::ingest::{IngestOptions, IngestSummary};
 use crate::input::InputSource;
@@ -168,9 +168,8 @@ enum Command {
         /// The HTML file to write.
         #[arg(long)]
         html: PathBuf,
-        /// Count each input line once (the `access_logs_unique` view), as `query --unique`.
-        #[arg(long)]
-        unique: bool,
+        #[command(flatten)]
+        settings: ReportSettings,
     },
     /// Run a shipped report (Athena SQL from queries/reports/) on the local lake with DataFusion,
     /// or on Athena with --athena.
@@ -195,12 +194,32 @@ enum Command {
         lake: PathBuf,
         #[command(flatten)]
         athena: AthenaArgs,
-        /// Count each input line once: read the `access_logs_unique` view, which drops the copies
-        /// an at-least-once delivery can leave (rows with the same `source` and `source_line`).
-        /// On Athena the view must have been created (the template's named query).
-        #[arg(long)]
-        unique: bool,
+        #[command(flatten)]
+        settings: ReportSettings,
     },
+}
+
+/// What the reports are run with, beyond their dates.
+#[derive(clap::Args)]
+struct ReportSettings {
+    /// Count each input line once: read the `access_logs_unique` view, which drops the copies
+    /// an at-least-once delivery can leave (rows with the same `source` and `source_line`).
+    /// On Athena the view must have been created (the template's named query).
+    #[arg(long)]
+    unique: bool,
+    /// The inactivity, in minutes, after which a visitor's next request starts a new visit
+    /// (`visits_by_day`, `entry_exit_pages`).
+    #[arg(long, default_value = "30", value_parser = clap::value_parser!(u32).range(1..))]
+    visit_gap_minutes: u32,
+}
+
+impl ReportSettings {
+    fn sql(&self) -> SqlSettings {
+        SqlSettings {
+            unique: self.unique,
+            visit_gap_minutes: self.visit_gap_minutes,
+        }
+    }
 }
 
 /// Where a report runs when not on the local lake.
@@ -412,12 +431,12 @@ fn main() -> ExitCode {
             from,
             to,
             html,
-            unique,
+            settings,
         } => {
             let engine = athena.engine(lake);
             let written = DateRange::new(&from, &to)
                 .map_err(anyhow::Error::from)
-                .and_then(|range| query::write_dashboard(&engine, &range, unique, &html));
+                .and_then(|range| query::write_dashboard(&engine, &range, &settings.sql(), &html));
             match written {
                 Ok(note) => {
                     eprintln!("loglake: {note}");
@@ -437,7 +456,7 @@ fn main() -> ExitCode {
             format,
             lake,
             athena,
-            unique,
+            settings,
         } => {
             if list {
                 print!("{}", query::list());
@@ -447,7 +466,7 @@ fn main() -> ExitCode {
             let outcome = query::find(name.as_deref().unwrap_or_default())
                 .map_err(anyhow::Error::from)
                 .and_then(|report| Ok((report, DateRange::new(&from, &to)?)))
-                .and_then(|(report, range)| query::run(report, &range, &engine, unique));
+                .and_then(|(report, range)| query::run(report, &range, &engine, &settings.sql()));
             match outcome {
                 Ok(outcome) => {
                     print!("{}", outcome.table.render(format));

@@ -16,7 +16,7 @@ use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::SessionContext;
 use loglake_queries::athena::{self, AthenaTarget, PollPolicy};
 use loglake_queries::{
-    for_datafusion, reading, Cell, DateRange, QueryError, Report, ResultTable, DDL, UNIQUE_VIEW,
+    for_datafusion, Cell, DateRange, QueryError, Report, ResultTable, SqlSettings, DDL, UNIQUE_VIEW,
 };
 
 /// Where a report runs.
@@ -34,17 +34,14 @@ pub struct QueryOutcome {
     pub note: String,
 }
 
-/// Runs `report` over `range`; with `unique`, over the view without redelivered copies.
+/// Runs `report` over `range` with `settings`.
 pub fn run(
     report: &Report,
     range: &DateRange,
     engine: &Engine,
-    unique: bool,
+    settings: &SqlSettings,
 ) -> anyhow::Result<QueryOutcome> {
-    let sql = match unique {
-        true => reading(report.sql, UNIQUE_VIEW),
-        false => report.sql.to_string(),
-    };
+    let sql = settings.sql(report);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -253,13 +250,13 @@ pub fn list() -> String {
 pub fn write_dashboard(
     engine: &Engine,
     range: &DateRange,
-    unique: bool,
+    settings: &SqlSettings,
     output: &Path,
 ) -> anyhow::Result<String> {
     let started = Instant::now();
     let mut results = Vec::new();
     for report in loglake_queries::REPORTS {
-        results.push((report, run(report, range, engine, unique)?.table));
+        results.push((report, run(report, range, engine, settings)?.table));
     }
     let panels: Vec<(&Report, &ResultTable)> = results.iter().map(|(r, t)| (*r, t)).collect();
     let days = match (range.from.as_str(), range.to.as_str()) {

@@ -302,3 +302,46 @@ fn the_html_report_runs_every_report_on_athena() {
         assert!(section.contains("No rows in this range."), "{section}");
     }
 }
+
+/// A shorter visit gap splits visits: never fewer visits, and more on the sample, whose visitors
+/// come back after minutes.
+#[test]
+fn the_visit_gap_is_a_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = sample_lake(dir.path());
+    let visits = |gap: &str| -> u64 {
+        let output = loglake(&[
+            "query",
+            "visits_by_day",
+            "--lake",
+            &lake,
+            "--format",
+            "json",
+            "--visit-gap-minutes",
+            gap,
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        json(&output)
+            .iter()
+            .map(|day| day["visits"].as_u64().unwrap())
+            .sum()
+    };
+    let (minute, half_hour, day) = (visits("1"), visits("30"), visits("1440"));
+    assert!(
+        minute > half_hour && half_hour > day,
+        "{minute} {half_hour} {day}"
+    );
+    let zero = loglake(&[
+        "query",
+        "visits_by_day",
+        "--lake",
+        &lake,
+        "--visit-gap-minutes",
+        "0",
+    ]);
+    assert!(!zero.status.success());
+}

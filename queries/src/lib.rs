@@ -54,6 +54,13 @@ pub const REPORTS: &[Report] = reports!(
     "slowest_paths",
     "top_clients",
     "top_vhosts",
+    "static_files",
+    "visit_time",
+    "remote_users",
+    "methods_and_protocols",
+    "referrer_urls",
+    "visits_by_day",
+    "entry_exit_pages",
 );
 
 /// The DDL in `queries/ddl/`, in the order to run it (`LAKE_BUCKET` to be replaced).
@@ -78,6 +85,40 @@ pub const UNIQUE_VIEW: &str = "access_logs_unique";
 /// `FROM access_logs` line; a test checks).
 pub fn reading(sql: &str, table: &str) -> String {
     sql.replace("FROM access_logs\n", &format!("FROM {table}\n"))
+}
+
+/// How the visit reports write their gap: a visitor's next request more than this many seconds
+/// after the last starts a new visit (30 minutes, Google Analytics' and Matomo's default).
+const VISIT_GAP_SQL: &str = ") <= 1800 THEN 0";
+
+/// What a report's SQL is run with, beyond its dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqlSettings {
+    /// Read the view without redelivered copies ([`UNIQUE_VIEW`]).
+    pub unique: bool,
+    /// The inactivity that ends a visit, in minutes.
+    pub visit_gap_minutes: u32,
+}
+
+impl Default for SqlSettings {
+    fn default() -> Self {
+        Self {
+            unique: false,
+            visit_gap_minutes: 30,
+        }
+    }
+}
+
+impl SqlSettings {
+    /// `report`'s SQL with these settings applied.
+    pub fn sql(&self, report: &Report) -> String {
+        let sql = match self.unique {
+            true => reading(report.sql, UNIQUE_VIEW),
+            false => report.sql.to_string(),
+        };
+        let gap = format!(") <= {} THEN 0", u64::from(self.visit_gap_minutes) * 60);
+        sql.replace(VISIT_GAP_SQL, &gap)
+    }
 }
 
 pub fn report(name: &str) -> Option<&'static Report> {
@@ -208,6 +249,30 @@ pub fn for_datafusion(sql: &str, range: &DateRange) -> Result<String, QueryError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_visit_gap_is_a_setting_of_every_visit_report() {
+        let visits: Vec<&Report> = REPORTS
+            .iter()
+            .filter(|r| r.sql.contains("lag(ts)"))
+            .collect();
+        assert_eq!(visits.len(), 2);
+        let hour = SqlSettings {
+            visit_gap_minutes: 60,
+            ..SqlSettings::default()
+        };
+        for report in visits {
+            assert_eq!(
+                report.sql.matches(VISIT_GAP_SQL).count(),
+                1,
+                "{}",
+                report.name
+            );
+            assert_eq!(SqlSettings::default().sql(report), report.sql);
+            let sql = hour.sql(report);
+            assert!(sql.contains(") <= 3600 THEN 0") && !sql.contains("1800"));
+        }
+    }
 
     #[test]
     fn dates_are_validated() {

@@ -10,15 +10,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use aws_sdk_s3::error::DisplayErrorContext;
 use loglake_parser::timestamp::civil_from_days;
 use loglake_queries::athena::{run_query, AthenaTarget, PollPolicy};
-use loglake_queries::{DateRange, Report, ResultTable, REPORTS};
+use loglake_queries::{DateRange, Report, ResultTable, SqlSettings, REPORTS};
 use serde::{Deserialize, Serialize};
 
 /// Every environment variable the function reads (README.md documents each).
-pub const ENV_VARS: [&str; 4] = [
+pub const ENV_VARS: [&str; 5] = [
     "ATHENA_WORKGROUP",
     "ATHENA_DATABASE",
     "REPORTS_OUTPUT",
     "REPORTS",
+    "VISIT_GAP_MINUTES",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +29,8 @@ pub struct Config {
     /// `s3://bucket/reports/`
     pub output: String,
     pub reports: Vec<&'static Report>,
+    /// What the reports' SQL runs with (the visit gap).
+    pub sql: SqlSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +41,8 @@ pub enum ConfigError {
     BadOutput(String),
     #[error("REPORTS names an unknown report {0:?}")]
     UnknownReport(String),
+    #[error("VISIT_GAP_MINUTES={0:?} is not a whole number of minutes from 1")]
+    BadVisitGap(String),
 }
 
 impl Config {
@@ -67,11 +72,18 @@ impl Config {
                 .map(|n| loglake_queries::report(n).ok_or(ConfigError::UnknownReport(n.into())))
                 .collect::<Result<_, _>>()?,
         };
+        let mut sql = SqlSettings::default();
+        if let Some(gap) = set("VISIT_GAP_MINUTES") {
+            sql.visit_gap_minutes = (gap.trim().parse().ok())
+                .filter(|&minutes: &u32| minutes > 0)
+                .ok_or(ConfigError::BadVisitGap(gap))?;
+        }
         Ok(Self {
             workgroup,
             database,
             output: format!("{}/", output.trim_end_matches('/')),
             reports,
+            sql,
         })
     }
 
@@ -143,8 +155,8 @@ pub async fn run_reports(
             database: config.database.clone(),
             output: Some(format!("{}dt={date}/{}/", config.output, report.name)),
         };
-        let outcome = match run_query(client, &target, report.sql, &range.parameters(), poll).await
-        {
+        let sql = config.sql.sql(report);
+        let outcome = match run_query(client, &target, &sql, &range.parameters(), poll).await {
             Ok(result) => {
                 tracing::info!(
                     report = report.name,
@@ -262,6 +274,12 @@ mod tests {
         let mut bad = base.to_vec();
         bad[2] = ("REPORTS_OUTPUT", "/tmp/reports");
         assert!(matches!(config(&bad), Err(ConfigError::BadOutput(_))));
+        assert_eq!(all.sql.visit_gap_minutes, 30);
+        let mut gap = base.to_vec();
+        gap.push(("VISIT_GAP_MINUTES", "45"));
+        assert_eq!(config(&gap).unwrap().sql.visit_gap_minutes, 45);
+        gap[3] = ("VISIT_GAP_MINUTES", "0");
+        assert!(matches!(config(&gap), Err(ConfigError::BadVisitGap(_))));
     }
 
     #[test]
