@@ -177,12 +177,13 @@ def rows(path, agents, countries):
                 unparsed += 1
                 continue
             request = unquote(m["request"]) or None
-            method = path_ = protocol = None
+            method = path_ = protocol = query = None
             if request is not None:
                 parsed = REQUEST.match(request)
                 if parsed:
                     method, target, protocol = parsed.groups()
-                    path_ = target.split("?", 1)[0]
+                    path_, _, query = target.partition("?")
+                    query = query if "?" in target else None
                 else:
                     path_ = request
             ts = utc(m["ts"].decode())
@@ -192,7 +193,7 @@ def rows(path, agents, countries):
                 "dt": ts.strftime("%Y-%m-%d"), "hour": ts.hour, "client_ip": client,
                 "country": countries(client) if countries else None,
                 "ts": ts, "remote_user": unquote(m["user"]),
-                "method": method, "path": path_, "protocol": protocol,
+                "method": method, "path": path_, "query": query, "protocol": protocol,
                 "is_static": None if path_ is None else (
                     "." in path_.rsplit("/", 1)[-1]
                     and path_.rsplit(".", 1)[-1].lower() in STATIC),
@@ -337,6 +338,7 @@ def recount(all_rows):
         reports[name] = top(by(chosen, lambda r: r["path"]), with_visitors("path"),
                             lambda r: (-r["requests"], r["path"]), 50)
     reports.update(visit_reports(all_rows))
+    reports.update(security_reports(all_rows))
     # Referring sites: the host of an absolute http(s) referrer, other than the site's own.
     referred = []
     for r in all_rows:
@@ -396,6 +398,54 @@ def visit_reports(all_rows):
     return {"visits_by_day": by_day, "entry_exit_pages": pages[:50]}
 
 
+class Detections:
+    """queries/detections.json's patterns, run by Python's `re` on this script's own fields."""
+
+    def __init__(self):
+        path = os.path.join(ROOT, "queries", "detections.json")
+        self.detections = [(d["name"], d["fields"], re.compile(d["pattern"]), d.get("status_4xx", False))
+                           for d in json.load(open(path))["detections"]]
+
+    def __call__(self, row):
+        fields = {"target": (row["path"] or "") + ("?" + row["query"] if row["query"] is not None else ""),
+                  "path": row["path"], "user_agent": row["user_agent"], "referrer": row["referrer"]}
+        for name, names, pattern, only_4xx in self.detections:
+            if only_4xx and not 400 <= row["status"] <= 499:
+                continue
+            if any(fields[f] is not None and pattern.search(fields[f].lower()) for f in names):
+                return name
+        return None
+
+
+DETECTIONS = Detections()
+
+
+def security_reports(all_rows):
+    detected = [(DETECTIONS(r), r) for r in all_rows]
+    detected = [(name, r) for name, r in detected if name]
+    evidence = sorted(detected, key=lambda d: (-d[1]["ts"].timestamp(), d[1]["source"], d[1]["source_line"]))
+    summary = by(detected, lambda d: d[0])
+    # 4xx bursts: 20 or more 4xx answers to one client within one minute.
+    errors = by([r for r in all_rows if 400 <= r["status"] <= 499],
+                lambda r: (r["client_ip"], r["ts"].replace(second=0, microsecond=0)))
+    bursts = [{"client_ip": k[0], "minute": k[1], "errors_4xx": len(g),
+               "example_path": min((r["path"] for r in g if r["path"] is not None), default=None),
+               "example_user_agent": min((r["user_agent"] for r in g if r["user_agent"] is not None), default=None)}
+              for k, g in errors.items() if len(g) >= 20]
+    return {
+        "security_detections": [
+            {"detection": name, "ts": r["ts"], "client_ip": r["client_ip"], "method": r["method"],
+             "path": r["path"], "query": r["query"], "status": r["status"], "user_agent": r["user_agent"]}
+            for name, r in evidence[:200]],
+        "security_summary": sorted(
+            ({"detection": name, "requests": len(g), "clients": len({r["client_ip"] for _, r in g}),
+              "first_seen": min(r["ts"] for _, r in g), "last_seen": max(r["ts"] for _, r in g)}
+             for name, g in summary.items()),
+            key=lambda r: (-r["requests"], r["detection"])),
+        "error_bursts": sorted(bursts, key=lambda b: (-b["errors_4xx"], b["minute"], b["client_ip"]))[:100],
+    }
+
+
 # --- comparing ---------------------------------------------------------------------------------
 
 APPROXIMATE = {"visitors"}
@@ -405,6 +455,9 @@ ROUNDED = {"share_pct": 2, "error_rate_pct": 2, "pages_per_visit": 2, "bounce_ra
 
 
 def same(column, ours, theirs):
+    if isinstance(ours, datetime.datetime):
+        # loglake prints RFC 3339 (`2021-09-30T07:58:05Z`)
+        return theirs is not None and datetime.datetime.fromisoformat(theirs) == ours
     if column in APPROXIMATE:
         # HyperLogLog: within 2 % (DataFusion's and Athena's approx_distinct, standard error
         # 0.8 % and 2.3 %), exact on small sets.

@@ -345,3 +345,85 @@ fn the_visit_gap_is_a_setting() {
     ]);
     assert!(!zero.status.success());
 }
+
+/// The security reports name every attack line of CrowdSec's hub tests
+/// (queries/tests/data/detections/, one file per detection) with its detection, and nothing in
+/// ordinary traffic that looks like them.
+#[test]
+fn the_security_reports_find_each_attack_and_nothing_ordinary() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries/tests/data/detections");
+    let dir = tempfile::tempdir().unwrap();
+    let mut all_lines = 0;
+    let mut attack_logs = Vec::new();
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_str().unwrap().to_string();
+        if path.extension().is_none_or(|e| e != "log") {
+            continue;
+        }
+        let lake = dir.path().join(&name);
+        let ingested = loglake(&[
+            "ingest",
+            "--json",
+            "--out",
+            lake.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ]);
+        let summary: Value = serde_json::from_slice(&ingested.stdout).unwrap();
+        assert_eq!(summary["rejected"], 0, "{name}");
+        let lines = summary["rows_out"].as_u64().unwrap();
+        let rows = json(&loglake(&[
+            "query",
+            "security_detections",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--format",
+            "json",
+        ]));
+        if name == "benign" {
+            assert!(rows.is_empty(), "ordinary requests detected: {rows:?}");
+            continue;
+        }
+        assert_eq!(
+            rows.len() as u64,
+            lines,
+            "{name}: every line detected: {rows:?}"
+        );
+        for row in &rows {
+            assert_eq!(row["detection"], name.as_str(), "{row}");
+            assert!(
+                row["client_ip"].is_string() && row["ts"].is_string(),
+                "{row}"
+            );
+        }
+        all_lines += lines;
+        attack_logs.push(path);
+    }
+    assert_eq!(attack_logs.len(), 7);
+    let lake = dir.path().join("all");
+    let mut args = vec![
+        "ingest".to_string(),
+        "--out".into(),
+        lake.to_str().unwrap().into(),
+    ];
+    args.extend(attack_logs.iter().map(|p| p.to_str().unwrap().to_string()));
+    assert!(
+        loglake(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .status
+            .success()
+    );
+    let summary = json(&loglake(&[
+        "query",
+        "security_summary",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(summary.len(), 7);
+    let total: u64 = summary
+        .iter()
+        .map(|r| r["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, all_lines);
+}

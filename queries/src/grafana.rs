@@ -37,11 +37,8 @@ fn shape(report: &Report) -> Shape {
 /// The report's SQL for Grafana: the range from the dashboard, and for reports over time a
 /// `time` column Grafana plots against.
 pub fn panel_sql(report: &Report) -> String {
-    let sql = report
-        .sql
-        .trim_end()
-        .replacen('?', FROM, 1)
-        .replacen('?', TO, 1);
+    let sql = crate::bind_parameters(report.sql.trim_end(), &[FROM.into(), TO.into()])
+        .expect("a shipped report has its two parameters");
     let time = match shape(report) {
         Shape::Hourly => "date_add('hour', hour, date_parse(dt, '%Y-%m-%d'))",
         Shape::Daily => "date_parse(dt, '%Y-%m-%d')",
@@ -114,7 +111,13 @@ mod tests {
         assert_eq!(panels.len(), REPORTS.len());
         for (panel, report) in panels.iter().zip(REPORTS) {
             let sql = panel["targets"][0]["rawSQL"].as_str().unwrap();
-            assert!(!sql.contains('?'), "{}", report.name);
+            let none_left = crate::bind_parameters(sql, &[String::new(), String::new()]);
+            assert_eq!(
+                none_left,
+                Err(crate::QueryError::Parameters { found: 0 }),
+                "{}",
+                report.name
+            );
             assert!(
                 sql.contains(&format!("dt BETWEEN {FROM} AND {TO}")),
                 "{sql}"

@@ -6,6 +6,7 @@
 
 pub mod athena;
 pub mod dashboard;
+pub mod detections;
 pub mod grafana;
 pub mod table;
 
@@ -61,6 +62,9 @@ pub const REPORTS: &[Report] = reports!(
     "referrer_urls",
     "visits_by_day",
     "entry_exit_pages",
+    "security_summary",
+    "security_detections",
+    "error_bursts",
 );
 
 /// The DDL in `queries/ddl/`, in the order to run it (`LAKE_BUCKET` to be replaced).
@@ -194,11 +198,9 @@ fn is_date(text: &str) -> bool {
 /// rewrite the local engine needs; each report is otherwise run as written.
 pub const FUNCTION_RENAMES: &[(&str, &str)] = &[("approx_percentile(", "approx_percentile_cont(")];
 
-/// A report's SQL for DataFusion: the two `?` parameters replaced by the range's literals (the
-/// dates are validated, so they are safe to inline) and Trino-only function names renamed.
-/// `?` inside string literals and comments is left alone.
-pub fn for_datafusion(sql: &str, range: &DateRange) -> Result<String, QueryError> {
-    let parameters = range.parameters();
+/// `sql` with its two `?` parameters replaced by `values`, in order. A `?` inside a string
+/// literal (`'a?b'`, a regular expression) or a `--` comment is no parameter.
+pub fn bind_parameters(sql: &str, values: &[String; 2]) -> Result<String, QueryError> {
     let mut out = String::with_capacity(sql.len() + 32);
     let mut found = 0;
     let mut chars = sql.chars().peekable();
@@ -229,7 +231,7 @@ pub fn for_datafusion(sql: &str, range: &DateRange) -> Result<String, QueryError
                 }
             }
             '?' => {
-                if let Some(value) = parameters.get(found) {
+                if let Some(value) = values.get(found) {
                     out.push_str(value);
                 }
                 found += 1;
@@ -240,6 +242,14 @@ pub fn for_datafusion(sql: &str, range: &DateRange) -> Result<String, QueryError
     if found != 2 {
         return Err(QueryError::Parameters { found });
     }
+    Ok(out)
+}
+
+/// A report's SQL for DataFusion: the two `?` parameters replaced by the range's literals (the
+/// dates are validated, so they are safe to inline) and Trino-only function names renamed.
+/// `?` inside string literals and comments is left alone.
+pub fn for_datafusion(sql: &str, range: &DateRange) -> Result<String, QueryError> {
+    let mut out = bind_parameters(sql, &range.parameters())?;
     for (trino, datafusion) in FUNCTION_RENAMES {
         out = out.replace(trino, datafusion);
     }
