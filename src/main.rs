@@ -1,5 +1,6 @@
 //! `loglake`: web access logs → a partitioned Parquet lake, on a laptop with no AWS account.
 
+mod alerts;
 mod backfill;
 mod compact;
 mod ingest;
@@ -166,10 +167,12 @@ enum Command {
         #[arg(long, default_value = "9999-12-31")]
         to: String,
         /// The HTML file to write.
-        #[arg(long)]
-        html: PathBuf,
+        #[arg(long, required_unless_present = "alerts")]
+        html: Option<PathBuf>,
         #[command(flatten)]
         settings: ReportSettings,
+        #[command(flatten)]
+        alerts: alerts::AlertArgs,
     },
     /// Run a shipped report (Athena SQL from queries/reports/) on the local lake with DataFusion,
     /// or on Athena with --athena.
@@ -432,11 +435,21 @@ fn main() -> ExitCode {
             to,
             html,
             settings,
+            alerts,
         } => {
             let engine = athena.engine(lake);
-            let written = DateRange::new(&from, &to)
-                .map_err(anyhow::Error::from)
-                .and_then(|range| query::write_dashboard(&engine, &range, &settings.sql(), &html));
+            let written = match (alerts.alerts, html) {
+                (true, _) => alerts::run(&alerts, &engine).map(|out| {
+                    print!("{out}");
+                    "alerts checked".to_string()
+                }),
+                (false, Some(html)) => DateRange::new(&from, &to)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|range| {
+                        query::write_dashboard(&engine, &range, &settings.sql(), &html)
+                    }),
+                (false, None) => unreachable!("clap requires --html without --alerts"),
+            };
             match written {
                 Ok(note) => {
                     eprintln!("loglake: {note}");

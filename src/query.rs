@@ -282,3 +282,26 @@ pub fn write_dashboard(
 pub fn find(name: &str) -> Result<&'static Report, QueryError> {
     loglake_queries::report(name).ok_or_else(|| QueryError::UnknownReport(name.into()))
 }
+
+/// Runs `sql` as it is (no parameters) on `engine`: the alert window's counts, say.
+pub fn run_sql(engine: &Engine, sql: &str) -> anyhow::Result<ResultTable> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        match engine {
+            Engine::Local { lake } => {
+                let context = local_context(lake).await?;
+                let batches = context.sql(sql).await?.collect().await?;
+                to_result_table(&batches)
+            }
+            Engine::Athena(target) => {
+                let client = athena::client_from_env().await;
+                let result =
+                    athena::run_query(&client, target, sql, &[], PollPolicy::default()).await?;
+                Ok(result.table)
+            }
+        }
+    })
+}

@@ -836,3 +836,47 @@ fn load_balancer_log_delivery_is_granted_in_every_region() {
         }
     }
 }
+
+/// Every alarm notifies a topic CloudWatch can publish to: encrypted with a customer managed key
+/// whose policy lets CloudWatch use it (the AWS managed alias/aws/sns does not, and its policy
+/// cannot be changed: Amazon SNS Developer Guide, "Key management").
+#[test]
+fn alarms_notify_a_topic_cloudwatch_may_publish_to() {
+    let template = template();
+    let target = |value: &Value| match value {
+        Value::Tagged(t) if t.tag == "!Ref" => t.value.as_str().unwrap().to_string(),
+        other => panic!("{other:?}"),
+    };
+    let alarms = resources(&template, "AWS::CloudWatch::Alarm");
+    assert!(alarms.len() > 10);
+    for (id, alarm) in alarms {
+        let actions = alarm["AlarmActions"].as_sequence().unwrap();
+        for action in actions {
+            let topic = target(action);
+            let key =
+                target(&template["Resources"][topic.as_str()]["Properties"]["KmsMasterKeyId"]);
+            let key = &template["Resources"][key.as_str()];
+            assert_eq!(
+                key["Type"], "AWS::KMS::Key",
+                "{id}: {topic} is not under a customer managed key"
+            );
+            let statements = key["Properties"]["KeyPolicy"]["Statement"]
+                .as_sequence()
+                .unwrap();
+            let cloudwatch = statements
+                .iter()
+                .find(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+                .expect("a statement for CloudWatch");
+            let actions: Vec<&str> = (cloudwatch["Action"].as_sequence().unwrap().iter())
+                .map(|a| a.as_str().unwrap())
+                .collect();
+            assert_eq!(actions, ["kms:Decrypt", "kms:GenerateDataKey"]);
+        }
+    }
+    // The report function publishes alerts there too, and is allowed to.
+    let env = function_env(
+        &template,
+        &template["Resources"]["ReportFunction"]["Properties"],
+    );
+    assert_eq!(env["ALERT_TOPIC_ARN"], "AlarmTopic");
+}

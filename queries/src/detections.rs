@@ -61,7 +61,7 @@ pub fn detections() -> Vec<Detection> {
 }
 
 /// The `CASE` that names a row's detection (NULL for none), indented for the reports' CTE.
-fn detection_case(detections: &[Detection]) -> String {
+pub(crate) fn detection_case(detections: &[Detection]) -> String {
     let mut case = String::from("    CASE\n");
     for detection in detections {
         let pattern = detection.pattern.replace('\'', "''");

@@ -4,6 +4,7 @@
 //! Also here: the DDL, a result table both engines fill, its rendering (and the reports together
 //! as one HTML page, [`dashboard`]), and the Athena runner.
 
+pub mod alerts;
 pub mod athena;
 pub mod dashboard;
 pub mod detections;

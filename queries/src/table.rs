@@ -15,7 +15,7 @@ pub enum Cell {
 
 impl Cell {
     /// The value as the table and CSV renderings show it (null as nothing).
-    pub(crate) fn text(&self) -> String {
+    pub fn text(&self) -> String {
         match self {
             Cell::Null => String::new(),
             Cell::Int(v) => v.to_string(),

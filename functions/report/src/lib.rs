@@ -9,20 +9,27 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_s3::error::DisplayErrorContext;
 use loglake_parser::timestamp::civil_from_days;
+use loglake_queries::alerts::{
+    evaluate, notification, publish, window_sql, Thresholds, Window, WindowCounts,
+};
 use loglake_queries::athena::{run_query, AthenaTarget, PollPolicy};
 use loglake_queries::{DateRange, Report, ResultTable, SqlSettings, REPORTS};
 use serde::{Deserialize, Serialize};
 
 /// Every environment variable the function reads (README.md documents each).
-pub const ENV_VARS: [&str; 5] = [
+pub const ENV_VARS: [&str; 9] = [
     "ATHENA_WORKGROUP",
     "ATHENA_DATABASE",
     "REPORTS_OUTPUT",
     "REPORTS",
     "VISIT_GAP_MINUTES",
+    "ALERT_TOPIC_ARN",
+    "ALERT_5XX_RATE_PCT",
+    "ALERT_ERROR_SPIKE_RATIO",
+    "ALERT_DETECTIONS",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub workgroup: String,
     pub database: String,
@@ -31,6 +38,10 @@ pub struct Config {
     pub reports: Vec<&'static Report>,
     /// What the reports' SQL runs with (the visit gap).
     pub sql: SqlSettings,
+    /// What an hour of traffic is held to (`{"alerts": …}` events); all off unless set.
+    pub thresholds: Thresholds,
+    /// Where alerts go.
+    pub alert_topic: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +54,10 @@ pub enum ConfigError {
     UnknownReport(String),
     #[error("VISIT_GAP_MINUTES={0:?} is not a whole number of minutes from 1")]
     BadVisitGap(String),
+    #[error("{0}={1:?} is not a number")]
+    BadThreshold(&'static str, String),
+    #[error("an alert threshold is set but ALERT_TOPIC_ARN, where alerts go, is not")]
+    NoAlertTopic,
 }
 
 impl Config {
@@ -78,12 +93,32 @@ impl Config {
                 .filter(|&minutes: &u32| minutes > 0)
                 .ok_or(ConfigError::BadVisitGap(gap))?;
         }
+        let number = |name: &'static str| -> Result<Option<f64>, ConfigError> {
+            set(name)
+                .map(|v| {
+                    (v.trim().parse::<f64>().ok())
+                        .filter(|n| n.is_finite() && *n >= 0.0)
+                        .ok_or(ConfigError::BadThreshold(name, v))
+                })
+                .transpose()
+        };
+        let thresholds = Thresholds {
+            server_error_rate_pct: number("ALERT_5XX_RATE_PCT")?,
+            error_spike_ratio: number("ALERT_ERROR_SPIKE_RATIO")?,
+            detections: number("ALERT_DETECTIONS")?.map(|n| n.ceil() as u64),
+        };
+        let alert_topic = set("ALERT_TOPIC_ARN");
+        if thresholds.any() && alert_topic.is_none() {
+            return Err(ConfigError::NoAlertTopic);
+        }
         Ok(Self {
             workgroup,
             database,
             output: format!("{}/", output.trim_end_matches('/')),
             reports,
             sql,
+            thresholds,
+            alert_topic,
         })
     }
 
@@ -93,11 +128,84 @@ impl Config {
 }
 
 /// The invocation's input: an EventBridge scheduled event (whose fields are ignored), or
-/// `{"date": "YYYY-MM-DD"}` to run one day again.
+/// `{"date": "YYYY-MM-DD"}` to run one day again; `{"alerts": {}}` checks the last complete hour
+/// against the alert thresholds instead (`{"alerts": {"hour": "YYYY-MM-DDTHH"}}` another hour).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ReportRequest {
     #[serde(default)]
     pub date: Option<String>,
+    #[serde(default)]
+    pub alerts: Option<AlertsRequest>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsRequest {
+    #[serde(default)]
+    pub hour: Option<String>,
+}
+
+/// What an alert check found, and where it went.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertCheck {
+    pub hour: String,
+    pub requests: u64,
+    pub server_errors: u64,
+    pub errors: u64,
+    pub errors_week_before: u64,
+    pub detections: u64,
+    pub alerts: Vec<String>,
+    /// The SNS message id, when alerts were published.
+    pub published: Option<String>,
+}
+
+/// The hour before the one `now` is in.
+pub fn last_complete_hour(now: SystemTime) -> Window {
+    let seconds = now
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Window::at(seconds - 3_600)
+}
+
+/// Counts `window` on Athena, holds it to the thresholds and publishes what they found.
+pub async fn check_alerts(
+    athena: &aws_sdk_athena::Client,
+    sns: &aws_sdk_sns::Client,
+    config: &Config,
+    window: &Window,
+    poll: PollPolicy,
+) -> Result<AlertCheck, String> {
+    let target = AthenaTarget {
+        workgroup: config.workgroup.clone(),
+        database: config.database.clone(),
+        output: Some(format!("{}alerts/", config.output)),
+    };
+    let result = run_query(athena, &target, &window_sql(window), &[], poll)
+        .await
+        .map_err(|e| format!("counting {window}: {e}"))?;
+    let counts = WindowCounts::from_table(&result.table)
+        .ok_or_else(|| format!("counting {window}: no counts in {:?}", result.table.columns))?;
+    let alerts = evaluate(&counts, &config.thresholds);
+    let published = match (alerts.is_empty(), &config.alert_topic) {
+        (false, Some(topic)) => {
+            let source = format!("Athena {}.access_logs", config.database);
+            Some(publish(sns, topic, notification(&source, window, &alerts)).await?)
+        }
+        _ => None,
+    };
+    Ok(AlertCheck {
+        hour: format!("{}T{:02}", window.dt, window.hour),
+        requests: counts.requests,
+        server_errors: counts.server_errors,
+        errors: counts.errors,
+        errors_week_before: counts.errors_week_before,
+        detections: counts.detections,
+        alerts: alerts
+            .into_iter()
+            .map(|a| format!("{}: {}", a.kind, a.message))
+            .collect(),
+        published,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -280,6 +388,21 @@ mod tests {
         assert_eq!(config(&gap).unwrap().sql.visit_gap_minutes, 45);
         gap[3] = ("VISIT_GAP_MINUTES", "0");
         assert!(matches!(config(&gap), Err(ConfigError::BadVisitGap(_))));
+        assert!(!all.thresholds.any() && all.alert_topic.is_none());
+        let mut alerting = base.to_vec();
+        alerting.push(("ALERT_5XX_RATE_PCT", "2.5"));
+        assert_eq!(config(&alerting), Err(ConfigError::NoAlertTopic));
+        alerting.push((
+            "ALERT_TOPIC_ARN",
+            "arn:aws:sns:us-east-1:123456789012:alarms",
+        ));
+        alerting.push(("ALERT_DETECTIONS", ""));
+        let alerting = config(&alerting).unwrap();
+        assert_eq!(alerting.thresholds.server_error_rate_pct, Some(2.5));
+        assert_eq!(alerting.thresholds.detections, None, "empty is off");
+        let mut bad = base.to_vec();
+        bad.push(("ALERT_ERROR_SPIKE_RATIO", "lots"));
+        assert!(matches!(config(&bad), Err(ConfigError::BadThreshold(..))));
     }
 
     #[test]

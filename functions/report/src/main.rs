@@ -3,8 +3,13 @@
 
 use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use loglake_queries::alerts::Window;
 use loglake_queries::athena::{self, PollPolicy};
-use loglake_report::{run_reports, upload_page, yesterday_utc, Config, ReportRequest, RunSummary};
+use loglake_report::{
+    check_alerts, last_complete_hour, run_reports, upload_page, yesterday_utc, Config,
+    ReportRequest, RunSummary,
+};
+use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -18,10 +23,22 @@ async fn main() -> Result<(), Error> {
     })?;
     let client = athena::client_from_env().await;
     let s3 = loglake_backfill::s3::S3::client_from_env().await;
-    let (config, client, s3) = (&config, &client, &s3);
+    let sns = aws_sdk_sns::Client::new(&aws_config::load_from_env().await);
+    let (config, client, s3, sns) = (&config, &client, &s3, &sns);
 
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ReportRequest>| async move {
+            if let Some(alerts) = event.payload.alerts {
+                let window = match alerts.hour {
+                    Some(hour) => Window::parse(&hour)
+                        .ok_or_else(|| format!("{hour:?} is not an hour (YYYY-MM-DDTHH)"))?,
+                    None => last_complete_hour(std::time::SystemTime::now()),
+                };
+                let check =
+                    check_alerts(client, sns, config, &window, PollPolicy::default()).await?;
+                tracing::info!(hour = %check.hour, alerts = check.alerts.len(), "alerts checked");
+                return Ok::<Value, Error>(serde_json::to_value(check)?);
+            }
             let date = event
                 .payload
                 .date
@@ -30,7 +47,7 @@ async fn main() -> Result<(), Error> {
             let mut summary: RunSummary = run.summary;
             summary.page = Some(upload_page(s3, config, &date, run.page).await?);
             match summary.failed() {
-                0 => Ok::<_, Error>(summary),
+                0 => Ok(serde_json::to_value(summary)?),
                 failed => Err(format!(
                     "{failed} of {} reports failed for {date}: {}",
                     summary.reports.len(),
