@@ -56,7 +56,7 @@ h1{font-size:1.4em}.panel{display:inline-block;vertical-align:top;width:680px;ma
 h2{font-size:1em;margin:.2em 0}h3{font-size:.85em;margin:.4em 0 0;color:#4a5568}\
 svg{display:block}svg text{font-size:10px;fill:#4a5568}table{border-collapse:collapse;font-size:12px}\
 td,th{padding:1px 6px;text-align:left;max-width:360px;overflow:hidden;text-overflow:ellipsis;\
-white-space:nowrap}td.n{text-align:right}.empty{color:#718096}.legend span{margin-right:1em}";
+white-space:nowrap}td.n{text-align:right}.empty,.note{color:#718096}.legend span{margin-right:1em}";
 
 /// How many leading columns say when (`dt`, or `dt` and `hour`), for a report over time.
 fn time_columns(table: &ResultTable) -> Option<usize> {
@@ -265,7 +265,7 @@ fn table_html(html: &mut String, table: &ResultTable) {
         let _ = write!(html, "<th>{}</th>", escape(column));
     }
     html.push_str("</tr>");
-    for row in &table.rows {
+    for row in table.rows.iter().take(TABLE_ROWS) {
         html.push_str("<tr>");
         for cell in row {
             let class = if number(cell).is_some() {
@@ -278,7 +278,17 @@ fn table_html(html: &mut String, table: &ResultTable) {
         html.push_str("</tr>");
     }
     html.push_str("</table>");
+    if table.rows.len() > TABLE_ROWS {
+        let _ = write!(
+            html,
+            "<p class=\"note\">The first {TABLE_ROWS} of {} rows; <code>loglake query</code> gives them all.</p>",
+            table.rows.len()
+        );
+    }
 }
+
+/// Rows a panel's table shows: the page stays a page (the evidence reports hold up to 200).
+const TABLE_ROWS: usize = 25;
 
 fn format_number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {

@@ -2,10 +2,13 @@
 //! come back from Athena (moto answers with the row queued here: it runs no SQL; the query itself
 //! runs on DataFusion in tests/query_cli.rs), the crossed thresholds are published to the SNS
 //! topic, and a queue subscribed to the topic receives them; an hour within the thresholds
-//! publishes nothing.
+//! publishes nothing. Then the real `report` binary, under the Runtime API emulator with the
+//! settings the template gives it, does the same for an `{"alerts": …}` event.
 
 #[path = "../../ingest/tests/support/http.rs"]
 mod http;
+#[path = "../../ingest/tests/support/runtime_api.rs"]
+mod runtime_api;
 
 use std::time::Duration;
 
@@ -152,6 +155,39 @@ fn crossed_thresholds_reach_the_topics_subscribers() {
     );
     assert!(
         received["Messages"].as_array().is_none_or(|m| m.is_empty()),
+        "{received}"
+    );
+
+    // The binary, as Lambda runs it, on the hourly schedule's event naming the hour.
+    queue_counts(&endpoint, [500, 60, 70, 5, 0]);
+    let event = json!({"alerts": {"hour": "2026-11-21T09"}});
+    let (api, calls) = runtime_api::runtime_api(event);
+    let mut command = runtime_api::lambda_command(env!("CARGO_BIN_EXE_report"), &api, &endpoint);
+    command.envs([
+        ("ATHENA_WORKGROUP", "primary"),
+        ("ATHENA_DATABASE", "loglake"),
+        ("REPORTS_OUTPUT", "s3://lake/reports"),
+        ("ALERT_TOPIC_ARN", topic.as_str()),
+        ("ALERT_5XX_RATE_PCT", "5"),
+        ("ALERT_ERROR_SPIKE_RATIO", ""),
+        ("ALERT_DETECTIONS", ""),
+    ]);
+    let response = runtime_api::invoke_once(command, &calls);
+    assert_eq!(response["hour"], "2026-11-21T09", "{response}");
+    let alerts = response["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "only the 5xx rate is on: {response}");
+    assert!(alerts[0]
+        .as_str()
+        .unwrap()
+        .starts_with("server_error_rate: 12.0 %"));
+    assert!(response["published"].is_string());
+    let received = sqs(
+        "ReceiveMessage",
+        json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "WaitTimeSeconds": 1}),
+    );
+    assert_eq!(
+        received["Messages"].as_array().map(Vec::len),
+        Some(1),
         "{received}"
     );
 }
