@@ -199,6 +199,25 @@ pub fn rewrite_as(line: &str, format: &str) -> anyhow::Result<String> {
                  \"-\" \"-\" \"10.0.0.7:80\" \"{status}\" \"-\" \"-\" TID_1c9b2d3e4f5a6b7c"
             )
         }
+        "s3_access" => {
+            let target = match &query {
+                Some(query) => format!("{path}?{query}"),
+                None => path,
+            };
+            let quoted = |v: Option<String>| match v {
+                Some(v) => format!("\"{}\"", v.replace('"', "\\\"")),
+                None => "\"-\"".into(),
+            };
+            let referrer = quoted(unescaped(parsed.referrer));
+            let agent = quoted(unescaped(parsed.user_agent));
+            let clf_time = clf_timestamp(parsed.ts_micros.div_euclid(1_000_000));
+            format!(
+                "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be shop-assets [{clf_time}] {client} - \
+                 3E57427F3EXAMPLE REST.GET.OBJECT key \"{method} {target} {protocol}\" {status} - {bytes} {bytes} 12 10 \
+                 {referrer} {agent} - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= SigV4 \
+                 TLS_AES_128_GCM_SHA256 AuthHeader shop-assets.s3.us-east-1.amazonaws.com TLSv1.3 - -"
+            )
+        }
         _ => {
             let date = &time[..10];
             let clock = &time[11..19];

@@ -171,6 +171,30 @@ impl Request {
         )
     }
 
+    /// As S3 writes a server access log line (owner, bucket, time, then the request).
+    fn s3_access(&self) -> String {
+        let bytes = self.bytes_sent.map_or("-".into(), |b| b.to_string());
+        let quoted = |v: &Option<String>| match v {
+            Some(v) => format!("\"{v}\""),
+            None => "\"-\"".into(),
+        };
+        format!(
+            "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be assets {} {} {} 3E57427F3EXAMPLE REST.GET.OBJECT key \"{} {} {}\" {} - {bytes} 5000 {} 3 {} {} - hostid SigV4 TLS_AES_128_GCM_SHA256 AuthHeader {}:{} TLSv1.3 - -",
+            self.clf_time(),
+            self.client,
+            Self::dash(&self.remote_user),
+            self.method,
+            self.target(),
+            self.protocol,
+            self.status,
+            self.duration_ms,
+            quoted(&self.referrer),
+            quoted(&self.user_agent),
+            self.host,
+            self.port,
+        )
+    }
+
     fn w3c(&self) -> String {
         let bytes = self.bytes_sent.map_or("-".into(), |b| b.to_string());
         format!(
@@ -205,10 +229,11 @@ enum Written {
     Alb { domain_name: bool },
     CloudFront,
     W3c,
+    S3Access,
 }
 
 impl Written {
-    const ALL: [Written; 8] = [
+    const ALL: [Written; 9] = [
         Written::Common,
         Written::Combined,
         Written::VhostCombined,
@@ -217,6 +242,7 @@ impl Written {
         Written::Alb { domain_name: false },
         Written::CloudFront,
         Written::W3c,
+        Written::S3Access,
     ];
 
     fn format(self) -> LogFormat {
@@ -228,6 +254,7 @@ impl Written {
             Written::Alb { .. } => "alb",
             Written::CloudFront => "cloudfront",
             Written::W3c => "w3c",
+            Written::S3Access => "s3_access",
         };
         name.parse().unwrap()
     }
@@ -244,6 +271,7 @@ impl Written {
             Written::Alb { domain_name } => request.alb(domain_name),
             Written::CloudFront => request.cloudfront(),
             Written::W3c => request.w3c(),
+            Written::S3Access => request.s3_access(),
         }
     }
 
@@ -293,6 +321,10 @@ impl Written {
             Written::W3c => {
                 columns.remote_user = request.remote_user.clone();
                 columns.vhost = Some(request.host.clone());
+            }
+            Written::S3Access => {
+                columns.remote_user = request.remote_user.clone();
+                columns.vhost = Some(host_port);
             }
         }
         columns

@@ -6,8 +6,8 @@ use crate::line::AccessLine;
 use crate::reject::RejectReason;
 
 /// Any layout of the CLF family (`combined`, `common`, `vhost_combined`, with extra fields), read
-/// in one pass; a line without the family's bracketed timestamp is then tried in each format the
-/// registry marks [`LineFormat::TRIED_BY_AUTO`], in registry order.
+/// in one pass; a line the family cannot read is then tried in each format the registry marks
+/// [`LineFormat::TRIED_BY_AUTO`], in registry order.
 #[derive(Debug, Clone)]
 pub struct Auto {
     clf: ClfParser,
@@ -42,6 +42,9 @@ impl ParseLine for Auto {
         self.last_other = None;
         match self.clf.parse(line, None) {
             Err(RejectReason::NoTimestamp) => self.parse_other_families(line),
+            // A bracketed timestamp after two words is also an S3 server access log's: a line
+            // the CLF family cannot read may be one (a real CLF line's reason stands).
+            Err(reason) => self.parse_other_families(line).map_err(|_| reason),
             parsed => parsed,
         }
     }

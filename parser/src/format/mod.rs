@@ -163,6 +163,7 @@ formats! {
     Alb => alb::Alb,
     CloudFront => cloudfront::CloudFront,
     W3c => w3c::W3c,
+    S3Access => s3_access::S3Access,
 }
 
 impl Default for LogFormat {
