@@ -199,6 +199,27 @@ pub fn rewrite_as(line: &str, format: &str) -> anyhow::Result<String> {
                  \"-\" \"-\" \"10.0.0.7:80\" \"{status}\" \"-\" \"-\" TID_1c9b2d3e4f5a6b7c"
             )
         }
+        "json" => {
+            // nginx `log_format … escape=json` with the variables' names as keys
+            let target = match &query {
+                Some(query) => format!("{path}?{query}"),
+                None => path,
+            };
+            let time = format!("{}+00:00", &time[..19]);
+            serde_json::json!({
+                "time_iso8601": time,
+                "remote_addr": client,
+                "remote_user": "-",
+                "request": format!("{method} {target} {protocol}"),
+                "status": status.to_string(),
+                "body_bytes_sent": bytes.to_string(),
+                "http_referer": unescaped(parsed.referrer).unwrap_or_else(|| "-".into()),
+                "http_user_agent": agent,
+                "request_time": "0.012",
+                "host": host,
+            })
+            .to_string()
+        }
         "s3_access" => {
             let target = match &query {
                 Some(query) => format!("{path}?{query}"),

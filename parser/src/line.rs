@@ -27,6 +27,8 @@ pub enum Escapes {
     Percent,
     /// `+` for a space, as IIS writes its user agents (`++`: a space and a `+`).
     Plus,
+    /// A JSON string's escapes (`\"`, `\\`, `\n`, `\u00e9`…), as JSON access logs write them.
+    Json,
 }
 
 impl Escapes {
@@ -36,7 +38,7 @@ impl Escapes {
     pub(crate) fn if_in(self, bytes: &[u8]) -> Self {
         let marker = match self {
             Escapes::None => return Escapes::None,
-            Escapes::Backslash => b'\\',
+            Escapes::Backslash | Escapes::Json => b'\\',
             Escapes::Percent => b'%',
             Escapes::Plus => b'+',
         };
@@ -75,6 +77,7 @@ impl<'a> Text<'a> {
             Escapes::Backslash => Cow::Owned(self.without_backslashes()),
             Escapes::Percent => Cow::Owned(percent_decoded(self.bytes)),
             Escapes::Plus => Cow::Owned(plus_decoded(self.bytes)),
+            Escapes::Json => Cow::Owned(json_unescaped(self.bytes)),
         }
     }
 
@@ -97,6 +100,67 @@ impl<'a> Text<'a> {
         out.extend_from_slice(rest);
         out
     }
+}
+
+/// A JSON string's body with its escapes undone; a malformed escape stays as written, and a
+/// `\u` escape of half a surrogate pair alone becomes U+FFFD.
+fn json_unescaped(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    let hex4 = |digits: &[u8]| -> Option<u32> {
+        let text = std::str::from_utf8(digits.get(..4)?).ok()?;
+        u32::from_str_radix(text, 16).ok()
+    };
+    while let Some(i) = memchr(b'\\', rest) {
+        out.extend_from_slice(&rest[..i]);
+        let simple = match rest.get(i + 1) {
+            Some(b'"') => Some(b'"'),
+            Some(b'\\') => Some(b'\\'),
+            Some(b'/') => Some(b'/'),
+            Some(b'b') => Some(0x08),
+            Some(b'f') => Some(0x0c),
+            Some(b'n') => Some(b'\n'),
+            Some(b'r') => Some(b'\r'),
+            Some(b't') => Some(b'\t'),
+            _ => None,
+        };
+        if let Some(byte) = simple {
+            out.push(byte);
+            rest = &rest[i + 2..];
+            continue;
+        }
+        let Some(unit) = (rest.get(i + 1) == Some(&b'u'))
+            .then(|| hex4(&rest[i + 2..]))
+            .flatten()
+        else {
+            out.push(b'\\');
+            rest = &rest[i + 1..];
+            continue;
+        };
+        let mut used = 6;
+        let code = match unit {
+            0xD800..=0xDBFF => {
+                let low = (rest.get(i + 6..i + 8) == Some(b"\\u"))
+                    .then(|| hex4(&rest[i + 8..]))
+                    .flatten()
+                    .filter(|low| (0xDC00..=0xDFFF).contains(low));
+                match low {
+                    Some(low) => {
+                        used = 12;
+                        0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    None => 0xFFFD,
+                }
+            }
+            0xDC00..=0xDFFF => 0xFFFD,
+            unit => unit,
+        };
+        let c = char::from_u32(code).unwrap_or('\u{FFFD}');
+        out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+        rest = &rest[i + used..];
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// IIS's `+` for a space. A `++` is read as a space and a `+`: crawlers' user agents write

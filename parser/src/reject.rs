@@ -42,6 +42,13 @@ pub enum RejectReason {
     /// More fields than the format's header names (W3C): the header does not describe the line.
     #[error("more fields than the header names")]
     FieldCount,
+    /// A line of a JSON log that is not one well-formed JSON object.
+    #[error("not a well-formed JSON object")]
+    BadJson,
+    /// A JSON line that is no request's record: a server's runtime log line written to the same
+    /// output (Caddy's), or an object without an access log's time and client.
+    #[error("a JSON line that is no access record")]
+    NotAccessRecord,
     /// The input ended inside a line because the input itself was cut short (a truncated gzip).
     #[error("input truncated inside this line")]
     TruncatedInput,
@@ -69,7 +76,7 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// Every reason, in a stable order (for reports and tests).
-    pub const ALL: [RejectReason; 19] = [
+    pub const ALL: [RejectReason; 21] = [
         RejectReason::EmptyLine,
         RejectReason::LineTooLong,
         RejectReason::NoTimestamp,
@@ -82,6 +89,8 @@ impl RejectReason {
         RejectReason::FormatMismatch,
         RejectReason::HeaderLine,
         RejectReason::FieldCount,
+        RejectReason::BadJson,
+        RejectReason::NotAccessRecord,
         RejectReason::TruncatedInput,
         RejectReason::BadGzip,
         RejectReason::GzipTooLarge,
@@ -106,6 +115,8 @@ impl RejectReason {
             RejectReason::FormatMismatch => "format_mismatch",
             RejectReason::HeaderLine => "header_line",
             RejectReason::FieldCount => "field_count",
+            RejectReason::BadJson => "bad_json",
+            RejectReason::NotAccessRecord => "not_access_record",
             RejectReason::TruncatedInput => "truncated_input",
             RejectReason::BadGzip => "bad_gzip",
             RejectReason::GzipTooLarge => "gzip_too_large",

@@ -195,6 +195,24 @@ impl Request {
         )
     }
 
+    /// As nginx writes a `log_format … escape=json` line with the variables' names as keys.
+    fn nginx_json(&self) -> String {
+        let (y, m, d, h, min, sec, _) = date_time(self.micros);
+        let line = serde_json::json!({
+            "time_iso8601": format!("{y}-{m:02}-{d:02}T{h:02}:{min:02}:{sec:02}+00:00"),
+            "remote_addr": self.client,
+            "remote_user": Self::dash(&self.remote_user),
+            "request": format!("{} {} {}", self.method, self.target(), self.protocol),
+            "status": self.status.to_string(),
+            "body_bytes_sent": self.bytes_sent.unwrap_or(0).to_string(),
+            "http_referer": Self::dash(&self.referrer),
+            "http_user_agent": Self::dash(&self.user_agent),
+            "request_time": format!("{}.{:03}", self.duration_ms / 1000, self.duration_ms % 1000),
+            "host": self.host,
+        });
+        line.to_string()
+    }
+
     fn w3c(&self) -> String {
         let bytes = self.bytes_sent.map_or("-".into(), |b| b.to_string());
         format!(
@@ -230,10 +248,11 @@ enum Written {
     CloudFront,
     W3c,
     S3Access,
+    NginxJson,
 }
 
 impl Written {
-    const ALL: [Written; 9] = [
+    const ALL: [Written; 10] = [
         Written::Common,
         Written::Combined,
         Written::VhostCombined,
@@ -243,6 +262,7 @@ impl Written {
         Written::CloudFront,
         Written::W3c,
         Written::S3Access,
+        Written::NginxJson,
     ];
 
     fn format(self) -> LogFormat {
@@ -255,6 +275,7 @@ impl Written {
             Written::CloudFront => "cloudfront",
             Written::W3c => "w3c",
             Written::S3Access => "s3_access",
+            Written::NginxJson => "json",
         };
         name.parse().unwrap()
     }
@@ -272,6 +293,7 @@ impl Written {
             Written::CloudFront => request.cloudfront(),
             Written::W3c => request.w3c(),
             Written::S3Access => request.s3_access(),
+            Written::NginxJson => request.nginx_json(),
         }
     }
 
@@ -325,6 +347,11 @@ impl Written {
             Written::S3Access => {
                 columns.remote_user = request.remote_user.clone();
                 columns.vhost = Some(host_port);
+            }
+            Written::NginxJson => {
+                columns.remote_user = request.remote_user.clone();
+                columns.bytes_sent = Some(request.bytes_sent.unwrap_or(0));
+                columns.vhost = Some(request.host.clone());
             }
         }
         columns

@@ -65,3 +65,58 @@ fn s3_server_access_logs_read_as_logstash_reads_them() {
         );
     }
 }
+
+#[test]
+fn caddy_and_traefik_json_logs_read_as_crowdsec_reads_them() {
+    for format in ["json", "auto"] {
+        let format: LogFormat = format.parse().unwrap();
+        let mut parser = LineParser::new(format);
+        let caddy = lines("json/caddy.log");
+        let mut rows = Vec::new();
+        let mut runtime_lines = 0;
+        for line in caddy.iter().filter(|l| !l.trim().is_empty()) {
+            match parser.parse(line.as_bytes()) {
+                Ok(parsed) => rows.push((
+                    String::from_utf8_lossy(parsed.client).to_string(),
+                    parsed
+                        .method
+                        .map(|m| String::from_utf8_lossy(m).to_string()),
+                    parsed
+                        .path
+                        .map(|p| String::from_utf8_lossy(&p.unescaped()).to_string()),
+                    parsed
+                        .user_agent
+                        .map(|u| String::from_utf8_lossy(&u.unescaped()).to_string()),
+                    parsed.vhost.map(|v| String::from_utf8_lossy(v).to_string()),
+                    parsed.ts_micros,
+                )),
+                Err(loglake_parser::RejectReason::NotAccessRecord) => runtime_lines += 1,
+                Err(other) => panic!("{format}: {other}: {line}"),
+            }
+        }
+        assert_eq!((rows.len(), runtime_lines), (10, 1), "{format}");
+        // CrowdSec's test expects these of the first line: the client behind the proxy, its agent.
+        assert_eq!(rows[0].0, "127.0.0.1");
+        assert_eq!(rows[0].1.as_deref(), Some("GET"));
+        assert_eq!(rows[0].2.as_deref(), Some("/"));
+        assert_eq!(rows[0].3.as_deref(), Some("curl/7.74.0"));
+        assert_eq!(rows[0].4.as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(
+            rows[0].5, 1_693_840_791_756_500,
+            "ts 1693840791.7564995, to the microsecond"
+        );
+
+        let traefik = lines("json/traefik.log");
+        let first = parser.parse(traefik[0].as_bytes()).unwrap();
+        assert_eq!(first.client, b"172.17.0.1");
+        assert_eq!(first.path.unwrap().bytes, b"/594VAEoi.save");
+        assert_eq!((first.status, first.bytes_sent), (200, Some(357)));
+        assert_eq!(first.request_time_ms, Some(0.357313));
+        assert_eq!(first.vhost, Some(&b"test.docker.localhost"[..]));
+        // Its JSON lines are rows; a plugin's debug line mixed in is not.
+        for line in traefik.iter().filter(|l| !l.trim().is_empty()) {
+            let parsed = parser.parse(line.as_bytes());
+            assert_eq!(parsed.is_ok(), line.starts_with('{'), "{format}: {line}");
+        }
+    }
+}

@@ -1,11 +1,11 @@
 //! Makes the 1,000,000-line benchmark log by repeating a real access log with timestamps that
 //! advance evenly over 30 days.
 //!
-//! `make-bench-log SOURCE.log LINES [--unique-ua-every N] [--as alb|cloudfront|s3_access] > bench.log`
+//! `make-bench-log SOURCE.log LINES [--unique-ua-every N] [--as alb|cloudfront|s3_access|json] > bench.log`
 //!
 //! With `--unique-ua-every N`, every Nth line's user agent gets a unique suffix, so 1 lookup in
 //! N misses the user-agent cache (N = 18 gives the 94.4 % hit rate of a real 10k-line log).
-//! With `--as alb`, `--as cloudfront` or `--as s3_access`, each line is written again as an AWS Application Load
+//! With `--as alb`, `--as cloudfront`, `--as s3_access` or `--as json` (nginx's), each line is written again as an AWS Application Load
 //! Balancer, CloudFront or S3 server access line with the same client, time, request, status, size and agent, so
 //! those formats' parsers are measured on the same requests as the combined one.
 
@@ -21,7 +21,7 @@ const SPAN_SECONDS: i64 = 30 * 86_400;
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage =
-        "usage: make-bench-log SOURCE.log LINES [--unique-ua-every N] [--as alb|cloudfront|s3_access]";
+        "usage: make-bench-log SOURCE.log LINES [--unique-ua-every N] [--as alb|cloudfront|s3_access|json]";
     let [source, lines, flags @ ..] = args.as_slice() else {
         bail!(usage);
     };
@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
             [flag, n] if flag == "--unique-ua-every" => unique_every = Some(n.parse::<u64>()?),
             [flag, format]
                 if flag == "--as"
-                    && ["alb", "cloudfront", "s3_access"].contains(&format.as_str()) =>
+                    && ["alb", "cloudfront", "s3_access", "json"].contains(&format.as_str()) =>
             {
                 written_as = Some(format.as_str())
             }

@@ -164,6 +164,7 @@ formats! {
     CloudFront => cloudfront::CloudFront,
     W3c => w3c::W3c,
     S3Access => s3_access::S3Access,
+    Json => json_access::JsonAccess,
 }
 
 impl Default for LogFormat {
@@ -289,8 +290,8 @@ mod tests {
 
     #[test]
     fn an_unknown_name_lists_the_known_ones() {
-        let error = "json".parse::<LogFormat>().unwrap_err();
-        assert!(error.contains("\"json\""), "{error}");
+        let error = "jsonl".parse::<LogFormat>().unwrap_err();
+        assert!(error.contains("\"jsonl\""), "{error}");
         for &format in LogFormat::ALL {
             assert!(error.contains(format.name()), "{error}");
         }
@@ -301,6 +302,6 @@ mod tests {
             LogFormat::from_setting(Some("common")),
             Ok(LogFormat::Common)
         );
-        assert!(LogFormat::from_setting(Some("json")).is_err());
+        assert!(LogFormat::from_setting(Some("jsonl")).is_err());
     }
 }
