@@ -313,7 +313,9 @@ impl ParseLine for JsonAccess {
                 b"remote_user" => found.remote_user = value.plain(),
                 b"request" => found.request_line = value.text(),
                 b"request_time" => found.request_time_ms = value.number().map(|s| s * 1e3),
-                _ => extra.push(&json_key(key), &value.raw()),
+                // (the key's JSON and the value's unescaping only when they are kept)
+                _ if extra.kept() => extra.push(&json_key(key), &value.raw()),
+                _ => {}
             }
         })
         .ok_or(RejectReason::BadJson)?;
@@ -394,6 +396,7 @@ fn read_caddy_request<'a>(
         b"proto" => found.protocol = value.plain(),
         b"host" => found.vhost = value.plain(),
         b"headers" => headers = Some(value),
+        _ if !extra.kept() => {}
         _ => {
             let mut name = b"request.".to_vec();
             name.extend_from_slice(key);
