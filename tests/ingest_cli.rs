@@ -362,7 +362,7 @@ fn usage_and_missing_files_are_errors_with_the_file_named() {
     assert_eq!(summary(&output)["lines_in"], 0);
 
     assert_eq!(
-        loglake(&["ingest", "--format", "json", "x.log"])
+        loglake(&["ingest", "--format", "jsonl", "x.log"])
             .status
             .code(),
         Some(2)

@@ -557,7 +557,7 @@ mod tests {
             .starts_with("LAKE_DEST"));
         let local = settings(&[("LAKE_DEST", "lake/")]).unwrap_err();
         assert!(local.to_string().contains("s3://"), "{local}");
-        let format = settings(&[("LAKE_DEST", "s3://l/"), ("LOG_FORMAT", "json")]);
+        let format = settings(&[("LAKE_DEST", "s3://l/"), ("LOG_FORMAT", "jsonl")]);
         assert!(format.unwrap_err().to_string().starts_with("LOG_FORMAT"));
         assert_eq!(
             settings(&[("LAKE_DEST", "s3://l/")]).unwrap().format,

@@ -235,8 +235,8 @@ mod tests {
             ("KEEP_EXTRA_FIELDS", "yes"),
         ]);
         assert!(matches!(bad, Err(ConfigError::BadKeepExtraFields(m)) if m.contains("\"yes\"")));
-        let bad = config(&[("FIREHOSE_STREAM_NAME", "rows"), ("LOG_FORMAT", "json")]);
-        assert!(matches!(bad, Err(ConfigError::BadLogFormat(m)) if m.contains("\"json\"")));
+        let bad = config(&[("FIREHOSE_STREAM_NAME", "rows"), ("LOG_FORMAT", "jsonl")]);
+        assert!(matches!(bad, Err(ConfigError::BadLogFormat(m)) if m.contains("\"jsonl\"")));
         // the server's own format string, compiled when the function starts
         let spec = r#"apache:%h %t \"%r\" %>s %D"#;
         let custom = config(&[("FIREHOSE_STREAM_NAME", "rows"), ("LOG_FORMAT", spec)]).unwrap();
