@@ -461,7 +461,7 @@ mod tests {
         for (field, value) in [
             ("dest", "lake/"),
             ("since", "yesterday"),
-            ("format", "json"),
+            ("format", "jsonl"),
         ] {
             let mut json: serde_json::Value = serde_json::from_str(event).unwrap();
             json["BatchInput"][field] = value.into();
