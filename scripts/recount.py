@@ -237,6 +237,12 @@ def top(groups, columns, order, limit=None):
     return result[:limit] if limit else result
 
 
+def with_visitors(key):
+    """A ranking's row: the group's key, its requests, visitors (a day's) and bytes."""
+    return lambda k, g: {key: k, "requests": len(g), "visitors": visitors(g, with_day=True),
+                         "bytes": total_bytes(g)}
+
+
 def exact_percentile(values, q):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
@@ -315,7 +321,6 @@ def recount(all_rows):
                           "visitors": visitors(g, with_day=True), "bytes": total_bytes(g)},
             lambda r: (-r["requests"], r["client_country"]), 50),
     }
-    with_visitors = lambda key: lambda k, g: {key: k, "requests": len(g), "visitors": visitors(g, with_day=True), "bytes": total_bytes(g)}  # noqa: E731
     reports.update({
         "static_files": top(by([r for r in paths if r["is_static"]], lambda r: r["path"]),
                             with_visitors("path"), lambda r: (-r["requests"], r["path"]), 50),
