@@ -344,6 +344,8 @@ def recount(all_rows):
                             lambda r: (-r["requests"], r["path"]), 50)
     reports.update(visit_reports(all_rows))
     reports.update(security_reports(all_rows))
+    # These read `extra_fields`, which the CLF family never fills (README.md): nothing to show.
+    reports.update({name: [] for name in ("cache_status", "content_types", "tls_versions")})
     # Referring sites: the host of an absolute http(s) referrer, other than the site's own.
     referred = []
     for r in all_rows:

@@ -5,6 +5,7 @@ mod backfill;
 mod compact;
 mod ingest;
 mod input;
+mod json_udf;
 mod query;
 mod replay;
 

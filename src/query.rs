@@ -124,6 +124,7 @@ pub async fn local_context(lake: &Path) -> anyhow::Result<SessionContext> {
         .with_listing_options(options)
         .with_schema(loglake_schema::file_schema());
     let context = SessionContext::new();
+    context.register_udf(crate::json_udf::json_extract_scalar());
     context.register_table("access_logs", Arc::new(ListingTable::try_new(config)?))?;
     let (_, view) = DDL
         .iter()

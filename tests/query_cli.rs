@@ -4,6 +4,7 @@
 #[path = "../functions/ingest/tests/support/http.rs"]
 mod http;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -429,4 +430,91 @@ fn the_security_reports_find_each_attack_and_nothing_ordinary() {
         .map(|r| r["requests"].as_u64().unwrap())
         .sum();
     assert_eq!(total, all_lines);
+}
+
+/// The reports over `extra_fields` (CloudFront's cache result, content type and TLS, kept with
+/// `--extra-fields`) match a plain split of the real CloudFront logs, their `#Fields:` header
+/// naming the columns (the standard order without one).
+#[test]
+fn cache_status_and_tls_match_a_split_of_real_cloudfront_logs() {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/access/cloudfront");
+    let Ok(entries) = std::fs::read_dir(&shared) else {
+        return;
+    };
+    let logs: Vec<std::path::PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+    let standard = "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken x-forwarded-for ssl-protocol ssl-cipher";
+    let mut cache: BTreeMap<String, u64> = BTreeMap::new();
+    let mut tls: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for log in &logs {
+        let mut names: Vec<String> = standard.split(' ').map(str::to_owned).collect();
+        for line in std::fs::read_to_string(log).unwrap().lines() {
+            if let Some(fields) = line.strip_prefix("#Fields: ") {
+                names = fields.split(' ').map(str::to_owned).collect();
+                continue;
+            }
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            let values: Vec<&str> = line.split('\t').collect();
+            let value = |name: &str| {
+                let at = names.iter().position(|n| n == name)?;
+                values.get(at).filter(|v| **v != "-").map(|v| v.to_string())
+            };
+            if let Some(result) = value("x-edge-result-type") {
+                *cache.entry(result).or_default() += 1;
+            }
+            if let (Some(protocol), Some(cipher)) = (value("ssl-protocol"), value("ssl-cipher")) {
+                *tls.entry((protocol, cipher)).or_default() += 1;
+            }
+        }
+    }
+    assert!(!cache.is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let mut args = vec![
+        "ingest",
+        "--format",
+        "cloudfront",
+        "--extra-fields",
+        "--out",
+        lake.to_str().unwrap(),
+    ];
+    args.extend(logs.iter().map(|p| p.to_str().unwrap()));
+    assert!(loglake(&args).status.success());
+    let lake = lake.to_str().unwrap();
+    let got: BTreeMap<String, u64> = json(&loglake(&[
+        "query",
+        "cache_status",
+        "--lake",
+        lake,
+        "--format",
+        "json",
+    ]))
+    .iter()
+    .map(|r| {
+        (
+            r["cache_status"].as_str().unwrap().to_string(),
+            r["requests"].as_u64().unwrap(),
+        )
+    })
+    .collect();
+    assert_eq!(got, cache);
+    let got: BTreeMap<(String, String), u64> = json(&loglake(&[
+        "query",
+        "tls_versions",
+        "--lake",
+        lake,
+        "--format",
+        "json",
+    ]))
+    .iter()
+    .map(|r| {
+        let text = |c: &str| r[c].as_str().unwrap().to_string();
+        (
+            (text("tls_protocol"), text("tls_cipher")),
+            r["requests"].as_u64().unwrap(),
+        )
+    })
+    .collect();
+    assert_eq!(got, tls);
 }

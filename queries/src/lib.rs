@@ -9,6 +9,7 @@ pub mod athena;
 pub mod dashboard;
 pub mod detections;
 pub mod grafana;
+pub mod json_path;
 pub mod table;
 
 pub use table::{Cell, OutputFormat, ResultTable};
@@ -66,6 +67,9 @@ pub const REPORTS: &[Report] = reports!(
     "security_summary",
     "security_detections",
     "error_bursts",
+    "cache_status",
+    "content_types",
+    "tls_versions",
 );
 
 /// The DDL in `queries/ddl/`, in the order to run it (`LAKE_BUCKET` to be replaced).
