@@ -30,7 +30,9 @@ pub(crate) struct SequenceRange {
     pub last: String,
 }
 
-/// Each shard's ranges (`kinesis:STREAM/SHARD` to ranges in order, none overlapping).
+/// Each shard's ranges (`kinesis:STREAM/SHARD` to ranges in order, none overlapping). Ranges
+/// that only touch are kept apart: sequence numbers are not dense, so nothing says no record of
+/// another batch lies between two of them (a compaction record holds one range a batch merged).
 pub(crate) type ShardRanges = BTreeMap<String, Vec<SequenceRange>>;
 
 /// Where a file's rows came from: a merged file keeps the range of each batch it holds.
