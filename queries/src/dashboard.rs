@@ -30,6 +30,7 @@ pub fn render(title: &str, panels: &[(&Report, &ResultTable)]) -> String {
          <title>{title}</title><style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n",
         title = escape(title)
     );
+    overview(&mut html, panels);
     for (report, table) in panels {
         let _ = write!(
             html,
@@ -56,7 +57,10 @@ h1{font-size:1.4em}.panel{display:inline-block;vertical-align:top;width:680px;ma
 h2{font-size:1em;margin:.2em 0}h3{font-size:.85em;margin:.4em 0 0;color:#4a5568}\
 svg{display:block}svg text{font-size:10px;fill:#4a5568}table{border-collapse:collapse;font-size:12px}\
 td,th{padding:1px 6px;text-align:left;max-width:360px;overflow:hidden;text-overflow:ellipsis;\
-white-space:nowrap}td.n{text-align:right}.empty,.note{color:#718096}.legend span{margin-right:1em}";
+white-space:nowrap}td.n{text-align:right}.empty,.note{color:#718096}.legend span{margin-right:1em}\
+.overview{display:flex;flex-wrap:wrap;gap:.6em;margin:0 0 1.5em}.card{border:1px solid #e2e8f0;\
+border-radius:6px;padding:.5em .9em;min-width:8em}.card b{display:block;font-size:1.5em}\
+.card span{color:#4a5568;font-size:.85em}";
 
 /// How many leading columns say when (`dt`, or `dt` and `hour`), for a report over time.
 fn time_columns(table: &ResultTable) -> Option<usize> {
@@ -290,6 +294,119 @@ fn table_html(html: &mut String, table: &ResultTable) {
 /// Rows a panel's table shows: the page stays a page (the evidence reports hold up to 200).
 const TABLE_ROWS: usize = 25;
 
+/// The range's totals first, as GoAccess's page opens: requests, visitors, bandwidth, pages and
+/// static files, 4xx and 5xx shares, bots' share. Read off the reports that hold them
+/// (`traffic_by_day`, `status_by_hour`, `bot_share`); a total whose report did not run is left out.
+fn overview(html: &mut String, panels: &[(&Report, &ResultTable)]) {
+    let table = |name: &str| {
+        panels
+            .iter()
+            .find(|(report, _)| report.name == name)
+            .map(|(_, table)| *table)
+    };
+    let sum =
+        |table: &ResultTable, column: &str, filter: &dyn Fn(&[Cell]) -> bool| -> Option<f64> {
+            let at = table.columns.iter().position(|c| c == column)?;
+            Some(
+                table
+                    .rows
+                    .iter()
+                    .filter(|r| filter(r))
+                    .filter_map(|r| number(&r[at]))
+                    .sum(),
+            )
+        };
+    let all = |_: &[Cell]| true;
+    let mut cards: Vec<(String, String)> = Vec::new();
+    let requests = table("traffic_by_day").and_then(|t| sum(t, "requests", &all));
+    if let Some(days) = table("traffic_by_day").filter(|t| !t.rows.is_empty()) {
+        let (first, last) = (
+            label(&days.rows[0][0]),
+            label(&days.rows[days.rows.len() - 1][0]),
+        );
+        let range = if first == last {
+            first
+        } else {
+            format!("{first} – {last}")
+        };
+        cards.push((range, format!("{} days", days.rows.len())));
+        let requests = requests.unwrap_or(0.0);
+        cards.push((human_count(requests), "requests".into()));
+        if let Some(visitors) = sum(days, "visitors", &all) {
+            cards.push((human_count(visitors), "visitors (a day's, added up)".into()));
+        }
+        if let Some(bytes) = sum(days, "bytes", &all) {
+            cards.push((human_bytes(bytes), "sent".into()));
+        }
+        if let Some(pages) = sum(days, "page_requests", &all) {
+            cards.push((
+                human_count(pages),
+                format!("pages, {} static files", human_count(requests - pages)),
+            ));
+        }
+    }
+    if let (Some(status), Some(requests)) = (table("status_by_hour"), requests.filter(|r| *r > 0.0))
+    {
+        for class in ["4xx", "5xx"] {
+            let is_class = |row: &[Cell]| row.get(2).is_some_and(|c| label(c) == class);
+            if let Some(count) = sum(status, "requests", &is_class) {
+                cards.push((
+                    percent(count, requests),
+                    format!("{class} ({})", human_count(count)),
+                ));
+            }
+        }
+    }
+    if let (Some(bots), Some(requests)) = (table("bot_share"), requests.filter(|r| *r > 0.0)) {
+        let is_bot = |row: &[Cell]| matches!(row.first(), Some(Cell::Bool(true)));
+        if let Some(count) = sum(bots, "requests", &is_bot) {
+            cards.push((percent(count, requests), "from bots".into()));
+        }
+    }
+    if cards.is_empty() {
+        return;
+    }
+    html.push_str("<div class=\"overview\">");
+    for (value, what) in cards {
+        let _ = write!(
+            html,
+            "<div class=\"card\"><b>{}</b><span>{}</span></div>",
+            escape(&value),
+            escape(&what)
+        );
+    }
+    html.push_str("</div>\n");
+}
+
+fn percent(part: f64, whole: f64) -> String {
+    format!("{:.1} %", 100.0 * part / whole)
+}
+
+/// A count as a person reads it: `950`, `1.2k`, `3.4M`.
+fn human_count(v: f64) -> String {
+    match v.abs() {
+        a if a >= 1e9 => format!("{:.1}G", v / 1e9),
+        a if a >= 1e6 => format!("{:.1}M", v / 1e6),
+        a if a >= 1e4 => format!("{:.1}k", v / 1e3),
+        _ => format_number(v),
+    }
+}
+
+/// Bytes in binary units: `812 B`, `7.7 GiB`.
+fn human_bytes(v: f64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = v;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 && unit + 1 < units.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{} B", format_number(value)),
+        _ => format!("{value:.1} {}", units[unit]),
+    }
+}
+
 fn format_number(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
@@ -328,6 +445,97 @@ mod tests {
 
     fn text(v: &str) -> Cell {
         Cell::Text(v.into())
+    }
+
+    #[test]
+    fn the_page_opens_with_the_ranges_totals_in_human_units() {
+        let days = table(
+            &["dt", "requests", "page_requests", "bytes", "visitors"],
+            vec![
+                vec![
+                    text("2026-11-01"),
+                    Cell::Int(9_000),
+                    Cell::Int(6_000),
+                    Cell::Int(8_241_848_220),
+                    Cell::Int(700),
+                ],
+                vec![
+                    text("2026-11-02"),
+                    Cell::Int(3_000),
+                    Cell::Int(2_000),
+                    Cell::Int(0),
+                    Cell::Int(300),
+                ],
+            ],
+        );
+        let status = table(
+            &["dt", "hour", "status_class", "requests"],
+            vec![
+                vec![
+                    text("2026-11-01"),
+                    Cell::Int(0),
+                    text("2xx"),
+                    Cell::Int(11_400),
+                ],
+                vec![
+                    text("2026-11-01"),
+                    Cell::Int(0),
+                    text("4xx"),
+                    Cell::Int(480),
+                ],
+                vec![
+                    text("2026-11-02"),
+                    Cell::Int(3),
+                    text("5xx"),
+                    Cell::Int(120),
+                ],
+            ],
+        );
+        let bots = table(
+            &["is_bot", "requests", "bytes", "share_pct"],
+            vec![
+                vec![
+                    Cell::Bool(false),
+                    Cell::Int(9_000),
+                    Cell::Int(1),
+                    Cell::Float(75.0),
+                ],
+                vec![
+                    Cell::Bool(true),
+                    Cell::Int(3_000),
+                    Cell::Int(1),
+                    Cell::Float(25.0),
+                ],
+            ],
+        );
+        let panels = [
+            (report("traffic_by_day").unwrap(), &days),
+            (report("status_by_hour").unwrap(), &status),
+            (report("bot_share").unwrap(), &bots),
+        ];
+        let html = render("lake", &panels);
+        let overview =
+            &html[html.find("class=\"overview\"").unwrap()..html.find("<section").unwrap()];
+        for card in [
+            "<b>2026-11-01 – 2026-11-02</b><span>2 days</span>",
+            "<b>12.0k</b><span>requests</span>",
+            "<b>1000</b><span>visitors (a day&#39;s, added up)</span>",
+            "<b>7.7 GiB</b><span>sent</span>",
+            "<b>8000</b><span>pages, 4000 static files</span>",
+            "<b>4.0 %</b><span>4xx (480)</span>",
+            "<b>1.0 %</b><span>5xx (120)</span>",
+            "<b>25.0 %</b><span>from bots</span>",
+        ] {
+            assert!(overview.contains(card), "{card}: {overview}");
+        }
+        assert_eq!(
+            (human_count(950.0), human_count(3_400_000.0)),
+            ("950".into(), "3.4M".into())
+        );
+        assert_eq!(
+            (human_bytes(812.0), human_bytes(1536.0)),
+            ("812 B".into(), "1.5 KiB".into())
+        );
     }
 
     #[test]
@@ -376,6 +584,8 @@ mod tests {
         let html = render("lake <x>", &panels);
 
         assert!(html.starts_with("<!DOCTYPE html>"));
+        // without traffic_by_day there are no totals to show
+        assert!(!html.contains("class=\"overview\""));
         assert_eq!(html.matches("<section class=\"panel\"").count(), 4);
         // a line per numeric column of the time series, one stacked chart, one ranking
         assert_eq!(html.matches("<polyline").count(), 3);
