@@ -148,7 +148,7 @@ fn line_chart(html: &mut String, name: &str, hours: &[String], values: &[f64]) {
         h = CHART_HEIGHT,
         colour = PALETTE[0],
         points = points.join(" "),
-        max = format_number(max),
+        max = human(name, max),
         bottom = CHART_HEIGHT - 2.0,
         first = escape(hours.first().map_or("", String::as_str)),
         last = escape(hours.last().map_or("", String::as_str)),
@@ -203,7 +203,7 @@ fn stacked_bars(html: &mut String, name: &str, hours: &BTreeMap<String, BTreeMap
         html,
         "<text x=\"2\" y=\"10\">max {max}</text><text x=\"0\" y=\"{bottom}\">{first}</text>\
          <text x=\"{w}\" y=\"{bottom}\" text-anchor=\"end\">{last}</text></svg><p class=\"legend\">",
-        max = format_number(max),
+        max = human(name, max),
         bottom = CHART_HEIGHT - 2.0,
         w = CHART_WIDTH,
         first = escape(first),
@@ -257,7 +257,7 @@ fn ranking(html: &mut String, table: &ResultTable) {
             bh = bar_height - 3.0,
             colour = PALETTE[0],
             vx = 244.0 + width,
-            value = format_number(*v),
+            value = human(&table.columns[value], *v),
         );
     }
     html.push_str("</svg>");
@@ -380,6 +380,15 @@ fn overview(html: &mut String, panels: &[(&Report, &ResultTable)]) {
 
 fn percent(part: f64, whole: f64) -> String {
     format!("{:.1} %", 100.0 * part / whole)
+}
+
+/// A chart's value of column `column`, in human units: bytes in binary units, other counts
+/// shortened (the tables keep the exact values).
+fn human(column: &str, v: f64) -> String {
+    match column.contains("bytes") {
+        true => human_bytes(v),
+        false => human_count(v),
+    }
 }
 
 /// A count as a person reads it: `950`, `1.2k`, `3.4M`.
