@@ -15,6 +15,7 @@ use datafusion::datasource::listing::{
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::SessionContext;
 use loglake_queries::athena::{self, AthenaTarget, PollPolicy};
+use loglake_queries::dashboard::OVERVIEW_REPORTS;
 use loglake_queries::{
     for_datafusion, Cell, DateRange, QueryError, Report, ResultTable, SqlSettings, DDL, UNIQUE_VIEW,
 };
@@ -260,6 +261,15 @@ pub fn write_dashboard(
         results.push((report, run(report, range, engine, settings)?.table));
     }
     let panels: Vec<(&Report, &ResultTable)> = results.iter().map(|(r, t)| (*r, t)).collect();
+    // The overview's reports again for the period just before, to compare.
+    let mut before = Vec::new();
+    if let Some(previous) = range.previous() {
+        for name in OVERVIEW_REPORTS {
+            let report = loglake_queries::report(name).expect("a shipped report");
+            before.push((report, run(report, &previous, engine, settings)?.table));
+        }
+    }
+    let previous: Vec<(&Report, &ResultTable)> = before.iter().map(|(r, t)| (*r, t)).collect();
     let days = match (range.from.as_str(), range.to.as_str()) {
         ("1970-01-01", "9999-12-31") => "every day".to_string(),
         (from, to) => format!("{from} to {to}"),
@@ -269,7 +279,7 @@ pub fn write_dashboard(
         Engine::Athena(target) => format!("Athena {}.access_logs", target.database),
     };
     let title = format!("loglake: {source} ({days})");
-    let page = loglake_queries::dashboard::render(&title, &panels);
+    let page = loglake_queries::dashboard::render(&title, &panels, &previous);
     std::fs::write(output, &page).with_context(|| format!("writing {}", output.display()))?;
     Ok(format!(
         "{} reports in {} KB of HTML, {} ms: {}",

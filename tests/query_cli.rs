@@ -526,3 +526,37 @@ fn cache_status_and_tls_match_a_split_of_real_cloudfront_logs() {
     .collect();
     assert_eq!(got, tls);
 }
+
+/// A bounded range's page compares its totals with the period just before (the sample's second
+/// day against its first); the whole lake's has nothing before it to compare with.
+#[test]
+fn the_page_compares_a_day_with_the_day_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = sample_lake(dir.path());
+    let page = dir.path().join("day.html");
+    let page = page.to_str().unwrap();
+    let day = [
+        "report",
+        "--lake",
+        &lake,
+        "--html",
+        page,
+        "--from",
+        "2026-11-02",
+        "--to",
+        "2026-11-02",
+    ];
+    assert!(loglake(&day).status.success());
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(
+        html.contains("<span>requests</span><i>"),
+        "a change for the requests card"
+    );
+    assert!(html.contains(" against the period before</i>"));
+    assert!(loglake(&["report", "--lake", &lake, "--html", page])
+        .status
+        .success());
+    assert!(!std::fs::read_to_string(page)
+        .unwrap()
+        .contains("against the period before"));
+}

@@ -20,8 +20,14 @@ const PALETTE: [&str; 6] = [
     "#2b6cb0", "#38a169", "#d69e2e", "#e53e3e", "#805ad5", "#718096",
 ];
 
-/// The page for `panels` (each report with its result), titled with the lake and the date range.
-pub fn render(title: &str, panels: &[(&Report, &ResultTable)]) -> String {
+/// The page for `panels` (each report with its result), titled with the lake and the date range;
+/// `previous` holds the same period's predecessor's results of the overview's reports, for the
+/// change against it (none: no change shown).
+pub fn render(
+    title: &str,
+    panels: &[(&Report, &ResultTable)],
+    previous: &[(&Report, &ResultTable)],
+) -> String {
     let mut html = String::with_capacity(64 << 10);
     let _ = write!(
         html,
@@ -30,7 +36,7 @@ pub fn render(title: &str, panels: &[(&Report, &ResultTable)]) -> String {
          <title>{title}</title><style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n",
         title = escape(title)
     );
-    overview(&mut html, panels);
+    overview(&mut html, panels, previous);
     for (report, table) in panels {
         let _ = write!(
             html,
@@ -60,7 +66,7 @@ td,th{padding:1px 6px;text-align:left;max-width:360px;overflow:hidden;text-overf
 white-space:nowrap}td.n{text-align:right}.empty,.note{color:#718096}.legend span{margin-right:1em}\
 .overview{display:flex;flex-wrap:wrap;gap:.6em;margin:0 0 1.5em}.card{border:1px solid #e2e8f0;\
 border-radius:6px;padding:.5em .9em;min-width:8em}.card b{display:block;font-size:1.5em}\
-.card span{color:#4a5568;font-size:.85em}";
+.card span,.card i{display:block;color:#4a5568;font-size:.85em}";
 
 /// How many leading columns say when (`dt`, or `dt` and `hour`), for a report over time.
 fn time_columns(table: &ResultTable) -> Option<usize> {
@@ -294,10 +300,21 @@ fn table_html(html: &mut String, table: &ResultTable) {
 /// Rows a panel's table shows: the page stays a page (the evidence reports hold up to 200).
 const TABLE_ROWS: usize = 25;
 
-/// The range's totals first, as GoAccess's page opens: requests, visitors, bandwidth, pages and
-/// static files, 4xx and 5xx shares, bots' share. Read off the reports that hold them
-/// (`traffic_by_day`, `status_by_hour`, `bot_share`); a total whose report did not run is left out.
-fn overview(html: &mut String, panels: &[(&Report, &ResultTable)]) {
+/// The reports the overview's totals come from: run for the previous period too, to compare.
+pub const OVERVIEW_REPORTS: [&str; 3] = ["traffic_by_day", "status_by_hour", "bot_share"];
+
+/// One total of the overview: its value (for comparing), the value shown, and what it counts.
+struct Total {
+    value: f64,
+    shown: String,
+    what: String,
+}
+
+/// The range's totals, as GoAccess's page opens: requests, visitors, bandwidth, pages and static
+/// files, 4xx and 5xx shares, bots' share. Read off the reports that hold them
+/// (`traffic_by_day`, `status_by_hour`, `bot_share`); a total whose report did not run is left
+/// out. Keyed for matching the previous period's.
+fn totals(panels: &[(&Report, &ResultTable)]) -> Vec<(&'static str, Total)> {
     let table = |name: &str| {
         panels
             .iter()
@@ -317,62 +334,97 @@ fn overview(html: &mut String, panels: &[(&Report, &ResultTable)]) {
             )
         };
     let all = |_: &[Cell]| true;
-    let mut cards: Vec<(String, String)> = Vec::new();
-    let requests = table("traffic_by_day").and_then(|t| sum(t, "requests", &all));
-    if let Some(days) = table("traffic_by_day").filter(|t| !t.rows.is_empty()) {
-        let (first, last) = (
-            label(&days.rows[0][0]),
-            label(&days.rows[days.rows.len() - 1][0]),
-        );
-        let range = if first == last {
-            first
-        } else {
-            format!("{first} – {last}")
-        };
-        cards.push((range, format!("{} days", days.rows.len())));
-        let requests = requests.unwrap_or(0.0);
-        cards.push((human_count(requests), "requests".into()));
-        if let Some(visitors) = sum(days, "visitors", &all) {
-            cards.push((human_count(visitors), "visitors (a day's, added up)".into()));
-        }
-        if let Some(bytes) = sum(days, "bytes", &all) {
-            cards.push((human_bytes(bytes), "sent".into()));
-        }
-        if let Some(pages) = sum(days, "page_requests", &all) {
-            cards.push((
-                human_count(pages),
-                format!("pages, {} static files", human_count(requests - pages)),
-            ));
-        }
+    let total = |value: f64, shown: String, what: String| Total { value, shown, what };
+    let mut totals = Vec::new();
+    let Some(days) = table("traffic_by_day").filter(|t| !t.rows.is_empty()) else {
+        return totals;
+    };
+    let (first, last) = (
+        label(&days.rows[0][0]),
+        label(&days.rows[days.rows.len() - 1][0]),
+    );
+    let range = if first == last {
+        first
+    } else {
+        format!("{first} – {last}")
+    };
+    let count = days.rows.len() as f64;
+    let days_text = match days.rows.len() {
+        1 => "1 day".to_string(),
+        n => format!("{n} days"),
+    };
+    totals.push(("range", total(count, range, days_text)));
+    let requests = sum(days, "requests", &all).unwrap_or(0.0);
+    totals.push((
+        "requests",
+        total(requests, human_count(requests), "requests".into()),
+    ));
+    if let Some(visitors) = sum(days, "visitors", &all) {
+        let what = "visitors (a day's, added up)".into();
+        totals.push(("visitors", total(visitors, human_count(visitors), what)));
     }
-    if let (Some(status), Some(requests)) = (table("status_by_hour"), requests.filter(|r| *r > 0.0))
-    {
-        for class in ["4xx", "5xx"] {
-            let is_class = |row: &[Cell]| row.get(2).is_some_and(|c| label(c) == class);
-            if let Some(count) = sum(status, "requests", &is_class) {
-                cards.push((
-                    percent(count, requests),
-                    format!("{class} ({})", human_count(count)),
+    if let Some(bytes) = sum(days, "bytes", &all) {
+        totals.push(("bytes", total(bytes, human_bytes(bytes), "sent".into())));
+    }
+    if let Some(pages) = sum(days, "page_requests", &all) {
+        let what = format!("pages, {} static files", human_count(requests - pages));
+        totals.push(("pages", total(pages, human_count(pages), what)));
+    }
+    if requests > 0.0 {
+        if let Some(status) = table("status_by_hour") {
+            for (key, class) in [("4xx", "4xx"), ("5xx", "5xx")] {
+                let is_class = |row: &[Cell]| row.get(2).is_some_and(|c| label(c) == class);
+                if let Some(n) = sum(status, "requests", &is_class) {
+                    let what = format!("{class} ({})", human_count(n));
+                    totals.push((key, total(100.0 * n / requests, percent(n, requests), what)));
+                }
+            }
+        }
+        if let Some(bots) = table("bot_share") {
+            let is_bot = |row: &[Cell]| matches!(row.first(), Some(Cell::Bool(true)));
+            if let Some(n) = sum(bots, "requests", &is_bot) {
+                let share = 100.0 * n / requests;
+                totals.push((
+                    "bots",
+                    total(share, percent(n, requests), "from bots".into()),
                 ));
             }
         }
     }
-    if let (Some(bots), Some(requests)) = (table("bot_share"), requests.filter(|r| *r > 0.0)) {
-        let is_bot = |row: &[Cell]| matches!(row.first(), Some(Cell::Bool(true)));
-        if let Some(count) = sum(bots, "requests", &is_bot) {
-            cards.push((percent(count, requests), "from bots".into()));
-        }
-    }
-    if cards.is_empty() {
+    totals
+}
+
+/// The overview cards, each with its change against the previous period's total when there is
+/// one (shares in percentage points, counts in percent).
+fn overview(
+    html: &mut String,
+    panels: &[(&Report, &ResultTable)],
+    previous: &[(&Report, &ResultTable)],
+) {
+    let now = totals(panels);
+    if now.is_empty() {
         return;
     }
+    let before = totals(previous);
     html.push_str("<div class=\"overview\">");
-    for (value, what) in cards {
+    for (key, total) in &now {
+        let change = before
+            .iter()
+            .find(|(k, _)| k == key && *key != "range")
+            .map(|(_, b)| b.value)
+            .filter(|b| *b > 0.0 || ["4xx", "5xx", "bots"].contains(key))
+            .map(|b| match ["4xx", "5xx", "bots"].contains(key) {
+                true => format!("{:+.1} points", total.value - b),
+                false => format!("{:+.1} %", 100.0 * (total.value - b) / b),
+            });
+        let change = change.map_or(String::new(), |c| {
+            format!("<i>{} against the period before</i>", escape(&c))
+        });
         let _ = write!(
             html,
-            "<div class=\"card\"><b>{}</b><span>{}</span></div>",
-            escape(&value),
-            escape(&what)
+            "<div class=\"card\"><b>{}</b><span>{}</span>{change}</div>",
+            escape(&total.shown),
+            escape(&total.what)
         );
     }
     html.push_str("</div>\n");
@@ -522,9 +574,10 @@ mod tests {
             (report("status_by_hour").unwrap(), &status),
             (report("bot_share").unwrap(), &bots),
         ];
-        let html = render("lake", &panels);
+        let html = render("lake", &panels, &[]);
         let overview =
             &html[html.find("class=\"overview\"").unwrap()..html.find("<section").unwrap()];
+        assert!(!overview.contains("against the period before"));
         for card in [
             "<b>2026-11-01 – 2026-11-02</b><span>2 days</span>",
             "<b>12.0k</b><span>requests</span>",
@@ -537,6 +590,43 @@ mod tests {
         ] {
             assert!(overview.contains(card), "{card}: {overview}");
         }
+        // Against a period before with 10,000 requests, 2 % 4xx and no 5xx or bots' rows.
+        let days_before = table(
+            &["dt", "requests", "page_requests", "bytes", "visitors"],
+            vec![vec![
+                text("2026-10-31"),
+                Cell::Int(10_000),
+                Cell::Int(8_000),
+                Cell::Int(1),
+                Cell::Int(800),
+            ]],
+        );
+        let status_before = table(
+            &["dt", "hour", "status_class", "requests"],
+            vec![vec![
+                text("2026-10-31"),
+                Cell::Int(0),
+                text("4xx"),
+                Cell::Int(200),
+            ]],
+        );
+        let previous = [
+            (report("traffic_by_day").unwrap(), &days_before),
+            (report("status_by_hour").unwrap(), &status_before),
+        ];
+        let compared = render("lake", &panels, &previous);
+        for change in [
+            "<b>12.0k</b><span>requests</span><i>+20.0 % against the period before</i>",
+            "<b>1000</b><span>visitors (a day&#39;s, added up)</span><i>+25.0 % against",
+            "<b>4.0 %</b><span>4xx (480)</span><i>+2.0 points against",
+            "<b>25.0 %</b><span>from bots</span></div>",
+        ] {
+            assert!(compared.contains(change), "{change}");
+        }
+        assert!(
+            !compared.contains("2 days</span><i>"),
+            "the range is not compared"
+        );
         assert_eq!(
             (human_count(950.0), human_count(3_400_000.0)),
             ("950".into(), "3.4M".into())
@@ -590,7 +680,7 @@ mod tests {
             (report("top_paths").unwrap(), &paths),
             (report("top_404_paths").unwrap(), &empty),
         ];
-        let html = render("lake <x>", &panels);
+        let html = render("lake <x>", &panels, &[]);
 
         assert!(html.starts_with("<!DOCTYPE html>"));
         // without traffic_by_day there are no totals to show

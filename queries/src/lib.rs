@@ -171,6 +171,27 @@ impl DateRange {
     }
 
     /// The two execution parameters as SQL literals (Athena substitutes them as written).
+    /// The period of the same length just before this one (`2026-11-08..2026-11-14` for
+    /// `2026-11-15..2026-11-21`), for comparing; `None` for an open range (one end at
+    /// 1970-01-01 or 9999-12-31, the defaults) or one that would start before 1970.
+    pub fn previous(&self) -> Option<DateRange> {
+        if self.from == "1970-01-01" || self.to == "9999-12-31" {
+            return None;
+        }
+        let day =
+            |date: &str| loglake_parser::parse_utc_instant(date).map(|us| us / 86_400_000_000);
+        let (from, to) = (day(&self.from)?, day(&self.to)?);
+        let length = to - from + 1;
+        let date = |days: i64| {
+            let (y, m, d) = loglake_parser::timestamp::civil_from_days(days);
+            format!("{y:04}-{m:02}-{d:02}")
+        };
+        (from - length >= 0).then(|| DateRange {
+            from: date(from - length),
+            to: date(from - 1),
+        })
+    }
+
     pub fn parameters(&self) -> [String; 2] {
         [format!("'{}'", self.from), format!("'{}'", self.to)]
     }
@@ -287,6 +308,38 @@ mod tests {
             let sql = hour.sql(report);
             assert!(sql.contains(") <= 3600 THEN 0") && !sql.contains("1800"));
         }
+    }
+
+    #[test]
+    fn the_previous_period_has_the_same_length() {
+        let week = DateRange::new("2026-11-15", "2026-11-21").unwrap();
+        assert_eq!(
+            week.previous(),
+            DateRange::new("2026-11-08", "2026-11-14").ok()
+        );
+        let day = DateRange::new("2026-03-01", "2026-03-01").unwrap();
+        assert_eq!(
+            day.previous(),
+            DateRange::new("2026-02-28", "2026-02-28").ok()
+        );
+        assert_eq!(
+            DateRange::new("1970-01-01", "2026-01-01")
+                .unwrap()
+                .previous(),
+            None
+        );
+        assert_eq!(
+            DateRange::new("2026-01-01", "9999-12-31")
+                .unwrap()
+                .previous(),
+            None
+        );
+        assert_eq!(
+            DateRange::new("1970-01-02", "1970-01-05")
+                .unwrap()
+                .previous(),
+            None
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use loglake_queries::alerts::{
     evaluate, notification, publish, window_sql, Thresholds, Window, WindowCounts,
 };
 use loglake_queries::athena::{run_query, AthenaTarget, PollPolicy};
+use loglake_queries::dashboard::OVERVIEW_REPORTS;
 use loglake_queries::{DateRange, Report, ResultTable, SqlSettings, REPORTS};
 use serde::{Deserialize, Serialize};
 
@@ -297,6 +298,27 @@ pub async fn run_reports(
         reports.push(outcome);
     }
     let panels: Vec<(&Report, &ResultTable)> = tables.iter().map(|(r, t)| (*r, t)).collect();
+    // The overview's reports for the day before, to compare (the page only: a failure there
+    // leaves the change out).
+    let mut before = Vec::new();
+    if let Some(previous) = range.previous() {
+        for name in OVERVIEW_REPORTS {
+            let report = loglake_queries::report(name).expect("a shipped report");
+            let target = AthenaTarget {
+                workgroup: config.workgroup.clone(),
+                database: config.database.clone(),
+                output: Some(format!("{}dt={date}/previous/{name}/", config.output)),
+            };
+            let sql = config.sql.sql(report);
+            match run_query(client, &target, &sql, &previous.parameters(), poll).await {
+                Ok(result) => before.push((report, result.table)),
+                Err(error) => {
+                    tracing::warn!(report = name, %error, "the day before's report failed")
+                }
+            }
+        }
+    }
+    let previous: Vec<(&Report, &ResultTable)> = before.iter().map(|(r, t)| (*r, t)).collect();
     let title = format!("loglake: Athena {}.access_logs ({date})", config.database);
     Ok(ReportRun {
         summary: RunSummary {
@@ -304,7 +326,7 @@ pub async fn run_reports(
             reports,
             page: None,
         },
-        page: loglake_queries::dashboard::render(&title, &panels),
+        page: loglake_queries::dashboard::render(&title, &panels, &previous),
     })
 }
 
