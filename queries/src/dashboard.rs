@@ -1,6 +1,7 @@
 //! The shipped reports' results as one self-contained HTML page (`loglake report --html`): charts
 //! drawn here as inline SVG, inline CSS, no script and nothing fetched, so the file opens offline
-//! and can be mailed or kept in S3.
+//! and can be mailed or kept in S3. Panels sit two to a row on a wide screen and one on a phone,
+//! in the reader's light or dark theme (`prefers-color-scheme`).
 //!
 //! A report's shape picks its chart: rows keyed by `dt` and `hour` are time series (one small
 //! chart per numeric column, or stacked bars when a text column splits the counts, as
@@ -59,14 +60,18 @@ pub fn render(
 }
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:2em;color:#1a202c;max-width:1400px}\
-h1{font-size:1.4em}.panel{display:inline-block;vertical-align:top;width:680px;margin:0 1em 1.5em 0}\
+h1{font-size:1.4em}.panel{display:inline-block;vertical-align:top;width:min(680px,100%);\
+margin:0 1em 1.5em 0;overflow-x:auto}\
 h2{font-size:1em;margin:.2em 0}h3{font-size:.85em;margin:.4em 0 0;color:#4a5568}\
-svg{display:block}svg text{font-size:10px;fill:#4a5568}table{border-collapse:collapse;font-size:12px}\
+svg{display:block;max-width:100%;height:auto}svg text{font-size:10px;fill:#4a5568}table{border-collapse:collapse;font-size:12px}\
 td,th{padding:1px 6px;text-align:left;max-width:360px;overflow:hidden;text-overflow:ellipsis;\
 white-space:nowrap}td.n{text-align:right}.empty,.note{color:#718096}.legend span{margin-right:1em}\
 .overview{display:flex;flex-wrap:wrap;gap:.6em;margin:0 0 1.5em}.card{border:1px solid #e2e8f0;\
 border-radius:6px;padding:.5em .9em;min-width:8em}.card b{display:block;font-size:1.5em}\
-.card span,.card i{display:block;color:#4a5568;font-size:.85em}";
+.card span,.card i{display:block;color:#4a5568;font-size:.85em}\
+@media (max-width:700px){body{margin:1em}.panel{margin-right:0}}\
+@media (prefers-color-scheme:dark){body{background:#171923;color:#e2e8f0}\
+h3,.card span,.card i,.empty,.note{color:#a0aec0}svg text{fill:#a0aec0}.card{border-color:#4a5568}}";
 
 /// How many leading columns say when (`dt`, or `dt` and `hour`), for a report over time.
 fn time_columns(table: &ResultTable) -> Option<usize> {

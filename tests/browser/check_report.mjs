@@ -71,6 +71,15 @@ try {
     width: document.documentElement.scrollWidth,
     height: document.documentElement.scrollHeight,
   }));
+  // On a phone: one column, nothing wider than the screen.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const phoneWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  if (phoneWidth > 390) failures.push(`${phoneWidth} px wide on a 390 px phone`);
+  // The reader's dark theme: a dark page.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  if (background !== 'rgb(23, 25, 35)') failures.push(`dark theme background ${background}`);
+
   const bytes = statSync(screenshot).size;
   if (bytes < 20_000 || bytes > 20_000_000) failures.push(`screenshot of ${bytes} bytes`);
   if (width > 1440 || height > 20_000) failures.push(`page of ${width}x${height} px`);
