@@ -43,11 +43,7 @@ pub fn run(
     settings: &SqlSettings,
 ) -> anyhow::Result<QueryOutcome> {
     let sql = settings.sql(report);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
+    block_on(async {
         match engine {
             Engine::Local { lake } => run_local(report, &sql, range, lake).await,
             Engine::Athena(target) => run_athena(report, &sql, range, target).await,
@@ -296,11 +292,7 @@ pub fn find(name: &str) -> Result<&'static Report, QueryError> {
 
 /// Runs `sql` as it is (no parameters) on `engine`: the alert window's counts, say.
 pub fn run_sql(engine: &Engine, sql: &str) -> anyhow::Result<ResultTable> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
+    block_on(async {
         match engine {
             Engine::Local { lake } => {
                 let context = local_context(lake).await?;
@@ -315,4 +307,13 @@ pub fn run_sql(engine: &Engine, sql: &str) -> anyhow::Result<ResultTable> {
             }
         }
     })
+}
+
+/// Runs `work` to its end on a runtime of its own (DataFusion's scans use its threads).
+fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(work)
 }

@@ -407,14 +407,9 @@ fn compact_partition(
     summary: &mut CompactSummary,
 ) -> Result<(), BackfillError> {
     let (dir, key) = (partition_key(hour), record_key(hour));
-    let mut record = read_record(lake, &key)?;
-    if record.pending.is_some() {
-        summary.recovered += 1;
-    }
-    let files = recover(lake, &dir, &key, &mut record, files, summary)?;
-    if files.len() < 2 {
+    let Some((record, files)) = open_recorded(lake, &dir, &key, files, summary)? else {
         return Ok(());
-    }
+    };
     // Outputs are made outside the partition and published only once the record names them.
     let staging = lake.staging_dir()?;
     let mut fetched = Fetched {
@@ -507,15 +502,49 @@ fn compact_partition(
             .insert(output.clone(), output_origins.shards);
         written.push((output_path, format!("{dir}/{output}")));
     }
-    // Named before they are published: a run cut short after this point is finished or undone
-    // by the next one.
+    commit(lake, &dir, &key, record, pending, written, summary)?;
+    summary.partitions_compacted += 1;
+    Ok(())
+}
+
+/// A directory's files (relative to the lake) and their sizes.
+type Listed = Vec<(String, u64)>;
+
+/// The record of the directory `dir` (at `key`), with a pending compaction of an interrupted run
+/// finished or undone, and the files left; `None` when fewer than two are left to merge.
+fn open_recorded(
+    lake: &Lake,
+    dir: &str,
+    key: &str,
+    files: Listed,
+    summary: &mut CompactSummary,
+) -> Result<Option<(PartitionRecord, Listed)>, BackfillError> {
+    let mut record = read_record(lake, key)?;
+    if record.pending.is_some() {
+        summary.recovered += 1;
+    }
+    let files = recover(lake, dir, key, &mut record, files, summary)?;
+    Ok((files.len() >= 2).then_some((record, files)))
+}
+
+/// Ends a merge of `dir`: its outputs (`written`: staged path and key) are named in the record
+/// before they are published, so a run cut short after that is finished or undone by the next
+/// one; then the inputs the merge read are deleted.
+fn commit(
+    lake: &Lake,
+    dir: &str,
+    key: &str,
+    mut record: PartitionRecord,
+    pending: Pending,
+    written: Vec<(PathBuf, String)>,
+    summary: &mut CompactSummary,
+) -> Result<(), BackfillError> {
     record.pending = Some(pending);
-    write_record(lake, &key, &record)?;
+    write_record(lake, key, &record)?;
     let (paths, keys): (Vec<_>, Vec<_>) = written.into_iter().unzip();
     lake.publish(&paths, &keys)?;
-    let files_now = lake.list(&dir)?;
-    recover(lake, &dir, &key, &mut record, files_now, summary)?;
-    summary.partitions_compacted += 1;
+    let files_now = lake.list(dir)?;
+    recover(lake, dir, key, &mut record, files_now, summary)?;
     Ok(())
 }
 

@@ -22,8 +22,8 @@ use loglake_parser::timestamp::{parse_utc_instant, MICROS_PER_HOUR};
 use serde::Deserialize;
 
 use super::{
-    file_name, plan_merges, read_record, recover, write_record, CompactOptions, CompactSummary,
-    Fetched, Pending, MERGED_PREFIX, RECORD_DIR,
+    commit, file_name, open_recorded, plan_merges, CompactOptions, CompactSummary, Fetched,
+    Pending, MERGED_PREFIX, RECORD_DIR,
 };
 use crate::overlap::{overlaps, Origins};
 use crate::store::Lake;
@@ -101,14 +101,9 @@ pub(super) fn compact_day(
 ) -> Result<(), BackfillError> {
     let dir = format!("{REJECTS_DIR}/dt={date}");
     let key = format!("{RECORD_DIR}/{REJECTS_DIR}/dt={date}.json");
-    let mut record = read_record(lake, &key)?;
-    if record.pending.is_some() {
-        summary.recovered += 1;
-    }
-    let files = recover(lake, &dir, &key, &mut record, files, summary)?;
-    if files.len() < 2 {
+    let Some((record, files)) = open_recorded(lake, &dir, &key, files, summary)? else {
         return Ok(());
-    }
+    };
     let staging = lake.staging_dir()?;
     let mut fetched = Fetched {
         lake,
@@ -164,14 +159,7 @@ pub(super) fn compact_day(
             .insert(output.clone(), output_origins.shards);
         written.push((output_path, format!("{dir}/{output}")));
     }
-    // As for rows: named before they are published.
-    record.pending = Some(pending);
-    write_record(lake, &key, &record)?;
-    let (paths, keys): (Vec<_>, Vec<_>) = written.into_iter().unzip();
-    lake.publish(&paths, &keys)?;
-    let files_now = lake.list(&dir)?;
-    recover(lake, &dir, &key, &mut record, files_now, summary)?;
-    Ok(())
+    commit(lake, &dir, &key, record, pending, written, summary)
 }
 
 /// Where an object's rejects came from. A line that is not a reject record (an object some other
