@@ -4,7 +4,7 @@
 use lambda_runtime::tracing::subscriber::EnvFilter;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use loglake_queries::alerts::Window;
-use loglake_queries::athena::{self, PollPolicy};
+use loglake_queries::athena::PollPolicy;
 use loglake_report::{
     check_alerts, last_complete_hour, run_reports, upload_page, yesterday_utc, Config,
     ReportRequest, RunSummary,
@@ -21,9 +21,13 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env().inspect_err(|error| {
         tracing::error!(%error, "invalid configuration");
     })?;
-    let client = athena::client_from_env().await;
+    // One load of the settings and credentials for the Athena and SNS clients.
+    let aws = aws_config::load_from_env().await;
+    let (client, sns) = (
+        aws_sdk_athena::Client::new(&aws),
+        aws_sdk_sns::Client::new(&aws),
+    );
     let s3 = loglake_backfill::s3::S3::client_from_env().await;
-    let sns = aws_sdk_sns::Client::new(&aws_config::load_from_env().await);
     let (config, client, s3, sns) = (&config, &client, &s3, &sns);
 
     lambda_runtime::run(service_fn(
