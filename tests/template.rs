@@ -214,14 +214,18 @@ fn the_ingest_event_source_reports_partial_failures() {
 }
 
 #[test]
-fn the_log_format_parameter_allows_exactly_the_registered_formats_and_custom_strings() {
+fn the_log_format_parameter_allows_exactly_the_registered_formats_and_configured_ones() {
     let template = template();
     let parameter = &template["Parameters"]["LogFormat"];
     let registered: Vec<&str> = loglake_parser::LogFormat::ALL
         .iter()
         .map(|f| f.name())
         .collect();
-    let pattern = format!("^({}|(nginx|apache):.+)$", registered.join("|"));
+    let pattern = format!(
+        "^({}|(nginx|apache):.+|{realtime}(:.+)?)$",
+        registered.join("|"),
+        realtime = loglake_parser::format::cloudfront_realtime::PREFIX
+    );
     assert_eq!(parameter["AllowedPattern"].as_str(), Some(pattern.as_str()));
     assert_eq!(
         parameter["Default"].as_str(),

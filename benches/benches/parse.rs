@@ -74,12 +74,13 @@ fn formats(c: &mut Criterion) {
     };
     let (alb, cloudfront) = (rewritten("alb"), rewritten("cloudfront"));
     let (s3_access, json) = (rewritten("s3_access"), rewritten("json"));
+    let realtime = rewritten("cloudfront_realtime");
     let nginx = r#"nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
     let apache = r#"apache:%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-agent}i\""#;
     fn as_str(lines: &[String]) -> Vec<&str> {
         lines.iter().map(String::as_str).collect()
     }
-    let cases: [(&str, LogFormat, Vec<&str>); 7] = [
+    let cases: [(&str, LogFormat, Vec<&str>); 8] = [
         ("combined", LogFormat::Combined, combined.clone()),
         (
             "nginx_combined_string",
@@ -95,6 +96,11 @@ fn formats(c: &mut Criterion) {
         ("cloudfront", LogFormat::CloudFront, as_str(&cloudfront)),
         ("s3_access", LogFormat::S3Access, as_str(&s3_access)),
         ("json", LogFormat::Json, as_str(&json)),
+        (
+            "cloudfront_realtime",
+            loglake_benches::CLOUDFRONT_REALTIME_FORMAT.parse().unwrap(),
+            as_str(&realtime),
+        ),
     ];
     let mut group = c.benchmark_group("formats");
     group.throughput(Throughput::Elements(combined.len() as u64));

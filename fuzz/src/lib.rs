@@ -13,7 +13,7 @@ use loglake_stream::{StreamEncoder, StreamRecord, StreamSink, StreamStats};
 pub fn decoder_options(byte: u8) -> DecoderOptions {
     let anonymize = ["none", "truncate", "hash"][usize::from(byte >> 6) % 3];
     DecoderOptions {
-        format: LogFormat::ALL[usize::from(byte & 0x1f) % LogFormat::ALL.len()],
+        format: formats()[usize::from(byte & 0x1f) % formats().len()],
         keep_extra_fields: byte & 0x20 != 0,
         anonymize_ip: IpAnonymization::from_setting(Some(anonymize), Some("a sixteen-byte key"))
             .expect("a valid setting"),
@@ -21,6 +21,19 @@ pub fn decoder_options(byte: u8) -> DecoderOptions {
         max_line_bytes: 512,
         enrichment: crawlers(),
     }
+}
+
+/// Every registered format, and CloudFront real-time logs with every field and with a few.
+fn formats() -> &'static [LogFormat] {
+    static FORMATS: std::sync::OnceLock<Vec<LogFormat>> = std::sync::OnceLock::new();
+    FORMATS.get_or_init(|| {
+        let realtime = [
+            "cloudfront_realtime",
+            "cloudfront_realtime:timestamp c-ip sc-status cs-uri-stem",
+        ];
+        let realtime = realtime.map(|spec| spec.parse().expect("a valid real-time setting"));
+        LogFormat::ALL.iter().copied().chain(realtime).collect()
+    })
 }
 
 /// A crawler list of a few patterns of the shapes the real one has, so that classifying with a

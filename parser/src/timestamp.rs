@@ -231,7 +231,8 @@ pub(crate) fn parse_epoch(text: &[u8], per_second: i64) -> Option<i64> {
     if !digits(whole) || !(fraction.is_empty() || digits(fraction)) {
         return None;
     }
-    let whole: i64 = std::str::from_utf8(whole).ok()?.parse().ok()?;
+    // At most 18 digits: no overflow.
+    let whole = (whole.iter()).fold(0i64, |value, &d| value * 10 + i64::from(d - b'0'));
     let mut micros = 0;
     for place in 0..6 {
         micros = micros * 10 + fraction.get(place).map_or(0, |d| i64::from(d - b'0'));

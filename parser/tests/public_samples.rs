@@ -120,3 +120,63 @@ fn caddy_and_traefik_json_logs_read_as_crowdsec_reads_them() {
         }
     }
 }
+
+#[test]
+fn cloudfront_real_time_records_read_with_their_configurations_fields() {
+    // The configuration's fields as OwnStats' template lists them (SOURCE.md); CloudFront
+    // writes them in its own order, which here is the same.
+    let fields = "timestamp c-ip sc-status cs-uri-stem cs-bytes x-edge-location time-taken \
+                  cs-user-agent cs-referer cs-uri-query x-edge-result-type asn";
+    let format: LogFormat = format!("cloudfront_realtime:{fields}").parse().unwrap();
+    let mut parser = LineParser::new(format);
+    parser.keep_extra_fields();
+    let lines = lines("cloudfront_realtime/ownstats.log");
+    let mut read = Vec::new();
+    for line in &lines {
+        let parsed = parser
+            .parse(line.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}: {line}"));
+        let text = |t: Option<loglake_parser::Text<'_>>| {
+            t.map(|t| String::from_utf8(t.unescaped().to_vec()).unwrap())
+        };
+        let extra: serde_json::Value =
+            serde_json::from_slice(parser.extra_fields().unwrap()).unwrap();
+        read.push((
+            loglake_parser::format_rfc3339_micros(parsed.ts_micros),
+            String::from_utf8_lossy(parsed.client).to_string(),
+            parsed.status,
+            text(parsed.path),
+            text(parsed.query).map(|q| q[..4].to_string()),
+            parsed.request_time_ms,
+            text(parsed.user_agent).map(|ua| ua[..31].to_string()),
+            text(parsed.referrer),
+            [
+                &extra["cs-bytes"],
+                &extra["x-edge-location"],
+                &extra["x-edge-result-type"],
+                &extra["asn"],
+            ]
+            .map(|v| v.as_str().unwrap().to_string()),
+        ));
+    }
+    let macos = Some("Mozilla/5.0 (Macintosh; Intel M".to_string());
+    assert_eq!(
+        read[0],
+        (
+            "2022-11-20T18:22:06.477000Z".to_string(),
+            "91.48.244.135".to_string(),
+            200,
+            Some("/hello.gif".to_string()),
+            Some("t=pv".to_string()),
+            Some(0.0),
+            macos.clone(),
+            Some("http://localhost:3000/".to_string()),
+            ["319", "HAM50-C2", "Hit", "3320"].map(String::from),
+        )
+    );
+    assert_eq!((read[1].4.as_deref(), read[1].5), (Some("t=tr"), Some(1.0)));
+    assert_eq!(read[2].1, "2600:1700:2328:7f60:fc5c:8867:7522:1bef");
+    assert_eq!(read[2].8[3], "7018");
+    // The query is not kept a second time from `cs-uri-query`.
+    assert!(!String::from_utf8_lossy(parser.extra_fields().unwrap()).contains("cs-uri-query"));
+}

@@ -1,12 +1,14 @@
 //! Makes the 1,000,000-line benchmark log by repeating a real access log with timestamps that
 //! advance evenly over 30 days.
 //!
-//! `make-bench-log SOURCE.log LINES [--unique-ua-every N] [--as alb|cloudfront|s3_access|json] > bench.log`
+//! `make-bench-log SOURCE.log LINES [--unique-ua-every N] [--as alb|cloudfront|s3_access|json|cloudfront_realtime] > bench.log`
 //!
 //! With `--unique-ua-every N`, every Nth line's user agent gets a unique suffix, so 1 lookup in
 //! N misses the user-agent cache (N = 18 gives the 94.4 % hit rate of a real 10k-line log).
-//! With `--as alb`, `--as cloudfront`, `--as s3_access` or `--as json` (nginx's), each line is written again as an AWS Application Load
-//! Balancer, CloudFront or S3 server access line with the same client, time, request, status, size and agent, so
+//! With `--as alb`, `--as cloudfront`, `--as s3_access`, `--as json` (nginx's) or
+//! `--as cloudfront_realtime` (the fields of `loglake_benches::CLOUDFRONT_REALTIME_FORMAT`), each
+//! line is written again as an AWS Application Load Balancer, CloudFront, S3 server access, JSON
+//! or CloudFront real-time line with the same client, time, request, status, size and agent, so
 //! those formats' parsers are measured on the same requests as the combined one.
 
 use std::io::{BufWriter, Write};
@@ -21,7 +23,7 @@ const SPAN_SECONDS: i64 = 30 * 86_400;
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage =
-        "usage: make-bench-log SOURCE.log LINES [--unique-ua-every N] [--as alb|cloudfront|s3_access|json]";
+        "usage: make-bench-log SOURCE.log LINES [--unique-ua-every N] [--as alb|cloudfront|s3_access|json|cloudfront_realtime]";
     let [source, lines, flags @ ..] = args.as_slice() else {
         bail!(usage);
     };
@@ -32,7 +34,14 @@ fn main() -> anyhow::Result<()> {
             [flag, n] if flag == "--unique-ua-every" => unique_every = Some(n.parse::<u64>()?),
             [flag, format]
                 if flag == "--as"
-                    && ["alb", "cloudfront", "s3_access", "json"].contains(&format.as_str()) =>
+                    && [
+                        "alb",
+                        "cloudfront",
+                        "s3_access",
+                        "json",
+                        "cloudfront_realtime",
+                    ]
+                    .contains(&format.as_str()) =>
             {
                 written_as = Some(format.as_str())
             }

@@ -302,6 +302,62 @@ mod tests {
     }
 
     #[test]
+    fn cloudfront_real_time_records_one_per_kinesis_record_become_rows() {
+        // CloudFront puts one record per request, without a line ending; the real records of
+        // parser/tests/data/cloudfront_realtime (their SOURCE.md names the fields).
+        let sample = include_str!("../../../parser/tests/data/cloudfront_realtime/ownstats.log");
+        let records: Vec<String> = sample.lines().map(str::to_owned).collect();
+        let format = "cloudfront_realtime:timestamp,c-ip,sc-status,cs-uri-stem,cs-bytes,\
+                      x-edge-location,time-taken,cs-user-agent,cs-referer,cs-uri-query,\
+                      x-edge-result-type,asn";
+        let options = DecoderOptions {
+            format: format.parse().unwrap(),
+            ..DecoderOptions::default()
+        };
+        let (_, prepared) = prepare(
+            &event(&records),
+            options,
+            RejectsOutput::Stream,
+            &mut UserAgentColumns::default(),
+        )
+        .unwrap();
+        assert_eq!((prepared.stats.lines_in, prepared.stats.rejected), (3, 0));
+        let rows: Vec<serde_json::Value> = (prepared.rows.iter())
+            .flat_map(|request| &request.records)
+            .flat_map(|packed| std::str::from_utf8(&packed.data).unwrap().lines())
+            .map(|row| serde_json::from_str(row).unwrap())
+            .collect();
+        let column =
+            |row: &serde_json::Value, name: &str| row[loglake_stream::json_key(name)].clone();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(column(&rows[0], "path"), "/hello.gif");
+        assert_eq!(
+            column(&rows[2], "client_ip"),
+            "2600:1700:2328:7f60:fc5c:8867:7522:1bef"
+        );
+        assert_eq!(column(&rows[2], "referrer"), "https://mapthe.cloud/");
+        assert_eq!(column(&rows[1], "status"), 200);
+
+        // The same records under a setting that forgot a field are rejects, each with its reason.
+        let options = DecoderOptions {
+            format: "cloudfront_realtime:timestamp,c-ip,sc-status,cs-uri-stem"
+                .parse()
+                .unwrap(),
+            ..DecoderOptions::default()
+        };
+        let (_, prepared) = prepare(
+            &event(&records),
+            options,
+            RejectsOutput::Stream,
+            &mut UserAgentColumns::default(),
+        )
+        .unwrap();
+        assert_eq!((prepared.stats.lines_in, prepared.stats.rejected), (3, 3));
+        let rejects = String::from_utf8(prepared.rejects[0].records[0].data.clone()).unwrap();
+        assert!(rejects.contains("field_count"), "{rejects}");
+    }
+
+    #[test]
     fn rows_reach_firehose_records_once_and_in_order_whatever_the_batch_text() {
         let line = |path: &str| {
             format!("10.0.0.1 - - [10/Oct/2020:13:55:36 +0000] \"GET /{path} HTTP/1.1\" 200 5 \"-\" \"curl/8.0\"\n")

@@ -11,7 +11,9 @@
 //! Adding a format that fits the `access_logs` columns: write `format/NAME.rs` with a type
 //! implementing [`LineFormat`], and add one line to the `formats!` table below. Besides the
 //! registered formats, [`LogFormat::Custom`] is one compiled at run time from the server's own
-//! format string (`nginx:…`, `apache:…`; see [`custom`]).
+//! format string (`nginx:…`, `apache:…`; see [`custom`]), and [`LogFormat::CloudFrontRealtime`]
+//! one laid out from a CloudFront real-time log configuration's fields (see
+//! [`cloudfront_realtime`]).
 //!
 //! [`Decoder`]: https://docs.rs/loglake-decode (the `Decoder` of the `loglake-decode` crate)
 
@@ -21,8 +23,10 @@ use crate::line::AccessLine;
 use crate::reject::RejectReason;
 
 pub mod clf;
+pub mod cloudfront_realtime;
 pub mod custom;
 
+use cloudfront_realtime::{RealtimeLayout, RealtimeParser};
 use custom::{CustomFormat, CustomParser};
 
 /// Something that turns lines into [`AccessLine`]s: every format's parser, and [`LineParser`],
@@ -74,6 +78,8 @@ macro_rules! formats {
         pub enum LogFormat {
             $($variant,)+
             Custom(&'static CustomFormat),
+            /// CloudFront real-time logs with the fields their configuration chose.
+            CloudFrontRealtime(&'static RealtimeLayout),
         }
 
         impl LogFormat {
@@ -85,6 +91,7 @@ macro_rules! formats {
                 match self {
                     $(LogFormat::$variant => <$module::$type as LineFormat>::NAME,)+
                     LogFormat::Custom(format) => format.spec(),
+                    LogFormat::CloudFrontRealtime(layout) => layout.spec(),
                 }
             }
 
@@ -92,13 +99,14 @@ macro_rules! formats {
                 match self {
                     $(LogFormat::$variant => <$module::$type as LineFormat>::SUMMARY,)+
                     LogFormat::Custom(_) => "the server's own log_format or LogFormat string",
+                    LogFormat::CloudFrontRealtime(_) => "Amazon CloudFront real-time logs",
                 }
             }
 
             pub fn example(self) -> &'static str {
                 match self {
                     $(LogFormat::$variant => <$module::$type as LineFormat>::EXAMPLE,)+
-                    LogFormat::Custom(_) => "",
+                    LogFormat::Custom(_) | LogFormat::CloudFrontRealtime(_) => "",
                 }
             }
 
@@ -106,7 +114,7 @@ macro_rules! formats {
             pub fn tried_by_auto(self) -> bool {
                 match self {
                     $(LogFormat::$variant => <$module::$type as LineFormat>::TRIED_BY_AUTO,)+
-                    LogFormat::Custom(_) => false,
+                    LogFormat::Custom(_) | LogFormat::CloudFrontRealtime(_) => false,
                 }
             }
         }
@@ -116,6 +124,7 @@ macro_rules! formats {
         pub enum LineParser {
             $($variant($module::$type),)+
             Custom(CustomParser<'static>),
+            CloudFrontRealtime(RealtimeParser),
         }
 
         impl LineParser {
@@ -123,6 +132,9 @@ macro_rules! formats {
                 match format {
                     $(LogFormat::$variant => LineParser::$variant(LineFormat::new()),)+
                     LogFormat::Custom(format) => LineParser::Custom(CustomParser::new(format)),
+                    LogFormat::CloudFrontRealtime(layout) => {
+                        LineParser::CloudFrontRealtime(RealtimeParser::new(layout))
+                    }
                 }
             }
         }
@@ -133,6 +145,7 @@ macro_rules! formats {
                 match self {
                     $(LineParser::$variant(parser) => parser.parse(line),)+
                     LineParser::Custom(parser) => parser.parse(line),
+                    LineParser::CloudFrontRealtime(parser) => parser.parse(line),
                 }
             }
 
@@ -140,6 +153,7 @@ macro_rules! formats {
                 match self {
                     $(LineParser::$variant(parser) => parser.keep_extra_fields(),)+
                     LineParser::Custom(parser) => parser.keep_extra_fields(),
+                    LineParser::CloudFrontRealtime(parser) => parser.keep_extra_fields(),
                 }
             }
 
@@ -148,6 +162,7 @@ macro_rules! formats {
                 match self {
                     $(LineParser::$variant(parser) => parser.extra_fields(),)+
                     LineParser::Custom(parser) => parser.extra_fields(),
+                    LineParser::CloudFrontRealtime(parser) => parser.extra_fields(),
                 }
             }
         }
@@ -192,6 +207,11 @@ impl FromStr for LogFormat {
                 .map(LogFormat::Custom)
                 .map_err(|error| format!("log format {name:?}: {error}"));
         }
+        if RealtimeLayout::is_realtime(name) {
+            return RealtimeLayout::get(name)
+                .map(LogFormat::CloudFrontRealtime)
+                .map_err(|error| format!("log format {name:?}: {error}"));
+        }
         LogFormat::ALL
             .iter()
             .copied()
@@ -199,8 +219,8 @@ impl FromStr for LogFormat {
             .ok_or_else(|| {
                 let names: Vec<_> = LogFormat::ALL.iter().map(|f| f.name()).collect();
                 format!(
-                    "unknown log format {name:?} (expected one of: {}, or nginx:… / apache:… \
-                     with the server's format string)",
+                    "unknown log format {name:?} (expected one of: {}, nginx:… / apache:… \
+                     with the server's format string, or cloudfront_realtime:FIELDS)",
                     names.join(", ")
                 )
             })

@@ -163,6 +163,20 @@ pub(crate) fn split_fields<'a>(line: &'a [u8], separator: u8, fields: &mut [&'a 
     count
 }
 
+/// How many times `separator` occurs in `text`, eight bytes at a time (as [`split_fields`]
+/// finds them).
+pub(crate) fn count_separators(text: &[u8], separator: u8) -> usize {
+    const LOW_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut words = text.chunks_exact(8);
+    let mut count = 0;
+    for word in &mut words {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default())
+            ^ (u64::from(separator) * 0x0101_0101_0101_0101);
+        count += (!(((x & LOW_BITS) + LOW_BITS) | x | LOW_BITS)).count_ones() as usize;
+    }
+    count + words.remainder().iter().filter(|&&b| b == separator).count()
+}
+
 /// `date` (`YYYY-MM-DD`) and `time` (`HH:MM:SS`, maybe with a fraction), UTC: `no_timestamp`
 /// when they do not look like a date and a time, `bad_timestamp` when they are not a real one.
 pub(crate) fn date_and_time(date: &[u8], time: &[u8]) -> Result<i64, RejectReason> {
@@ -410,7 +424,11 @@ mod tests {
                 let count = split_fields(&line[..len], b'\t', &mut fields[..wanted.min(16)]);
                 assert_eq!(&fields[..count], &plain[..], "{len} bytes, {wanted} fields");
             }
+            let tabs = line[..len].iter().filter(|&&b| b == b'\t').count();
+            assert_eq!(count_separators(&line[..len], b'\t'), tabs, "{len} bytes");
         }
+        // bytes with the high bit set are not taken for the separator
+        assert_eq!(count_separators(&[0x89, 0xff, 9, 0x80, 9, 9, 0x09 | 0x80, 1, 9], b'\t'), 4);
     }
 
     #[test]
