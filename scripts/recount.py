@@ -4,18 +4,20 @@ Nothing here comes from loglake: the lines are parsed with a regular expression 
 Apache/nginx CLF family: `common`, `combined`, `vhost_combined`, with nginx's or Apache's request
 time after the user agent), user agents are classified by woothee's Python implementation and the
 crawler list's patterns run by Python's `re`, countries looked up by MaxMind's Python reader in the
-same database file, and each report is counted in plain Python from the columns' documented
+same database file, networks by Python's csv and bisect in the same tables, and each report is counted in plain Python from the columns' documented
 meaning (README.md, "The access_logs table"). loglake ingests the same logs and runs every report
 in queries/reports/ (`loglake query NAME --format json`, DataFusion); every row and every number
 must match, or lie within the documented error of an approximate aggregate (`approx_distinct`,
 `approx_percentile`). A report this script has no re-count for fails the check: a new report comes
 with its re-count, or with the reason it cannot have one in CANNOT_RECOUNT.
 
-usage: recount.py LOGLAKE_BINARY LOG...   (LOGLAKE_ENRICHMENT_DIR: the country database and
-                                           crawler list, as loglake reads them)
+usage: recount.py LOGLAKE_BINARY LOG...   (LOGLAKE_ENRICHMENT_DIR: the country and network
+                                           databases and crawler list, as loglake reads them)
 """
 
+import bisect
 import collections
+import csv
 import datetime
 import glob
 import ipaddress
@@ -167,7 +169,36 @@ class Countries:
         return record.get("country_code") or (record.get("country") or {}).get("iso_code")
 
 
-def rows(path, agents, countries):
+class Networks:
+    """The IP-to-network tables (ip-location-db's asn package), read with Python's csv module and
+    searched with bisect: the same files, not the same code."""
+
+    def __init__(self, directory):
+        self.tables = {}
+        for version, name in ((4, "asn-ipv4-num.csv"), (6, "asn-ipv6-num.csv")):
+            with open(os.path.join(directory, name), newline="", encoding="utf-8") as f:
+                ranges = sorted((int(a), int(b), int(n), org) for a, b, n, org in csv.reader(f))
+            self.tables[version] = ([r[0] for r in ranges], ranges)
+
+    def __call__(self, client):
+        try:
+            address = ipaddress.ip_address(client)
+        except ValueError:
+            return None
+        if address.version == 6 and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if (address.is_private or address.is_loopback or address.is_link_local
+                or address.is_multicast or address.is_reserved or address.is_unspecified
+                or address in CGNAT):
+            return None
+        starts, ranges = self.tables[address.version]
+        at = bisect.bisect_right(starts, int(address)) - 1
+        if at < 0 or int(address) > ranges[at][1]:
+            return None
+        return ranges[at][2], ranges[at][3]
+
+
+def rows(path, agents, countries, networks):
     """The log's rows as README.md's columns, and the number of lines this parse rejects."""
     out, unparsed = [], 0
     with open(path, "rb") as f:
@@ -192,6 +223,7 @@ def rows(path, agents, countries):
             row = {
                 "dt": ts.strftime("%Y-%m-%d"), "hour": ts.hour, "client_ip": client,
                 "country": countries(client) if countries else None,
+                "network": networks(client) if networks else None,
                 "ts": ts, "remote_user": unquote(m["user"]),
                 "method": method, "path": path_, "query": query, "protocol": protocol,
                 "is_static": None if path_ is None else (
@@ -320,6 +352,12 @@ def recount(all_rows):
             lambda k, g: {"client_country": k, "requests": len(g),
                           "visitors": visitors(g, with_day=True), "bytes": total_bytes(g)},
             lambda r: (-r["requests"], r["client_country"]), 50),
+        "networks": top(
+            by(all_rows, lambda r: str(r["network"][0]) if r["network"] else "-"),
+            lambda k, g: {"asn": k, "as_org": max(r["network"][1] for r in g) if k != "-" else "-",
+                          "requests": len(g), "visitors": visitors(g, with_day=True),
+                          "bytes": total_bytes(g)},
+            lambda r: (-r["requests"], r["asn"]), 50),
     }
     reports.update({
         "static_files": top(by([r for r in paths if r["is_static"]], lambda r: r["path"]),
@@ -525,13 +563,14 @@ def main():
     binary, logs = sys.argv[1], sys.argv[2:]
     enrichment = os.environ.get("LOGLAKE_ENRICHMENT_DIR")
     if not enrichment:
-        raise SystemExit("LOGLAKE_ENRICHMENT_DIR: the country database and crawler list")
+        raise SystemExit("LOGLAKE_ENRICHMENT_DIR: the country and network databases and crawler list")
     agents = Agents(os.path.join(enrichment, "crawler-user-agents.json"))
     countries = Countries(os.path.join(enrichment, "country.mmdb"))
+    networks = Networks(enrichment)
     names = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(ROOT, "queries", "reports", "*.sql")))
     failures = 0
     for log in logs:
-        expected_rows, unparsed = rows(log, agents, countries)
+        expected_rows, unparsed = rows(log, agents, countries, networks)
         with tempfile.TemporaryDirectory() as lake:
             run = subprocess.run([binary, "ingest", "--json", "--out", lake, log],
                                  capture_output=True, check=True)

@@ -3,7 +3,7 @@
 
 use arrow::array::{Array, AsArray};
 use loglake_decode::{DecodedBatch, Decoder, DecoderOptions, Reject};
-use loglake_parser::enrich::CrawlerList;
+use loglake_parser::enrich::{AsnDatabase, CrawlerList};
 use loglake_parser::{Enrichment, IpAnonymization, LogFormat, UtcHour};
 use loglake_stream::{StreamEncoder, StreamRecord, StreamSink, StreamStats};
 
@@ -36,12 +36,20 @@ fn formats() -> &'static [LogFormat] {
     })
 }
 
-/// A crawler list of a few patterns of the shapes the real one has, so that classifying with a
-/// list is fuzzed too (the country database is a download, not part of the repository).
+/// A crawler list of a few patterns of the shapes the real one has, and an IP-to-network table
+/// of a few ranges (IPv4 and IPv6, a quoted name), so that classifying with a list and looking
+/// networks up are fuzzed too (the real data is a download, not part of the repository).
 fn crawlers() -> &'static Enrichment {
     static ENRICHMENT: std::sync::OnceLock<Enrichment> = std::sync::OnceLock::new();
     ENRICHMENT.get_or_init(|| Enrichment {
         countries: None,
+        networks: Some(
+            AsnDatabase::from_csv(
+                b"16777216,16777471,13335,\"Cloudflare, Inc.\"\n3221225984,3221226239,64496,TEST-NET\n",
+                b"42540528726795050063891204319802818560,42540528806023212578155541913346768895,2500,WIDE\n",
+            )
+            .expect("the tables read"),
+        ),
         crawlers: Some(
             CrawlerList::from_json(
             br#"[{"pattern": "Googlebot\\/"}, {"pattern": "[wW]get"}, {"pattern": "^Mozilla\\/5\\.0 \\(compatible; [a-z]+"}]"#,

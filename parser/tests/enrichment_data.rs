@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use loglake_parser::enrich::{client_address, CountryDatabase, CrawlerList};
+use loglake_parser::enrich::{
+    client_address, AsnDatabase, CountryDatabase, CrawlerList, ASN_FILES,
+};
 use loglake_parser::{classify_with, Enrichment};
 use serde::Deserialize;
 
@@ -89,4 +91,44 @@ fn the_folder_loads_without_warnings() {
     let (enrichment, warnings) = Enrichment::load(Some(&dir));
     assert!(warnings.is_empty(), "{warnings:?}");
     assert!(enrichment.countries.is_some() && enrichment.crawlers.is_some());
+    assert!(enrichment.networks.is_some());
+}
+
+#[test]
+fn the_network_tables_place_public_addresses_and_agree_with_cloudfront() {
+    let Some(dir) = data_dir() else { return };
+    let started = std::time::Instant::now();
+    let database = AsnDatabase::open(&ASN_FILES.map(|file| dir.join(file))).unwrap();
+    eprintln!("{} ranges read in {:?}", database.len(), started.elapsed());
+    assert!(database.len() > 400_000, "{}", database.len());
+    let database: &'static AsnDatabase = Box::leak(Box::new(database));
+    let network = |client: &str| {
+        client_address(client.as_bytes())
+            .and_then(|address| database.network(address))
+            .map(|network| (network.asn, network.organisation))
+    };
+    // Public resolvers' networks, IPv4 and IPv6 (a name with a comma is quoted in the table).
+    assert_eq!(network("8.8.8.8"), Some((15169, "Google LLC")));
+    assert_eq!(
+        network("[2001:4860:4860::8888]:53"),
+        Some((15169, "Google LLC"))
+    );
+    assert_eq!(network("1.1.1.1"), Some((13335, "Cloudflare, Inc.")));
+    // CloudFront's own lookup in the real-time records of parser/tests/data/cloudfront_realtime
+    // (their `asn` field) names the same networks for the same clients.
+    assert_eq!(network("91.48.244.135").map(|n| n.0), Some(3320));
+    assert_eq!(
+        network("2600:1700:2328:7f60:fc5c:8867:7522:1bef").map(|n| n.0),
+        Some(7018)
+    );
+    for nowhere in [
+        "10.1.2.3",
+        "192.168.0.1",
+        "127.0.0.1",
+        "::1",
+        "-",
+        "not an address",
+    ] {
+        assert_eq!(network(nowhere), None, "{nowhere}");
+    }
 }

@@ -4,6 +4,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS access_logs (
   `ts` timestamp,
   `client_ip` string,
   `country` string,
+  `asn` bigint,
+  `as_org` string,
   `remote_user` string,
   `method` string,
   `path` string,

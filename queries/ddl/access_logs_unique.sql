@@ -3,7 +3,7 @@
 -- one of each is kept. Filters on dt reach the table: dt is part of the window's partition.
 CREATE OR REPLACE VIEW access_logs_unique AS
 SELECT
-  ts, client_ip, country, remote_user, method, path, query,
+  ts, client_ip, country, asn, as_org, remote_user, method, path, query,
   is_static, protocol, status, bytes_sent, referrer, user_agent,
   ua_name, ua_category, ua_version, ua_os, ua_os_version, ua_vendor,
   is_bot, bot_name, request_time_ms, vhost, extra_fields, source,

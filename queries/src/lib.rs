@@ -51,6 +51,7 @@ pub const REPORTS: &[Report] = reports!(
     "operating_systems",
     "device_categories",
     "countries",
+    "networks",
     "bot_share",
     "bots",
     "bandwidth_by_path",

@@ -66,6 +66,8 @@ macro_rules! with_access_log_columns {
             ts: timestamp, required, [delta], t;
             client_ip: string, required, [zstd no_statistics], c;
             country: string, nullable, [], cc;
+            asn: bigint, nullable, [], asn;
+            as_org: string, nullable, [], aso;
             remote_user: string, nullable, [], u;
             method: string, nullable, [], m;
             path: string, nullable, [zstd no_statistics], p;

@@ -10,7 +10,7 @@ use arrow::array::{
 };
 use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use loglake_parser::enrich::is_static_path;
-use loglake_parser::{AccessLine, CachedUserAgent, CountryCode, Text, UserAgentInfo};
+use loglake_parser::{AccessLine, CachedUserAgent, ClientOrigin, Text, UserAgentInfo};
 use loglake_schema::file_schema;
 
 /// Where a [`crate::Decoder`] puts the lines it parses: Arrow columns for the lake
@@ -23,8 +23,8 @@ pub trait RowBuilder {
 
     fn with_capacity(rows: usize) -> Self;
 
-    /// Appends one row parsed from `raw_line`, with its parser's `extra_fields` and its
-    /// client's country. `Err(LossyUtf8)` still appends the row, and tells the caller that some
+    /// Appends one row parsed from `raw_line`, with its parser's `extra_fields` and where its
+    /// client is. `Err(LossyUtf8)` still appends the row, and tells the caller that some
     /// field was not UTF-8.
     #[allow(clippy::too_many_arguments)]
     fn append(
@@ -32,7 +32,7 @@ pub trait RowBuilder {
         raw_line: &[u8],
         line: &AccessLine<'_>,
         extra_fields: Option<&[u8]>,
-        country: Option<CountryCode>,
+        origin: ClientOrigin,
         ua: &Self::UserAgent,
         source: &str,
         source_line: i64,
@@ -176,6 +176,8 @@ impl RowBuilder for AccessLogBatchBuilder {
                 "user_agent" => 128,
                 // two letters, or null; null for people
                 "country" => 2,
+                // null without the network tables; later batches are sized by what the last held
+                "as_org" => 0,
                 "bot_name" => 4,
                 _ => 16,
             }
@@ -191,7 +193,7 @@ impl RowBuilder for AccessLogBatchBuilder {
         raw_line: &[u8],
         line: &AccessLine<'_>,
         extra_fields: Option<&[u8]>,
-        country: Option<CountryCode>,
+        origin: ClientOrigin,
         ua: &PaddedUserAgent,
         source: &str,
         source_line: i64,
@@ -200,9 +202,16 @@ impl RowBuilder for AccessLogBatchBuilder {
         let mut valid = true;
         self.ts.append_value(line.ts_micros);
         valid &= text.append(&mut self.client_ip, Some(line.client));
-        match country {
+        match origin.country {
             Some(country) => self.country.push(country.as_str()),
             None => self.country.push_null(),
+        }
+        let network = origin.network;
+        self.asn
+            .append_option(network.map(|network| i64::from(network.asn)));
+        match network {
+            Some(network) => self.as_org.push(network.organisation),
+            None => self.as_org.push_null(),
         }
         valid &= text.append(&mut self.remote_user, line.remote_user);
         valid &= text.append(&mut self.method, line.method);

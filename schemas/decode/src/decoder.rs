@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use loglake_parser::{
-    ClientCache, CountryCache, Enrichment, IpAnonymization, LineParser, LogFormat, ParseLine,
+    ClientCache, Enrichment, IpAnonymization, LineParser, LogFormat, OriginCache, ParseLine,
     RejectReason, UserAgentCache,
 };
 use memchr::memchr;
@@ -96,7 +96,7 @@ pub struct Decoder<B: RowBuilder = AccessLogBatchBuilder, F: ParseLine = LinePar
     partial_len: u64,
     /// Clients anonymised so far.
     clients: ClientCache,
-    countries: CountryCache,
+    origins: OriginCache,
 }
 
 impl Decoder {
@@ -135,7 +135,7 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
             partial: Vec::new(),
             partial_len: 0,
             clients: ClientCache::default(),
-            countries: CountryCache::default(),
+            origins: OriginCache::default(),
         }
     }
 
@@ -306,8 +306,7 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
         match self.lines.parse(line) {
             Ok(mut parsed) => {
                 let ua = self.user_agents.lookup(parsed.user_agent);
-                let country = (self.options.enrichment.countries.as_ref())
-                    .and_then(|database| self.countries.country(database, parsed.client));
+                let origin = self.origins.origin(self.options.enrichment, parsed.client);
                 let anonymize = self.options.anonymize_ip;
                 let extra_fields = self.lines.extra_fields();
                 let extra_fields =
@@ -319,7 +318,7 @@ impl<B: RowBuilder, F: ParseLine> Decoder<B, F> {
                     line,
                     &parsed,
                     extra_fields.as_deref(),
-                    country,
+                    origin,
                     ua,
                     &self.source,
                     self.next_line,

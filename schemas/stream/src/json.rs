@@ -15,7 +15,7 @@ use std::borrow::Cow;
 use loglake_decode::{LineText, LossyUtf8, RowBuilder};
 use loglake_parser::enrich::is_static_path;
 use loglake_parser::{
-    write_rfc3339_micros, AccessLine, CachedUserAgent, CountryCode, Text, UserAgentInfo, UtcHour,
+    write_rfc3339_micros, AccessLine, CachedUserAgent, ClientOrigin, Text, UserAgentInfo, UtcHour,
 };
 use loglake_schema::json_keys as key;
 
@@ -181,7 +181,7 @@ impl RowBuilder for JsonRowsBuilder {
         raw_line: &[u8],
         line: &AccessLine<'_>,
         extra_fields: Option<&[u8]>,
-        country: Option<CountryCode>,
+        origin: ClientOrigin,
         ua: &UserAgentJson,
         source: &str,
         source_line: i64,
@@ -203,9 +203,15 @@ impl RowBuilder for JsonRowsBuilder {
             out,
         );
         valid &= write_field(&text, key::client_ip, Some(line.client), out);
-        if let Some(country) = country {
+        if let Some(country) = origin.country {
             out.extend_from_slice(key::country);
             write_json_string(country.as_str(), out);
+        }
+        if let Some(network) = origin.network {
+            out.extend_from_slice(key::asn);
+            write_integer(i64::from(network.asn), out);
+            out.extend_from_slice(key::as_org);
+            write_json_string(network.organisation, out);
         }
         valid &= write_field(&text, key::remote_user, line.remote_user, out);
         valid &= write_field(&text, key::method, line.method, out);
