@@ -15,12 +15,13 @@ use datafusion::datasource::listing::{
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::SessionContext;
 use loglake_queries::athena::{self, AthenaTarget, PollPolicy};
-use loglake_queries::dashboard::OVERVIEW_REPORTS;
+use loglake_queries::dashboard::{Period, OVERVIEW_REPORTS};
 use loglake_queries::{
     for_datafusion, Cell, DateRange, QueryError, Report, ResultTable, SqlSettings, DDL, UNIQUE_VIEW,
 };
 
 /// Where a report runs.
+#[derive(Clone)]
 pub enum Engine {
     /// DataFusion over `LAKE/access_logs/dt=…/hour=…/*.parquet`.
     Local {
@@ -57,8 +58,19 @@ async fn run_local(
     range: &DateRange,
     lake: &Path,
 ) -> anyhow::Result<QueryOutcome> {
-    let started = Instant::now();
     let context = local_context(lake).await?;
+    run_on(&context, report, sql, range, lake).await
+}
+
+/// Runs a report's `sql` over `range` on a session with the lake registered.
+async fn run_on(
+    context: &SessionContext,
+    report: &Report,
+    sql: &str,
+    range: &DateRange,
+    lake: &Path,
+) -> anyhow::Result<QueryOutcome> {
+    let started = Instant::now();
     let sql = for_datafusion(sql, range)?;
     let frame = context
         .sql(&sql)
@@ -81,6 +93,48 @@ async fn run_local(
         lake.display()
     );
     Ok(QueryOutcome { table, note })
+}
+
+/// Runs each `(report, range)` and returns the tables in the same order: on the local lake, on
+/// one session, so the lake's files are listed and their footers read once for all of them (the
+/// session caches both), and on Athena as concurrent queries; a few at a time either way.
+async fn run_each(
+    jobs: &[(&'static Report, DateRange)],
+    engine: &Engine,
+    settings: &SqlSettings,
+) -> anyhow::Result<Vec<ResultTable>> {
+    /// Reports in flight at once: enough to keep two cores (or Athena) busy while another is
+    /// planned, few enough to bound memory, and well under Athena's concurrent-query quota.
+    const AT_ONCE: usize = 6;
+    let context = match engine {
+        Engine::Local { lake } => Some(local_context(lake).await?),
+        Engine::Athena(_) => None,
+    };
+    let mut tables = Vec::with_capacity(jobs.len());
+    for chunk in jobs.chunks(AT_ONCE) {
+        let mut running = tokio::task::JoinSet::new();
+        for (at, (report, range)) in chunk.iter().enumerate() {
+            let (report, range, sql) = (*report, range.clone(), settings.sql(report));
+            let (context, engine) = (context.clone(), engine.clone());
+            running.spawn(async move {
+                let outcome = match (&engine, context) {
+                    (Engine::Local { lake }, Some(context)) => {
+                        run_on(&context, report, &sql, &range, lake).await
+                    }
+                    (Engine::Athena(target), _) => run_athena(report, &sql, &range, target).await,
+                    (Engine::Local { .. }, None) => unreachable!("a local engine has a session"),
+                };
+                (at, outcome)
+            });
+        }
+        let mut done: Vec<Option<ResultTable>> = vec![None; chunk.len()];
+        while let Some(finished) = running.join_next().await {
+            let (at, outcome) = finished.context("a report's task")?;
+            done[at] = Some(outcome?.table);
+        }
+        tables.extend(done.into_iter().flatten());
+    }
+    Ok(tables)
 }
 
 /// The Parquet bytes a finished plan read (after row-group and column pruning): what the same
@@ -244,7 +298,10 @@ pub fn list() -> String {
 
 /// The report named `name`, or a typed error naming it.
 /// Runs every shipped report on `engine` (the local lake or Athena) and writes them to `output`
-/// as one HTML page ([`loglake_queries::dashboard`]); returns what to tell the user.
+/// as one HTML page ([`loglake_queries::dashboard`]); returns what to tell the user. On the local
+/// lake the page also holds, for its range picker, the last weeks and days of the range (each
+/// with every report, and compared with the period before it); on Athena, where each would be
+/// billed, the range alone.
 pub fn write_dashboard(
     engine: &Engine,
     range: &DateRange,
@@ -252,20 +309,42 @@ pub fn write_dashboard(
     output: &Path,
 ) -> anyhow::Result<String> {
     let started = Instant::now();
-    let mut results = Vec::new();
-    for report in loglake_queries::REPORTS {
-        results.push((report, run(report, range, engine, settings)?.table));
+    let whole = block_on(run_each(&period_jobs(range), engine, settings))?;
+    let mut ranges = vec![(
+        "all".to_string(),
+        "the whole range".to_string(),
+        range.clone(),
+    )];
+    if let Engine::Local { .. } = engine {
+        ranges.extend(picked_periods(
+            &whole[..loglake_queries::REPORTS.len()],
+            range,
+        )?);
     }
-    let panels: Vec<(&Report, &ResultTable)> = results.iter().map(|(r, t)| (*r, t)).collect();
-    // The overview's reports again for the period just before, to compare.
-    let mut before = Vec::new();
-    if let Some(previous) = range.previous() {
-        for name in OVERVIEW_REPORTS {
-            let report = loglake_queries::report(name).expect("a shipped report");
-            before.push((report, run(report, &previous, engine, settings)?.table));
-        }
+    let jobs: Vec<(&'static Report, DateRange)> = ranges[1..]
+        .iter()
+        .flat_map(|(_, _, range)| period_jobs(range))
+        .collect();
+    let mut tables = whole;
+    tables.extend(block_on(run_each(&jobs, engine, settings))?);
+
+    let mut periods = Vec::new();
+    let mut rest = &tables[..];
+    for (id, label, range) in &ranges {
+        let jobs = period_jobs(range);
+        let (these, after) = rest.split_at(jobs.len());
+        rest = after;
+        let count = loglake_queries::REPORTS.len();
+        let reports = jobs.iter().map(|(report, _)| *report);
+        let mut pairs: Vec<(&Report, &ResultTable)> = reports.zip(these).collect();
+        let previous = pairs.split_off(count);
+        periods.push(Period {
+            id: id.clone(),
+            label: label.clone(),
+            panels: pairs,
+            previous,
+        });
     }
-    let previous: Vec<(&Report, &ResultTable)> = before.iter().map(|(r, t)| (*r, t)).collect();
     let days = match (range.from.as_str(), range.to.as_str()) {
         ("1970-01-01", "9999-12-31") => "every day".to_string(),
         (from, to) => format!("{from} to {to}"),
@@ -275,15 +354,84 @@ pub fn write_dashboard(
         Engine::Athena(target) => format!("Athena {}.access_logs", target.database),
     };
     let title = format!("loglake: {source} ({days})");
-    let page = loglake_queries::dashboard::render(&title, &panels, &previous);
+    let page = loglake_queries::dashboard::render_periods(&title, &periods);
     std::fs::write(output, &page).with_context(|| format!("writing {}", output.display()))?;
     Ok(format!(
-        "{} reports in {} KB of HTML, {} ms: {}",
-        panels.len(),
+        "{} reports for {} periods ({} queries) in {} KB of HTML, {} ms: {}",
+        loglake_queries::REPORTS.len(),
+        periods.len(),
+        tables.len(),
         page.len() / 1024,
         started.elapsed().as_millis(),
         output.display()
     ))
+}
+
+/// A period's queries: every report over `range`, then the overview's reports over the period
+/// of the same length just before (when there is one), for the change against it.
+fn period_jobs(range: &DateRange) -> Vec<(&'static Report, DateRange)> {
+    let mut jobs: Vec<(&'static Report, DateRange)> = loglake_queries::REPORTS
+        .iter()
+        .map(|report| (report, range.clone()))
+        .collect();
+    if let Some(previous) = range.previous() {
+        for name in OVERVIEW_REPORTS {
+            let report = loglake_queries::report(name).expect("a shipped report");
+            jobs.push((report, previous.clone()));
+        }
+    }
+    jobs
+}
+
+/// The range picker's other periods, from the days the range's `traffic_by_day` has rows for:
+/// those of the last four weeks (seven days ending on the last day, and the weeks before) that
+/// have rows, and the last seven days with rows, each as `(id, label, range)`; none when the
+/// range has a single day.
+fn picked_periods(
+    results: &[ResultTable],
+    range: &DateRange,
+) -> anyhow::Result<Vec<(String, String, DateRange)>> {
+    let at = loglake_queries::REPORTS
+        .iter()
+        .position(|r| r.name == "traffic_by_day")
+        .expect("a shipped report");
+    let days: Vec<String> = results[at]
+        .rows
+        .iter()
+        .filter_map(|row| match row.first() {
+            Some(Cell::Text(day)) if day.as_str() >= range.from.as_str() => Some(day.clone()),
+            _ => None,
+        })
+        .collect();
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return Ok(Vec::new());
+    };
+    if first == last {
+        return Ok(Vec::new());
+    }
+    let mut periods = Vec::new();
+    let mut end = last.clone();
+    for _ in 0..4 {
+        let week = DateRange::ending(&end, 7)?;
+        if week.to.as_str() < first.as_str() {
+            break;
+        }
+        let has_rows = days
+            .iter()
+            .any(|d| (week.from.as_str()..=week.to.as_str()).contains(&d.as_str()));
+        if has_rows {
+            let label = format!("week {} – {}", &week.from[5..], &week.to[5..]);
+            periods.push((format!("w-{}", week.to), label, week.clone()));
+        }
+        end = week.previous().map(|p| p.to).unwrap_or_default();
+        if end.is_empty() {
+            break;
+        }
+    }
+    for day in days.iter().rev().take(7) {
+        periods.push((format!("d-{day}"), day.clone(), DateRange::day(day)?));
+    }
+    Ok(periods)
 }
 
 pub fn find(name: &str) -> Result<&'static Report, QueryError> {

@@ -1,13 +1,17 @@
 //! The shipped reports' results as one self-contained HTML page (`loglake report --html`): charts
-//! drawn here as inline SVG, inline CSS, no script and nothing fetched, so the file opens offline
-//! and can be mailed or kept in S3. Panels sit two to a row on a wide screen and one on a phone,
-//! in the reader's light or dark theme (`prefers-color-scheme`).
+//! drawn here as inline SVG, inline CSS and one small inline script, nothing fetched (the page's
+//! Content-Security-Policy forbids it), so the file opens offline and can be mailed or kept in S3.
+//! Panels sit two to a row on a wide screen and one on a phone, in the reader's light or dark
+//! theme (`prefers-color-scheme`).
 //!
 //! A report's shape picks its chart: rows keyed by `dt` and `hour` are time series (one small
 //! chart per numeric column, or stacked bars when a text column splits the counts, as
 //! `status_by_hour`'s status classes do); other reports are ranked lists (bars of their first
-//! numeric column), with their table below. Every value from the logs (paths, referrers, agents)
-//! is escaped.
+//! numeric column), with their table below. Charts have axes with ticks and gridlines in human
+//! units, a legend when there is more than one series, and each point's or bar's exact value as
+//! its tooltip (an SVG `<title>`: no script needed). Tables carry each count's share of the range's
+//! total; the script sorts them by any column and pages through long ones, and without it every
+//! row is shown. Every value from the logs (paths, referrers, agents) is escaped.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
@@ -21,6 +25,17 @@ const PALETTE: [&str; 6] = [
     "#2b6cb0", "#38a169", "#d69e2e", "#e53e3e", "#805ad5", "#718096",
 ];
 
+/// One period of the page: every panel for it, and the overview's reports for the period of the
+/// same length just before it (empty: no change shown).
+pub struct Period<'a> {
+    /// Its part of the page's address (`#all`, `#d-2026-11-01`): a plain word.
+    pub id: String,
+    /// What the range picker calls it.
+    pub label: String,
+    pub panels: Vec<(&'a Report, &'a ResultTable)>,
+    pub previous: Vec<(&'a Report, &'a ResultTable)>,
+}
+
 /// The page for `panels` (each report with its result), titled with the lake and the date range;
 /// `previous` holds the same period's predecessor's results of the overview's reports, for the
 /// change against it (none: no change shown).
@@ -29,39 +44,114 @@ pub fn render(
     panels: &[(&Report, &ResultTable)],
     previous: &[(&Report, &ResultTable)],
 ) -> String {
+    let period = Period {
+        id: "all".into(),
+        label: "the whole range".into(),
+        panels: panels.to_vec(),
+        previous: previous.to_vec(),
+    };
+    render_periods(title, &[period])
+}
+
+/// The page with several periods (the first shown at first): a range picker of links, and each
+/// period's overview and panels, shown when its link is followed (the address's `#…`: CSS
+/// `:target`, no script needed). One period: no picker.
+pub fn render_periods(title: &str, periods: &[Period<'_>]) -> String {
     let mut html = String::with_capacity(64 << 10);
     let _ = write!(
         html,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title><style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n",
         title = escape(title)
     );
-    overview(&mut html, panels, previous);
-    for (report, table) in panels {
+    if periods.len() > 1 {
+        html.push_str("<nav class=\"periods\"><span>Show:</span>");
+        for period in periods {
+            let _ = write!(
+                html,
+                "<a href=\"#{id}\">{label}</a>",
+                id = escape(&period.id),
+                label = escape(&period.label)
+            );
+        }
+        html.push_str("</nav>\n");
+    }
+    for (at, period) in periods.iter().enumerate() {
         let _ = write!(
             html,
-            "<section class=\"panel\" id=\"{name}\"><h2>{description}</h2>",
+            "<div class=\"period{first}\" id=\"{id}\"><h2 class=\"showing\">{label}</h2>",
+            first = if at == 0 { " first" } else { "" },
+            id = escape(&period.id),
+            label = escape(&period.label),
+        );
+        period_html(&mut html, period);
+        html.push_str("</div>\n");
+    }
+    let _ = writeln!(html, "<script>{SCRIPT}</script></body></html>");
+    html
+}
+
+/// A period's overview and panels.
+fn period_html(html: &mut String, period: &Period<'_>) {
+    let now = totals(&period.panels);
+    overview(html, &now, &period.previous);
+    let whole = |key: &str| now.iter().find(|(k, _)| *k == key).map(|(_, t)| t.value);
+    let range = RangeTotals {
+        requests: whole("requests"),
+        bytes: whole("bytes"),
+    };
+    html.push_str("<div class=\"panels\">\n");
+    for (report, table) in &period.panels {
+        let _ = write!(
+            html,
+            "<section class=\"panel\" id=\"{period}-{name}\"><h2>{description}</h2>",
+            period = escape(&period.id),
             name = escape(report.name),
             description = escape(report.description())
         );
         if table.rows.is_empty() {
             html.push_str("<p class=\"empty\">No rows in this range.</p>");
         } else if let Some(keys) = time_columns(table) {
-            time_series(&mut html, table, keys);
+            time_series(html, table, keys);
         } else {
-            ranking(&mut html, table);
-            table_html(&mut html, table);
+            ranking(html, table);
+            table_html(html, table, &range);
         }
         html.push_str("</section>\n");
     }
-    html.push_str("</body></html>\n");
-    html
+    html.push_str("</div>");
+}
+
+/// The page's one script: sorts a table by the column whose header is clicked (again: the other
+/// way), and shows a long table's rows 25 at a time. Without it every row is shown.
+const SCRIPT: &str = "for(const t of document.querySelectorAll('table.data')){\
+const b=t.tBodies[0],more=t.nextElementSibling?.matches('button.more')?t.nextElementSibling:null;\
+let shown=25;const page=()=>{[...b.rows].forEach((r,i)=>r.hidden=i>=shown);\
+if(more)more.hidden=shown>=b.rows.length;};\
+t.tHead.addEventListener('click',e=>{const h=e.target.closest('th');if(!h)return;\
+const c=h.cellIndex,down=h.dataset.sort!=='down';\
+for(const o of h.parentNode.cells)delete o.dataset.sort;h.dataset.sort=down?'down':'up';\
+const key=r=>{const d=r.cells[c];return d.dataset.v!==undefined?Number(d.dataset.v):d.textContent;};\
+const rows=[...b.rows].sort((x,y)=>{const p=key(x),q=key(y);const o=p<q?-1:p>q?1:0;return down?-o:o;});\
+b.append(...rows);page();});\
+if(more)more.addEventListener('click',()=>{shown+=25;page();});page();}";
+
+/// What the page may do: its own inline style and the script above (by its hash), nothing else:
+/// no request leaves it, whatever a log line holds.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+     script-src 'sha256-+09Apv1A2mwHxbaz6jEKpq7jbUsktO5g7mK/1fljcGA='";
+
+/// The range's totals that the tables' shares are of.
+struct RangeTotals {
+    requests: Option<f64>,
+    bytes: Option<f64>,
 }
 
 const STYLE: &str = "body{font:14px system-ui,sans-serif;margin:2em;color:#1a202c;max-width:1400px}\
-h1{font-size:1.4em}.panel{display:inline-block;vertical-align:top;width:min(680px,100%);\
-margin:0 1em 1.5em 0;overflow-x:auto}\
+h1{font-size:1.4em}.panels{display:grid;gap:1.5em 2em;\
+grid-template-columns:repeat(auto-fill,minmax(min(600px,100%),1fr))}.panel{min-width:0;overflow-x:auto}\
 h2{font-size:1em;margin:.2em 0}h3{font-size:.85em;margin:.4em 0 0;color:#4a5568}\
 svg{display:block;max-width:100%;height:auto}svg text{font-size:10px;fill:#4a5568}table{border-collapse:collapse;font-size:12px}\
 td,th{padding:1px 6px;text-align:left;max-width:360px;overflow:hidden;text-overflow:ellipsis;\
@@ -69,9 +159,17 @@ white-space:nowrap}td.n{text-align:right}.empty,.note{color:#718096}.legend span
 .overview{display:flex;flex-wrap:wrap;gap:.6em;margin:0 0 1.5em}.card{border:1px solid #e2e8f0;\
 border-radius:6px;padding:.5em .9em;min-width:8em}.card b{display:block;font-size:1.5em}\
 .card span,.card i{display:block;color:#4a5568;font-size:.85em}\
-@media (max-width:700px){body{margin:1em}.panel{margin-right:0}}\
+nav.periods{display:flex;flex-wrap:wrap;gap:.3em .8em;margin:0 0 1em}\
+.period{display:none}.period.first,.period:target{display:block}\
+body:has(.period:target) .period.first:not(:target){display:none}\
+h2.showing{font-size:1.1em;margin:0 0 .6em}line.grid{stroke:#edf2f7}line.axis{stroke:#a0aec0}rect.hit{fill:transparent}\
+rect.hit:hover{fill:rgba(128,128,128,.15)}th{cursor:pointer;user-select:none}\
+th[data-sort=down]::after{content:' ▼'}th[data-sort=up]::after{content:' ▲'}\
+button.more{margin:.3em 0;font:inherit;font-size:12px}\
+@media (max-width:700px){body{margin:1em}}\
 @media (prefers-color-scheme:dark){body{background:#171923;color:#e2e8f0}\
-h3,.card span,.card i,.empty,.note{color:#a0aec0}svg text{fill:#a0aec0}.card{border-color:#4a5568}}";
+h3,.card span,.card i,.empty,.note{color:#a0aec0}svg text{fill:#a0aec0}.card{border-color:#4a5568}\
+line.grid{stroke:#2d3748}line.axis{stroke:#4a5568}}";
 
 /// How many leading columns say when (`dt`, or `dt` and `hour`), for a report over time.
 fn time_columns(table: &ResultTable) -> Option<usize> {
@@ -137,33 +235,158 @@ fn time_series(html: &mut String, table: &ResultTable, keys: usize) {
     }
 }
 
-fn line_chart(html: &mut String, name: &str, hours: &[String], values: &[f64]) {
-    let max = values.iter().copied().fold(0.0, f64::max);
-    let step = CHART_WIDTH / (values.len().max(2) - 1) as f64;
-    let y = |v: f64| CHART_HEIGHT - 14.0 - (v / max.max(f64::MIN_POSITIVE)) * (CHART_HEIGHT - 28.0);
-    let points: Vec<String> = values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| format!("{:.1},{:.1}", i as f64 * step, y(v)))
-        .collect();
+/// The plot area inside a time chart's axes: room for the value ticks on the left and the time
+/// ticks below.
+const PLOT_LEFT: f64 = 60.0;
+const PLOT_TOP: f64 = 6.0;
+const PLOT_BOTTOM: f64 = CHART_HEIGHT - 16.0;
+const PLOT_RIGHT: f64 = CHART_WIDTH - 6.0;
+
+/// Round values for an axis from 0 to at least `max`: 0, then a step of 1, 2 or 5 times a power
+/// of ten, four or five ticks.
+fn ticks(max: f64) -> Vec<f64> {
+    if max <= 0.0 || !max.is_finite() {
+        return vec![0.0, 1.0];
+    }
+    let rough = max / 4.0;
+    let power = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|step| max / step <= 5.0)
+        .unwrap_or(10.0 * power);
+    let count = (max / step).ceil() as usize;
+    (0..=count.max(1)).map(|i| i as f64 * step).collect()
+}
+
+/// Opens a time chart's `<svg>` and draws its axes: gridlines and labels at the value ticks
+/// (returned, the last being the top of the scale) and up to five time labels along the bottom.
+fn time_axes(html: &mut String, name: &str, times: &[&str], max: f64) -> f64 {
+    // Bytes tick at round numbers of their binary unit (0, 256 MiB, 512 MiB…).
+    let unit = match name.contains("bytes") {
+        true => 1024f64.powi((max.max(1.0).log(1024.0).floor() as i32).clamp(0, 5)),
+        false => 1.0,
+    };
+    let ticks: Vec<f64> = ticks(max / unit).into_iter().map(|t| t * unit).collect();
+    let top = *ticks.last().unwrap_or(&1.0);
     let _ = write!(
         html,
-        "<h3>{name}</h3><svg class=\"chart\" role=\"img\" aria-label=\"{name} per hour\" \
-         width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">\
-         <polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{points}\"/>\
-         <text x=\"2\" y=\"10\">max {max}</text>\
-         <text x=\"0\" y=\"{bottom}\">{first}</text>\
-         <text x=\"{w}\" y=\"{bottom}\" text-anchor=\"end\">{last}</text></svg>",
+        "<h3>{name}</h3><svg class=\"chart\" role=\"img\" aria-label=\"{name} over time\" \
+         width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">",
         name = escape(name),
         w = CHART_WIDTH,
         h = CHART_HEIGHT,
+    );
+    for tick in &ticks {
+        let y = value_y(*tick, top);
+        let _ = write!(
+            html,
+            "<line class=\"grid\" x1=\"{PLOT_LEFT}\" x2=\"{PLOT_RIGHT}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/>\
+             <text x=\"{lx}\" y=\"{ty:.1}\" text-anchor=\"end\">{label}</text>",
+            lx = PLOT_LEFT - 4.0,
+            ty = y + 3.5,
+            label = human(name, *tick).replace(".0 ", " "),
+        );
+    }
+    let _ = write!(
+        html,
+        "<line class=\"axis\" x1=\"{PLOT_LEFT}\" x2=\"{PLOT_LEFT}\" y1=\"{PLOT_TOP}\" y2=\"{PLOT_BOTTOM}\"/>"
+    );
+    // A day's hours are told by their time; several days' by their date too.
+    let one_day = times.first().map(|t| t.get(..10)) == times.last().map(|t| t.get(..10));
+    let count = times.len();
+    let labels = count.clamp(1, 5);
+    for k in 0..labels {
+        let i = match labels {
+            1 => 0,
+            _ => k * (count - 1) / (labels - 1),
+        };
+        let text = times[i];
+        let shown = match (one_day, text.len()) {
+            (true, 16) => &text[11..],
+            (false, 16) => &text[5..],
+            _ => text,
+        };
+        let anchor = match k {
+            0 => "start",
+            k if k + 1 == labels && labels > 1 => "end",
+            _ => "middle",
+        };
+        let _ = write!(
+            html,
+            "<text x=\"{x:.1}\" y=\"{y}\" text-anchor=\"{anchor}\">{shown}</text>",
+            x = slot_x(i, count) + slot_width(count) / 2.0,
+            y = CHART_HEIGHT - 3.0,
+            shown = escape(shown),
+        );
+    }
+    top
+}
+
+/// Where a value is drawn on a scale from 0 to `top`.
+fn value_y(value: f64, top: f64) -> f64 {
+    PLOT_BOTTOM - (value / top.max(f64::MIN_POSITIVE)) * (PLOT_BOTTOM - PLOT_TOP)
+}
+
+/// The width of each of `count` time slots, and where the i-th starts.
+fn slot_width(count: usize) -> f64 {
+    (PLOT_RIGHT - PLOT_LEFT) / count.max(1) as f64
+}
+
+fn slot_x(i: usize, count: usize) -> f64 {
+    PLOT_LEFT + i as f64 * slot_width(count)
+}
+
+/// A slot's tooltip target: the whole slot's height, so the pointer need not find the line.
+fn hover(html: &mut String, i: usize, count: usize, tip: &str) {
+    let _ = write!(
+        html,
+        "<rect class=\"hit\" x=\"{x:.1}\" y=\"{PLOT_TOP}\" width=\"{w:.2}\" height=\"{h}\"><title>{tip}</title></rect>",
+        x = slot_x(i, count),
+        w = slot_width(count),
+        h = PLOT_BOTTOM - PLOT_TOP,
+        tip = escape(tip),
+    );
+}
+
+fn line_chart(html: &mut String, name: &str, times: &[String], values: &[f64]) {
+    let labels: Vec<&str> = times.iter().map(String::as_str).collect();
+    let top = time_axes(
+        html,
+        name,
+        &labels,
+        values.iter().copied().fold(0.0, f64::max),
+    );
+    let count = values.len();
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let x = slot_x(i, count) + slot_width(count) / 2.0;
+            format!("{x:.1},{:.1}", value_y(v, top))
+        })
+        .collect();
+    let _ = write!(
+        html,
+        "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"1.5\" points=\"{points}\"/>",
         colour = PALETTE[0],
         points = points.join(" "),
-        max = human(name, max),
-        bottom = CHART_HEIGHT - 2.0,
-        first = escape(hours.first().map_or("", String::as_str)),
-        last = escape(hours.last().map_or("", String::as_str)),
     );
+    // A few points (a week's days, a single day) are marked, or one alone would not show.
+    if count <= 31 {
+        for point in &points {
+            let (x, y) = point.split_once(',').unwrap_or_default();
+            let _ = write!(
+                html,
+                "<circle cx=\"{x}\" cy=\"{y}\" r=\"2.5\" fill=\"{}\"/>",
+                PALETTE[0]
+            );
+        }
+    }
+    for (i, (time, value)) in times.iter().zip(values).enumerate() {
+        hover(html, i, count, &format!("{time}: {}", exact(*value)));
+    }
+    html.push_str("</svg>");
 }
 
 fn stacked_bars(html: &mut String, name: &str, hours: &BTreeMap<String, BTreeMap<String, f64>>) {
@@ -181,45 +404,30 @@ fn stacked_bars(html: &mut String, name: &str, hours: &BTreeMap<String, BTreeMap
         .values()
         .map(|c| c.values().sum::<f64>())
         .fold(0.0, f64::max);
-    let width = CHART_WIDTH / hours.len().max(1) as f64;
-    let scale = (CHART_HEIGHT - 28.0) / max.max(f64::MIN_POSITIVE);
-    let _ = write!(
-        html,
-        "<h3>{name}</h3><svg class=\"chart\" role=\"img\" aria-label=\"{name} per hour\" \
-         width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\">",
-        name = escape(name),
-        w = CHART_WIDTH,
-        h = CHART_HEIGHT,
-    );
-    for (i, counts) in hours.values().enumerate() {
-        let mut top = CHART_HEIGHT - 14.0;
+    let times: Vec<&str> = hours.keys().map(String::as_str).collect();
+    let top = time_axes(html, name, &times, max);
+    let count = hours.len();
+    let width = slot_width(count);
+    for (i, (time, counts)) in hours.iter().enumerate() {
+        let mut base = PLOT_BOTTOM;
         for category in &categories {
-            let Some(&count) = counts.get(*category) else {
+            let Some(&value) = counts.get(*category) else {
                 continue;
             };
-            let height = count * scale;
-            top -= height;
+            let height = PLOT_BOTTOM - value_y(value, top);
+            base -= height;
             let _ = write!(
                 html,
-                "<rect x=\"{:.1}\" y=\"{top:.1}\" width=\"{:.1}\" height=\"{height:.1}\" fill=\"{}\"/>",
-                i as f64 * width,
+                "<rect x=\"{:.1}\" y=\"{base:.1}\" width=\"{:.2}\" height=\"{height:.1}\" fill=\"{}\">\
+                 <title>{}</title></rect>",
+                slot_x(i, count),
                 (width - 0.5).max(0.5),
-                colour(category)
+                colour(category),
+                escape(&format!("{time} {category}: {}", exact(value))),
             );
         }
     }
-    let first = hours.keys().next().map_or("", String::as_str);
-    let last = hours.keys().next_back().map_or("", String::as_str);
-    let _ = write!(
-        html,
-        "<text x=\"2\" y=\"10\">max {max}</text><text x=\"0\" y=\"{bottom}\">{first}</text>\
-         <text x=\"{w}\" y=\"{bottom}\" text-anchor=\"end\">{last}</text></svg><p class=\"legend\">",
-        max = human(name, max),
-        bottom = CHART_HEIGHT - 2.0,
-        w = CHART_WIDTH,
-        first = escape(first),
-        last = escape(last),
-    );
+    html.push_str("</svg><p class=\"legend\">");
     for category in &categories {
         let _ = write!(
             html,
@@ -238,20 +446,28 @@ fn ranking(html: &mut String, table: &ResultTable) {
     else {
         return;
     };
+    // A row is named by its first column, and the second when that is text too (a network's
+    // organisation after its number, a protocol after its method).
+    let named_by_two = value > 1 && table.rows.iter().all(|r| matches!(r[1], Cell::Text(_)));
+    let name = |r: &[Cell]| match named_by_two {
+        true => format!("{} {}", label(&r[0]), label(&r[1])),
+        false => label(&r[0]),
+    };
     let rows: Vec<(String, f64)> = table
         .rows
         .iter()
         .take(15)
-        .map(|r| (label(&r[0]), number(&r[value]).unwrap_or(0.0)))
+        .map(|r| (name(r), number(&r[value]).unwrap_or(0.0)))
         .collect();
     let max = rows.iter().map(|(_, v)| *v).fold(0.0, f64::max);
     let bar_height = 16.0;
     let height = rows.len() as f64 * bar_height + 4.0;
+    let column = &table.columns[value];
     let _ = write!(
         html,
         "<svg class=\"chart\" role=\"img\" aria-label=\"{name}\" width=\"{w}\" height=\"{height}\" \
          viewBox=\"0 0 {w} {height}\">",
-        name = escape(&table.columns[value]),
+        name = escape(column),
         w = CHART_WIDTH,
     );
     for (i, (name, v)) in rows.iter().enumerate() {
@@ -261,48 +477,77 @@ fn ranking(html: &mut String, table: &ResultTable) {
         let _ = write!(
             html,
             "<text x=\"236\" y=\"{ty:.1}\" text-anchor=\"end\">{label}</text>\
-             <rect x=\"240\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{bh}\" fill=\"{colour}\"/>\
+             <rect x=\"240\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{bh}\" fill=\"{colour}\">\
+             <title>{tip}</title></rect>\
              <text x=\"{vx:.1}\" y=\"{ty:.1}\">{value}</text>",
             ty = y + 11.0,
             label = escape(&shown),
             bh = bar_height - 3.0,
             colour = PALETTE[0],
+            tip = escape(&format!("{name}: {} {column}", exact(*v))),
             vx = 244.0 + width,
-            value = human(&table.columns[value], *v),
+            value = human(column, *v),
         );
     }
     html.push_str("</svg>");
 }
 
-fn table_html(html: &mut String, table: &ResultTable) {
-    html.push_str("<table><tr>");
+/// A report's rows: every row (the script shows 25 at a time), numbers sortable by their exact
+/// value (`data-v`), and after each count of `requests` or `bytes` its share of the range's total
+/// (unless the report has its own share column).
+fn table_html(html: &mut String, table: &ResultTable, range: &RangeTotals) {
+    let has_share = table
+        .columns
+        .iter()
+        .any(|c| c.contains("share") || c.ends_with("_pct"));
+    let share_of = |column: &str| match (has_share, column) {
+        (false, "requests") => range.requests,
+        (false, "bytes") => range.bytes,
+        _ => None,
+    };
+    html.push_str("<table class=\"data\"><thead><tr>");
     for column in &table.columns {
         let _ = write!(html, "<th>{}</th>", escape(column));
+        if share_of(column).is_some() {
+            let _ = write!(html, "<th>% of {}</th>", escape(column));
+        }
     }
-    html.push_str("</tr>");
-    for row in table.rows.iter().take(TABLE_ROWS) {
+    html.push_str("</tr></thead><tbody>");
+    for row in &table.rows {
         html.push_str("<tr>");
-        for cell in row {
-            let class = if number(cell).is_some() {
-                " class=\"n\""
-            } else {
-                ""
-            };
-            let _ = write!(html, "<td{class}>{}</td>", escape(&label(cell)));
+        for (cell, column) in row.iter().zip(&table.columns) {
+            match number(cell) {
+                Some(v) => {
+                    let _ = write!(html, "<td class=\"n\" data-v=\"{v}\">{}</td>", exact(v));
+                    if let Some(whole) = share_of(column).filter(|w| *w > 0.0) {
+                        let share = 100.0 * v / whole;
+                        let _ = write!(html, "<td class=\"n\" data-v=\"{share}\">{share:.1}</td>");
+                    } else if share_of(column).is_some() {
+                        html.push_str("<td class=\"n\" data-v=\"0\"></td>");
+                    }
+                }
+                None => {
+                    let _ = write!(html, "<td>{}</td>", escape(&label(cell)));
+                    if share_of(column).is_some() {
+                        html.push_str("<td class=\"n\" data-v=\"0\"></td>");
+                    }
+                }
+            }
         }
         html.push_str("</tr>");
     }
-    html.push_str("</table>");
+    html.push_str("</tbody></table>");
     if table.rows.len() > TABLE_ROWS {
         let _ = write!(
             html,
-            "<p class=\"note\">The first {TABLE_ROWS} of {} rows; <code>loglake query</code> gives them all.</p>",
+            "<button class=\"more\" type=\"button\" hidden>Show {TABLE_ROWS} more of {} rows</button>",
             table.rows.len()
         );
     }
 }
 
-/// Rows a panel's table shows: the page stays a page (the evidence reports hold up to 200).
+/// Rows a panel's table shows at first, and more at each click (the evidence reports hold up to
+/// 200).
 const TABLE_ROWS: usize = 25;
 
 /// The reports the overview's totals come from: run for the previous period too, to compare.
@@ -399,20 +644,19 @@ fn totals(panels: &[(&Report, &ResultTable)]) -> Vec<(&'static str, Total)> {
     totals
 }
 
-/// The overview cards, each with its change against the previous period's total when there is
-/// one (shares in percentage points, counts in percent).
+/// The overview cards (`now`, the range's totals), each with its change against the previous
+/// period's total when there is one (shares in percentage points, counts in percent).
 fn overview(
     html: &mut String,
-    panels: &[(&Report, &ResultTable)],
+    now: &[(&'static str, Total)],
     previous: &[(&Report, &ResultTable)],
 ) {
-    let now = totals(panels);
     if now.is_empty() {
         return;
     }
     let before = totals(previous);
     html.push_str("<div class=\"overview\">");
-    for (key, total) in &now {
+    for (key, total) in now {
         let change = before
             .iter()
             .find(|(k, _)| k == key && *key != "range")
@@ -470,6 +714,26 @@ fn human_bytes(v: f64) -> String {
     match unit {
         0 => format!("{} B", format_number(value)),
         _ => format!("{value:.1} {}", units[unit]),
+    }
+}
+
+/// A value exactly, with thousands separators: `8,241,848,220`, `12.50`.
+fn exact(v: f64) -> String {
+    let text = format_number(v);
+    let (whole, fraction) = text
+        .split_once('.')
+        .map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+    let (sign, digits) = whole.strip_prefix('-').map_or(("", whole), |d| ("-", d));
+    let mut grouped = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    match fraction {
+        Some(fraction) => format!("{sign}{grouped}.{fraction}"),
+        None => format!("{sign}{grouped}"),
     }
 }
 
@@ -694,19 +958,78 @@ mod tests {
         // a line per numeric column of the time series, one stacked chart, one ranking
         assert_eq!(html.matches("<polyline").count(), 3);
         assert_eq!(
+            html.matches("<rect class=\"hit\"").count(),
+            3 * 2,
+            "a tooltip target per point of each line"
+        );
+        assert_eq!(
             html.matches("<rect").count(),
-            3 + 2,
-            "3 stacked segments, 2 bars"
+            3 * 2 + 3 + 2,
+            "and 3 stacked segments, 2 bars"
         );
         assert!(html.contains(">■ 2xx</span>") && html.contains(">■ 4xx</span>"));
         assert!(html.contains("No rows in this range."));
-        // the highest bar of the stacked chart is the busiest hour's total
-        assert!(html.contains(">max 20</text>"));
-        // nothing from the logs is markup, and nothing is fetched
-        assert!(!html.contains("<script"));
+        // the value axis reaches the busiest hour's total: ticks 0, 5, …, 20
+        assert!(html.contains(">20</text>") && html.contains(">0</text>"));
+        // the exact values are the tooltips: a point's, a stacked segment's, a bar's
+        assert!(html.contains("<title>2026-11-01 01:00: 900</title>"));
+        assert!(html.contains("<title>2026-11-01 00:00 4xx: 2</title>"));
+        assert!(html.contains("<title>/&lt;script&gt;alert(1)&lt;/script&gt;: 7 requests</title>"));
+        // nothing from the logs is markup, and nothing is fetched: the one script is the page's
+        assert_eq!(html.matches("<script").count(), 1);
+        assert!(html.contains(&format!("<script>{SCRIPT}</script>")));
         assert!(html.contains("/&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("/&quot;quoted&quot;&amp;&#39;"));
         assert!(html.contains("<title>lake &lt;x&gt;</title>"));
         assert!(!html.contains("http://") && !html.contains("https://"));
+    }
+
+    #[test]
+    fn the_pages_policy_allows_its_own_script_and_nothing_from_elsewhere() {
+        use base64::Engine;
+        use sha2::Digest;
+        let hash = sha2::Sha256::digest(SCRIPT.as_bytes());
+        let hash = base64::engine::general_purpose::STANDARD.encode(hash);
+        assert!(
+            CONTENT_SECURITY_POLICY.contains(&format!("'sha256-{hash}'")),
+            "the script changed: its hash is now sha256-{hash}"
+        );
+        assert!(CONTENT_SECURITY_POLICY.starts_with("default-src 'none';"));
+    }
+
+    #[test]
+    fn tables_hold_every_row_with_shares_of_the_ranges_totals() {
+        let rows: Vec<Vec<Cell>> = (0..30)
+            .map(|i| vec![text(&format!("/p{i}")), Cell::Int(30 - i), Cell::Int(1000)])
+            .collect();
+        let paths = table(&["path", "requests", "bytes"], rows);
+        let range = RangeTotals {
+            requests: Some(200.0),
+            bytes: None,
+        };
+        let mut html = String::new();
+        table_html(&mut html, &paths, &range);
+        assert_eq!(html.matches("<tr>").count(), 31, "a header and every row");
+        assert!(html.contains("<th>requests</th><th>% of requests</th><th>bytes</th></tr>"));
+        assert!(html.contains(
+            "<td class=\"n\" data-v=\"30\">30</td><td class=\"n\" data-v=\"15\">15.0</td>"
+        ));
+        assert!(html.contains("<td class=\"n\" data-v=\"1000\">1,000</td>"));
+        assert!(html.contains(
+            "<button class=\"more\" type=\"button\" hidden>Show 25 more of 30 rows</button>"
+        ));
+        // a report with its own share column gets none added
+        let shares = table(&["is_bot", "requests", "share_pct"], vec![]);
+        let mut html = String::new();
+        table_html(&mut html, &shares, &range);
+        assert!(!html.contains("% of"));
+        assert_eq!(
+            (exact(8_241_848_220.0), exact(-1234.5)),
+            ("8,241,848,220".into(), "-1,234.50".into())
+        );
+        assert_eq!(ticks(20.0), [0.0, 5.0, 10.0, 15.0, 20.0]);
+        assert_eq!(ticks(7.0), [0.0, 2.0, 4.0, 6.0, 8.0]);
+        assert_eq!(ticks(0.0), [0.0, 1.0]);
+        assert_eq!(ticks(1234.0).last(), Some(&1500.0));
     }
 }

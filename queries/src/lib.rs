@@ -179,23 +179,39 @@ impl DateRange {
         if self.from == "1970-01-01" || self.to == "9999-12-31" {
             return None;
         }
-        let day =
-            |date: &str| loglake_parser::parse_utc_instant(date).map(|us| us / 86_400_000_000);
-        let (from, to) = (day(&self.from)?, day(&self.to)?);
+        let (from, to) = (day_number(&self.from)?, day_number(&self.to)?);
         let length = to - from + 1;
-        let date = |days: i64| {
-            let (y, m, d) = loglake_parser::timestamp::civil_from_days(days);
-            format!("{y:04}-{m:02}-{d:02}")
-        };
         (from - length >= 0).then(|| DateRange {
-            from: date(from - length),
-            to: date(from - 1),
+            from: date_of(from - length),
+            to: date_of(from - 1),
         })
+    }
+
+    /// The one day `date` (`YYYY-MM-DD`).
+    pub fn day(date: &str) -> Result<Self, QueryError> {
+        Self::new(date, date)
+    }
+
+    /// The `days` days ending on `last` (`YYYY-MM-DD`), `last` included.
+    pub fn ending(last: &str, days: u32) -> Result<Self, QueryError> {
+        let end = day_number(last).ok_or_else(|| QueryError::BadDate(last.to_string()))?;
+        Self::new(&date_of(end - i64::from(days.max(1)) + 1), last)
     }
 
     pub fn parameters(&self) -> [String; 2] {
         [format!("'{}'", self.from), format!("'{}'", self.to)]
     }
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
+fn day_number(date: &str) -> Option<i64> {
+    loglake_parser::parse_utc_instant(date).map(|us| us.div_euclid(86_400_000_000))
+}
+
+/// The `YYYY-MM-DD` date of a day number.
+fn date_of(days: i64) -> String {
+    let (y, m, d) = loglake_parser::timestamp::civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 fn is_date(text: &str) -> bool {

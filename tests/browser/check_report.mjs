@@ -1,7 +1,11 @@
 // Opens `loglake report --html` in headless Chromium (Debian's) and checks what a person would see:
-//   node tests/browser/check_report.mjs REPORT.html SCREENSHOT.png PANELS
+//   node tests/browser/check_report.mjs REPORT.html SCREENSHOT.png PANELS [DAY TOP_PATH_REQUESTS]
 // Every one of the PANELS reports has a panel whose chart drew shapes with a size (laid out, not
-// only present in the markup) and no "No rows" note; the page logs no console error or warning,
+// only present in the markup) and no "No rows" note; every time chart has gridlines and value
+// labels on its axis, every chart a tooltip per value; a table sorts by a clicked column (both
+// ways) and a long one pages; the page has its Content-Security-Policy; the range picker's DAY
+// shows that day's panels in place of the whole range's, its top path with the TOP_PATH_REQUESTS
+// that `loglake query top_paths --from DAY --to DAY` gives; it logs no console error or warning,
 // throws nothing and requests nothing but itself (it must open offline); it loads in under a
 // second; the full-page screenshot is taken, non-trivial and of bounded size.
 // playwright-core comes from PLAYWRIGHT_DIR (scripts/test installs it there from npm); it drives
@@ -10,7 +14,7 @@ import { createRequire } from 'node:module';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 
-const [html, screenshot, expectedPanels] = process.argv.slice(2);
+const [html, screenshot, expectedPanels, day, dayTopRequests] = process.argv.slice(2);
 if (!html || !screenshot || !expectedPanels) {
   console.error('usage: check_report.mjs REPORT.html SCREENSHOT.png PANELS');
   process.exit(2);
@@ -43,7 +47,7 @@ try {
   const loadMs = performance.now() - started;
   if (loadMs > 1000) failures.push(`took ${loadMs.toFixed(0)} ms to load`);
 
-  const panels = await page.$$eval('section.panel', (sections) => sections.map((section) => {
+  const panels = await page.$$eval('.period.first section.panel', (sections) => sections.map((section) => {
     const drawn = [...section.querySelectorAll('svg rect, svg polyline, svg path, svg line')]
       .filter((shape) => {
         const box = shape.getBoundingClientRect();
@@ -66,6 +70,71 @@ try {
     }
   }
 
+  // Axes and tooltips: every time chart has gridlines and tick labels, every chart titles.
+  const charts = await page.$$eval('.period.first section.panel svg.chart', (svgs) => svgs.map((svg) => ({
+    panel: svg.closest('section').id,
+    time: svg.getAttribute('aria-label').endsWith('over time'),
+    grid: svg.querySelectorAll('line.grid').length,
+    tips: svg.querySelectorAll('title').length,
+  })));
+  for (const chart of charts) {
+    if ((chart.time && chart.grid < 2) || chart.tips === 0) {
+      failures.push(`chart without axes or tooltips: ${JSON.stringify(chart)}`);
+    }
+  }
+  const policy = await page.$eval('meta[http-equiv="Content-Security-Policy"]', (m) => m.content)
+    .catch(() => '');
+  if (!policy.startsWith("default-src 'none'")) failures.push(`policy: ${policy}`);
+
+  // Sorting: a click on a numeric header orders the rows by it, a second click the other way.
+  const sorted = await page.evaluate(() => {
+    const table = [...document.querySelectorAll('.period.first table.data')]
+      .find((t) => t.tBodies[0].rows.length > 3 && t.querySelector('td.n'));
+    if (!table) return null;
+    const column = [...table.tBodies[0].rows[0].cells].findIndex((c) => c.classList.contains('n'));
+    const values = () => [...table.tBodies[0].rows].map((r) => Number(r.cells[column].dataset.v));
+    const header = table.tHead.rows[0].cells[column];
+    header.click();
+    const down = values();
+    header.click();
+    const up = values();
+    const ordered = (v, sign) => v.every((x, i) => i === 0 || sign * (x - v[i - 1]) >= 0);
+    return { panel: table.closest('section').id, down: ordered(down, -1), up: ordered(up, 1) };
+  });
+  if (!sorted || !sorted.down || !sorted.up) failures.push(`sorting: ${JSON.stringify(sorted)}`);
+
+  // Paging: a long table shows 25 rows, and 25 more at a click.
+  const paged = await page.evaluate(() => {
+    const table = [...document.querySelectorAll('.period.first table.data')]
+      .find((t) => t.tBodies[0].rows.length > 25);
+    if (!table) return { none: true };
+    const visible = () => [...table.tBodies[0].rows].filter((r) => !r.hidden).length;
+    const before = visible();
+    table.nextElementSibling.click();
+    return { total: table.tBodies[0].rows.length, before, after: visible() };
+  });
+  if (!paged.none && (paged.before !== 25 || paged.after !== Math.min(50, paged.total))) {
+    failures.push(`paging: ${JSON.stringify(paged)}`);
+  }
+
+  // The range picker: the day's link shows that day in place of the whole range.
+  if (day) {
+    await page.click(`nav.periods a[href="#d-${day}"]`);
+    const shown = await page.evaluate((day) => {
+      const visible = (element) => element && getComputedStyle(element).display !== 'none';
+      const top = document.querySelector(`#d-${day}-top_paths td.n`);
+      return {
+        day: visible(document.getElementById(`d-${day}`)),
+        whole: visible(document.querySelector('.period.first')),
+        topRequests: top ? Number(top.dataset.v) : null,
+      };
+    }, day);
+    if (!shown.day || shown.whole || shown.topRequests !== Number(dayTopRequests)) {
+      failures.push(`range picker, ${day}: ${JSON.stringify(shown)}, expected ${dayTopRequests}`);
+    }
+    await page.goto(url, { waitUntil: 'load' });
+  }
+
   await page.screenshot({ path: screenshot, fullPage: true });
   const { width, height } = await page.evaluate(() => ({
     width: document.documentElement.scrollWidth,
@@ -83,7 +152,8 @@ try {
   const bytes = statSync(screenshot).size;
   if (bytes < 20_000 || bytes > 20_000_000) failures.push(`screenshot of ${bytes} bytes`);
   if (width > 1440 || height > 20_000) failures.push(`page of ${width}x${height} px`);
-  console.log(`report ${path.basename(html)}: ${panels.length} panels with charts, ` +
+  console.log(`report ${path.basename(html)}: ${panels.length} panels with charts ` +
+    `(${charts.length} charts with axes and tooltips, tables sort and page), ` +
     `loaded in ${loadMs.toFixed(0)} ms, page ${width}x${height} px, screenshot ${bytes} bytes`);
 } finally {
   await browser.close();
