@@ -159,13 +159,19 @@ fn the_html_report_has_a_chart_for_every_report() {
     );
     let html = std::fs::read_to_string(&page).unwrap();
     let names: Vec<&str> = loglake_queries::REPORTS.iter().map(|r| r.name).collect();
+    // The whole range first; the range picker's days follow (the sample spans two).
+    let (whole, days) = html
+        .split_once("<div class=\"period\"")
+        .expect("a day to pick");
+    assert!(days.starts_with(" id=\"w-") || days.starts_with(" id=\"d-"));
+    assert!(html.contains("<nav class=\"periods\">"));
     for (report, section) in loglake_queries::REPORTS
         .iter()
-        .zip(html.split("<section").skip(1))
+        .zip(whole.split("<section").skip(1))
     {
         let name = report.name;
         assert!(
-            section.starts_with(&format!(" class=\"panel\" id=\"{name}\"")),
+            section.starts_with(&format!(" class=\"panel\" id=\"all-{name}\"")),
             "{name}: {}",
             &section[..80.min(section.len())]
         );
@@ -175,11 +181,12 @@ fn the_html_report_has_a_chart_for_every_report() {
             false => assert!(section.contains("<svg"), "{name} has no chart"),
         }
     }
-    assert_eq!(html.matches("<section").count(), names.len());
-    // Nothing loaded from elsewhere (log text may hold URLs: a user agent's, a referrer).
-    assert!(
-        !html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http")
-    );
+    assert_eq!(whole.matches("<section").count(), names.len());
+    // Nothing loaded from elsewhere (log text may hold URLs: a user agent's, a referrer): one
+    // script, the page's own, under a policy that forbids fetching.
+    assert_eq!(html.matches("<script").count(), 1);
+    assert!(html.contains("content=\"default-src 'none';"));
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
     assert!(html.len() < 1 << 20, "{} bytes", html.len());
     // A range with no rows says so instead of drawing empty charts.
     let output = loglake(&[

@@ -92,7 +92,7 @@ fn every_chosen_report_runs_for_the_day() {
         .skip(1)
         .map(|section| section.split('"').next().unwrap())
         .collect();
-    assert_eq!(panels, ["traffic_by_hour", "top_paths", "bots"]);
+    assert_eq!(panels, ["all-traffic_by_hour", "all-top_paths", "all-bots"]);
 
     // a bad date is refused before anything runs
     assert!(runtime

@@ -38,5 +38,5 @@ fn the_binary_runs_the_days_reports_with_the_settings_lambda_gives_it() {
     assert_eq!(response["page"], format!("s3://{bucket}/{page}"));
     let (status, body) = http("GET", &format!("{endpoint}/{bucket}/{page}"), b"");
     assert_eq!(status, 200);
-    assert!(String::from_utf8_lossy(&body).contains("<section class=\"panel\" id=\"bots\""));
+    assert!(String::from_utf8_lossy(&body).contains("<section class=\"panel\" id=\"all-bots\""));
 }
