@@ -86,15 +86,20 @@ pub fn render_periods(title: &str, periods: &[Period<'_>]) -> String {
             id = escape(&period.id),
             label = escape(&period.label),
         );
-        period_html(&mut html, period);
+        // The picker's periods keep the page small: their tables hold the first rows only.
+        let rows = match at {
+            0 => usize::MAX,
+            _ => TABLE_ROWS,
+        };
+        period_html(&mut html, period, rows);
         html.push_str("</div>\n");
     }
     let _ = writeln!(html, "<script>{SCRIPT}</script></body></html>");
     html
 }
 
-/// A period's overview and panels.
-fn period_html(html: &mut String, period: &Period<'_>) {
+/// A period's overview and panels, their tables holding at most `rows` rows.
+fn period_html(html: &mut String, period: &Period<'_>, rows: usize) {
     let now = totals(&period.panels);
     overview(html, &now, &period.previous);
     let whole = |key: &str| now.iter().find(|(k, _)| *k == key).map(|(_, t)| t.value);
@@ -117,7 +122,7 @@ fn period_html(html: &mut String, period: &Period<'_>) {
             time_series(html, table, keys);
         } else {
             ranking(html, table);
-            table_html(html, table, &range);
+            table_html(html, table, &range, rows);
         }
         html.push_str("</section>\n");
     }
@@ -162,7 +167,7 @@ border-radius:6px;padding:.5em .9em;min-width:8em}.card b{display:block;font-siz
 nav.periods{display:flex;flex-wrap:wrap;gap:.3em .8em;margin:0 0 1em}\
 .period{display:none}.period.first,.period:target{display:block}\
 body:has(.period:target) .period.first:not(:target){display:none}\
-h2.showing{font-size:1.1em;margin:0 0 .6em}line.grid{stroke:#edf2f7}line.axis{stroke:#a0aec0}rect.hit{fill:transparent}\
+h2.showing{font-size:1.1em;margin:0 0 .6em}line.grid{stroke:#edf2f7}line.axis{stroke:#a0aec0}rect.hit{fill:transparent;y:6px;height:118px}\
 rect.hit:hover{fill:rgba(128,128,128,.15)}th{cursor:pointer;user-select:none}\
 th[data-sort=down]::after{content:' ▼'}th[data-sort=up]::after{content:' ▲'}\
 button.more{margin:.3em 0;font:inherit;font-size:12px}\
@@ -337,14 +342,14 @@ fn slot_x(i: usize, count: usize) -> f64 {
     PLOT_LEFT + i as f64 * slot_width(count)
 }
 
-/// A slot's tooltip target: the whole slot's height, so the pointer need not find the line.
+/// A slot's tooltip target: the whole slot's height, so the pointer need not find the line (its
+/// `y` and `height`, the plot's, are in [`STYLE`]: a month's hours are thousands of targets).
 fn hover(html: &mut String, i: usize, count: usize, tip: &str) {
     let _ = write!(
         html,
-        "<rect class=\"hit\" x=\"{x:.1}\" y=\"{PLOT_TOP}\" width=\"{w:.2}\" height=\"{h}\"><title>{tip}</title></rect>",
+        "<rect class=\"hit\" x=\"{x:.1}\" width=\"{w:.2}\"><title>{tip}</title></rect>",
         x = slot_x(i, count),
         w = slot_width(count),
-        h = PLOT_BOTTOM - PLOT_TOP,
         tip = escape(tip),
     );
 }
@@ -410,6 +415,7 @@ fn stacked_bars(html: &mut String, name: &str, hours: &BTreeMap<String, BTreeMap
     let width = slot_width(count);
     for (i, (time, counts)) in hours.iter().enumerate() {
         let mut base = PLOT_BOTTOM;
+        let mut tip = time.clone();
         for category in &categories {
             let Some(&value) = counts.get(*category) else {
                 continue;
@@ -418,14 +424,15 @@ fn stacked_bars(html: &mut String, name: &str, hours: &BTreeMap<String, BTreeMap
             base -= height;
             let _ = write!(
                 html,
-                "<rect x=\"{:.1}\" y=\"{base:.1}\" width=\"{:.2}\" height=\"{height:.1}\" fill=\"{}\">\
-                 <title>{}</title></rect>",
+                "<rect x=\"{:.1}\" y=\"{base:.1}\" width=\"{:.2}\" height=\"{height:.1}\" fill=\"{}\"/>",
                 slot_x(i, count),
                 (width - 0.5).max(0.5),
                 colour(category),
-                escape(&format!("{time} {category}: {}", exact(value))),
             );
+            let _ = write!(tip, " · {category}: {}", exact(value));
         }
+        // One tooltip per slot, with every category's value.
+        hover(html, i, count, &tip);
     }
     html.push_str("</svg><p class=\"legend\">");
     for category in &categories {
@@ -495,7 +502,7 @@ fn ranking(html: &mut String, table: &ResultTable) {
 /// A report's rows: every row (the script shows 25 at a time), numbers sortable by their exact
 /// value (`data-v`), and after each count of `requests` or `bytes` its share of the range's total
 /// (unless the report has its own share column).
-fn table_html(html: &mut String, table: &ResultTable, range: &RangeTotals) {
+fn table_html(html: &mut String, table: &ResultTable, range: &RangeTotals, rows: usize) {
     let has_share = table
         .columns
         .iter()
@@ -513,7 +520,7 @@ fn table_html(html: &mut String, table: &ResultTable, range: &RangeTotals) {
         }
     }
     html.push_str("</tr></thead><tbody>");
-    for row in &table.rows {
+    for row in table.rows.iter().take(rows) {
         html.push_str("<tr>");
         for (cell, column) in row.iter().zip(&table.columns) {
             match number(cell) {
@@ -537,7 +544,14 @@ fn table_html(html: &mut String, table: &ResultTable, range: &RangeTotals) {
         html.push_str("</tr>");
     }
     html.push_str("</tbody></table>");
-    if table.rows.len() > TABLE_ROWS {
+    if table.rows.len() > rows {
+        let _ = write!(
+            html,
+            "<p class=\"note\">The first {rows} of {} rows; the whole range's table, or \
+             <code>loglake query</code> for this period, has them all.</p>",
+            table.rows.len()
+        );
+    } else if table.rows.len() > TABLE_ROWS {
         let _ = write!(
             html,
             "<button class=\"more\" type=\"button\" hidden>Show {TABLE_ROWS} more of {} rows</button>",
@@ -959,12 +973,12 @@ mod tests {
         assert_eq!(html.matches("<polyline").count(), 3);
         assert_eq!(
             html.matches("<rect class=\"hit\"").count(),
-            3 * 2,
-            "a tooltip target per point of each line"
+            3 * 2 + 2,
+            "a tooltip target per point of each line and per stacked hour"
         );
         assert_eq!(
             html.matches("<rect").count(),
-            3 * 2 + 3 + 2,
+            3 * 2 + 2 + 3 + 2,
             "and 3 stacked segments, 2 bars"
         );
         assert!(html.contains(">■ 2xx</span>") && html.contains(">■ 4xx</span>"));
@@ -973,7 +987,7 @@ mod tests {
         assert!(html.contains(">20</text>") && html.contains(">0</text>"));
         // the exact values are the tooltips: a point's, a stacked segment's, a bar's
         assert!(html.contains("<title>2026-11-01 01:00: 900</title>"));
-        assert!(html.contains("<title>2026-11-01 00:00 4xx: 2</title>"));
+        assert!(html.contains("<title>2026-11-01 00:00 · 2xx: 8 · 4xx: 2</title>"));
         assert!(html.contains("<title>/&lt;script&gt;alert(1)&lt;/script&gt;: 7 requests</title>"));
         // nothing from the logs is markup, and nothing is fetched: the one script is the page's
         assert_eq!(html.matches("<script").count(), 1);
@@ -1008,7 +1022,7 @@ mod tests {
             bytes: None,
         };
         let mut html = String::new();
-        table_html(&mut html, &paths, &range);
+        table_html(&mut html, &paths, &range, usize::MAX);
         assert_eq!(html.matches("<tr>").count(), 31, "a header and every row");
         assert!(html.contains("<th>requests</th><th>% of requests</th><th>bytes</th></tr>"));
         assert!(html.contains(
@@ -1021,8 +1035,13 @@ mod tests {
         // a report with its own share column gets none added
         let shares = table(&["is_bot", "requests", "share_pct"], vec![]);
         let mut html = String::new();
-        table_html(&mut html, &shares, &range);
+        table_html(&mut html, &shares, &range, usize::MAX);
         assert!(!html.contains("% of"));
+        // a picked period's table holds its first rows, and says so
+        let mut html = String::new();
+        table_html(&mut html, &paths, &range, 25);
+        assert_eq!(html.matches("<tr>").count(), 26);
+        assert!(html.contains("The first 25 of 30 rows"));
         assert_eq!(
             (exact(8_241_848_220.0), exact(-1234.5)),
             ("8,241,848,220".into(), "-1,234.50".into())
@@ -1031,5 +1050,8 @@ mod tests {
         assert_eq!(ticks(7.0), [0.0, 2.0, 4.0, 6.0, 8.0]);
         assert_eq!(ticks(0.0), [0.0, 1.0]);
         assert_eq!(ticks(1234.0).last(), Some(&1500.0));
+        // the tooltip targets' height, set in the style, is the plot's
+        let plot = format!("y:{PLOT_TOP}px;height:{}px", PLOT_BOTTOM - PLOT_TOP);
+        assert!(STYLE.contains(&plot), "{plot}");
     }
 }

@@ -140,8 +140,12 @@ try {
     width: document.documentElement.scrollWidth,
     height: document.documentElement.scrollHeight,
   }));
+  // README.md's pictures (SCREENSHOTS_DIR=docs): the top of the page on a desktop and a phone.
+  const pictures = process.env.SCREENSHOTS_DIR;
+  if (pictures) await page.screenshot({ path: path.join(pictures, 'report-desktop.png') });
   // On a phone: one column, nothing wider than the screen.
   await page.setViewportSize({ width: 390, height: 844 });
+  if (pictures) await page.screenshot({ path: path.join(pictures, 'report-phone.png') });
   const phoneWidth = await page.evaluate(() => document.documentElement.scrollWidth);
   if (phoneWidth > 390) failures.push(`${phoneWidth} px wide on a 390 px phone`);
   // The reader's dark theme: a dark page.
