@@ -95,27 +95,24 @@ async fn run_on(
     Ok(QueryOutcome { table, note })
 }
 
-/// Runs each `(report, range)` and returns the tables in the same order: on the local lake, on
-/// one session, so the lake's files are listed and their footers read once for all of them (the
-/// session caches both), and on Athena as concurrent queries; a few at a time either way.
+/// Runs each `(report, range)` and returns the tables in the same order: on the local lake on
+/// `context`, one session for all of them, so the lake's files are listed and their footers read
+/// once (the session caches both); on Athena as concurrent queries; a few at a time either way.
 async fn run_each(
     jobs: &[(&'static Report, DateRange)],
     engine: &Engine,
+    context: Option<&SessionContext>,
     settings: &SqlSettings,
 ) -> anyhow::Result<Vec<ResultTable>> {
     /// Reports in flight at once: enough to keep two cores (or Athena) busy while another is
     /// planned, few enough to bound memory, and well under Athena's concurrent-query quota.
     const AT_ONCE: usize = 6;
-    let context = match engine {
-        Engine::Local { lake } => Some(local_context(lake).await?),
-        Engine::Athena(_) => None,
-    };
     let mut tables = Vec::with_capacity(jobs.len());
     for chunk in jobs.chunks(AT_ONCE) {
         let mut running = tokio::task::JoinSet::new();
         for (at, (report, range)) in chunk.iter().enumerate() {
             let (report, range, sql) = (*report, range.clone(), settings.sql(report));
-            let (context, engine) = (context.clone(), engine.clone());
+            let (context, engine) = (context.cloned(), engine.clone());
             running.spawn(async move {
                 let outcome = match (&engine, context) {
                     (Engine::Local { lake }, Some(context)) => {
@@ -296,7 +293,6 @@ pub fn list() -> String {
         .collect()
 }
 
-/// The report named `name`, or a typed error naming it.
 /// Runs every shipped report on `engine` (the local lake or Athena) and writes them to `output`
 /// as one HTML page ([`loglake_queries::dashboard`]); returns what to tell the user. On the local
 /// lake the page also holds, for its range picker, the last week and days of the range (each
@@ -309,24 +305,24 @@ pub fn write_dashboard(
     output: &Path,
 ) -> anyhow::Result<String> {
     let started = Instant::now();
-    let whole = block_on(run_each(&period_jobs(range), engine, settings))?;
-    let mut ranges = vec![(
-        "all".to_string(),
-        "the whole range".to_string(),
-        range.clone(),
-    )];
-    if let Engine::Local { .. } = engine {
-        ranges.extend(picked_periods(
-            &whole[..loglake_queries::REPORTS.len()],
-            range,
-        )?);
-    }
-    let jobs: Vec<(&'static Report, DateRange)> = ranges[1..]
-        .iter()
-        .flat_map(|(_, _, range)| period_jobs(range))
-        .collect();
-    let mut tables = whole;
-    tables.extend(block_on(run_each(&jobs, engine, settings))?);
+    let (ranges, tables) = block_on(async {
+        let context = match engine {
+            Engine::Local { lake } => Some(local_context(lake).await?),
+            Engine::Athena(_) => None,
+        };
+        let mut tables = run_each(&period_jobs(range), engine, context.as_ref(), settings).await?;
+        let mut ranges = vec![("all".into(), "the whole range".into(), range.clone())];
+        if context.is_some() {
+            let whole = &tables[..loglake_queries::REPORTS.len()];
+            ranges.extend(picked_periods(whole, range)?);
+        }
+        let jobs: Vec<(&'static Report, DateRange)> = ranges[1..]
+            .iter()
+            .flat_map(|(_, _, range)| period_jobs(range))
+            .collect();
+        tables.extend(run_each(&jobs, engine, context.as_ref(), settings).await?);
+        Ok((ranges, tables))
+    })?;
 
     let mut periods = Vec::new();
     let mut rest = &tables[..];
@@ -421,6 +417,7 @@ fn picked_periods(
     Ok(periods)
 }
 
+/// The report named `name`, or a typed error naming it.
 pub fn find(name: &str) -> Result<&'static Report, QueryError> {
     loglake_queries::report(name).ok_or_else(|| QueryError::UnknownReport(name.into()))
 }
