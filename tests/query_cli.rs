@@ -254,7 +254,8 @@ fn list_and_errors() {
 
 /// `report --html --athena`: every report goes to Athena (the stand-in, over the wire), and its
 /// answers become the page: the one report the stand-in has rows for gets its chart, the others
-/// say they have no rows.
+/// say they have no rows. (The reports run six at a time, so which one started first, and got
+/// the rows, varies.)
 #[test]
 fn the_html_report_runs_every_report_on_athena() {
     let Some(endpoint) = aws_standin() else {
@@ -266,8 +267,8 @@ fn the_html_report_runs_every_report_on_athena() {
                "Nullable": "UNKNOWN", "CaseSensitive": false})
     };
     let cell = |value: &str| json!({ "VarCharValue": value });
-    // moto hands queued results to the queries in the order they are run: the first report
-    // (traffic_by_hour) gets two hours, the rest nothing.
+    // moto hands queued results to the queries in the order they are run: the first one gets
+    // two hours, the rest nothing.
     let canned = json!({
         "account_id": "123456789012",
         "region": "us-east-1",
@@ -315,11 +316,13 @@ fn the_html_report_runs_every_report_on_athena() {
     assert!(html.contains("<title>loglake: Athena loglake.access_logs (2026-11-01 to 2026-11-01)"));
     let sections: Vec<&str> = html.split("<section").skip(1).collect();
     assert_eq!(sections.len(), loglake_queries::REPORTS.len());
-    assert!(sections[0].contains("id=\"traffic_by_hour\"") && sections[0].contains("<svg"));
-    assert!(sections[0].contains("2026-11-01 01:00"), "{}", sections[0]);
-    for section in &sections[1..] {
-        assert!(section.contains("No rows in this range."), "{section}");
-    }
+    // on Athena the page holds the range alone: no picker of more (billed) periods
+    assert!(!html.contains("<nav class=\"periods\">"));
+    let (charted, empty): (Vec<&str>, Vec<&str>) =
+        sections.iter().partition(|s| s.contains("<svg"));
+    assert_eq!(charted.len(), 1, "{charted:?}");
+    assert!(charted[0].contains("2026-11-01 01:00"), "{}", charted[0]);
+    assert!(empty.iter().all(|s| s.contains("No rows in this range.")));
 }
 
 /// A shorter visit gap splits visits: never fewer visits, and more on the sample, whose visitors
@@ -535,7 +538,8 @@ fn cache_status_and_tls_match_a_split_of_real_cloudfront_logs() {
 }
 
 /// A bounded range's page compares its totals with the period just before (the sample's second
-/// day against its first); the whole lake's has nothing before it to compare with.
+/// day against its first); the whole lake's has nothing before it to compare with, while its
+/// picker's days do.
 #[test]
 fn the_page_compares_a_day_with_the_day_before() {
     let dir = tempfile::tempdir().unwrap();
@@ -563,7 +567,13 @@ fn the_page_compares_a_day_with_the_day_before() {
     assert!(loglake(&["report", "--lake", &lake, "--html", page])
         .status
         .success());
-    assert!(!std::fs::read_to_string(page)
-        .unwrap()
-        .contains("against the period before"));
+    // (the picker's days after it are compared with the days before them)
+    let html = std::fs::read_to_string(page).unwrap();
+    let whole = html.split("<div class=\"period\"").next().unwrap();
+    assert!(!whole.contains("against the period before"));
+    let last_day = html
+        .split("<div class=\"period\" id=\"d-2026-11-02\"")
+        .nth(1)
+        .unwrap();
+    assert!(last_day.contains("<span>requests</span><i>"));
 }
