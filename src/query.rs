@@ -314,7 +314,7 @@ pub fn write_dashboard(
         let mut ranges = vec![("all".into(), "the whole range".into(), range.clone())];
         if context.is_some() {
             let whole = &tables[..loglake_queries::REPORTS.len()];
-            ranges.extend(picked_periods(whole, range)?);
+            ranges.extend(picked_periods(whole)?);
         }
         let jobs: Vec<(&'static Report, DateRange)> = ranges[1..]
             .iter()
@@ -383,10 +383,7 @@ fn period_jobs(range: &DateRange) -> Vec<(&'static Report, DateRange)> {
 /// the last week (seven days ending on the last day, when the range is longer) and the last three
 /// days with rows, each as `(id, label, range)`; none when the range has a single day. (More
 /// periods cost their queries and page size: each is 34 queries and ~200 KB of a month's page.)
-fn picked_periods(
-    results: &[ResultTable],
-    range: &DateRange,
-) -> anyhow::Result<Vec<(String, String, DateRange)>> {
+fn picked_periods(results: &[ResultTable]) -> anyhow::Result<Vec<(String, String, DateRange)>> {
     let at = loglake_queries::REPORTS
         .iter()
         .position(|r| r.name == "traffic_by_day")
@@ -395,7 +392,7 @@ fn picked_periods(
         .rows
         .iter()
         .filter_map(|row| match row.first() {
-            Some(Cell::Text(day)) if day.as_str() >= range.from.as_str() => Some(day.clone()),
+            Some(Cell::Text(day)) => Some(day.clone()),
             _ => None,
         })
         .collect();

@@ -310,17 +310,22 @@ mod tests {
         let format = "cloudfront_realtime:timestamp,c-ip,sc-status,cs-uri-stem,cs-bytes,\
                       x-edge-location,time-taken,cs-user-agent,cs-referer,cs-uri-query,\
                       x-edge-result-type,asn";
-        let options = DecoderOptions {
-            format: format.parse().unwrap(),
-            ..DecoderOptions::default()
+        let prepare_as = |format: &str| {
+            let options = DecoderOptions {
+                format: format.parse().unwrap(),
+                ..DecoderOptions::default()
+            };
+            let user_agents = &mut UserAgentColumns::default();
+            prepare(
+                &event(&records),
+                options,
+                RejectsOutput::Stream,
+                user_agents,
+            )
+            .unwrap()
+            .1
         };
-        let (_, prepared) = prepare(
-            &event(&records),
-            options,
-            RejectsOutput::Stream,
-            &mut UserAgentColumns::default(),
-        )
-        .unwrap();
+        let prepared = prepare_as(format);
         assert_eq!((prepared.stats.lines_in, prepared.stats.rejected), (3, 0));
         let rows: Vec<serde_json::Value> = (prepared.rows.iter())
             .flat_map(|request| &request.records)
@@ -339,19 +344,7 @@ mod tests {
         assert_eq!(column(&rows[1], "status"), 200);
 
         // The same records under a setting that forgot a field are rejects, each with its reason.
-        let options = DecoderOptions {
-            format: "cloudfront_realtime:timestamp,c-ip,sc-status,cs-uri-stem"
-                .parse()
-                .unwrap(),
-            ..DecoderOptions::default()
-        };
-        let (_, prepared) = prepare(
-            &event(&records),
-            options,
-            RejectsOutput::Stream,
-            &mut UserAgentColumns::default(),
-        )
-        .unwrap();
+        let prepared = prepare_as("cloudfront_realtime:timestamp,c-ip,sc-status,cs-uri-stem");
         assert_eq!((prepared.stats.lines_in, prepared.stats.rejected), (3, 3));
         let rejects = String::from_utf8(prepared.rejects[0].records[0].data.clone()).unwrap();
         assert!(rejects.contains("field_count"), "{rejects}");

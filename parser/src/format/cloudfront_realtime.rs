@@ -25,10 +25,8 @@
 //! the lake holds what was sent; the reports count the sample (shares and rankings estimate the
 //! whole, counts are the sample's).
 
-use std::sync::Mutex;
-
 use super::w3c::{count_separators, split_fields};
-use super::ParseLine;
+use super::{BuiltOnce, ParseLine};
 use crate::line::{
     dash_is_none, json_key, parse_bytes, parse_duration, parse_status, AccessLine, Escapes,
     ExtraFields, Text,
@@ -140,9 +138,8 @@ impl std::hash::Hash for RealtimeLayout {
     }
 }
 
-/// Layouts built so far, one per distinct setting, living as long as the process (as custom
-/// formats do; see [`super::custom`]).
-static LAYOUTS: Mutex<Vec<&'static RealtimeLayout>> = Mutex::new(Vec::new());
+/// Layouts built so far, one per distinct setting.
+static LAYOUTS: BuiltOnce<RealtimeLayout> = BuiltOnce::new();
 
 impl RealtimeLayout {
     /// Whether `spec` names this format.
@@ -155,15 +152,7 @@ impl RealtimeLayout {
 
     /// The layout of `spec` (`cloudfront_realtime` or `cloudfront_realtime:FIELDS`), built once.
     pub fn get(spec: &str) -> Result<&'static RealtimeLayout, RealtimeFormatError> {
-        let mut layouts = LAYOUTS
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(layout) = layouts.iter().find(|layout| layout.spec == spec) {
-            return Ok(layout);
-        }
-        let layout: &'static RealtimeLayout = Box::leak(Box::new(Self::build(spec)?));
-        layouts.push(layout);
-        Ok(layout)
+        LAYOUTS.get(spec, RealtimeLayout::spec, || Self::build(spec))
     }
 
     /// The setting as given.

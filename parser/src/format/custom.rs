@@ -12,11 +12,9 @@
 //! may hold lists (`0.012, 0.003 : 0.001`) and are read whole. A line that does not follow the
 //! format's literal text is a `format_mismatch` reject.
 
-use std::sync::Mutex;
-
 use memchr::memchr;
 
-use super::ParseLine;
+use super::{BuiltOnce, ParseLine};
 use crate::line::{
     dash_is_none, find_short, json_key, parse_bytes, parse_duration, parse_status, split_request,
     AccessLine, Escapes, ExtraFields, Text,
@@ -142,9 +140,8 @@ impl std::hash::Hash for CustomFormat {
     }
 }
 
-/// Formats compiled so far: each distinct string is compiled once and lives as long as the
-/// process (a process is given one, or a few in a long-running backfill).
-static COMPILED: Mutex<Vec<&'static CustomFormat>> = Mutex::new(Vec::new());
+/// Formats compiled so far, one per distinct string.
+static COMPILED: BuiltOnce<CustomFormat> = BuiltOnce::new();
 
 impl CustomFormat {
     /// Whether `spec` is written as a custom format (rather than a registered format's name).
@@ -154,15 +151,7 @@ impl CustomFormat {
 
     /// The compiled format of `spec` (`nginx:…` or `apache:…`), compiled on first use.
     pub fn get(spec: &str) -> Result<&'static CustomFormat, CustomFormatError> {
-        let mut compiled = COMPILED
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(format) = compiled.iter().find(|format| format.spec == spec) {
-            return Ok(format);
-        }
-        let format: &'static CustomFormat = Box::leak(Box::new(Self::compile(spec)?));
-        compiled.push(format);
-        Ok(format)
+        COMPILED.get(spec, CustomFormat::spec, || Self::compile(spec))
     }
 
     /// The format string as given, `nginx:` or `apache:` included.

@@ -18,6 +18,7 @@
 //! [`Decoder`]: https://docs.rs/loglake-decode (the `Decoder` of the `loglake-decode` crate)
 
 use std::str::FromStr;
+use std::sync::Mutex;
 
 use crate::line::AccessLine;
 use crate::reject::RejectReason;
@@ -28,6 +29,37 @@ pub mod custom;
 
 use cloudfront_realtime::{RealtimeLayout, RealtimeParser};
 use custom::{CustomFormat, CustomParser};
+
+/// Formats laid out at run time from a setting (a custom format string, a real-time log
+/// configuration's fields): each distinct setting is built once and lives as long as the process
+/// (a process is given one, or a few in a long-running backfill).
+pub(crate) struct BuiltOnce<T: 'static>(Mutex<Vec<&'static T>>);
+
+impl<T> BuiltOnce<T> {
+    pub(crate) const fn new() -> Self {
+        Self(Mutex::new(Vec::new()))
+    }
+
+    /// The format built from `spec` (`spec_of` tells a built one's setting), built by `build`
+    /// on its first use.
+    pub(crate) fn get<E>(
+        &self,
+        spec: &str,
+        spec_of: impl Fn(&T) -> &str,
+        build: impl FnOnce() -> Result<T, E>,
+    ) -> Result<&'static T, E> {
+        let mut built = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(format) = built.iter().find(|format| spec_of(format) == spec) {
+            return Ok(format);
+        }
+        let format: &'static T = Box::leak(Box::new(build()?));
+        built.push(format);
+        Ok(format)
+    }
+}
 
 /// Something that turns lines into [`AccessLine`]s: every format's parser, and [`LineParser`],
 /// which is any of them.
