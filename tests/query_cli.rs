@@ -142,6 +142,26 @@ fn unique_counts_a_redelivered_file_once() {
     };
     assert!(requests(false) > 1999, "the copy is read as more rows");
     assert_eq!(requests(true), 1999, "every line of the sample, once");
+
+    // The page reads the lake into memory once, only the columns its reports name: the view's
+    // own columns too when it reads the view.
+    let page = dir.path().join("unique.html");
+    let output = loglake(&[
+        "report",
+        "--lake",
+        &lake,
+        "--unique",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    let card = |what: &str| format!("<b>{what}</b><span>requests</span>");
+    assert!(html.contains(&card("1999")), "the page reads the view");
 }
 
 /// `loglake report --html`: one page, a panel per shipped report, each drawn (or saying it has no
