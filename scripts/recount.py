@@ -310,6 +310,12 @@ def recount(all_rows):
             by(paths, lambda r: r["path"]),
             lambda k, g: {"path": k, "requests": len(g)},
             lambda r: (-r["requests"], r["path"]), 50),
+        "top_paths_by_hour": [
+            row for _, group in sorted(by(paths, lambda r: (r["dt"], r["hour"])).items())
+            for row in top(by(group, lambda r: r["path"]),
+                           lambda k, g: {"dt": g[0]["dt"], "hour": g[0]["hour"], "path": k,
+                                         "requests": len(g)},
+                           lambda r: (-r["requests"], r["path"]), 5)],
         "top_404_paths": top(
             by([r for r in paths if r["status"] == 404], lambda r: r["path"]),
             lambda k, g: {"path": k, "requests": len(g)},

@@ -189,7 +189,7 @@ async fn listing_context(lake: &Path, config: SessionConfig) -> anyhow::Result<S
 }
 
 /// A session whose `access_logs` is the lake read once into memory: only the columns that `sqls`
-/// name, so that the page's reports (34 for each period) share one scan of the lake instead of
+/// name, so that the page's reports (35 for each period) share one scan of the lake instead of
 /// each decoding its files again; their `dt` filters then compare a string a row in memory.
 async fn memory_context(lake: &Path, sqls: &[String]) -> anyhow::Result<SessionContext> {
     /// Files read at once: a lake's hourly files are small (a month of 1 M requests is 720
@@ -464,7 +464,7 @@ fn period_jobs(range: &DateRange) -> Vec<(&'static Report, DateRange)> {
 /// The range picker's other periods, from the days the range's `traffic_by_day` has rows for:
 /// the last week (seven days ending on the last day, when the range is longer) and the last three
 /// days with rows, each as `(id, label, range)`; none when the range has a single day. (More
-/// periods cost their queries and page size: each is 34 queries and ~200 KB of a month's page.)
+/// periods cost their queries and page size: each is 35 queries and ~200 KB of a month's page.)
 fn picked_periods(results: &[ResultTable]) -> anyhow::Result<Vec<(String, String, DateRange)>> {
     let at = loglake_queries::REPORTS
         .iter()

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use http::{aws_standin, http};
+use loglake_queries::dashboard::HOUR_DETAIL_REPORT;
 use serde_json::{json, Value};
 
 fn loglake(args: &[&str]) -> Output {
@@ -178,17 +179,18 @@ fn the_html_report_has_a_chart_for_every_report() {
         String::from_utf8_lossy(&output.stderr)
     );
     let html = std::fs::read_to_string(&page).unwrap();
-    let names: Vec<&str> = loglake_queries::REPORTS.iter().map(|r| r.name).collect();
+    // Every report is a panel but the hours' details, which go in `traffic_by_hour`'s tooltips.
+    let panels: Vec<&loglake_queries::Report> = (loglake_queries::REPORTS.iter())
+        .filter(|r| r.name != HOUR_DETAIL_REPORT)
+        .collect();
+    let names: Vec<&str> = panels.iter().map(|r| r.name).collect();
     // The whole range first; the range picker's days follow (the sample spans two).
     let (whole, days) = html
         .split_once("<div class=\"period\"")
         .expect("a day to pick");
     assert!(days.starts_with(" id=\"w-") || days.starts_with(" id=\"d-"));
     assert!(html.contains("<nav class=\"periods\">"));
-    for (report, section) in loglake_queries::REPORTS
-        .iter()
-        .zip(whole.split("<section").skip(1))
-    {
+    for (report, section) in panels.iter().zip(whole.split("<section").skip(1)) {
         let name = report.name;
         assert!(
             section.starts_with(&format!(" class=\"panel\" id=\"all-{name}\"")),
@@ -202,6 +204,35 @@ fn the_html_report_has_a_chart_for_every_report() {
         }
     }
     assert_eq!(whole.matches("<section").count(), names.len());
+    // An hour's tooltip on the requests chart lists its top paths as `loglake query` gives them.
+    let details = json(&loglake(&[
+        "query",
+        HOUR_DETAIL_REPORT,
+        "--lake",
+        &lake,
+        "--format",
+        "json",
+    ]));
+    let first = &details[0];
+    let (dt, hour) = (
+        first["dt"].as_str().unwrap(),
+        first["hour"].as_i64().unwrap(),
+    );
+    let top: Vec<String> = (details.iter())
+        .filter(|r| r["dt"] == first["dt"] && r["hour"] == first["hour"])
+        .map(|r| format!("\n{}: {}", r["path"].as_str().unwrap(), r["requests"]))
+        .collect();
+    assert!((1..=5).contains(&top.len()));
+    let traffic = whole.split("id=\"all-traffic_by_hour\"").nth(1).unwrap();
+    let tip = traffic
+        .split(&format!("<title>{dt} {hour:02}:00: "))
+        .nth(1)
+        .expect("the hour's tooltip")
+        .split("</title>")
+        .next()
+        .unwrap();
+    assert!(tip.ends_with(&top.concat()), "{tip:?} lists {top:?}");
+    assert!(traffic.contains("<pre class=\"detail\" hidden></pre>"));
     // Nothing loaded from elsewhere (log text may hold URLs: a user agent's, a referrer): one
     // script, the page's own, under a policy that forbids fetching.
     assert_eq!(html.matches("<script").count(), 1);
@@ -335,7 +366,8 @@ fn the_html_report_runs_every_report_on_athena() {
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("<title>loglake: Athena loglake.access_logs (2026-11-01 to 2026-11-01)"));
     let sections: Vec<&str> = html.split("<section").skip(1).collect();
-    assert_eq!(sections.len(), loglake_queries::REPORTS.len());
+    // (every report but the hours' details, which come last: the canned rows go to another)
+    assert_eq!(sections.len(), loglake_queries::REPORTS.len() - 1);
     // on Athena the page holds the range alone: no picker of more (billed) periods
     assert!(!html.contains("<nav class=\"periods\">"));
     let (charted, empty): (Vec<&str>, Vec<&str>) =

@@ -107,8 +107,12 @@ fn period_html(html: &mut String, period: &Period<'_>, rows: usize) {
         requests: whole("requests"),
         bytes: whole("bytes"),
     };
+    let details = hour_details(&period.panels);
     html.push_str("<div class=\"panels\">\n");
     for (report, table) in &period.panels {
+        if report.name == HOUR_DETAIL_REPORT {
+            continue;
+        }
         let _ = write!(
             html,
             "<section class=\"panel\" id=\"{period}-{name}\"><h2>{description}</h2>",
@@ -119,7 +123,8 @@ fn period_html(html: &mut String, period: &Period<'_>, rows: usize) {
         if table.rows.is_empty() {
             html.push_str("<p class=\"empty\">No rows in this range.</p>");
         } else if let Some(keys) = time_columns(table) {
-            time_series(html, table, keys);
+            let details = (report.name == "traffic_by_hour").then_some(&details);
+            time_series(html, table, keys, details);
         } else {
             ranking(html, table);
             table_html(html, table, &range, rows);
@@ -130,7 +135,8 @@ fn period_html(html: &mut String, period: &Period<'_>, rows: usize) {
 }
 
 /// The page's one script: sorts a table by the column whose header is clicked (again: the other
-/// way), and shows a long table's rows 25 at a time. Without it every row is shown.
+/// way), and shows a long table's rows 25 at a time; a tapped hour's tooltip (its top paths) is
+/// shown under its chart, for screens with no pointer to hover. Without it every row is shown.
 const SCRIPT: &str = "for(const t of document.querySelectorAll('table.data')){\
 const b=t.tBodies[0],more=t.nextElementSibling?.matches('button.more')?t.nextElementSibling:null;\
 let shown=25;const page=()=>{[...b.rows].forEach((r,i)=>r.hidden=i>=shown);\
@@ -141,12 +147,14 @@ for(const o of h.parentNode.cells)delete o.dataset.sort;h.dataset.sort=down?'dow
 const key=r=>{const d=r.cells[c];return d.dataset.v!==undefined?Number(d.dataset.v):d.textContent;};\
 const rows=[...b.rows].sort((x,y)=>{const p=key(x),q=key(y);const o=p<q?-1:p>q?1:0;return down?-o:o;});\
 b.append(...rows);page();});\
-if(more)more.addEventListener('click',()=>{shown+=25;page();});page();}";
+if(more)more.addEventListener('click',()=>{shown+=25;page();});page();}\
+document.addEventListener('click',e=>{const r=e.target.closest('rect.hit'),\
+p=r?.closest('section')?.querySelector('pre.detail');if(p){p.textContent=r.textContent;p.hidden=false;}});";
 
 /// What the page may do: its own inline style and the script above (by its hash), nothing else:
 /// no request leaves it, whatever a log line holds.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
-     script-src 'sha256-+09Apv1A2mwHxbaz6jEKpq7jbUsktO5g7mK/1fljcGA='";
+     script-src 'sha256-38Yqa9QwgR8ZIkfpAL+6Te6cCqHg1iMo02z8Vs29L5w='";
 
 /// The range's totals that the tables' shares are of.
 struct RangeTotals {
@@ -170,7 +178,7 @@ body:has(.period:target) .period.first:not(:target){display:none}\
 h2.showing{font-size:1.1em;margin:0 0 .6em}line.grid{stroke:#edf2f7}line.axis{stroke:#a0aec0}rect.hit{fill:transparent;y:6px;height:118px}\
 rect.hit:hover{fill:rgba(128,128,128,.15)}th{cursor:pointer;user-select:none}\
 th[data-sort=down]::after{content:' ▼'}th[data-sort=up]::after{content:' ▲'}\
-button.more{margin:.3em 0;font:inherit;font-size:12px}\
+button.more{margin:.3em 0;font:inherit;font-size:12px}pre.detail{font-size:12px;margin:.3em 0;white-space:pre-wrap}\
 @media (max-width:700px){body{margin:1em}}\
 @media (prefers-color-scheme:dark){body{background:#171923;color:#e2e8f0}\
 h3,.card span,.card i,.empty,.note{color:#a0aec0}svg text{fill:#a0aec0}.card{border-color:#4a5568}\
@@ -205,7 +213,12 @@ fn label(cell: &Cell) -> String {
 
 /// `dt` (and `hour`: `keys` columns), then either numeric columns (a small line chart each) or
 /// a text column and a count (stacked bars, one colour per value of the text column).
-fn time_series(html: &mut String, table: &ResultTable, keys: usize) {
+fn time_series(
+    html: &mut String,
+    table: &ResultTable,
+    keys: usize,
+    details: Option<&BTreeMap<String, String>>,
+) {
     let hour_of = |row: &[Cell]| match keys {
         1 => label(&row[0]),
         _ => format!("{} {:0>2}:00", label(&row[0]), label(&row[1])),
@@ -234,7 +247,15 @@ fn time_series(html: &mut String, table: &ResultTable, keys: usize) {
                     .iter()
                     .map(|r| number(&r[column]).unwrap_or(0.0))
                     .collect();
-                line_chart(html, &table.columns[column], &hours, &values);
+                // The hour's details go with its requests, the count they break down.
+                let details = details.filter(|_| table.columns[column] == "requests");
+                line_chart(html, &table.columns[column], &hours, &values, details);
+            }
+            if details.is_some_and(|d| !d.is_empty()) {
+                html.push_str(
+                    "<p class=\"note\">An hour's top paths: point at it (or tap it).</p>\
+                     <pre class=\"detail\" hidden></pre>",
+                );
             }
         }
     }
@@ -354,7 +375,13 @@ fn hover(html: &mut String, i: usize, count: usize, tip: &str) {
     );
 }
 
-fn line_chart(html: &mut String, name: &str, times: &[String], values: &[f64]) {
+fn line_chart(
+    html: &mut String,
+    name: &str,
+    times: &[String],
+    values: &[f64],
+    details: Option<&BTreeMap<String, String>>,
+) {
     let labels: Vec<&str> = times.iter().map(String::as_str).collect();
     let top = time_axes(
         html,
@@ -389,7 +416,13 @@ fn line_chart(html: &mut String, name: &str, times: &[String], values: &[f64]) {
         }
     }
     for (i, (time, value)) in times.iter().zip(values).enumerate() {
-        hover(html, i, count, &format!("{time}: {}", exact(*value)));
+        let detail = details.and_then(|d| d.get(time)).map_or("", String::as_str);
+        hover(
+            html,
+            i,
+            count,
+            &format!("{time}: {}{detail}", exact(*value)),
+        );
     }
     html.push_str("</svg>");
 }
@@ -563,6 +596,40 @@ fn table_html(html: &mut String, table: &ResultTable, range: &RangeTotals, rows:
 /// Rows a panel's table shows at first, and more at each click (the evidence reports hold up to
 /// 200).
 const TABLE_ROWS: usize = 25;
+
+/// The report whose rows are the hours' details, each hour's top paths: not a panel of its own,
+/// but the tooltip of `traffic_by_hour`'s requests for that hour (and, tapped, the text under the
+/// chart).
+pub const HOUR_DETAIL_REPORT: &str = "top_paths_by_hour";
+
+/// The most hours whose details a period's page holds (a week's): a month's 720 hours are each
+/// under a pixel wide, and their details would be ~100 KB of a page kept under 2 MB.
+const DETAIL_HOURS: usize = 7 * 24;
+
+/// Each hour's details (`YYYY-MM-DD HH:00` → a line a top path, `/path: 1,234`), from
+/// [`HOUR_DETAIL_REPORT`]'s rows; none when the period has more than [`DETAIL_HOURS`] hours.
+fn hour_details(panels: &[(&Report, &ResultTable)]) -> BTreeMap<String, String> {
+    let Some((_, table)) = panels.iter().find(|(r, _)| r.name == HOUR_DETAIL_REPORT) else {
+        return BTreeMap::new();
+    };
+    let at = |name: &str| table.columns.iter().position(|c| c == name);
+    let (Some(dt), Some(hour), Some(path), Some(requests)) =
+        (at("dt"), at("hour"), at("path"), at("requests"))
+    else {
+        return BTreeMap::new();
+    };
+    let mut details: BTreeMap<String, String> = BTreeMap::new();
+    for row in &table.rows {
+        let time = format!("{} {:0>2}:00", label(&row[dt]), label(&row[hour]));
+        let count = number(&row[requests]).map_or_else(|| label(&row[requests]), exact);
+        let lines = details.entry(time).or_default();
+        let _ = write!(lines, "\n{}: {count}", label(&row[path]));
+    }
+    if details.len() > DETAIL_HOURS {
+        details.clear();
+    }
+    details
+}
 
 /// The reports the overview's totals come from: run for the previous period too, to compare.
 pub const OVERVIEW_REPORTS: [&str; 3] = ["traffic_by_day", "status_by_hour", "bot_share"];

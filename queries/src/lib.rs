@@ -71,6 +71,9 @@ pub const REPORTS: &[Report] = reports!(
     "cache_status",
     "content_types",
     "tls_versions",
+    // not a panel of the page: the details of `traffic_by_hour`'s hours (and last, so that
+    // the page's other reports start first)
+    "top_paths_by_hour",
 );
 
 /// The DDL in `queries/ddl/`, in the order to run it (`LAKE_BUCKET` to be replaced).

@@ -1,11 +1,12 @@
 // Opens `loglake report --html` in headless Chromium (Debian's) and checks what a person would see:
-//   node tests/browser/check_report.mjs REPORT.html SCREENSHOT.png PANELS [DAY TOP_PATH_REQUESTS]
+//   node tests/browser/check_report.mjs REPORT.html SCREENSHOT.png PANELS [DAY TOP_PATH_REQUESTS ["HOUR PATH REQUESTS"]]
 // Every one of the PANELS reports has a panel whose chart drew shapes with a size (laid out, not
 // only present in the markup) and no "No rows" note; every time chart has gridlines and value
 // labels on its axis, every chart a tooltip per value; a table sorts by a clicked column (both
 // ways) and a long one pages; the page has its Content-Security-Policy; the range picker's DAY
 // shows that day's panels in place of the whole range's, its top path with the TOP_PATH_REQUESTS
-// that `loglake query top_paths --from DAY --to DAY` gives; it logs no console error or warning,
+// that `loglake query top_paths --from DAY --to DAY` gives, and a tap on the HOUR of that day shows
+// its top PATH with the REQUESTS `loglake query top_paths_by_hour` gives; it logs no console error or warning,
 // throws nothing and requests nothing but itself (it must open offline); it loads in under a
 // second; the full-page screenshot is taken, non-trivial and of bounded size.
 // playwright-core comes from PLAYWRIGHT_DIR (scripts/test installs it there from npm); it drives
@@ -14,7 +15,7 @@ import { createRequire } from 'node:module';
 import { statSync } from 'node:fs';
 import path from 'node:path';
 
-const [html, screenshot, expectedPanels, day, dayTopRequests] = process.argv.slice(2);
+const [html, screenshot, expectedPanels, day, dayTopRequests, hourTop] = process.argv.slice(2);
 if (!html || !screenshot || !expectedPanels) {
   console.error('usage: check_report.mjs REPORT.html SCREENSHOT.png PANELS');
   process.exit(2);
@@ -131,6 +132,25 @@ try {
     }, day);
     if (!shown.day || shown.whole || shown.topRequests !== Number(dayTopRequests)) {
       failures.push(`range picker, ${day}: ${JSON.stringify(shown)}, expected ${dayTopRequests}`);
+    }
+    // Its first hour drills down: tapped, its top paths show under the chart, the first one
+    // with the requests `loglake query top_paths_by_hour` gives.
+    if (hourTop) {
+      const [hour, topPath, topRequests] = hourTop.split(' ');
+      const target = `${day} ${hour.padStart(2, '0')}:00: `;
+      const hits = page.locator(`#d-${day}-traffic_by_hour rect.hit`);
+      const at = await hits.evaluateAll((rects, target) =>
+        rects.findIndex((r) => r.textContent.startsWith(target)), target);
+      let detail = null;
+      if (at >= 0) {
+        await hits.nth(at).click();
+        detail = await page.locator(`#d-${day}-traffic_by_hour pre.detail`).textContent();
+      }
+      const lines = detail ? detail.split('\n') : [];
+      const expected = `${topPath}: ${Number(topRequests).toLocaleString('en-US')}`;
+      if (!lines[0]?.startsWith(target) || lines[1] !== expected) {
+        failures.push(`hour drill-down ${target}: ${JSON.stringify(detail)}, expected ${expected}`);
+      }
     }
     await page.goto(url, { waitUntil: 'load' });
   }
