@@ -8,6 +8,7 @@ mod input;
 mod json_udf;
 mod query;
 mod replay;
+mod sql;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -158,6 +159,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Any SQL over the local lake's tables, named as on Athena: access_logs,
+    /// access_logs_unique (without redelivered copies) and rejects. With no statement, a shell:
+    /// line editing, history, `;`-ended statements, `.tables`, `.schema`; Ctrl-C cancels the
+    /// running query.
+    Sql {
+        /// The statement to run; none: the shell (statements from the terminal, or read from
+        /// standard input as a script).
+        statement: Option<String>,
+        /// The local lake's root directory.
+        #[arg(long, default_value = "lake")]
+        lake: PathBuf,
+        /// table, csv, json (one array of objects) or ndjson (one object a line).
+        #[arg(long, default_value = "table", value_parser = parse_output_format)]
+        format: OutputFormat,
+        /// Write the statement's rows to this Parquet file instead of printing them.
+        #[arg(long, requires = "statement", conflicts_with = "format")]
+        output: Option<PathBuf>,
+    },
     /// Every shipped report over the local lake as one self-contained HTML page: charts as
     /// inline SVG, nothing fetched, so it opens offline.
     Report {
@@ -195,7 +214,8 @@ enum Command {
         /// Last day (UTC, YYYY-MM-DD, included) of the range; default: the end of the lake.
         #[arg(long, default_value = "9999-12-31")]
         to: String,
-        /// table, csv, or json (one array of objects keyed by column name).
+        /// table, csv, json (one array of objects keyed by column name) or ndjson (one object
+        /// a line).
         #[arg(long, default_value = "table", value_parser = parse_output_format)]
         format: OutputFormat,
         /// The local lake's root directory.
@@ -434,6 +454,34 @@ fn main() -> ExitCode {
             eprintln!("loglake: error: {error:#}");
             ExitCode::FAILURE
         }),
+        Command::Sql {
+            statement,
+            lake,
+            format,
+            output,
+        } => {
+            let outcome = match statement {
+                Some(statement) => {
+                    let destination = match output {
+                        Some(path) => sql::Destination::Parquet(path),
+                        None => sql::Destination::Print(format),
+                    };
+                    query::block_on(async {
+                        let context = sql::session(&lake).await?;
+                        sql::run(&context, &statement, &destination).await
+                    })
+                    .map(|note| eprintln!("loglake: {note}"))
+                }
+                None => sql::shell(&lake, format),
+            };
+            match outcome {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("loglake: error: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Report {
             lake,
             athena,

@@ -521,7 +521,9 @@ pub fn run_sql(engine: &Engine, sql: &str) -> anyhow::Result<ResultTable> {
 }
 
 /// Runs `work` to its end on a runtime of its own (DataFusion's scans use its threads).
-fn block_on<T>(work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+pub(crate) fn block_on<T>(
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

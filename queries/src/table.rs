@@ -48,6 +48,8 @@ pub enum OutputFormat {
     Table,
     Csv,
     Json,
+    /// One JSON object a line (newline-delimited JSON), for `jq` and log tools.
+    Ndjson,
 }
 
 impl std::str::FromStr for OutputFormat {
@@ -58,7 +60,10 @@ impl std::str::FromStr for OutputFormat {
             "table" => Ok(OutputFormat::Table),
             "csv" => Ok(OutputFormat::Csv),
             "json" => Ok(OutputFormat::Json),
-            other => Err(format!("unknown format {other:?} (table, csv or json)")),
+            "ndjson" => Ok(OutputFormat::Ndjson),
+            other => Err(format!(
+                "unknown format {other:?} (table, csv, json or ndjson)"
+            )),
         }
     }
 }
@@ -68,7 +73,12 @@ impl ResultTable {
         match format {
             OutputFormat::Table => self.to_table(),
             OutputFormat::Csv => self.to_csv(),
-            OutputFormat::Json => self.to_json(),
+            OutputFormat::Json => format!("[{}]\n", self.json_objects().join(",")),
+            OutputFormat::Ndjson => self
+                .json_objects()
+                .iter()
+                .map(|o| format!("{o}\n"))
+                .collect(),
         }
     }
 
@@ -154,13 +164,17 @@ impl ResultTable {
 
     /// One JSON array of objects keyed by column name, keys in column order.
     pub fn to_json(&self) -> String {
+        self.render(OutputFormat::Json)
+    }
+
+    /// Each row as a JSON object keyed by column name, keys in column order.
+    fn json_objects(&self) -> Vec<String> {
         let keys: Vec<String> = self
             .columns
             .iter()
             .map(|c| serde_json::Value::from(c.as_str()).to_string())
             .collect();
-        let objects: Vec<String> = self
-            .rows
+        self.rows
             .iter()
             .map(|row| {
                 let fields: Vec<String> = keys
@@ -170,8 +184,7 @@ impl ResultTable {
                     .collect();
                 format!("{{{}}}", fields.join(","))
             })
-            .collect();
-        format!("[{}]\n", objects.join(","))
+            .collect()
     }
 }
 
@@ -191,6 +204,17 @@ mod tests {
                 vec![Cell::Null, Cell::Int(3), Cell::Float(f64::NAN)],
             ],
         }
+    }
+
+    #[test]
+    fn ndjson_is_the_same_objects_one_a_line() {
+        let (json, ndjson) = (table().to_json(), table().render(OutputFormat::Ndjson));
+        let array: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        let lines: Vec<serde_json::Value> = (ndjson.lines())
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(array, lines);
+        assert_eq!(ndjson.lines().count(), 2);
     }
 
     #[test]

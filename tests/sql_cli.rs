@@ -1,0 +1,236 @@
+//! `loglake sql`: ad-hoc SQL over the lake's tables, one statement or a shell. Counts are
+//! checked against the sample log read here, line by line, not against another query.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn loglake(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_loglake"))
+        .args(args)
+        .output()
+        .expect("run loglake")
+}
+
+fn sample() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("sample/access.log")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The sample ingested into `dir/lake`, with a line that is no request appended (a reject).
+fn lake(dir: &Path) -> String {
+    let log = dir.join("access.log");
+    let mut text = std::fs::read_to_string(sample()).unwrap();
+    text.push_str("this is not an access log line\n");
+    std::fs::write(&log, text).unwrap();
+    let lake = dir.join("lake");
+    let output = loglake(&[
+        "ingest",
+        "--out",
+        lake.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    lake.to_str().unwrap().to_string()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+/// The sample's lines answered 404, counted from the text: the status follows the request's
+/// closing quote in the combined format.
+fn not_found_in_sample() -> i64 {
+    let text = std::fs::read_to_string(sample()).unwrap();
+    let not_found = text.lines().filter(|line| {
+        let after_request = line.splitn(3, '"').nth(2).unwrap_or_default();
+        after_request.split_whitespace().next() == Some("404")
+    });
+    not_found.count() as i64
+}
+
+#[test]
+fn a_statement_reads_the_lakes_tables_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path());
+    let sql =
+        "SELECT status, count(*) AS requests FROM access_logs GROUP BY status ORDER BY status";
+    let rows: Vec<Value> = serde_json::from_str(&stdout(&loglake(&[
+        "sql", sql, "--lake", &lake, "--format", "json",
+    ])))
+    .unwrap();
+    let requests = |status: i64| -> i64 {
+        (rows.iter())
+            .find(|r| r["status"] == status)
+            .map_or(0, |r| r["requests"].as_i64().unwrap())
+    };
+    assert_eq!(requests(404), not_found_in_sample());
+    let lines = std::fs::read_to_string(sample()).unwrap().lines().count() as i64;
+    let all: i64 = rows.iter().map(|r| r["requests"].as_i64().unwrap()).sum();
+    // (the sample has one line with no time: a reject, as the appended one)
+    let rejects = stdout(&loglake(&[
+        "sql",
+        "SELECT reason, source_line FROM rejects ORDER BY source_line",
+        "--lake",
+        &lake,
+        "--format",
+        "ndjson",
+    ]));
+    let rejects: Vec<Value> = rejects
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        all + rejects.len() as i64,
+        lines + 1,
+        "every line a row or a reject"
+    );
+    assert_eq!(rejects.last().unwrap()["source_line"], lines + 1);
+
+    // The same rows as CSV and as an aligned table; the view without redelivered copies.
+    let csv = stdout(&loglake(&["sql", sql, "--lake", &lake, "--format", "csv"]));
+    assert_eq!(csv.lines().next(), Some("status,requests"));
+    assert_eq!(csv.lines().count(), rows.len() + 1);
+    let table = stdout(&loglake(&["sql", sql, "--lake", &lake]));
+    assert!(table.ends_with(&format!("({} rows)\n", rows.len())));
+    let unique = stdout(&loglake(&[
+        "sql",
+        "SELECT count(*) AS n FROM access_logs_unique",
+        "--lake",
+        &lake,
+        "--format",
+        "csv",
+    ]));
+    assert_eq!(unique, format!("n\n{all}\n"));
+}
+
+#[test]
+fn rows_go_to_a_parquet_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path());
+    let file = dir.path().join("not_found.parquet");
+    let output = loglake(&[
+        "sql",
+        "SELECT ts, path, status FROM access_logs WHERE status = 404",
+        "--lake",
+        &lake,
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    stdout(&output);
+    assert!(output.stdout.is_empty());
+    let reader =
+        parquet::file::reader::SerializedFileReader::new(std::fs::File::open(&file).unwrap())
+            .unwrap();
+    use parquet::file::reader::FileReader;
+    let metadata = reader.metadata();
+    assert_eq!(metadata.file_metadata().num_rows(), not_found_in_sample());
+    let columns: Vec<&str> = (metadata.file_metadata().schema_descr().columns().iter())
+        .map(|c| c.name())
+        .collect();
+    assert_eq!(columns, ["ts", "path", "status"]);
+}
+
+#[test]
+fn errors_name_what_there_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path());
+    let output = loglake(&["sql", "SELECT pth FROM access_logs", "--lake", &lake]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("No field named pth"), "{stderr}");
+    assert!(
+        stderr.contains("access_logs.path"),
+        "names the columns: {stderr}"
+    );
+    // said once, not once per wrapping layer
+    assert_eq!(stderr.matches("No field named pth").count(), 1, "{stderr}");
+    let output = loglake(&["sql", "SELECT 1", "--lake", "/nonexistent/lake"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("loglake ingest"));
+}
+
+fn shell(lake: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_loglake"))
+        .args(["sql", "--lake", lake, "--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// With no statement, a shell: here a script on standard input (no prompts). Statements run
+/// over several lines up to their `;`, dot commands answer, an error is said and the shell goes
+/// on, and a last statement without `;` runs at the end.
+#[test]
+fn the_shell_runs_a_script_and_survives_its_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path());
+    let mut child = shell(&lake);
+    let script = ".tables\n.schema rejects\nSELECT count(*) AS not_found\n  FROM access_logs\n  WHERE status = 404;\nSELECT nope FROM access_logs;\n.nothing\nSELECT 42 AS answer";
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let out = stdout(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        out.starts_with("access_logs\naccess_logs_unique\nrejects\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("rejects\n  source Utf8\n  source_line Int64\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("not_found\n{}\n", not_found_in_sample())),
+        "{out}"
+    );
+    assert!(out.ends_with("answer\n42\n"), "{out}");
+    assert!(stderr.contains("No field named nope"), "{stderr}");
+    assert!(stderr.contains("unknown command \".nothing\""), "{stderr}");
+    assert_eq!(
+        stderr.matches(" rows in ").count(),
+        2,
+        "each statement timed: {stderr}"
+    );
+}
+
+/// Ctrl-C (SIGINT) stops the running query, not the shell: the next statement still runs.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn ctrl_c_cancels_the_query_and_not_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path());
+    let mut child = shell(&lake);
+    let mut stdin = child.stdin.take().unwrap();
+    // 10^11 rows: hours.
+    stdin
+        .write_all(b"SELECT sum(value) AS slow FROM generate_series(1, 100000000000);\n")
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let started = std::time::Instant::now();
+    // SAFETY: kill(2) with our own child's pid and a signal number.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    stdin.write_all(b"SELECT 42 AS answer;\n").unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cancelled"), "{stderr}");
+    assert!(stdout(&output).ends_with("answer\n42\n"));
+    assert!(!stdout(&output).contains("slow"));
+    assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+}
