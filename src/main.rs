@@ -8,6 +8,7 @@ mod input;
 mod json_udf;
 mod query;
 mod replay;
+mod s3_store;
 mod sql;
 
 use std::io::IsTerminal;
@@ -167,7 +168,8 @@ enum Command {
         /// The statement to run; none: the shell (statements from the terminal, or read from
         /// standard input as a script).
         statement: Option<String>,
-        /// The local lake's root directory.
+        /// The lake's root: a directory or s3://bucket/prefix (read with the usual AWS
+        /// settings, AWS_ENDPOINT_URL included).
         #[arg(long, default_value = "lake")]
         lake: PathBuf,
         /// table, csv, json (one array of objects) or ndjson (one object a line).
@@ -180,7 +182,8 @@ enum Command {
     /// Every shipped report over the local lake as one self-contained HTML page: charts as
     /// inline SVG, nothing fetched, so it opens offline.
     Report {
-        /// The local lake's root directory.
+        /// The lake's root: a directory or s3://bucket/prefix (read with the usual AWS
+        /// settings, AWS_ENDPOINT_URL included).
         #[arg(long, default_value = "lake", conflicts_with = "athena")]
         lake: PathBuf,
         #[command(flatten)]
@@ -218,7 +221,8 @@ enum Command {
         /// a line).
         #[arg(long, default_value = "table", value_parser = parse_output_format)]
         format: OutputFormat,
-        /// The local lake's root directory.
+        /// The lake's root: a directory or s3://bucket/prefix (read with the usual AWS
+        /// settings, AWS_ENDPOINT_URL included).
         #[arg(long, default_value = "lake", conflicts_with = "athena")]
         lake: PathBuf,
         #[command(flatten)]

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::s3_store::S3Store;
 use anyhow::Context;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{self, DataType};
@@ -86,7 +87,7 @@ async fn run_on(
         .await
         .with_context(|| format!("running {}", report.name))?;
     let table = to_result_table(&batches)?;
-    let note = format!(
+    let mut note = format!(
         "{}: {} rows in {} ms; read {:.3} MB of Parquet (DataFusion, {})",
         report.name,
         table.rows.len(),
@@ -94,6 +95,9 @@ async fn run_on(
         bytes_scanned(plan.as_ref()) as f64 / 1e6,
         lake.display()
     );
+    if let Some(fetched) = crate::s3_store::fetched() {
+        note.push_str(&format!("; {fetched}"));
+    }
     Ok(QueryOutcome { table, note })
 }
 
@@ -157,30 +161,57 @@ pub async fn local_context(lake: &Path) -> anyhow::Result<SessionContext> {
     listing_context(lake, SessionConfig::new()).await
 }
 
-/// [`local_context`] with `config`.
+/// The listing of the lake's Parquet files under the `access_logs` view ([`listing_context`]).
+pub const LAKE_FILES: &str = "lake_files";
+
+/// [`local_context`] with `config`. `lake` may be `s3://bucket/prefix`: the lake in S3, read
+/// through [`S3Store`] with the usual AWS settings.
 async fn listing_context(lake: &Path, config: SessionConfig) -> anyhow::Result<SessionContext> {
-    let table_dir = lake.join("access_logs");
-    let table_dir = table_dir.canonicalize().with_context(|| {
-        format!(
-            "no lake at {}: run `loglake ingest LOG --out {}` first",
-            table_dir.display(),
-            lake.display()
-        )
-    })?;
-    let url = ListingTableUrl::parse(format!("{}/", table_dir.display()))?;
+    let context = SessionContext::new_with_config(config);
+    let url = match s3_lake(lake) {
+        Some((bucket, prefix)) => {
+            let url = ListingTableUrl::parse(format!("s3://{bucket}/{prefix}access_logs/"))?;
+            let client = loglake_backfill::s3::S3::client_from_env().await;
+            let store = Arc::new(S3Store::new(client, bucket));
+            context.register_object_store(url.object_store().as_ref(), store);
+            url
+        }
+        None => {
+            let table_dir = lake.join("access_logs");
+            let table_dir = table_dir.canonicalize().with_context(|| {
+                format!(
+                    "no lake at {}: run `loglake ingest LOG --out {}` first",
+                    table_dir.display(),
+                    lake.display()
+                )
+            })?;
+            ListingTableUrl::parse(format!("{}/", table_dir.display()))?
+        }
+    };
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         // also keeps out the hidden `.NAME.parquet.tmp` files of a write in progress
         .with_file_extension(".parquet")
         .with_table_partition_cols(vec![
             ("dt".to_string(), DataType::Utf8),
-            ("hour".to_string(), DataType::Int32),
+            ("hour".to_string(), DataType::Utf8),
         ]);
     let table = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(loglake_schema::file_schema());
-    let context = SessionContext::new_with_config(config);
     context.register_udf(crate::json_udf::json_extract_scalar());
-    context.register_table("access_logs", Arc::new(ListingTable::try_new(table)?))?;
+    context.register_table(LAKE_FILES, Arc::new(ListingTable::try_new(table)?))?;
+    // `hour` is read as the folder's text (`hour=03`) and cast here: DataFusion turns `hour = 3`
+    // on an integer partition column into the folder `hour=3/`, which does not exist, and
+    // answered no rows for the hours 0-9; a filter on the cast is evaluated on each folder's
+    // value instead, and still prunes.
+    let columns: Vec<String> = (loglake_schema::file_schema().fields().iter())
+        .map(|field| format!("\"{}\"", field.name()))
+        .collect();
+    let view = format!(
+        "CREATE VIEW access_logs AS SELECT {}, dt, CAST(hour AS INT) AS hour FROM {LAKE_FILES}",
+        columns.join(", ")
+    );
+    context.sql(&view).await.context("creating access_logs")?;
     context
         .sql(unique_view_ddl())
         .await
@@ -247,6 +278,22 @@ async fn memory_context(lake: &Path, sqls: &[String]) -> anyhow::Result<SessionC
 /// The identifiers and keywords of `sql`: what [`memory_context`] matches column names against.
 fn sql_words(sql: &str) -> impl Iterator<Item = &str> {
     sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+}
+
+/// `s3://bucket/prefix` as the bucket and the prefix (empty, or ending with `/`); `None` for a
+/// local directory.
+pub fn s3_lake(lake: &Path) -> Option<(&str, String)> {
+    let rest = lake.to_str()?.strip_prefix("s3://")?;
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let prefix = prefix.trim_matches('/');
+    Some((
+        bucket,
+        if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}/")
+        },
+    ))
 }
 
 /// The `access_logs_unique` view, from the same DDL as Athena's.

@@ -24,7 +24,7 @@ use loglake_queries::OutputFormat;
 use loglake_schema::REJECT_FIELDS;
 use rustyline::error::ReadlineError;
 
-use crate::query::{local_context, to_result_table};
+use crate::query::{local_context, s3_lake, to_result_table, LAKE_FILES};
 
 /// Where a statement's rows go.
 pub enum Destination {
@@ -37,6 +37,10 @@ pub enum Destination {
 /// `rejects` over the lake's `rejects/*.ndjson` (the rejects output of `loglake ingest`).
 pub async fn session(lake: &Path) -> anyhow::Result<SessionContext> {
     let context = local_context(lake).await?;
+    if s3_lake(lake).is_some() {
+        // (the rejects stream's objects in S3 are Athena's to read)
+        return Ok(context);
+    }
     let rejects = lake.join("rejects");
     let schema = rejects_schema();
     let table: Arc<dyn datafusion::catalog::TableProvider> = match rejects.is_dir() {
@@ -84,10 +88,11 @@ pub async fn run(
         Destination::Print(format) => print!("{}", to_result_table(&batches)?.render(*format)),
         Destination::Parquet(path) => write_parquet(path, schema, &batches)?,
     }
-    Ok(format!(
-        "{rows} rows in {} ms",
-        started.elapsed().as_millis()
-    ))
+    let mut note = format!("{rows} rows in {} ms", started.elapsed().as_millis());
+    if let Some(fetched) = crate::s3_store::fetched() {
+        note.push_str(&format!("; {fetched}"));
+    }
+    Ok(note)
 }
 
 /// DataFusion's error as its message alone: its wrapped causes repeat the same text, which
@@ -196,6 +201,7 @@ async fn dot_command(context: &SessionContext, line: &str) -> anyhow::Result<Opt
             .unwrap_or_default(),
         None => Vec::new(),
     };
+    names.retain(|name| name != LAKE_FILES);
     names.sort();
     let text = match command {
         ".tables" => names.iter().map(|name| format!("{name}\n")).collect(),

@@ -1,11 +1,16 @@
 //! `loglake sql`: ad-hoc SQL over the lake's tables, one statement or a shell. Counts are
 //! checked against the sample log read here, line by line, not against another query.
 
+#[path = "../functions/ingest/tests/support/http.rs"]
+mod http;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+
+use http::{aws_standin, http, s3_objects};
 
 fn loglake(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_loglake"))
@@ -56,6 +61,14 @@ fn not_found_in_sample() -> i64 {
         after_request.split_whitespace().next() == Some("404")
     });
     not_found.count() as i64
+}
+
+/// The sample's lines whose time starts with `stamp` (`01/Nov/2026:03:`: an hour), from the text.
+fn in_sample_hour(stamp: &str) -> usize {
+    let text = std::fs::read_to_string(sample()).unwrap();
+    text.lines()
+        .filter(|line| line.contains(&format!("[{stamp}")))
+        .count()
 }
 
 #[test]
@@ -111,6 +124,18 @@ fn a_statement_reads_the_lakes_tables_in_every_format() {
         "csv",
     ]));
     assert_eq!(unique, format!("n\n{all}\n"));
+    // An hour before 10 (its folder is `hour=03`) is found by its number.
+    let hour = stdout(&loglake(&[
+        "sql",
+        "SELECT count(*) AS n FROM access_logs WHERE dt = '2026-11-01' AND hour = 3",
+        "--lake",
+        &lake,
+        "--format",
+        "csv",
+    ]));
+    let expected = in_sample_hour("01/Nov/2026:03:");
+    assert!(expected > 0);
+    assert_eq!(hour, format!("n\n{expected}\n"));
 }
 
 #[test]
@@ -233,4 +258,89 @@ fn ctrl_c_cancels_the_query_and_not_the_shell() {
     assert!(stdout(&output).ends_with("answer\n42\n"));
     assert!(!stdout(&output).contains("slow"));
     assert!(started.elapsed().as_secs() < 20, "{:?}", started.elapsed());
+}
+
+/// The same lake in S3 (moto, over the wire), written by `loglake backfill`: the same answers as
+/// the local one, reading only what a query needs.
+#[test]
+fn an_s3_lake_answers_as_the_local_one() {
+    let Some(endpoint) = aws_standin() else {
+        return;
+    };
+    let bucket = "sql-lake";
+    let (status, _) = http("PUT", &format!("{endpoint}/{bucket}"), b"");
+    assert!(status < 300);
+    let s3_lake = format!("s3://{bucket}/lake");
+    stdout(&loglake(&["backfill", &sample(), "--dest", &s3_lake]));
+    let dir = tempfile::tempdir().unwrap();
+    let local_lake = dir.path().join("lake");
+    let local_lake = local_lake.to_str().unwrap();
+    stdout(&loglake(&["ingest", &sample(), "--out", local_lake]));
+
+    let statements = [
+        "SELECT status, count(*) AS n, sum(bytes_sent) AS bytes FROM access_logs GROUP BY 1 ORDER BY 1",
+        "SELECT dt, hour, count(*) AS n FROM access_logs_unique GROUP BY 1, 2 ORDER BY 1, 2",
+        "SELECT path, client_ip, source_line FROM access_logs WHERE dt = '2026-11-01' AND hour = 3 ORDER BY source_line",
+    ];
+    for statement in statements {
+        let answer = |lake: &str| {
+            stdout(&loglake(&[
+                "sql", statement, "--lake", lake, "--format", "csv",
+            ]))
+        };
+        let local = answer(local_lake);
+        assert!(local.lines().count() > 2, "{statement}: {local}");
+        assert_eq!(answer(&s3_lake), local, "{statement}");
+    }
+    for report in [
+        "top_paths",
+        "traffic_by_hour",
+        "entry_exit_pages",
+        "security_summary",
+    ] {
+        let answer = |lake: &str| {
+            stdout(&loglake(&[
+                "query", report, "--lake", lake, "--format", "json",
+            ]))
+        };
+        assert_eq!(answer(&s3_lake), answer(local_lake), "{report}");
+    }
+
+    // One hour's rows: its partition alone is read, a fraction of the lake's bytes.
+    let lake_bytes: usize = (s3_objects(&endpoint, bucket).iter())
+        .filter(|(key, _)| key.ends_with(".parquet"))
+        .map(|(_, body)| body.len())
+        .sum();
+    let output = loglake(&[
+        "sql",
+        "SELECT count(*) AS n FROM access_logs WHERE dt = '2026-11-01' AND hour = 3",
+        "--lake",
+        &s3_lake,
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        stdout(&output),
+        format!("n\n{}\n", in_sample_hour("01/Nov/2026:03:"))
+    );
+    let fetched = fetched_bytes(&String::from_utf8_lossy(&output.stderr));
+    assert!(
+        fetched > 0 && fetched * 10 < lake_bytes,
+        "{fetched} of {lake_bytes} bytes"
+    );
+    // A report over every hour fetches each file once at most: a small file that its footer's
+    // read brought whole is not fetched again column by column.
+    let output = loglake(&["query", "top_paths", "--lake", &s3_lake]);
+    let fetched = fetched_bytes(&String::from_utf8_lossy(&output.stderr));
+    assert!(fetched <= lake_bytes, "{fetched} of {lake_bytes} bytes");
+}
+
+/// The bytes a command's note says it fetched from S3.
+fn fetched_bytes(stderr: &str) -> usize {
+    stderr
+        .split("fetched ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no fetched bytes in {stderr}"))
 }
