@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::s3_store::S3Store;
 use anyhow::Context;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{self, DataType};
@@ -22,6 +21,8 @@ use loglake_queries::dashboard::{Period, OVERVIEW_REPORTS};
 use loglake_queries::{
     for_datafusion, Cell, DateRange, QueryError, Report, ResultTable, SqlSettings, DDL, UNIQUE_VIEW,
 };
+
+use crate::s3_store::S3Store;
 
 /// Where a report runs.
 #[derive(Clone)]
@@ -154,9 +155,9 @@ fn bytes_scanned(plan: &dyn ExecutionPlan) -> usize {
         .sum::<usize>()
 }
 
-/// A DataFusion session with the lake registered as `access_logs`: a Hive-partitioned listing
-/// table, its schema the lake's file schema plus `dt` (string) and `hour` (int); and the
-/// `access_logs_unique` view over it, from the same DDL as Athena's.
+/// A DataFusion session with the lake as `access_logs`: a view over the Hive-partitioned listing
+/// of its Parquet files ([`LAKE_FILES`]), the lake's file schema plus `dt` (string) and `hour`
+/// (int); and the `access_logs_unique` view over it, from the same DDL as Athena's.
 pub async fn local_context(lake: &Path) -> anyhow::Result<SessionContext> {
     listing_context(lake, SessionConfig::new()).await
 }
