@@ -178,6 +178,10 @@ enum Command {
         /// Write the statement's rows to this Parquet file instead of printing them.
         #[arg(long, requires = "statement", conflicts_with = "format")]
         output: Option<PathBuf>,
+        /// Show `ts` in this time zone (an IANA name: Europe/Paris), where `date_trunc` and
+        /// `date_part` then count too; `dt` and `hour` stay the lake's UTC partitions.
+        #[arg(long)]
+        tz: Option<String>,
     },
     /// Every shipped report over the local lake as one self-contained HTML page: charts as
     /// inline SVG, nothing fetched, so it opens offline.
@@ -463,6 +467,7 @@ fn main() -> ExitCode {
             lake,
             format,
             output,
+            tz,
         } => {
             let outcome = match statement {
                 Some(statement) => {
@@ -471,12 +476,12 @@ fn main() -> ExitCode {
                         None => sql::Destination::Print(format),
                     };
                     query::block_on(async {
-                        let context = sql::session(&lake).await?;
+                        let context = sql::session(&lake, tz.as_deref()).await?;
                         sql::run(&context, &statement, &destination).await
                     })
                     .map(|note| eprintln!("loglake: {note}"))
                 }
-                None => sql::shell(&lake, format),
+                None => sql::shell(&lake, tz.as_deref(), format),
             };
             match outcome {
                 Ok(()) => ExitCode::SUCCESS,

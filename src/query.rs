@@ -159,7 +159,34 @@ fn bytes_scanned(plan: &dyn ExecutionPlan) -> usize {
 /// of its Parquet files ([`LAKE_FILES`]), the lake's file schema plus `dt` (string) and `hour`
 /// (int); and the `access_logs_unique` view over it, from the same DDL as Athena's.
 pub async fn local_context(lake: &Path) -> anyhow::Result<SessionContext> {
-    listing_context(lake, SessionConfig::new()).await
+    listing_context(lake, SessionConfig::new(), None).await
+}
+
+/// [`local_context`] with `ts` in the time zone `zone` (an IANA name, `Europe/Paris`): the same
+/// instants, shown and truncated (`date_trunc`, `date_part`) in that zone; `dt` and `hour` stay
+/// the UTC folders, which filters on them still prune.
+pub async fn zoned_context(lake: &Path, zone: &str) -> anyhow::Result<SessionContext> {
+    let valid =
+        !zone.is_empty() && (zone.chars()).all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
+    anyhow::ensure!(
+        valid,
+        "--tz {zone:?}: not a time zone name (Europe/Paris, UTC, +02:00)"
+    );
+    let context = listing_context(lake, SessionConfig::new(), Some(zone)).await?;
+    (context
+        .sql(&format!(
+            "SELECT {} FROM (SELECT now() AS ts)",
+            zoned_ts(zone)
+        ))
+        .await)
+        .and_then(|frame| frame.into_optimized_plan())
+        .map_err(|e| anyhow::anyhow!("--tz {zone:?}: {}", e.strip_backtrace()))?;
+    Ok(context)
+}
+
+/// `ts` as an expression in `zone`.
+fn zoned_ts(zone: &str) -> String {
+    format!("arrow_cast(ts, 'Timestamp(Microsecond, Some(\"{zone}\"))') AS ts")
 }
 
 /// The listing of the lake's Parquet files under the `access_logs` view ([`listing_context`]).
@@ -167,7 +194,11 @@ pub const LAKE_FILES: &str = "lake_files";
 
 /// [`local_context`] with `config`. `lake` may be `s3://bucket/prefix`: the lake in S3, read
 /// through [`S3Store`] with the usual AWS settings.
-async fn listing_context(lake: &Path, config: SessionConfig) -> anyhow::Result<SessionContext> {
+async fn listing_context(
+    lake: &Path,
+    config: SessionConfig,
+    zone: Option<&str>,
+) -> anyhow::Result<SessionContext> {
     let context = SessionContext::new_with_config(config);
     let url = match s3_lake(lake) {
         Some((bucket, prefix)) => {
@@ -206,7 +237,10 @@ async fn listing_context(lake: &Path, config: SessionConfig) -> anyhow::Result<S
     // answered no rows for the hours 0-9; a filter on the cast is evaluated on each folder's
     // value instead, and still prunes.
     let columns: Vec<String> = (loglake_schema::file_schema().fields().iter())
-        .map(|field| format!("\"{}\"", field.name()))
+        .map(|field| match (field.name().as_str(), zone) {
+            ("ts", Some(zone)) => zoned_ts(zone),
+            (name, _) => format!("\"{name}\""),
+        })
         .collect();
     let view = format!(
         "CREATE VIEW access_logs AS SELECT {}, dt, CAST(hour AS INT) AS hour FROM {LAKE_FILES}",
@@ -235,8 +269,12 @@ async fn memory_context(lake: &Path, sqls: &[String]) -> anyhow::Result<SessionC
     }
     let config = SessionConfig::new();
     let (cores, batch_size) = (config.target_partitions(), config.batch_size());
-    let on_disk =
-        listing_context(lake, config.clone().with_target_partitions(FILES_AT_ONCE)).await?;
+    let on_disk = listing_context(
+        lake,
+        config.clone().with_target_partitions(FILES_AT_ONCE),
+        None,
+    )
+    .await?;
     let table = on_disk.table("access_logs").await?;
     let columns: Vec<String> = (table.schema().fields().iter())
         .map(|field| field.name().clone())

@@ -24,7 +24,7 @@ use loglake_queries::OutputFormat;
 use loglake_schema::REJECT_FIELDS;
 use rustyline::error::ReadlineError;
 
-use crate::query::{local_context, s3_lake, to_result_table, LAKE_FILES};
+use crate::query::{local_context, s3_lake, to_result_table, zoned_context, LAKE_FILES};
 
 /// Where a statement's rows go.
 pub enum Destination {
@@ -35,8 +35,11 @@ pub enum Destination {
 
 /// A session over the local lake at `lake`: [`local_context`]'s `access_logs` and its view, and
 /// `rejects` over the lake's `rejects/*.ndjson` (the rejects output of `loglake ingest`).
-pub async fn session(lake: &Path) -> anyhow::Result<SessionContext> {
-    let context = local_context(lake).await?;
+pub async fn session(lake: &Path, zone: Option<&str>) -> anyhow::Result<SessionContext> {
+    let context = match zone {
+        Some(zone) => zoned_context(lake, zone).await?,
+        None => local_context(lake).await?,
+    };
     if s3_lake(lake).is_some() {
         // (the rejects stream's objects in S3 are Athena's to read)
         return Ok(context);
@@ -116,12 +119,12 @@ fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch]) -> any
 /// `~/.loglake_history`) or, when standard input is not one, from it as a script, without
 /// prompts. A statement ends with `;` (or the input's end); an error is printed and the shell
 /// goes on; Ctrl-C cancels the running query, or drops the statement being typed.
-pub fn shell(lake: &Path, format: OutputFormat) -> anyhow::Result<()> {
+pub fn shell(lake: &Path, zone: Option<&str>, format: OutputFormat) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let context = runtime.block_on(session(lake))?;
+    let context = runtime.block_on(session(lake, zone))?;
     let mut input = Input::new()?;
     if input.is_terminal() {
         eprintln!(

@@ -344,3 +344,38 @@ fn fetched_bytes(stderr: &str) -> usize {
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("no fetched bytes in {stderr}"))
 }
+
+/// `--tz`: `ts` shown and counted in the zone, the partitions still the UTC ones.
+#[test]
+fn timestamps_in_a_time_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path());
+    let in_tokyo = |statement: &str| {
+        stdout(&loglake(&[
+            "sql",
+            statement,
+            "--lake",
+            &lake,
+            "--tz",
+            "Asia/Tokyo",
+            "--format",
+            "csv",
+        ]))
+    };
+    // 03:00–03:59 UTC on the 1st is noon in Tokyo (UTC+9, no summer time).
+    let noon = in_tokyo(
+        "SELECT count(*) AS n FROM access_logs WHERE dt = '2026-11-01' AND date_part('hour', ts) = 12",
+    );
+    assert_eq!(noon, format!("n\n{}\n", in_sample_hour("01/Nov/2026:03:")));
+    let first = in_tokyo(
+        "SELECT ts, hour FROM access_logs WHERE dt = '2026-11-01' AND hour = 3 ORDER BY ts LIMIT 1",
+    );
+    let row = first.lines().nth(1).unwrap();
+    assert!(
+        row.starts_with("2026-11-01T12:") && row.ends_with("+09:00,3"),
+        "{row}"
+    );
+    let output = loglake(&["sql", "SELECT 1", "--lake", &lake, "--tz", "Mars/Olympus"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Invalid timezone"));
+}
