@@ -33,8 +33,9 @@ pub enum Destination {
     Parquet(PathBuf),
 }
 
-/// A session over the local lake at `lake`: [`local_context`]'s `access_logs` and its view, and
-/// `rejects` over the lake's `rejects/*.ndjson` (the rejects output of `loglake ingest`).
+/// A session over the lake at `lake` (a directory or `s3://…`): [`local_context`]'s
+/// `access_logs` and its view (with `ts` in `zone`, if given), and for a local lake `rejects`
+/// over its `rejects/*.ndjson` (the rejects output of `loglake ingest`).
 pub async fn session(lake: &Path, zone: Option<&str>) -> anyhow::Result<SessionContext> {
     let context = match zone {
         Some(zone) => zoned_context(lake, zone).await?,
