@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
+use datafusion::arrow::array::timezone::Tz;
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{self, DataType};
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -16,6 +17,7 @@ use datafusion::datasource::listing::{
 use datafusion::datasource::MemTable;
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
+use loglake_backfill::Location;
 use loglake_queries::athena::{self, AthenaTarget, PollPolicy};
 use loglake_queries::dashboard::{Period, OVERVIEW_REPORTS};
 use loglake_queries::{
@@ -103,8 +105,8 @@ async fn run_on(
 }
 
 /// Runs each `(report, range)` and returns the tables in the same order: on the local lake on
-/// `context`, one session for all of them, so the lake's files are listed and their footers read
-/// once (the session caches both); on Athena as concurrent queries; a few at a time either way.
+/// `context` (the lake read into memory once, [`memory_context`]); on Athena as concurrent
+/// queries; a few at a time either way.
 async fn run_each(
     jobs: &[(&'static Report, DateRange)],
     engine: &Engine,
@@ -166,22 +168,11 @@ pub async fn local_context(lake: &Path) -> anyhow::Result<SessionContext> {
 /// instants, shown and truncated (`date_trunc`, `date_part`) in that zone; `dt` and `hour` stay
 /// the UTC folders, which filters on them still prune.
 pub async fn zoned_context(lake: &Path, zone: &str) -> anyhow::Result<SessionContext> {
-    let valid =
-        !zone.is_empty() && (zone.chars()).all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
-    anyhow::ensure!(
-        valid,
-        "--tz {zone:?}: not a time zone name (Europe/Paris, UTC, +02:00)"
-    );
-    let context = listing_context(lake, SessionConfig::new(), Some(zone)).await?;
-    (context
-        .sql(&format!(
-            "SELECT {} FROM (SELECT now() AS ts)",
-            zoned_ts(zone)
-        ))
-        .await)
-        .and_then(|frame| frame.into_optimized_plan())
-        .map_err(|e| anyhow::anyhow!("--tz {zone:?}: {}", e.strip_backtrace()))?;
-    Ok(context)
+    // (parsed here, so a zone that would fail every query fails at once, and only a real zone
+    // goes into the view's SQL)
+    zone.parse::<Tz>()
+        .map_err(|e| anyhow::anyhow!("--tz {zone:?}: {e}"))?;
+    listing_context(lake, SessionConfig::new(), Some(zone)).await
 }
 
 /// `ts` as an expression in `zone`.
@@ -200,15 +191,19 @@ async fn listing_context(
     zone: Option<&str>,
 ) -> anyhow::Result<SessionContext> {
     let context = SessionContext::new_with_config(config);
-    let url = match s3_lake(lake) {
-        Some((bucket, prefix)) => {
-            let url = ListingTableUrl::parse(format!("s3://{bucket}/{prefix}access_logs/"))?;
+    let url = match Location::parse(&lake.to_string_lossy())? {
+        Location::S3 { bucket, prefix } => {
+            let root = match prefix.trim_matches('/') {
+                "" => String::new(),
+                prefix => format!("{prefix}/"),
+            };
+            let url = ListingTableUrl::parse(format!("s3://{bucket}/{root}access_logs/"))?;
             let client = loglake_backfill::s3::S3::client_from_env().await;
-            let store = Arc::new(S3Store::new(client, bucket));
+            let store = Arc::new(S3Store::new(client, &bucket));
             context.register_object_store(url.object_store().as_ref(), store);
             url
         }
-        None => {
+        Location::Local(_) => {
             let table_dir = lake.join("access_logs");
             let table_dir = table_dir.canonicalize().with_context(|| {
                 format!(
@@ -317,22 +312,6 @@ async fn memory_context(lake: &Path, sqls: &[String]) -> anyhow::Result<SessionC
 /// The identifiers and keywords of `sql`: what [`memory_context`] matches column names against.
 fn sql_words(sql: &str) -> impl Iterator<Item = &str> {
     sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-}
-
-/// `s3://bucket/prefix` as the bucket and the prefix (empty, or ending with `/`); `None` for a
-/// local directory.
-pub fn s3_lake(lake: &Path) -> Option<(&str, String)> {
-    let rest = lake.to_str()?.strip_prefix("s3://")?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let prefix = prefix.trim_matches('/');
-    Some((
-        bucket,
-        if prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{prefix}/")
-        },
-    ))
 }
 
 /// The `access_logs_unique` view, from the same DDL as Athena's.

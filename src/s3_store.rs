@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::Client;
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
@@ -24,8 +25,8 @@ use object_store::{
 
 /// What the S3 lake's reads have fetched in this process: the proof that a query read only what
 /// it needed (`loglake sql` and `loglake query` print them).
-pub static BYTES_FETCHED: AtomicU64 = AtomicU64::new(0);
-pub static GETS: AtomicU64 = AtomicU64::new(0);
+static BYTES_FETCHED: AtomicU64 = AtomicU64::new(0);
+static GETS: AtomicU64 = AtomicU64::new(0);
 
 /// What the reads from S3 fetched so far, for a command's closing note; `None` without any.
 pub fn fetched() -> Option<String> {
@@ -39,11 +40,10 @@ pub fn fetched() -> Option<String> {
 /// One bucket, read only.
 #[derive(Debug)]
 pub struct S3Store {
-    client: Client,
-    bucket: String,
+    bucket: Bucket,
     /// Small objects a read brought whole (an hourly file's footer read takes it all), by key:
     /// the ranges read after it come from here instead of a GET each.
-    whole: Mutex<HashMap<String, Bytes>>,
+    whole: Mutex<HashMap<String, (ObjectMeta, Bytes)>>,
 }
 
 /// Objects up to this size are kept whole once a read brings them whole: the lake's hourly
@@ -53,19 +53,79 @@ const KEEP_WHOLE: u64 = 1 << 20;
 /// At most this much is kept in all, so that a scan of a big lake stays bounded.
 const KEEP_AT_MOST: usize = 512 << 20;
 
+/// The bucket and the client that reads it: what a listing's stream takes with it.
+#[derive(Debug, Clone)]
+struct Bucket {
+    client: Client,
+    name: String,
+}
+
+impl Bucket {
+    /// What S3 answered, as object_store's error: its code and message alone (the SDK's full
+    /// context, the raw response included, only when S3 gave neither).
+    fn error<E, R>(&self, operation: &str, key: &str, error: SdkError<E, R>) -> object_store::Error
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: fmt::Debug,
+    {
+        let said = match (error.code(), error.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            _ => DisplayErrorContext(&error).to_string(),
+        };
+        let message = format!("S3 {operation} s3://{}/{key}: {said}", self.name);
+        match error.code() {
+            Some("NoSuchKey" | "NotFound") => object_store::Error::NotFound {
+                path: key.to_string(),
+                source: message.into(),
+            },
+            _ => object_store::Error::Generic {
+                store: "S3",
+                source: message.into(),
+            },
+        }
+    }
+
+    /// Every page of ListObjectsV2 under `prefix` (a folder, `None`: the bucket's root), with
+    /// its sub-folders apart when `folders`.
+    async fn list(&self, prefix: Option<&Path>, folders: bool) -> object_store::Result<ListResult> {
+        let prefix = prefix.map(|p| format!("{p}/")).unwrap_or_default();
+        let mut request = (self.client.list_objects_v2().bucket(&self.name)).prefix(&prefix);
+        if folders {
+            request = request.delimiter("/");
+        }
+        let mut pages = request.into_paginator().send();
+        let mut result = ListResult {
+            common_prefixes: Vec::new(),
+            objects: Vec::new(),
+        };
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.error("ListObjectsV2", &prefix, e))?;
+            let folders = (page.common_prefixes().iter()).filter_map(|common| common.prefix());
+            (result.common_prefixes).extend(
+                folders.filter_map(|folder| Path::parse(folder.trim_end_matches('/')).ok()),
+            );
+            (result.objects).extend(page.contents().iter().filter_map(object_meta));
+        }
+        Ok(result)
+    }
+}
+
 impl S3Store {
     pub fn new(client: Client, bucket: &str) -> Self {
         Self {
-            client,
-            bucket: bucket.to_string(),
+            bucket: Bucket {
+                client,
+                name: bucket.to_string(),
+            },
             whole: Mutex::new(HashMap::new()),
         }
     }
 
     /// `range` of the object at `key`, if it was kept whole.
-    fn kept(&self, key: &str, range: Option<&GetRange>) -> Option<(Bytes, Range<u64>, u64)> {
-        let whole = self.whole.lock().ok()?.get(key)?.clone();
-        let size = whole.len() as u64;
+    fn kept(&self, key: &str, range: Option<&GetRange>) -> Option<GetResult> {
+        let (meta, whole) = self.whole.lock().ok()?.get(key)?.clone();
+        let size = meta.size;
         let wanted = match range {
             None => 0..size,
             Some(GetRange::Bounded(r)) => r.start.min(size)..r.end.min(size),
@@ -73,43 +133,29 @@ impl S3Store {
             Some(GetRange::Suffix(length)) => size.saturating_sub(*length)..size,
         };
         let bytes = whole.slice(wanted.start as usize..wanted.end as usize);
-        Some((bytes, wanted, size))
+        Some(result(meta, wanted, bytes))
     }
 
-    fn keep(&self, key: &str, body: &Bytes) {
+    fn keep(&self, key: &str, meta: &ObjectMeta, body: &Bytes) {
         if let Ok(mut whole) = self.whole.lock() {
-            let held: usize = whole.values().map(Bytes::len).sum();
+            let held: usize = whole.values().map(|(_, bytes)| bytes.len()).sum();
             if held + body.len() <= KEEP_AT_MOST {
-                whole.insert(key.to_string(), body.clone());
+                whole.insert(key.to_string(), (meta.clone(), body.clone()));
             }
-        }
-    }
-
-    fn error(&self, operation: &str, key: &str, error: impl fmt::Display) -> object_store::Error {
-        let message = format!("S3 {operation} s3://{}/{key}: {error}", self.bucket);
-        match message.contains("NoSuchKey") || message.contains("NotFound") {
-            true => object_store::Error::NotFound {
-                path: key.to_string(),
-                source: message.into(),
-            },
-            false => object_store::Error::Generic {
-                store: "S3",
-                source: message.into(),
-            },
         }
     }
 
     fn read_only(&self, operation: &str) -> object_store::Error {
         object_store::Error::NotImplemented {
             operation: operation.to_string(),
-            implementer: format!("the read-only S3 lake s3://{}", self.bucket),
+            implementer: format!("the read-only S3 lake s3://{}", self.bucket.name),
         }
     }
 }
 
 impl fmt::Display for S3Store {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "S3Store(s3://{})", self.bucket)
+        write!(f, "S3Store(s3://{})", self.bucket.name)
     }
 }
 
@@ -117,6 +163,32 @@ impl fmt::Display for S3Store {
 fn utc(time: Option<&aws_sdk_s3::primitives::DateTime>) -> chrono::DateTime<chrono::Utc> {
     time.and_then(|t| chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
         .unwrap_or_default()
+}
+
+/// An object's description from what S3 said of it.
+fn meta(
+    location: Path,
+    size: Option<i64>,
+    last_modified: Option<&aws_sdk_s3::primitives::DateTime>,
+    e_tag: Option<&str>,
+) -> ObjectMeta {
+    ObjectMeta {
+        location,
+        last_modified: utc(last_modified),
+        size: size.unwrap_or(0).max(0) as u64,
+        e_tag: e_tag.map(str::to_string),
+        version: None,
+    }
+}
+
+/// A read's answer: `bytes`, the `range` of the object described by `meta` they are.
+fn result(meta: ObjectMeta, range: Range<u64>, bytes: Bytes) -> GetResult {
+    GetResult {
+        payload: GetResultPayload::Stream(stream::once(async move { Ok(bytes) }).boxed()),
+        meta,
+        range,
+        attributes: Attributes::default(),
+    }
 }
 
 /// The HTTP `Range` header for `range`.
@@ -149,137 +221,70 @@ impl ObjectStore for S3Store {
         location: &Path,
         options: GetOptions,
     ) -> object_store::Result<GetResult> {
-        let key = location.as_ref();
+        let (key, bucket) = (location.as_ref(), &self.bucket);
         if options.head {
-            let head = (self
+            let head = (bucket
                 .client
                 .head_object()
-                .bucket(&self.bucket)
+                .bucket(&bucket.name)
                 .key(key)
                 .send()
                 .await)
-                .map_err(|e| {
-                    self.error("HeadObject", key, aws_sdk_s3::error::DisplayErrorContext(e))
-                })?;
-            let size = head.content_length().unwrap_or(0).max(0) as u64;
-            return Ok(GetResult {
-                payload: GetResultPayload::Stream(stream::empty().boxed()),
-                meta: ObjectMeta {
-                    location: location.clone(),
-                    last_modified: utc(head.last_modified()),
-                    size,
-                    e_tag: head.e_tag().map(str::to_string),
-                    version: None,
-                },
-                range: 0..size,
-                attributes: Attributes::default(),
-            });
+                .map_err(|e| bucket.error("HeadObject", key, e))?;
+            let meta = meta(
+                location.clone(),
+                head.content_length(),
+                head.last_modified(),
+                head.e_tag(),
+            );
+            return Ok(result(meta, 0..0, Bytes::new()));
         }
-        if let Some((body, range, size)) = self.kept(key, options.range.as_ref()) {
-            return Ok(GetResult {
-                payload: GetResultPayload::Stream(stream::once(async move { Ok(body) }).boxed()),
-                meta: ObjectMeta {
-                    location: location.clone(),
-                    last_modified: chrono::DateTime::default(),
-                    size,
-                    e_tag: None,
-                    version: None,
-                },
-                range,
-                attributes: Attributes::default(),
-            });
+        if let Some(kept) = self.kept(key, options.range.as_ref()) {
+            return Ok(kept);
         }
-        let mut request = self.client.get_object().bucket(&self.bucket).key(key);
+        let mut request = bucket.client.get_object().bucket(&bucket.name).key(key);
         if let Some(range) = &options.range {
             request = request.range(range_header(range));
         }
-        let output = request
-            .send()
-            .await
-            .map_err(|e| self.error("GetObject", key, aws_sdk_s3::error::DisplayErrorContext(e)))?;
+        let output = (request.send().await).map_err(|e| bucket.error("GetObject", key, e))?;
         let (range, size) = returned_range(
             output.content_range(),
             output.content_length().unwrap_or(0).max(0) as u64,
         );
-        let meta = ObjectMeta {
-            location: location.clone(),
-            last_modified: utc(output.last_modified()),
-            size,
-            e_tag: output.e_tag().map(str::to_string),
-            version: None,
-        };
+        let meta = meta(
+            location.clone(),
+            Some(size as i64),
+            output.last_modified(),
+            output.e_tag(),
+        );
         let body: Bytes = (output.body.collect().await)
-            .map_err(|e| self.error("GetObject", key, e))?
+            .map_err(|e| object_store::Error::Generic {
+                store: "S3",
+                source: format!(
+                    "S3 GetObject s3://{}/{key}: reading the body: {e}",
+                    bucket.name
+                )
+                .into(),
+            })?
             .into_bytes();
         GETS.fetch_add(1, Ordering::Relaxed);
         BYTES_FETCHED.fetch_add(body.len() as u64, Ordering::Relaxed);
         if range == (0..size) && size <= KEEP_WHOLE {
-            self.keep(key, &body);
+            self.keep(key, &meta, &body);
         }
-        Ok(GetResult {
-            payload: GetResultPayload::Stream(stream::once(async move { Ok(body) }).boxed()),
-            meta,
-            range,
-            attributes: Attributes::default(),
-        })
+        Ok(result(meta, range, body))
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        let (client, bucket) = (self.client.clone(), self.bucket.clone());
-        let prefix = prefix.map(|p| format!("{p}/")).unwrap_or_default();
-        let store = S3Store::new(client.clone(), &bucket);
-        stream::once(async move {
-            let mut pages = (client.list_objects_v2().bucket(&bucket).prefix(&prefix))
-                .into_paginator()
-                .send();
-            let mut objects = Vec::new();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(|e| {
-                    store.error(
-                        "ListObjectsV2",
-                        &prefix,
-                        aws_sdk_s3::error::DisplayErrorContext(e),
-                    )
-                })?;
-                objects.extend(page.contents().iter().filter_map(object_meta));
-            }
-            Ok::<_, object_store::Error>(stream::iter(objects.into_iter().map(Ok)))
-        })
-        .try_flatten()
-        .boxed()
+        let (bucket, prefix) = (self.bucket.clone(), prefix.cloned());
+        stream::once(async move { bucket.list(prefix.as_ref(), false).await })
+            .map_ok(|listed| stream::iter(listed.objects.into_iter().map(Ok)))
+            .try_flatten()
+            .boxed()
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        let prefix = prefix.map(|p| format!("{p}/")).unwrap_or_default();
-        let mut pages = (self.client.list_objects_v2().bucket(&self.bucket))
-            .prefix(&prefix)
-            .delimiter("/")
-            .into_paginator()
-            .send();
-        let mut result = ListResult {
-            common_prefixes: Vec::new(),
-            objects: Vec::new(),
-        };
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                self.error(
-                    "ListObjectsV2",
-                    &prefix,
-                    aws_sdk_s3::error::DisplayErrorContext(e),
-                )
-            })?;
-            for common in page.common_prefixes() {
-                if let Some(folder) = common.prefix() {
-                    if let Ok(folder) = Path::parse(folder.trim_end_matches('/')) {
-                        result.common_prefixes.push(folder);
-                    }
-                }
-            }
-            result
-                .objects
-                .extend(page.contents().iter().filter_map(object_meta));
-        }
-        Ok(result)
+        self.bucket.list(prefix, true).await
     }
 
     async fn put_opts(
@@ -313,14 +318,12 @@ impl ObjectStore for S3Store {
 
 /// A listed object as object_store's; folder markers (`…/`) are no files.
 fn object_meta(object: &aws_sdk_s3::types::Object) -> Option<ObjectMeta> {
-    let key = object
-        .key()
-        .filter(|k| !k.is_empty() && !k.ends_with('/'))?;
-    Some(ObjectMeta {
-        location: Path::parse(key).ok()?,
-        last_modified: utc(object.last_modified()),
-        size: object.size().unwrap_or(0).max(0) as u64,
-        e_tag: object.e_tag().map(str::to_string),
-        version: None,
-    })
+    let key = (object.key()).filter(|k| !k.is_empty() && !k.ends_with('/'))?;
+    let location = Path::parse(key).ok()?;
+    Some(meta(
+        location,
+        object.size(),
+        object.last_modified(),
+        object.e_tag(),
+    ))
 }

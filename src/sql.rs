@@ -20,11 +20,12 @@ use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::SessionContext;
+use loglake_backfill::Location;
 use loglake_queries::OutputFormat;
 use loglake_schema::REJECT_FIELDS;
 use rustyline::error::ReadlineError;
 
-use crate::query::{local_context, s3_lake, to_result_table, zoned_context, LAKE_FILES};
+use crate::query::{local_context, to_result_table, zoned_context, LAKE_FILES};
 
 /// Where a statement's rows go.
 pub enum Destination {
@@ -41,7 +42,7 @@ pub async fn session(lake: &Path, zone: Option<&str>) -> anyhow::Result<SessionC
         Some(zone) => zoned_context(lake, zone).await?,
         None => local_context(lake).await?,
     };
-    if s3_lake(lake).is_some() {
+    if Location::parse(&lake.to_string_lossy())?.is_s3() {
         // (the rejects stream's objects in S3 are Athena's to read)
         return Ok(context);
     }
