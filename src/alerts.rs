@@ -71,7 +71,7 @@ pub fn run(args: &AlertArgs, engine: &Engine) -> anyhow::Result<String> {
     }
     if let Some(topic) = &args.alert_topic {
         let source = match engine {
-            Engine::Local { lake } => lake.display().to_string(),
+            Engine::Local { lake, .. } => lake.display().to_string(),
             Engine::Athena(target) => format!("Athena {}.access_logs", target.database),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()

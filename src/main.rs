@@ -192,10 +192,10 @@ enum Command {
         lake: PathBuf,
         #[command(flatten)]
         athena: AthenaArgs,
-        /// First day (UTC, YYYY-MM-DD) of the range; default: the beginning of the lake.
+        /// First day (YYYY-MM-DD, UTC or --tz) of the range; default: the beginning of the lake.
         #[arg(long, default_value = "1970-01-01")]
         from: String,
-        /// Last day (UTC, YYYY-MM-DD, included) of the range; default: the end of the lake.
+        /// Last day (YYYY-MM-DD, included) of the range; default: the end of the lake.
         #[arg(long, default_value = "9999-12-31")]
         to: String,
         /// The HTML file to write.
@@ -215,10 +215,10 @@ enum Command {
         /// List the reports with a one-line description each.
         #[arg(long)]
         list: bool,
-        /// First day (UTC, YYYY-MM-DD) of the range; default: the beginning of the lake.
+        /// First day (YYYY-MM-DD, UTC or --tz) of the range; default: the beginning of the lake.
         #[arg(long, default_value = "1970-01-01")]
         from: String,
-        /// Last day (UTC, YYYY-MM-DD, included) of the range; default: the end of the lake.
+        /// Last day (YYYY-MM-DD, included) of the range; default: the end of the lake.
         #[arg(long, default_value = "9999-12-31")]
         to: String,
         /// table, csv, json (one array of objects keyed by column name) or ndjson (one object
@@ -248,6 +248,11 @@ struct ReportSettings {
     /// (`visits_by_day`, `entry_exit_pages`).
     #[arg(long, default_value = "30", value_parser = clap::value_parser!(u32).range(1..))]
     visit_gap_minutes: u32,
+    /// Count days and hours in this time zone (an IANA name: Europe/Paris): `--from`/`--to`,
+    /// `dt`, `hour` and `ts` are the zone's; the lake's UTC folders are still pruned (a day
+    /// more each side is read). Not with --athena; --alerts windows stay UTC hours.
+    #[arg(long, conflicts_with = "athena")]
+    tz: Option<String>,
 }
 
 impl ReportSettings {
@@ -278,7 +283,7 @@ struct AthenaArgs {
 
 impl AthenaArgs {
     /// Athena when asked, else the local lake.
-    fn engine(self, lake: PathBuf) -> query::Engine {
+    fn engine(self, lake: PathBuf, zone: Option<String>) -> query::Engine {
         match self {
             AthenaArgs {
                 athena: true,
@@ -290,7 +295,7 @@ impl AthenaArgs {
                 database,
                 output,
             }),
-            _ => query::Engine::Local { lake },
+            _ => query::Engine::Local { lake, zone },
         }
     }
 }
@@ -500,7 +505,7 @@ fn main() -> ExitCode {
             settings,
             alerts,
         } => {
-            let engine = athena.engine(lake);
+            let engine = athena.engine(lake, settings.tz.clone());
             let written = match (alerts.alerts, html) {
                 (true, _) => alerts::run(&alerts, &engine).map(|out| {
                     print!("{out}");
@@ -538,7 +543,7 @@ fn main() -> ExitCode {
                 print!("{}", query::list());
                 return ExitCode::SUCCESS;
             }
-            let engine = athena.engine(lake);
+            let engine = athena.engine(lake, settings.tz.clone());
             let outcome = query::find(name.as_deref().unwrap_or_default())
                 .map_err(anyhow::Error::from)
                 .and_then(|report| Ok((report, DateRange::new(&from, &to)?)))

@@ -29,9 +29,11 @@ use crate::s3_store::S3Store;
 /// Where a report runs.
 #[derive(Clone)]
 pub enum Engine {
-    /// DataFusion over `LAKE/access_logs/dt=…/hour=…/*.parquet`.
+    /// DataFusion over `LAKE/access_logs/dt=…/hour=…/*.parquet`; with a `zone` (an IANA name),
+    /// the reports' days and hours are that zone's ([`Clock::Zoned`]).
     Local {
         lake: PathBuf,
+        zone: Option<String>,
     },
     Athena(AthenaTarget),
 }
@@ -52,20 +54,14 @@ pub fn run(
     let sql = settings.sql(report);
     block_on(async {
         match engine {
-            Engine::Local { lake } => run_local(report, &sql, range, lake).await,
+            Engine::Local { lake, zone } => {
+                let clock = Clock::for_reports(zone.as_deref(), range)?;
+                let context = listing_context(lake, SessionConfig::new(), clock).await?;
+                run_on(&context, report, &sql, range, lake).await
+            }
             Engine::Athena(target) => run_athena(report, &sql, range, target).await,
         }
     })
-}
-
-async fn run_local(
-    report: &Report,
-    sql: &str,
-    range: &DateRange,
-    lake: &Path,
-) -> anyhow::Result<QueryOutcome> {
-    let context = local_context(lake).await?;
-    run_on(&context, report, sql, range, lake).await
 }
 
 /// Runs a report's `sql` over `range` on a session with the lake registered.
@@ -124,7 +120,7 @@ async fn run_each(
             let (context, engine) = (context.cloned(), engine.clone());
             running.spawn(async move {
                 let outcome = match (&engine, context) {
-                    (Engine::Local { lake }, Some(context)) => {
+                    (Engine::Local { lake, .. }, Some(context)) => {
                         run_on(&context, report, &sql, &range, lake).await
                     }
                     (Engine::Athena(target), _) => run_athena(report, &sql, &range, target).await,
@@ -161,23 +157,84 @@ fn bytes_scanned(plan: &dyn ExecutionPlan) -> usize {
 /// of its Parquet files ([`LAKE_FILES`]), the lake's file schema plus `dt` (string) and `hour`
 /// (int); and the `access_logs_unique` view over it, from the same DDL as Athena's.
 pub async fn local_context(lake: &Path) -> anyhow::Result<SessionContext> {
-    listing_context(lake, SessionConfig::new(), None).await
+    listing_context(lake, SessionConfig::new(), Clock::Utc).await
 }
 
 /// [`local_context`] with `ts` in the time zone `zone` (an IANA name, `Europe/Paris`): the same
 /// instants, shown and truncated (`date_trunc`, `date_part`) in that zone; `dt` and `hour` stay
 /// the UTC folders, which filters on them still prune.
 pub async fn zoned_context(lake: &Path, zone: &str) -> anyhow::Result<SessionContext> {
-    // (parsed here, so a zone that would fail every query fails at once, and only a real zone
-    // goes into the view's SQL)
+    let clock = Clock::ZonedTs(checked_zone(zone)?);
+    listing_context(lake, SessionConfig::new(), clock).await
+}
+
+/// How the `access_logs` view tells time.
+#[derive(Clone, Copy)]
+enum Clock<'a> {
+    /// `ts` in UTC; `dt` and `hour` the lake's UTC folders.
+    Utc,
+    /// `ts` in the zone; `dt` and `hour` still the UTC folders (`loglake sql --tz`).
+    ZonedTs(&'a str),
+    /// `ts`, `dt` and `hour` all in the zone, so that the reports, which filter and group by
+    /// `dt` and `hour`, count the zone's days and hours (`loglake query|report --tz`); only the
+    /// UTC folders that can hold one of the range's days there are listed.
+    Zoned(&'a str, &'a DateRange),
+}
+
+impl<'a> Clock<'a> {
+    /// The clock of the reports over `range`: the zone's days, or UTC's.
+    fn for_reports(zone: Option<&'a str>, range: &'a DateRange) -> anyhow::Result<Self> {
+        Ok(match zone {
+            Some(zone) => Clock::Zoned(checked_zone(zone)?, range),
+            None => Clock::Utc,
+        })
+    }
+
+    /// The view's columns: the lake's file columns, then `dt` and `hour`; and the filter on the
+    /// folders, if any.
+    fn view_columns(self) -> (Vec<String>, Option<String>) {
+        let zone = match self {
+            Clock::Utc => None,
+            Clock::ZonedTs(zone) | Clock::Zoned(zone, _) => Some(zone),
+        };
+        // `hour` is read as the folder's text (`hour=03`) and cast here: DataFusion turns
+        // `hour = 3` on an integer partition column into the folder `hour=3/`, which does not
+        // exist, and answered no rows for the hours 0-9; a filter on the cast is evaluated on
+        // each folder's value instead, and still prunes.
+        let mut columns: Vec<String> = (loglake_schema::file_schema().fields().iter())
+            .map(|field| match (field.name().as_str(), zone) {
+                ("ts", Some(zone)) => format!("{} AS ts", zoned_ts(zone)),
+                (name, _) => format!("\"{name}\""),
+            })
+            .collect();
+        match self {
+            Clock::Utc | Clock::ZonedTs(_) => {
+                columns.extend(["dt".into(), "CAST(hour AS INT) AS hour".into()]);
+                (columns, None)
+            }
+            Clock::Zoned(zone, range) => {
+                let ts = zoned_ts(zone);
+                columns.push(format!("CAST(CAST({ts} AS DATE) AS VARCHAR) AS dt"));
+                columns.push(format!("CAST(date_part('hour', {ts}) AS INT) AS hour"));
+                let utc = range.widened_by_a_day();
+                let folders = format!("{LAKE_FILES}.dt BETWEEN '{}' AND '{}'", utc.from, utc.to);
+                (columns, Some(folders))
+            }
+        }
+    }
+}
+
+/// `zone` if it is a time zone arrow knows (an IANA name or an offset), else an error naming it;
+/// checked before any query, so that only a real zone goes into the view's SQL.
+fn checked_zone(zone: &str) -> anyhow::Result<&str> {
     zone.parse::<Tz>()
         .map_err(|e| anyhow::anyhow!("--tz {zone:?}: {e}"))?;
-    listing_context(lake, SessionConfig::new(), Some(zone)).await
+    Ok(zone)
 }
 
 /// `ts` as an expression in `zone`.
 fn zoned_ts(zone: &str) -> String {
-    format!("arrow_cast(ts, 'Timestamp(Microsecond, Some(\"{zone}\"))') AS ts")
+    format!("arrow_cast(ts, 'Timestamp(Microsecond, Some(\"{zone}\"))')")
 }
 
 /// The listing of the lake's Parquet files under the `access_logs` view ([`listing_context`]).
@@ -188,7 +245,7 @@ pub const LAKE_FILES: &str = "lake_files";
 async fn listing_context(
     lake: &Path,
     config: SessionConfig,
-    zone: Option<&str>,
+    clock: Clock<'_>,
 ) -> anyhow::Result<SessionContext> {
     let context = SessionContext::new_with_config(config);
     let url = match Location::parse(&lake.to_string_lossy())? {
@@ -227,20 +284,14 @@ async fn listing_context(
         .with_schema(loglake_schema::file_schema());
     context.register_udf(crate::json_udf::json_extract_scalar());
     context.register_table(LAKE_FILES, Arc::new(ListingTable::try_new(table)?))?;
-    // `hour` is read as the folder's text (`hour=03`) and cast here: DataFusion turns `hour = 3`
-    // on an integer partition column into the folder `hour=3/`, which does not exist, and
-    // answered no rows for the hours 0-9; a filter on the cast is evaluated on each folder's
-    // value instead, and still prunes.
-    let columns: Vec<String> = (loglake_schema::file_schema().fields().iter())
-        .map(|field| match (field.name().as_str(), zone) {
-            ("ts", Some(zone)) => zoned_ts(zone),
-            (name, _) => format!("\"{name}\""),
-        })
-        .collect();
-    let view = format!(
-        "CREATE VIEW access_logs AS SELECT {}, dt, CAST(hour AS INT) AS hour FROM {LAKE_FILES}",
+    let (columns, folders) = clock.view_columns();
+    let mut view = format!(
+        "CREATE VIEW access_logs AS SELECT {} FROM {LAKE_FILES}",
         columns.join(", ")
     );
+    if let Some(folders) = folders {
+        view.push_str(&format!(" WHERE {folders}"));
+    }
     context.sql(&view).await.context("creating access_logs")?;
     context
         .sql(unique_view_ddl())
@@ -252,7 +303,11 @@ async fn listing_context(
 /// A session whose `access_logs` is the lake read once into memory: only the columns that `sqls`
 /// name, so that the page's reports (35 for each period) share one scan of the lake instead of
 /// each decoding its files again; their `dt` filters then compare a string a row in memory.
-async fn memory_context(lake: &Path, sqls: &[String]) -> anyhow::Result<SessionContext> {
+async fn memory_context(
+    lake: &Path,
+    clock: Clock<'_>,
+    sqls: &[String],
+) -> anyhow::Result<SessionContext> {
     /// Files read at once: a lake's hourly files are small (a month of 1 M requests is 720
     /// files of ~50 KB), so reading waits on opening them more than on decoding; with only one
     /// file a core in flight, reading the month took 2.3–2.8 s, with eight 0.9–1.6 s.
@@ -267,7 +322,7 @@ async fn memory_context(lake: &Path, sqls: &[String]) -> anyhow::Result<SessionC
     let on_disk = listing_context(
         lake,
         config.clone().with_target_partitions(FILES_AT_ONCE),
-        None,
+        clock,
     )
     .await?;
     let table = on_disk.table("access_logs").await?;
@@ -448,12 +503,14 @@ pub fn write_dashboard(
     let started = Instant::now();
     let (ranges, tables) = block_on(async {
         let context = match engine {
-            Engine::Local { lake } => {
+            Engine::Local { lake, zone } => {
                 let sqls: Vec<String> = loglake_queries::REPORTS
                     .iter()
                     .map(|report| settings.sql(report))
                     .collect();
-                Some(memory_context(lake, &sqls).await?)
+                // (the page's other periods are inside `range`, so its folders are theirs)
+                let clock = Clock::for_reports(zone.as_deref(), range)?;
+                Some(memory_context(lake, clock, &sqls).await?)
             }
             Engine::Athena(_) => None,
         };
@@ -488,12 +545,18 @@ pub fn write_dashboard(
             previous,
         });
     }
-    let days = match (range.from.as_str(), range.to.as_str()) {
+    let mut days = match (range.from.as_str(), range.to.as_str()) {
         ("1970-01-01", "9999-12-31") => "every day".to_string(),
         (from, to) => format!("{from} to {to}"),
     };
+    if let Engine::Local {
+        zone: Some(zone), ..
+    } = engine
+    {
+        days.push_str(&format!(", {zone}"));
+    }
     let source = match engine {
-        Engine::Local { lake } => lake.display().to_string(),
+        Engine::Local { lake, .. } => lake.display().to_string(),
         Engine::Athena(target) => format!("Athena {}.access_logs", target.database),
     };
     let title = format!("loglake: {source} ({days})");
@@ -570,7 +633,8 @@ pub fn find(name: &str) -> Result<&'static Report, QueryError> {
 pub fn run_sql(engine: &Engine, sql: &str) -> anyhow::Result<ResultTable> {
     block_on(async {
         match engine {
-            Engine::Local { lake } => {
+            Engine::Local { lake, .. } => {
+                // (the alert windows are UTC hours)
                 let context = local_context(lake).await?;
                 let batches = context.sql(sql).await?.collect().await?;
                 to_result_table(&batches)

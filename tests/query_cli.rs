@@ -629,3 +629,146 @@ fn the_page_compares_a_day_with_the_day_before() {
         .unwrap();
     assert!(last_day.contains("<span>requests</span><i>"));
 }
+
+/// The sample's requests by `(day, hour)` in Los Angeles, counted from the log's text: UTC-7
+/// until 2026-11-01 09:00 UTC, when summer time ends (the first Sunday of November at 2:00
+/// local), UTC-8 after. The sample's days are 2026-10-31 to 2026-11-02.
+fn sample_by_los_angeles_hour() -> BTreeMap<(String, i64), i64> {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample/access.log"))
+            .unwrap();
+    let mut counts = BTreeMap::new();
+    for line in text.lines() {
+        let Some(stamp) = line.split('[').nth(1) else {
+            continue;
+        };
+        let (Ok(day), Ok(hour)) = (stamp[0..2].parse::<i64>(), stamp[12..14].parse::<i64>()) else {
+            continue;
+        };
+        // hours since 2026-10-31 00:00 UTC
+        let utc = match &stamp[3..6] {
+            "Oct" => (day - 31) * 24 + hour,
+            "Nov" => (day) * 24 + hour,
+            _ => continue,
+        };
+        let local = utc - if utc < 24 + 9 { 7 } else { 8 };
+        let date = match local.div_euclid(24) {
+            -1 => "2026-10-30".to_string(),
+            0 => "2026-10-31".to_string(),
+            n => format!("2026-11-{n:02}"),
+        };
+        *counts.entry((date, local.rem_euclid(24))).or_insert(0) += 1;
+    }
+    counts
+}
+
+#[test]
+fn with_tz_the_reports_count_the_zones_days_and_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = sample_lake(dir.path());
+    let expected = sample_by_los_angeles_hour();
+    let zoned = |report: &str, extra: &[&str]| {
+        let mut args = vec![
+            "query",
+            report,
+            "--lake",
+            &lake,
+            "--tz",
+            "America/Los_Angeles",
+        ];
+        args.extend(["--format", "json"]);
+        args.extend(extra);
+        json(&loglake(&args))
+    };
+    let mut by_day: BTreeMap<String, i64> = BTreeMap::new();
+    for ((date, _), n) in &expected {
+        *by_day.entry(date.clone()).or_insert(0) += n;
+    }
+    let days: BTreeMap<String, i64> = zoned("traffic_by_day", &[])
+        .iter()
+        .map(|row| {
+            (
+                row["dt"].as_str().unwrap().to_string(),
+                row["requests"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(days, by_day);
+    // 01:00–01:59 happens twice on 2026-11-01 there (summer time, then standard time)
+    let hours: BTreeMap<(String, i64), i64> = zoned(
+        "traffic_by_hour",
+        &["--from", "2026-11-01", "--to", "2026-11-01"],
+    )
+    .iter()
+    .map(|row| {
+        let key = (
+            row["dt"].as_str().unwrap().to_string(),
+            row["hour"].as_i64().unwrap(),
+        );
+        (key, row["requests"].as_i64().unwrap())
+    })
+    .collect();
+    let expected_day: BTreeMap<(String, i64), i64> = (expected.iter())
+        .filter(|((date, _), _)| date == "2026-11-01")
+        .map(|(key, n)| (key.clone(), *n))
+        .collect();
+    assert_eq!(hours, expected_day);
+    let sample =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample/access.log"))
+            .unwrap();
+    let utc_hours = ["[01/Nov/2026:08:", "[01/Nov/2026:09:"];
+    let twice = utc_hours
+        .iter()
+        .map(|h| sample.matches(h).count() as i64)
+        .sum::<i64>();
+    assert_eq!(hours[&("2026-11-01".to_string(), 1)], twice);
+
+    // The lake's UTC folders are still pruned: Tokyo's last day reads only its UTC days.
+    let read_mb = |extra: &[&str]| -> f64 {
+        let mut args = vec![
+            "query",
+            "traffic_by_day",
+            "--lake",
+            &lake,
+            "--tz",
+            "Asia/Tokyo",
+        ];
+        args.extend(extra);
+        let output = loglake(&args);
+        let note = String::from_utf8_lossy(&output.stderr).to_string();
+        let read = note.split("read ").nth(1).expect(&note);
+        read.split(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(read_mb(&["--from", "2026-11-03", "--to", "2026-11-03"]) < read_mb(&[]));
+
+    // The page's range picker offers Tokyo's days, the last one after the lake's last UTC day.
+    let page = dir.path().join("tokyo.html");
+    let page = page.to_str().unwrap();
+    let output = loglake(&[
+        "report",
+        "--lake",
+        &lake,
+        "--html",
+        page,
+        "--tz",
+        "Asia/Tokyo",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(html.contains("(every day, Asia/Tokyo)</title>"));
+    assert!(html.contains("<div class=\"period\" id=\"d-2026-11-03\""));
+    let output = loglake(&[
+        "query",
+        "top_paths",
+        "--lake",
+        &lake,
+        "--tz",
+        "Mars/Olympus",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Mars/Olympus"));
+}

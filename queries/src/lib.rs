@@ -201,6 +201,19 @@ impl DateRange {
         Self::new(&date_of(end - i64::from(days.max(1)) + 1), last)
     }
 
+    /// This range with a day more at each end (within 1970-01-01..9999-12-31): the UTC days
+    /// that can hold a request made on one of its days in any time zone (UTC-12 to UTC+14).
+    pub fn widened_by_a_day(&self) -> DateRange {
+        let step = |date: &str, by: i64, limit: &str| match day_number(date) {
+            Some(n) if date != limit => date_of(n + by),
+            _ => date.to_string(),
+        };
+        DateRange {
+            from: step(&self.from, -1, "1970-01-01"),
+            to: step(&self.to, 1, "9999-12-31"),
+        }
+    }
+
     pub fn parameters(&self) -> [String; 2] {
         [format!("'{}'", self.from), format!("'{}'", self.to)]
     }
@@ -328,6 +341,24 @@ mod tests {
             let sql = hour.sql(report);
             assert!(sql.contains(") <= 3600 THEN 0") && !sql.contains("1800"));
         }
+    }
+
+    #[test]
+    fn a_widened_range_has_a_day_more_at_each_end_within_the_calendar() {
+        let widened = DateRange::new("2026-12-31", "2027-01-01")
+            .unwrap()
+            .widened_by_a_day();
+        assert_eq!(
+            (widened.from.as_str(), widened.to.as_str()),
+            ("2026-12-30", "2027-01-02")
+        );
+        let open = DateRange::new("1970-01-01", "9999-12-31")
+            .unwrap()
+            .widened_by_a_day();
+        assert_eq!(
+            (open.from.as_str(), open.to.as_str()),
+            ("1970-01-01", "9999-12-31")
+        );
     }
 
     #[test]
