@@ -248,30 +248,15 @@ async fn listing_context(
     clock: Clock<'_>,
 ) -> anyhow::Result<SessionContext> {
     let context = SessionContext::new_with_config(config);
-    let url = match Location::parse(&lake.to_string_lossy())? {
-        Location::S3 { bucket, prefix } => {
-            let root = match prefix.trim_matches('/') {
-                "" => String::new(),
-                prefix => format!("{prefix}/"),
-            };
-            let url = ListingTableUrl::parse(format!("s3://{bucket}/{root}access_logs/"))?;
-            let client = loglake_backfill::s3::S3::client_from_env().await;
-            let store = Arc::new(S3Store::new(client, &bucket));
-            context.register_object_store(url.object_store().as_ref(), store);
-            url
-        }
-        Location::Local(_) => {
-            let table_dir = lake.join("access_logs");
-            let table_dir = table_dir.canonicalize().with_context(|| {
-                format!(
-                    "no lake at {}: run `loglake ingest LOG --out {}` first",
-                    table_dir.display(),
-                    lake.display()
-                )
-            })?;
-            ListingTableUrl::parse(format!("{}/", table_dir.display()))?
-        }
-    };
+    let url = table_url(&context, lake, "access_logs")
+        .await?
+        .with_context(|| {
+            format!(
+                "no lake at {}: run `loglake ingest LOG --out {}` first",
+                lake.join("access_logs").display(),
+                lake.display()
+            )
+        })?;
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         // also keeps out the hidden `.NAME.parquet.tmp` files of a write in progress
         .with_file_extension(".parquet")
@@ -298,6 +283,35 @@ async fn listing_context(
         .await
         .context("creating the view")?;
     Ok(context)
+}
+
+/// Where the lake's folder `name` (`access_logs`, `rejects`) is, for a listing table on
+/// `context`: in S3 (the bucket's [`S3Store`] registered on `context`, with the usual AWS
+/// settings), or a local directory; `None` for a local folder that does not exist.
+pub async fn table_url(
+    context: &SessionContext,
+    lake: &Path,
+    name: &str,
+) -> anyhow::Result<Option<ListingTableUrl>> {
+    Ok(match Location::parse(&lake.to_string_lossy())? {
+        Location::S3 { bucket, prefix } => {
+            let root = match prefix.trim_matches('/') {
+                "" => String::new(),
+                prefix => format!("{prefix}/"),
+            };
+            let url = ListingTableUrl::parse(format!("s3://{bucket}/{root}{name}/"))?;
+            if context.runtime_env().object_store(&url).is_err() {
+                let client = loglake_backfill::s3::S3::client_from_env().await;
+                let store = Arc::new(S3Store::new(client, &bucket));
+                context.register_object_store(url.object_store().as_ref(), store);
+            }
+            Some(url)
+        }
+        Location::Local(_) => match lake.join(name).canonicalize() {
+            Ok(dir) if dir.is_dir() => Some(ListingTableUrl::parse(format!("{}/", dir.display()))?),
+            _ => None,
+        },
+    })
 }
 
 /// A session whose `access_logs` is the lake read once into memory: only the columns that `sqls`

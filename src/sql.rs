@@ -13,19 +13,17 @@ use anyhow::Context;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::file_format::json::JsonFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig};
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::prelude::SessionContext;
-use loglake_backfill::Location;
+use loglake_lake::REJECTS_DIR;
 use loglake_queries::OutputFormat;
 use loglake_schema::REJECT_FIELDS;
 use rustyline::error::ReadlineError;
 
-use crate::query::{local_context, to_result_table, zoned_context, LAKE_FILES};
+use crate::query::{local_context, table_url, to_result_table, zoned_context, LAKE_FILES};
 
 /// Where a statement's rows go.
 pub enum Destination {
@@ -35,31 +33,28 @@ pub enum Destination {
 }
 
 /// A session over the lake at `lake` (a directory or `s3://…`): [`local_context`]'s
-/// `access_logs` and its view (with `ts` in `zone`, if given), and for a local lake `rejects`
-/// over its `rejects/*.ndjson` (the rejects output of `loglake ingest`).
+/// `access_logs` and its view (with `ts` in `zone`, if given), and `rejects` over the lake's
+/// `rejects/**/*.ndjson` (the rejects output of `loglake ingest`, `backfill` and the function).
 pub async fn session(lake: &Path, zone: Option<&str>) -> anyhow::Result<SessionContext> {
     let context = match zone {
         Some(zone) => zoned_context(lake, zone).await?,
         None => local_context(lake).await?,
     };
-    if Location::parse(&lake.to_string_lossy())?.is_s3() {
-        // (the rejects stream's objects in S3 are Athena's to read)
-        return Ok(context);
-    }
-    let rejects = lake.join("rejects");
     let schema = rejects_schema();
-    let table: Arc<dyn datafusion::catalog::TableProvider> = match rejects.is_dir() {
-        true => {
-            let url = ListingTableUrl::parse(format!("{}/", rejects.canonicalize()?.display()))?;
-            let options =
-                ListingOptions::new(Arc::new(JsonFormat::default())).with_file_extension(".ndjson");
-            let config = ListingTableConfig::new(url)
-                .with_listing_options(options)
-                .with_schema(schema);
-            Arc::new(ListingTable::try_new(config)?)
-        }
-        false => Arc::new(MemTable::try_new(schema, vec![Vec::new()])?),
-    };
+    // In S3 the `.ndjson` objects under `rejects/`: `loglake backfill`'s one a source and the
+    // ingest function's under `rejects/dt=…/` (Firehose's gzip objects are Athena's to read).
+    let table: Arc<dyn datafusion::catalog::TableProvider> =
+        match table_url(&context, lake, REJECTS_DIR).await? {
+            Some(url) => {
+                let options = ListingOptions::new(Arc::new(JsonFormat::default()))
+                    .with_file_extension(".ndjson");
+                let config = ListingTableConfig::new(url)
+                    .with_listing_options(options)
+                    .with_schema(schema);
+                Arc::new(ListingTable::try_new(config)?)
+            }
+            None => Arc::new(MemTable::try_new(schema, vec![Vec::new()])?),
+        };
     context.register_table("rejects", table)?;
     Ok(context)
 }

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use http::{aws_standin, http, s3_objects};
 
@@ -292,6 +292,25 @@ fn an_s3_lake_answers_as_the_local_one() {
         assert!(local.lines().count() > 2, "{statement}: {local}");
         assert_eq!(answer(&s3_lake), local, "{statement}");
     }
+    // `rejects`: backfill's object a source, and one the ingest function wrote under
+    // `rejects/dt=…/` (functions/ingest/src/lake_output.rs).
+    let function_reject = json!({"source": "kinesis:shardId-000000000000:4961", "source_line": 7,
+        "reason": "no_timestamp", "raw": "junk", "raw_encoding": "text", "raw_len": 4});
+    let key = format!("{bucket}/lake/rejects/dt=2026-11-02/1792000000-0.ndjson");
+    let (status, _) = http(
+        "PUT",
+        &format!("{endpoint}/{key}"),
+        format!("{function_reject}\n").as_bytes(),
+    );
+    assert!(status < 300);
+    let rejects = |lake: &str| {
+        let sql = "SELECT source_line, reason, raw_len FROM rejects ORDER BY source_line DESC";
+        stdout(&loglake(&["sql", sql, "--lake", lake, "--format", "csv"]))
+    };
+    let local = rejects(local_lake);
+    assert_eq!(local.lines().count(), 2, "the sample's one reject: {local}");
+    assert_eq!(rejects(&s3_lake), format!("{local}7,no_timestamp,4\n"));
+
     for report in [
         "top_paths",
         "traffic_by_hour",
