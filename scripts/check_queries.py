@@ -2,7 +2,12 @@
 
 1. Every file parses with a real Athena/Trino parser (sqlglot, read="athena"), and so does every
    panel's SQL of the Grafana dashboard (with Grafana's range macros as dates).
-2. A lake is built from the given logs with `loglake ingest`; every report runs on it through
+2. What the parser lets through but Athena would refuse, and DataFusion runs: every function the
+   reports, views and panels call is one of Trino's (Athena engine 3 is Trino), spelled as Trino
+   spells it, and none of DataFusion's own syntax (`::`, ILIKE, LIMIT before OFFSET) is used.
+   (sqlglot alone reads `date_part(...)` and `median(...)` without a complaint, and silently
+   rewrites `to_char`, `nvl` and `x::int` when it writes Trino SQL.)
+3. A lake is built from the given logs with `loglake ingest`; every report runs on it through
    `loglake query NAME --format json` (DataFusion), and the key reports are compared with the
    same numbers computed by DuckDB over the same Parquet with SQL written here.
 
@@ -57,6 +62,83 @@ def check_grafana():
             failures += 1
             print(f"FAIL Grafana panel {panel['title']}: {error}")
     print(f"{len(panels) - failures} of {len(panels)} Grafana panels parse as Athena SQL")
+    return failures
+
+
+# Trino's functions by name (https://trino.io/docs/current/functions/list.html), the ones a
+# report may reasonably call; a function missing here is added after checking it there, and that
+# DataFusion runs it too (check_results runs every report).
+TRINO_FUNCTIONS = set("""
+abs approx_distinct approx_most_frequent approx_percentile approx_set arbitrary array_agg
+array_distinct array_join array_sort avg bool_and bool_or cardinality cast cbrt ceil ceiling chr
+coalesce concat concat_ws contains corr count count_if covar_pop covar_samp cume_dist
+current_date current_timestamp date date_add date_diff date_format date_parse date_trunc day
+day_of_week day_of_year dense_rank element_at every exp first_value floor format format_datetime
+from_iso8601_date from_iso8601_timestamp from_unixtime from_utf8 geometric_mean greatest hamming_distance
+histogram hour human_readable_seconds if is_finite is_nan json_array_contains json_array_get
+json_array_length json_extract json_extract_scalar json_format json_parse json_size lag last_value
+lead least length levenshtein_distance listagg ln log10 log2 lower lpad ltrim map_agg max max_by
+millisecond min min_by minute mod month now nth_value ntile nullif parse_datetime percent_rank
+position pow power quarter rank regexp_count regexp_extract regexp_extract_all regexp_like
+regexp_position regexp_replace regexp_split replace reverse round row_number rpad rtrim second
+sequence sign slice split split_part sqrt starts_with stddev stddev_pop stddev_samp strpos substr
+substring sum to_iso8601 to_unixtime to_utf8 trim truncate try try_cast typeof upper url_decode
+url_encode url_extract_host url_extract_parameter url_extract_path url_extract_query var_pop
+var_samp variance week width_bucket year
+""".split())
+
+
+def trino_dialect_errors(sql):
+    """What in `sql` (a SELECT) Athena would refuse though sqlglot parses it: calls to functions
+    that are not Trino's, and DataFusion's own syntax."""
+    from sqlglot.dialects.athena import Athena
+    from sqlglot.tokens import TokenType
+
+    errors = []
+    tokens = Athena().tokenize(sql)
+    for token, after in zip(tokens, tokens[1:]):
+        # (keywords before a parenthesis, AND/OVER/FILTER/IN..., are tokens of their own type)
+        if token.token_type == TokenType.VAR and after.token_type == TokenType.L_PAREN:
+            if token.text.lower() not in TRINO_FUNCTIONS:
+                errors.append(f"{token.text}() is not a Trino function (line {token.line})")
+    for token in tokens:
+        if token.token_type == TokenType.DCOLON:
+            errors.append(f"`::` casts are not Trino SQL (line {token.line}): use CAST")
+        if token.token_type == TokenType.ILIKE:
+            errors.append(f"ILIKE is not Trino SQL (line {token.line}): use lower(x) LIKE")
+    kinds = [token.token_type for token in tokens]
+    for at, kind in enumerate(kinds):
+        if kind == TokenType.LIMIT and TokenType.OFFSET in kinds[at + 1:at + 3]:
+            errors.append(f"LIMIT before OFFSET (line {tokens[at].line}): Trino takes OFFSET first")
+    return errors
+
+
+def check_trino_dialect():
+    failures = 0
+    sources = [(os.path.relpath(path, ROOT), open(path).read())
+               for path in sorted(glob.glob(os.path.join(ROOT, "queries", "*", "*.sql")))
+               if "/ddl/" not in path or "CREATE VIEW" in open(path).read()]
+    panels = json.load(open(os.path.join(ROOT, "queries", "grafana", "loglake-athena.json")))["panels"]
+    sources += [(f"Grafana panel {p['title']}", p["targets"][0]["rawSQL"]) for p in panels]
+    for name, sql in sources:
+        for error in trino_dialect_errors(sql):
+            failures += 1
+            print(f"FAIL {name}: {error}")
+    # The check itself: SQL DataFusion runs and sqlglot parses as Athena, which Athena refuses.
+    refused = ["SELECT date_part('hour', ts) FROM access_logs",
+               "SELECT to_char(ts, '%Y') FROM access_logs",
+               "SELECT median(bytes_sent) FROM access_logs",
+               "SELECT nvl(path, '') FROM access_logs",
+               "SELECT status::int FROM access_logs",
+               "SELECT path FROM access_logs WHERE path ILIKE '/a%'",
+               "SELECT path FROM access_logs LIMIT 5 OFFSET 2"]
+    for sql in refused:
+        sqlglot.parse_one(sql, read="athena")
+        if not trino_dialect_errors(sql):
+            failures += 1
+            print(f"FAIL the dialect check lets through: {sql}")
+    print(f"{len(sources)} SQL sources call only Trino functions in Trino syntax "
+          f"({len(refused)} DataFusion-only statements refused)")
     return failures
 
 
@@ -199,7 +281,7 @@ def check_unique_view(binary, log):
 
 def main():
     binary, logs = sys.argv[1], sys.argv[2:]
-    failures = check_parse() + check_grafana() + check_results(binary, logs) + check_unique_view(binary, logs[0])
+    failures = check_parse() + check_grafana() + check_trino_dialect() + check_results(binary, logs) + check_unique_view(binary, logs[0])
     if failures:
         print(f"{failures} query checks failed")
         sys.exit(1)
