@@ -352,6 +352,20 @@ fn an_s3_lake_answers_as_the_local_one() {
     let output = loglake(&["query", "top_paths", "--lake", &s3_lake]);
     let fetched = fetched_bytes(&String::from_utf8_lossy(&output.stderr));
     assert!(fetched <= lake_bytes, "{fetched} of {lake_bytes} bytes");
+
+    // A folder of more than one page of ListObjectsV2 (1,000 keys): 1,001 writes in progress
+    // (`.NAME.parquet.tmp`) list before the hour's one file, which is still found.
+    let hour = format!("{bucket}/lake/access_logs/dt=2026-10-31/hour=23");
+    for n in 0..1001 {
+        let url = format!("{endpoint}/{hour}/.{n:04}.parquet.tmp");
+        assert!(http("PUT", &url, b"").0 < 300);
+    }
+    let count = "SELECT count(*) AS n FROM access_logs WHERE dt = '2026-10-31'";
+    let output = loglake(&["sql", count, "--lake", &s3_lake, "--format", "csv"]);
+    assert_eq!(
+        stdout(&output),
+        format!("n\n{}\n", in_sample_hour("31/Oct/2026:23:"))
+    );
 }
 
 /// The bytes a command's note says it fetched from S3.
