@@ -5,7 +5,10 @@
 //! - a CloudWatch Logs subscription envelope: gzip of JSON whose `logEvents[].message` are the
 //!   lines (`CONTROL_MESSAGE`s carry none);
 //! - a KPL aggregate: magic `F3 89 9A C2`, a protobuf `AggregatedRecord`, and the MD5 of the
-//!   protobuf; each user record inside is again any of the above.
+//!   protobuf; each user record inside is again any of the above;
+//! - `loglake ship`'s lines: a header line naming the file they come from and the number of the
+//!   first ([`ship_header`]), then the lines, so that a line sent again after a crash has the
+//!   same `source` and `source_line` as the first time.
 //!
 //! Decoding is bounded: inflated data is capped, and nested aggregates are not followed.
 
@@ -38,6 +41,8 @@ pub enum PayloadError {
     BadKplProtobuf(&'static str),
     #[error("KPL aggregate fails its MD5 check")]
     KplChecksumMismatch,
+    #[error("loglake ship header is malformed: {0}")]
+    BadShipHeader(&'static str),
 }
 
 impl PayloadError {
@@ -49,6 +54,7 @@ impl PayloadError {
             PayloadError::BadCloudWatchEnvelope(_) => RejectReason::BadCloudWatchEnvelope,
             PayloadError::BadKplProtobuf(_) => RejectReason::BadKplAggregate,
             PayloadError::KplChecksumMismatch => RejectReason::KplChecksumMismatch,
+            PayloadError::BadShipHeader(_) => RejectReason::BadShipHeader,
         }
     }
 }
@@ -60,6 +66,51 @@ pub enum LogText<'a> {
     Lines(Cow<'a, [u8]>),
     /// One line per message (CloudWatch log events; a message may itself contain newlines).
     Messages(Vec<String>),
+    /// `\n`-separated lines that `loglake ship` read from `source`, the first of them line
+    /// number `first_line` there.
+    Shipped {
+        source: String,
+        first_line: i64,
+        lines: Cow<'a, [u8]>,
+    },
+}
+
+/// What starts a record (or a KPL user record) of `loglake ship`: ASCII's record separator, which
+/// no text log line starts with, then the format's name and version.
+pub const SHIP_MARK: &[u8] = b"\x1eloglake-ship 1 ";
+
+/// The header line `loglake ship` puts before lines read from `source`, the first of them line
+/// `first_line` there: [`SHIP_MARK`], the line number, a space, the source, a newline.
+pub fn ship_header(source: &str, first_line: i64) -> Vec<u8> {
+    let mut header = SHIP_MARK.to_vec();
+    header.extend_from_slice(format!("{first_line} {}\n", source.replace('\n', " ")).as_bytes());
+    header
+}
+
+/// The source, first line number and lines of a record framed by [`ship_header`], or `None`
+/// when `data` does not start with [`SHIP_MARK`].
+fn shipped(data: &[u8]) -> Option<Result<LogText<'_>, PayloadError>> {
+    let rest = data.strip_prefix(SHIP_MARK)?;
+    let Some(end) = memchr::memchr(b'\n', rest) else {
+        return Some(Err(PayloadError::BadShipHeader("no end of line")));
+    };
+    let header = std::str::from_utf8(&rest[..end]).ok();
+    let parsed = header
+        .and_then(|header| header.split_once(' '))
+        .and_then(|(line, source)| {
+            let line = line.parse::<i64>().ok().filter(|line| *line >= 1)?;
+            (!source.is_empty()).then(|| (line, source.to_string()))
+        });
+    Some(match parsed {
+        Some((first_line, source)) => Ok(LogText::Shipped {
+            source,
+            first_line,
+            lines: Cow::Borrowed(&rest[end + 1..]),
+        }),
+        None => Err(PayloadError::BadShipHeader(
+            "not a line number and a source",
+        )),
+    })
 }
 
 /// What a record held: its log text, in order, and whether it was only a CloudWatch control
@@ -125,6 +176,15 @@ fn into_owned(text: LogText<'_>) -> LogText<'static> {
     match text {
         LogText::Lines(lines) => LogText::Lines(Cow::Owned(lines.into_owned())),
         LogText::Messages(messages) => LogText::Messages(messages),
+        LogText::Shipped {
+            source,
+            first_line,
+            lines,
+        } => LogText::Shipped {
+            source,
+            first_line,
+            lines: Cow::Owned(lines.into_owned()),
+        },
     }
 }
 
@@ -134,6 +194,10 @@ fn decode_unaggregated<'a>(
     inflate_budget: &mut u64,
 ) -> Result<DecodedPayload<'a>, PayloadError> {
     let mut decoded = DecodedPayload::default();
+    if let Some(text) = shipped(data) {
+        decoded.texts.push(text?);
+        return Ok(decoded);
+    }
     if !data.starts_with(&GZIP_MAGIC) {
         decoded.texts.push(LogText::Lines(Cow::Borrowed(data)));
         return Ok(decoded);
@@ -228,6 +292,44 @@ pub fn deaggregate(data: &[u8]) -> Result<Option<Vec<UserRecord>>, PayloadError>
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
+}
+
+/// A KPL aggregate (as the Kinesis Producer Library writes it: [`KPL_MAGIC`], the protobuf
+/// `AggregatedRecord`, its MD5) of `user_records`, all under `partition_key`.
+pub fn kpl_aggregate(partition_key: &str, user_records: &[&[u8]]) -> Vec<u8> {
+    fn varint(mut value: u64, out: &mut Vec<u8>) {
+        while value >= 0x80 {
+            out.push((value as u8) | 0x80);
+            value >>= 7;
+        }
+        out.push(value as u8);
+    }
+    fn bytes_field(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
+        varint((field << 3) | 2, out);
+        varint(bytes.len() as u64, out);
+        out.extend_from_slice(bytes);
+    }
+    let mut protobuf = Vec::with_capacity(user_records.iter().map(|r| r.len() + 8).sum());
+    bytes_field(1, partition_key.as_bytes(), &mut protobuf);
+    let mut record = Vec::new();
+    for data in user_records {
+        record.clear();
+        varint(1 << 3, &mut record); // partition_key_index: the one key, 0
+        varint(0, &mut record);
+        bytes_field(3, data, &mut record);
+        bytes_field(3, &record, &mut protobuf);
+    }
+    let mut out = KPL_MAGIC.to_vec();
+    out.extend_from_slice(&protobuf);
+    out.extend_from_slice(&md5::compute(&protobuf).0);
+    out
+}
+
+/// At most the bytes [`kpl_aggregate`] adds to `count` user records of under 2 MiB each: what a
+/// packer leaves room for under a record limit. (Magic, the key's field, the MD5; each record's
+/// field tag and length, its index field, its data's tag and length.)
+pub fn kpl_overhead(partition_key: &str, count: usize) -> usize {
+    KPL_MAGIC.len() + 3 + partition_key.len() + MD5_LEN + count * 12
 }
 
 fn utf8(bytes: &[u8]) -> Result<String, PayloadError> {
@@ -406,6 +508,36 @@ mod tests {
             decode_payload(&gzip(broken)),
             Err(PayloadError::BadCloudWatchEnvelope(_))
         ));
+    }
+
+    #[test]
+    fn shipped_lines_carry_their_source_and_first_line() {
+        let mut data = ship_header("web-1:/var/log/nginx/access.log#1a2b", 41);
+        data.extend_from_slice(b"one\ntwo\n");
+        let expected = LogText::Shipped {
+            source: "web-1:/var/log/nginx/access.log#1a2b".into(),
+            first_line: 41,
+            lines: Cow::Borrowed(b"one\ntwo\n"),
+        };
+        assert_eq!(decode_payload(&data).unwrap().texts, [expected.clone()]);
+        // inside a KPL aggregate too, each user record with its own header
+        let aggregate = kpl_aggregate("k", &[&data, b"plain\n"]);
+        assert!(aggregate.len() <= data.len() + 6 + kpl_overhead("k", 2));
+        assert_eq!(
+            decode_payload(&aggregate).unwrap().texts,
+            [expected, LogText::Lines(Cow::Owned(b"plain\n".to_vec()))]
+        );
+        for bad in [
+            &b"\x1eloglake-ship 1 12 x"[..],
+            b"\x1eloglake-ship 1 0 x\n",
+            b"\x1eloglake-ship 1 7\n",
+            b"\x1eloglake-ship 1 a b\n",
+        ] {
+            assert!(
+                matches!(decode_payload(bad), Err(PayloadError::BadShipHeader(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub enum RejectReason {
     /// A KPL aggregate whose protobuf is malformed.
     #[error("malformed KPL aggregate")]
     BadKplAggregate,
+    /// A record framed by `loglake ship` whose header line is malformed.
+    #[error("malformed loglake ship header")]
+    BadShipHeader,
     /// A KPL aggregate whose MD5 trailer does not match its protobuf.
     #[error("KPL aggregate fails its MD5 check")]
     KplChecksumMismatch,
@@ -76,7 +79,7 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// Every reason, in a stable order (for reports and tests).
-    pub const ALL: [RejectReason; 21] = [
+    pub const ALL: [RejectReason; 22] = [
         RejectReason::EmptyLine,
         RejectReason::LineTooLong,
         RejectReason::NoTimestamp,
@@ -96,6 +99,7 @@ impl RejectReason {
         RejectReason::GzipTooLarge,
         RejectReason::BadCloudWatchEnvelope,
         RejectReason::BadKplAggregate,
+        RejectReason::BadShipHeader,
         RejectReason::KplChecksumMismatch,
         RejectReason::BadBase64,
     ];
@@ -122,6 +126,7 @@ impl RejectReason {
             RejectReason::GzipTooLarge => "gzip_too_large",
             RejectReason::BadCloudWatchEnvelope => "bad_cloudwatch_envelope",
             RejectReason::BadKplAggregate => "bad_kpl_aggregate",
+            RejectReason::BadShipHeader => "bad_ship_header",
             RejectReason::KplChecksumMismatch => "kpl_checksum_mismatch",
             RejectReason::BadBase64 => "bad_base64",
         }

@@ -191,6 +191,19 @@ where
                 for text in &payload.texts {
                     match text {
                         LogText::Lines(lines) => self.feed(lines, sink),
+                        // (rows named by the file and line they were read from: sent again
+                        // after a crash, the same lines are the same rows to the unique view)
+                        LogText::Shipped {
+                            source,
+                            first_line,
+                            lines,
+                        } => {
+                            self.decoder.set_source(Arc::<str>::from(source.as_str()));
+                            self.decoder.set_next_line(*first_line);
+                            self.feed(lines, sink);
+                            // (a KPL user record after it, not shipped, is the record's again)
+                            self.decoder.set_source(Arc::<str>::from(record.source));
+                        }
                         LogText::Messages(messages) => {
                             for message in messages {
                                 self.feed(message.as_bytes(), sink);
@@ -461,6 +474,34 @@ mod tests {
             assert_eq!(stats.rejects_by_reason["no_timestamp"], 3);
             assert_eq!(stats.rejects_by_reason["bad_gzip"], 1);
         }
+    }
+
+    #[test]
+    fn shipped_lines_are_rows_of_their_file_and_line() {
+        let mut shipped = loglake_parser::payload::ship_header("web-1:/var/log/access.log#ab", 7);
+        shipped.extend_from_slice(format!("{LINE_10H}\njunk\n{LINE_11H}\n").as_bytes());
+        let aggregate =
+            loglake_parser::payload::kpl_aggregate("k", &[&shipped, LINE_10H.as_bytes()]);
+        let (sink, stats) = encode(&[aggregate], 8_192);
+        let rows: Vec<(String, i64)> = (sink.rows.iter())
+            .map(|r| {
+                let source = r.2[json_key("source")].as_str().unwrap().to_string();
+                (source, r.2[json_key("source_line")].as_i64().unwrap())
+            })
+            .collect();
+        let file = "web-1:/var/log/access.log#ab".to_string();
+        assert_eq!(
+            rows,
+            [(file.clone(), 7), (file.clone(), 9), ("rec-0".into(), 1)]
+        );
+        assert_eq!(
+            (
+                sink.rejects[0].2["source"].as_str(),
+                sink.rejects[0].2["source_line"].as_i64()
+            ),
+            (Some(file.as_str()), Some(8))
+        );
+        assert_eq!(stats.lines_in, 4);
     }
 
     #[test]
