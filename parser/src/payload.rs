@@ -519,7 +519,7 @@ mod tests {
             first_line: 41,
             lines: Cow::Borrowed(b"one\ntwo\n"),
         };
-        assert_eq!(decode_payload(&data).unwrap().texts, [expected.clone()]);
+        assert_eq!(decode_payload(&data).unwrap().texts, std::slice::from_ref(&expected));
         // inside a KPL aggregate too, each user record with its own header
         let aggregate = kpl_aggregate("k", &[&data, b"plain\n"]);
         assert!(aggregate.len() <= data.len() + 6 + kpl_overhead("k", 2));
