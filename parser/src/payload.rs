@@ -87,30 +87,42 @@ pub fn ship_header(source: &str, first_line: i64) -> Vec<u8> {
     header
 }
 
-/// The source, first line number and lines of a record framed by [`ship_header`], or `None`
-/// when `data` does not start with [`SHIP_MARK`].
-fn shipped(data: &[u8]) -> Option<Result<LogText<'_>, PayloadError>> {
-    let rest = data.strip_prefix(SHIP_MARK)?;
-    let Some(end) = memchr::memchr(b'\n', rest) else {
-        return Some(Err(PayloadError::BadShipHeader("no end of line")));
-    };
-    let header = std::str::from_utf8(&rest[..end]).ok();
-    let parsed = header
-        .and_then(|header| header.split_once(' '))
-        .and_then(|(line, source)| {
-            let line = line.parse::<i64>().ok().filter(|line| *line >= 1)?;
-            (!source.is_empty()).then(|| (line, source.to_string()))
-        });
-    Some(match parsed {
-        Some((first_line, source)) => Ok(LogText::Shipped {
+/// The sections of a record framed by [`ship_header`]: each header's source and first line
+/// number with the lines up to the next header; `None` when `data` does not start with
+/// [`SHIP_MARK`].
+fn shipped(data: &[u8]) -> Option<Result<Vec<LogText<'_>>, PayloadError>> {
+    let mut rest = data.strip_prefix(SHIP_MARK)?;
+    let mut sections = Vec::new();
+    loop {
+        let Some(end) = memchr::memchr(b'\n', rest) else {
+            return Some(Err(PayloadError::BadShipHeader("no end of line")));
+        };
+        let header = std::str::from_utf8(&rest[..end]).ok();
+        let parsed = header
+            .and_then(|h| h.split_once(' '))
+            .and_then(|(line, source)| {
+                let line = line.parse::<i64>().ok().filter(|line| *line >= 1)?;
+                (!source.is_empty()).then(|| (line, source.to_string()))
+            });
+        let Some((first_line, source)) = parsed else {
+            return Some(Err(PayloadError::BadShipHeader(
+                "not a line number and a source",
+            )));
+        };
+        let body = &rest[end + 1..];
+        // (a header only ever starts a line, so the next one follows a newline)
+        let next = memchr::memmem::find(body, &[b"\n", SHIP_MARK].concat());
+        let lines = &body[..next.map_or(body.len(), |at| at + 1)];
+        sections.push(LogText::Shipped {
             source,
             first_line,
-            lines: Cow::Borrowed(&rest[end + 1..]),
-        }),
-        None => Err(PayloadError::BadShipHeader(
-            "not a line number and a source",
-        )),
-    })
+            lines: Cow::Borrowed(lines),
+        });
+        match next {
+            Some(at) => rest = &body[at + 1 + SHIP_MARK.len()..],
+            None => return Some(Ok(sections)),
+        }
+    }
 }
 
 /// What a record held: its log text, in order, and whether it was only a CloudWatch control
@@ -194,8 +206,8 @@ fn decode_unaggregated<'a>(
     inflate_budget: &mut u64,
 ) -> Result<DecodedPayload<'a>, PayloadError> {
     let mut decoded = DecodedPayload::default();
-    if let Some(text) = shipped(data) {
-        decoded.texts.push(text?);
+    if let Some(sections) = shipped(data) {
+        decoded.texts.extend(sections?);
         return Ok(decoded);
     }
     if !data.starts_with(&GZIP_MAGIC) {
@@ -519,7 +531,22 @@ mod tests {
             first_line: 41,
             lines: Cow::Borrowed(b"one\ntwo\n"),
         };
-        assert_eq!(decode_payload(&data).unwrap().texts, std::slice::from_ref(&expected));
+        assert_eq!(
+            decode_payload(&data).unwrap().texts,
+            std::slice::from_ref(&expected)
+        );
+        // a second section in the same record
+        let mut two = data.clone();
+        two.extend_from_slice(&ship_header("other#9", 3));
+        two.extend_from_slice(b"three\n");
+        let texts = decode_payload(&two).unwrap().texts;
+        assert_eq!(texts[0], expected);
+        let three = LogText::Shipped {
+            source: "other#9".into(),
+            first_line: 3,
+            lines: Cow::Borrowed(b"three\n"),
+        };
+        assert_eq!(texts[1], three);
         // inside a KPL aggregate too, each user record with its own header
         let aggregate = kpl_aggregate("k", &[&data, b"plain\n"]);
         assert!(aggregate.len() <= data.len() + 6 + kpl_overhead("k", 2));
