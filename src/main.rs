@@ -9,6 +9,7 @@ mod json_udf;
 mod query;
 mod replay;
 mod s3_store;
+mod ship;
 mod sql;
 
 use std::io::IsTerminal;
@@ -160,6 +161,42 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Follow log files as `tail -F` does (rotation by rename or copy-truncate, new files
+    /// matching the globs) and put their lines into a Kinesis stream as records the ingest
+    /// function reads; each file's position is saved once its lines are acknowledged, so a
+    /// restart after a crash resumes there (README.md, Shipping).
+    Ship {
+        /// Files or globs (quoted: '/var/log/nginx/access.log*'); compressed files are skipped.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// Where the lines go: kinesis://STREAM_NAME (the usual AWS settings, AWS_ENDPOINT_URL
+        /// included).
+        #[arg(long)]
+        to: String,
+        /// The positions file; default: $STATE_DIRECTORY/ship.json (systemd's StateDirectory=),
+        /// else $XDG_STATE_HOME/loglake/ship.json, else ~/.local/state/loglake/ship.json.
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// lines (sections of newline-separated lines) or kpl (a KPL aggregate of them).
+        #[arg(long, default_value = "lines", value_parser = parse_record_format)]
+        record_format: loglake_ship::RecordFormat,
+        /// Files no position knows at start are read from their end, not their start.
+        #[arg(long)]
+        from_end: bool,
+        /// Milliseconds lines wait at most for more to fill their record.
+        #[arg(long, default_value = "1000")]
+        flush_ms: u64,
+        /// Seconds between status lines on stderr.
+        #[arg(long, default_value = "10")]
+        status_secs: u64,
+        /// Write the counters to this file in Prometheus's text format (for node_exporter's
+        /// textfile collector) with each status line.
+        #[arg(long)]
+        metrics: Option<PathBuf>,
+        /// Ship what the files hold now, then stop.
+        #[arg(long)]
+        once: bool,
+    },
     /// Any SQL over the local lake's tables, named as on Athena: access_logs,
     /// access_logs_unique (without redelivered copies) and rejects. With no statement, a shell:
     /// line editing, history, `;`-ended statements, `.tables`, `.schema`; Ctrl-C cancels the
@@ -307,6 +344,14 @@ fn parse_anonymize_ip(mode: &str) -> Result<IpAnonymization, String> {
         Some(mode),
         std::env::var("ANONYMIZE_IP_KEY").ok().as_deref(),
     )
+}
+
+fn parse_record_format(name: &str) -> Result<loglake_ship::RecordFormat, String> {
+    match name {
+        "lines" => Ok(loglake_ship::RecordFormat::Lines),
+        "kpl" => Ok(loglake_ship::RecordFormat::Kpl),
+        _ => Err(format!("{name:?}: expected lines or kpl")),
+    }
 }
 
 fn parse_output_format(name: &str) -> Result<OutputFormat, String> {
@@ -458,6 +503,39 @@ fn main() -> ExitCode {
                 eprintln!("loglake: error: {error:#}");
                 ExitCode::FAILURE
             })
+        }
+        Command::Ship {
+            paths,
+            to,
+            state,
+            record_format,
+            from_end,
+            flush_ms,
+            status_secs,
+            metrics,
+            once,
+        } => {
+            let args = ship::ShipArgs {
+                patterns: paths,
+                to,
+                state: state.unwrap_or_else(ship::default_state_path),
+                format: record_format,
+                from_end,
+                flush_interval: std::time::Duration::from_millis(flush_ms),
+                scan_interval: std::time::Duration::from_secs(1),
+                status_interval: std::time::Duration::from_secs(status_secs.max(1)),
+                metrics,
+                // one byte over the decoder's limit, so that it rejects the line as too long
+                max_line_bytes: loglake_decode::DecoderOptions::default().max_line_bytes + 1,
+                once,
+            };
+            ship::run(args).map_or_else(
+                |error| {
+                    eprintln!("loglake: error: {error:#}");
+                    ExitCode::FAILURE
+                },
+                |()| ExitCode::SUCCESS,
+            )
         }
         Command::ReplayFailures {
             messages,

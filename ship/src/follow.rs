@@ -12,6 +12,11 @@
 //! - a file that disappears is read to its end and closed; when it comes back, its fingerprint
 //!   says whether it is the same one (resumed where it was) or a new one.
 //!
+//! A file's rows are named (`source`) by the host, the pattern that found it and its
+//! fingerprint (`web-1:/var/log/nginx/access.log*#9583d9aa14c1`): the same before and after a
+//! rotation renames it, so that lines sent again by a run that restarted after one are the same
+//! rows.
+//!
 //! Only whole lines are read; a line longer than [`FollowOptions::max_line_bytes`] is passed on
 //! cut to that length (the ingest function then rejects it as `line_too_long`, with its start
 //! kept) and the rest up to its newline is skipped.
@@ -72,6 +77,8 @@ struct Followed {
     dev: u64,
     ino: u64,
     path: PathBuf,
+    /// The first of the patterns that matches it.
+    pattern: String,
     /// `None` until its first line is whole.
     fingerprint: Option<String>,
     /// A copy of a file followed already (the same fingerprint): not read.
@@ -144,7 +151,7 @@ impl Follower {
             };
             followed.size = size;
         }
-        for path in self.matching_paths() {
+        for (path, pattern) in self.matching_paths() {
             let Ok(metadata) = std::fs::metadata(&path) else {
                 continue; // gone since the glob listed it
             };
@@ -166,6 +173,7 @@ impl Follower {
                 dev,
                 ino,
                 path,
+                pattern,
                 fingerprint: None,
                 duplicate: false,
                 source: String::new(),
@@ -190,19 +198,21 @@ impl Follower {
         Ok(report)
     }
 
-    /// Each pattern's files (a plain path is its own pattern), compressed ones left out.
-    fn matching_paths(&self) -> Vec<PathBuf> {
-        let mut paths: Vec<PathBuf> = Vec::new();
+    /// Each pattern's files (a plain path is its own pattern), compressed ones left out, with
+    /// the first pattern that matches each.
+    fn matching_paths(&self) -> Vec<(PathBuf, String)> {
+        let mut paths: Vec<(PathBuf, String)> = Vec::new();
         for pattern in &self.options.patterns {
             let Ok(found) = glob::glob(pattern) else {
                 continue;
             };
             for path in found.flatten() {
                 let name = path.to_string_lossy();
-                if COMPRESSED.iter().any(|ending| name.ends_with(ending)) || paths.contains(&path) {
+                let known = paths.iter().any(|(known, _)| *known == path);
+                if known || COMPRESSED.iter().any(|ending| name.ends_with(ending)) {
                     continue;
                 }
-                paths.push(path);
+                paths.push((path, pattern.clone()));
             }
         }
         paths
@@ -242,12 +252,10 @@ impl Follower {
                     followed.source = position.source.clone();
                 }
                 None => {
-                    followed.source = format!(
-                        "{}:{}#{}",
-                        options.host,
-                        followed.path.display(),
-                        &print[..12]
-                    );
+                    // (named by the pattern, not the path: a file first seen before a rotation
+                    // by one run and after it by the next is one source to both)
+                    followed.source =
+                        format!("{}:{}#{}", options.host, followed.pattern, &print[..12]);
                     if first_scan && options.from_end {
                         let (offset, lines) = whole_lines_in(&followed.file)?;
                         followed.offset = offset;
@@ -475,7 +483,7 @@ mod tests {
         s.append("access.log", "one\ntw");
         let first = s.poll();
         assert_eq!(texts(&first), ["one"]);
-        assert!(first[0].0.starts_with("web-1:") && first[0].0.contains("access.log#"));
+        assert!(first[0].0.starts_with("web-1:") && first[0].0.contains("access.log*#"));
         s.append("access.log", "o\nthree\n");
         let next = s.poll();
         assert_eq!(texts(&next), ["two", "three"]);
@@ -495,6 +503,16 @@ mod tests {
         assert_eq!(texts(&lines), ["a2", "b1"]);
         assert_eq!(lines[0].1, 2);
         assert_ne!(lines[0].0, lines[1].0, "two files, two sources");
+        // a new run sees the renamed file under another name: still the same source
+        let mut again = Follower::new(s.follower.options.clone());
+        again.scan(&Checkpoints::default()).unwrap();
+        let sources: Vec<String> = again
+            .read(1 << 20)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.source)
+            .collect();
+        assert!(sources.contains(&lines[0].0), "{sources:?}");
         // compressed, the old file is gone from the globs and closed once read
         fs::rename(s.path("access.log.1"), s.path("access.log.1.gz")).unwrap();
         s.poll();
