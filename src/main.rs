@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use loglake_backfill::BackfillOptions;
+use loglake_backfill::{BackfillOptions, Location};
 use loglake_lake::{LakeOptions, ParquetEncoder, Progress, SourceFailure, TimeRange};
 use loglake_parser::{Enrichment, IpAnonymization, LogFormat};
 use loglake_queries::athena::AthenaTarget;
@@ -162,30 +162,36 @@ enum Command {
         json: bool,
     },
     /// Follow log files as `tail -F` does (rotation by rename or copy-truncate, new files
-    /// matching the globs) and put their lines into a Kinesis stream as records the ingest
-    /// function reads; each file's position is saved once its lines are acknowledged, so a
-    /// restart after a crash resumes there (README.md, Shipping).
+    /// matching the globs) and deliver their lines: into a Kinesis stream as records the
+    /// ingest function reads, or straight into a lake (a directory or S3). Each file's position
+    /// is saved once its lines are delivered, so a restart after a crash resumes there
+    /// (README.md, Shipping).
     Ship {
         /// Files or globs (quoted: '/var/log/nginx/access.log*'); compressed files are skipped.
         #[arg(required = true)]
         paths: Vec<String>,
-        /// Where the lines go: kinesis://STREAM_NAME (the usual AWS settings, AWS_ENDPOINT_URL
-        /// included).
+        /// Where the lines go: kinesis://STREAM_NAME, or s3://bucket/prefix (a lake); the usual
+        /// AWS settings, AWS_ENDPOINT_URL included.
+        #[arg(long, required_unless_present = "out", conflicts_with = "out")]
+        to: Option<String>,
+        /// Or a local lake's root directory.
         #[arg(long)]
-        to: String,
+        out: Option<PathBuf>,
         /// The positions file; default: $STATE_DIRECTORY/ship.json (systemd's StateDirectory=),
         /// else $XDG_STATE_HOME/loglake/ship.json, else ~/.local/state/loglake/ship.json.
         #[arg(long)]
         state: Option<PathBuf>,
-        /// lines (sections of newline-separated lines) or kpl (a KPL aggregate of them).
+        /// Into a stream: lines (sections of newline-separated lines) or kpl (a KPL aggregate of
+        /// them).
         #[arg(long, default_value = "lines", value_parser = parse_record_format)]
         record_format: loglake_ship::RecordFormat,
         /// Files no position knows at start are read from their end, not their start.
         #[arg(long)]
         from_end: bool,
-        /// Milliseconds lines wait at most for more to fill their record.
-        #[arg(long, default_value = "1000")]
-        flush_ms: u64,
+        /// Milliseconds lines wait at most before they are delivered; default: 1000 into a
+        /// stream, 60000 into a lake (each delivery into a lake writes a file an hour).
+        #[arg(long)]
+        flush_ms: Option<u64>,
         /// Seconds between status lines on stderr.
         #[arg(long, default_value = "10")]
         status_secs: u64,
@@ -196,6 +202,18 @@ enum Command {
         /// Ship what the files hold now, then stop.
         #[arg(long)]
         once: bool,
+        /// Into a lake: the line format (see README.md's Formats).
+        #[arg(long, default_value = "auto", value_parser = FormatParser)]
+        format: LogFormat,
+        /// Into a lake: keep the format's other fields in `extra_fields`.
+        #[arg(long)]
+        extra_fields: bool,
+        /// Into a lake: how client addresses are written (as `loglake ingest`).
+        #[arg(long, default_value = "none", value_parser = parse_anonymize_ip)]
+        anonymize_ip: IpAnonymization,
+        /// Into a lake: the enrichment data's folder; default: LOGLAKE_ENRICHMENT_DIR.
+        #[arg(long)]
+        enrichment_dir: Option<PathBuf>,
     },
     /// Any SQL over the local lake's tables, named as on Athena: access_logs,
     /// access_logs_unique (without redelivered copies) and rejects. With no statement, a shell:
@@ -507,6 +525,7 @@ fn main() -> ExitCode {
         Command::Ship {
             paths,
             to,
+            out,
             state,
             record_format,
             from_end,
@@ -514,14 +533,57 @@ fn main() -> ExitCode {
             status_secs,
             metrics,
             once,
+            format,
+            extra_fields,
+            anonymize_ip,
+            enrichment_dir,
         } => {
+            let lake_options = || loglake_decode::DecoderOptions {
+                format,
+                keep_extra_fields: extra_fields,
+                anonymize_ip,
+                enrichment: enrichment(enrichment_dir.clone()),
+                ..Default::default()
+            };
+            let target = match (to, out) {
+                (_, Some(dir)) => Ok(ship::Target::Lake {
+                    location: Location::Local(dir),
+                    options: lake_options(),
+                }),
+                (Some(to), None) => match to.strip_prefix("kinesis://") {
+                    Some(name) if !name.is_empty() => Ok(ship::Target::Stream {
+                        name: name.to_string(),
+                        format: record_format,
+                    }),
+                    _ => match Location::parse(&to) {
+                        Ok(location) if location.is_s3() => Ok(ship::Target::Lake {
+                            location,
+                            options: lake_options(),
+                        }),
+                        _ => Err(format!(
+                            "--to {to:?}: expected kinesis://STREAM_NAME or s3://bucket/prefix"
+                        )),
+                    },
+                },
+                (None, None) => unreachable!("clap requires --to or --out"),
+            };
+            let target = match target {
+                Ok(target) => target,
+                Err(message) => {
+                    eprintln!("loglake: error: {message}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let default_flush = match target {
+                ship::Target::Stream { .. } => 1_000,
+                ship::Target::Lake { .. } => 60_000,
+            };
             let args = ship::ShipArgs {
                 patterns: paths,
-                to,
+                target,
                 state: state.unwrap_or_else(ship::default_state_path),
-                format: record_format,
                 from_end,
-                flush_interval: std::time::Duration::from_millis(flush_ms),
+                flush_interval: std::time::Duration::from_millis(flush_ms.unwrap_or(default_flush)),
                 scan_interval: std::time::Duration::from_secs(1),
                 status_interval: std::time::Duration::from_secs(status_secs.max(1)),
                 metrics,

@@ -15,6 +15,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use loglake_backfill::Location;
@@ -74,15 +75,7 @@ async fn run_on(
 ) -> anyhow::Result<QueryOutcome> {
     let started = Instant::now();
     let sql = for_datafusion(sql, range)?;
-    let frame = context
-        .sql(&sql)
-        .await
-        .with_context(|| format!("planning {}", report.name))?;
-    let plan = frame
-        .create_physical_plan()
-        .await
-        .with_context(|| format!("planning {}", report.name))?;
-    let batches = collect(Arc::clone(&plan), context.task_ctx())
+    let (plan, batches) = collect_sql(context, &sql)
         .await
         .with_context(|| format!("running {}", report.name))?;
     let table = to_result_table(&batches)?;
@@ -137,6 +130,43 @@ async fn run_each(
         tables.extend(done.into_iter().flatten());
     }
     Ok(tables)
+}
+
+/// Plans `sql` on `context` over the lake's files as they are now and runs it to its end,
+/// planning it again (twice at most) when a file it listed was gone when it came to read it: a
+/// compaction (`loglake compact`, or `loglake ship`'s as an hour closes) replaces an hour's
+/// files while the lake is queried.
+pub async fn collect_sql(
+    context: &SessionContext,
+    sql: &str,
+) -> datafusion::error::Result<(Arc<dyn ExecutionPlan>, Vec<RecordBatch>)> {
+    let mut tries = 0;
+    loop {
+        // DataFusion keeps each table's listing for the session's life: files written since
+        // (by `loglake ship`, say) would never be seen, and files compacted away would be read.
+        if let Some(listings) = context.runtime_env().cache_manager.get_list_files_cache() {
+            listings.clear();
+        }
+        // (planning reads the files' footers too)
+        let run = async {
+            let plan = context.sql(sql).await?.create_physical_plan().await?;
+            let batches = collect(Arc::clone(&plan), context.task_ctx()).await?;
+            Ok((plan, batches))
+        };
+        match run.await {
+            Err(error) if tries < 2 && is_vanished_file(&error) => tries += 1,
+            result => return result,
+        }
+    }
+}
+
+fn is_vanished_file(error: &DataFusionError) -> bool {
+    match error.find_root() {
+        DataFusionError::ObjectStore(error) => {
+            matches!(**error, object_store::Error::NotFound { .. })
+        }
+        _ => false,
+    }
 }
 
 /// The Parquet bytes a finished plan read (after row-group and column pruning): what the same

@@ -23,7 +23,9 @@ use loglake_queries::OutputFormat;
 use loglake_schema::REJECT_FIELDS;
 use rustyline::error::ReadlineError;
 
-use crate::query::{local_context, table_url, to_result_table, zoned_context, LAKE_FILES};
+use crate::query::{
+    collect_sql, local_context, table_url, to_result_table, zoned_context, LAKE_FILES,
+};
 
 /// Where a statement's rows go.
 pub enum Destination {
@@ -80,9 +82,8 @@ pub async fn run(
     destination: &Destination,
 ) -> anyhow::Result<String> {
     let started = Instant::now();
-    let frame = context.sql(sql).await.map_err(said_once)?;
-    let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-    let batches = frame.collect().await.map_err(said_once)?;
+    let (plan, batches) = collect_sql(context, sql).await.map_err(said_once)?;
+    let schema: SchemaRef = plan.schema();
     let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
     match destination {
         Destination::Print(format) => print!("{}", to_result_table(&batches)?.render(*format)),

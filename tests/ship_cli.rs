@@ -376,8 +376,177 @@ fn a_stream_that_is_not_there_is_an_error_and_nothing_is_checkpointed() {
     );
     assert!(!dir.path().join("state/ship.json").exists());
     let output = loglake()
-        .args(["ship", "x.log", "--to", "s3://bucket"])
+        .args(["ship", "x.log", "--to", "sqs://queue"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&output.stderr).contains("expected kinesis://STREAM_NAME"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("expected kinesis://STREAM_NAME or s3://bucket/prefix"),
+        "{stderr}"
+    );
+}
+
+/// `loglake sql`'s JSON answer over `lake`.
+fn sql(lake: &str, statement: &str, endpoint: Option<&str>) -> Vec<Value> {
+    let mut command = loglake();
+    command.args(["sql", statement, "--lake", lake, "--format", "json"]);
+    if let Some(endpoint) = endpoint {
+        command.env("AWS_ENDPOINT_URL", endpoint);
+    }
+    serde_json::from_str(&stdout(&command.output().unwrap())).unwrap()
+}
+
+/// Each source's `(rows, distinct lines, first line, last line)`.
+fn lines_by_source(lake: &str, endpoint: Option<&str>) -> BTreeMap<String, [i64; 4]> {
+    let statement = "SELECT source, count(*) AS rows, count(DISTINCT source_line) AS lines, \
+        min(source_line) AS first, max(source_line) AS last FROM access_logs GROUP BY source";
+    sql(lake, statement, endpoint)
+        .iter()
+        .map(|row| {
+            let n = |key: &str| row[key].as_i64().unwrap();
+            let counts = [n("rows"), n("lines"), n("first"), n("last")];
+            (row["source"].as_str().unwrap().to_string(), counts)
+        })
+        .collect()
+}
+
+#[test]
+fn a_local_lake_is_kept_current_and_its_closed_hours_compacted() {
+    let logs = tempfile::tempdir().unwrap();
+    let dir = logs.path();
+    let lake = dir.join("lake").display().to_string();
+    let lines = log_lines(3_000);
+    append(&dir.join("access.log"), &lines[..1_000]);
+    let mut command = loglake();
+    command
+        .args([
+            "ship",
+            &format!("{}/access.log*", dir.display()),
+            "--out",
+            &lake,
+        ])
+        .args(["--state", &dir.join("ship.json").display().to_string()])
+        .args(["--flush-ms", "300", "--status-secs", "1"])
+        .env("HOSTNAME", "laptop")
+        .env_remove("LOGLAKE_ENRICHMENT_DIR");
+    let mut child = command.stderr(Stdio::piped()).spawn().unwrap();
+    let rows_in_lake = || -> i64 {
+        let statement = "SELECT count(*) AS n FROM access_logs";
+        if !Path::new(&lake).join("access_logs").exists() {
+            return 0;
+        }
+        sql(&lake, statement, None)[0]["n"].as_i64().unwrap()
+    };
+    // new lines are in the lake within a flush interval (and a scan), rotation or not
+    let wait_for = |rows: i64| {
+        let started = Instant::now();
+        while rows_in_lake() < rows {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{} of {rows} rows",
+                rows_in_lake()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        started.elapsed()
+    };
+    let first = wait_for(1_000);
+    append(&dir.join("access.log"), &lines[1_000..2_000]);
+    fs::rename(dir.join("access.log"), dir.join("access.log.1")).unwrap();
+    append(&dir.join("access.log"), &lines[2_000..]);
+    let rotated = wait_for(3_000);
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.wait().unwrap().success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    eprintln!("in the lake after {first:?}, and after the rotation {rotated:?}");
+
+    let sources = lines_by_source(&lake, None);
+    assert_eq!(sources.len(), 2, "{sources:?}");
+    let mut counts: Vec<[i64; 4]> = sources.values().copied().collect();
+    counts.sort();
+    assert_eq!(
+        counts,
+        [[1_000, 1_000, 1, 1_000], [2_000, 2_000, 1, 2_000]],
+        "{sources:?}"
+    );
+    assert!(sources
+        .keys()
+        .all(|s| s.starts_with("laptop:") && s.contains("access.log*#")));
+    // the sample's hours are long closed: at the stop, each compacted into one file
+    for hour in fs::read_dir(Path::new(&lake).join("access_logs")).unwrap() {
+        for hour in fs::read_dir(hour.unwrap().path()).unwrap() {
+            let files: Vec<_> = fs::read_dir(hour.unwrap().path())
+                .unwrap()
+                .map(|f| f.unwrap().file_name().to_string_lossy().to_string())
+                .filter(|name| name.ends_with(".parquet"))
+                .collect();
+            assert_eq!(files.len(), 1, "{files:?}\n{stderr}");
+        }
+    }
+}
+
+#[test]
+fn an_s3_lake_is_written_as_the_ingest_function_writes_it() {
+    let Some(moto) = aws_standin() else {
+        return;
+    };
+    let logs = tempfile::tempdir().unwrap();
+    let dir = logs.path();
+    let bucket = format!("ship-s3-lake-{}", std::process::id());
+    assert!(http("PUT", &format!("{moto}/{bucket}"), b"").0 < 300);
+    let lake = format!("s3://{bucket}/lake");
+    let mut lines = log_lines(500);
+    lines.insert(250, "not a log line".to_string());
+    append(&dir.join("access.log"), &lines);
+    let output = loglake()
+        .args([
+            "ship",
+            &dir.join("access.log").display().to_string(),
+            "--to",
+            &lake,
+            "--once",
+        ])
+        .args(["--state", &dir.join("ship.json").display().to_string()])
+        .env("AWS_ENDPOINT_URL", &moto)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sources = lines_by_source(&lake, Some(&moto));
+    assert_eq!(
+        sources.values().copied().collect::<Vec<_>>(),
+        [[500, 500, 1, 501]]
+    );
+    let rejects = sql(
+        &lake,
+        "SELECT source_line, reason FROM rejects",
+        Some(&moto),
+    );
+    assert_eq!(
+        rejects,
+        [json!({"source_line": 251, "reason": "no_timestamp"})]
+    );
+    // again: nothing new, nothing written twice
+    let again = loglake()
+        .args([
+            "ship",
+            &dir.join("access.log").display().to_string(),
+            "--to",
+            &lake,
+            "--once",
+        ])
+        .args(["--state", &dir.join("ship.json").display().to_string()])
+        .env("AWS_ENDPOINT_URL", &moto)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert_eq!(lines_by_source(&lake, Some(&moto)), sources);
 }

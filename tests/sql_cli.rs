@@ -412,3 +412,41 @@ fn timestamps_in_a_time_zone() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("Invalid timezone"));
 }
+
+/// A shell reads the lake as it is at each statement: files written meanwhile (by `loglake
+/// ship`, say) are counted, as DataFusion's own listing cache would not have them.
+#[test]
+fn a_shell_sees_files_written_after_it_started() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(dir.path());
+    let mut shell = Command::new(env!("CARGO_BIN_EXE_loglake"))
+        .args(["sql", "--lake", &lake, "--format", "csv"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut input = shell.stdin.take().unwrap();
+    let mut output = BufReader::new(shell.stdout.take().unwrap());
+    let mut count = || {
+        writeln!(input, "SELECT count(*) AS n FROM access_logs;").unwrap();
+        let (mut header, mut value) = (String::new(), String::new());
+        output.read_line(&mut header).unwrap();
+        output.read_line(&mut value).unwrap();
+        assert_eq!(header, "n\n");
+        value.trim().parse::<u64>().unwrap()
+    };
+    let before = count();
+    let copy = dir.path().join("copy.log");
+    std::fs::copy(sample(), &copy).unwrap();
+    stdout(&loglake(&[
+        "ingest",
+        "--out",
+        &lake,
+        copy.to_str().unwrap(),
+    ]));
+    assert_eq!(count(), before * 2);
+    drop(input); // (the end of the script: the shell ends)
+    assert!(shell.wait().unwrap().success());
+}

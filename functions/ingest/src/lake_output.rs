@@ -19,7 +19,9 @@ use loglake_decode::{AccessLogBatchBuilder, DecoderOptions, PaddedUserAgent, Rej
 use loglake_lake::lake::{relative_key, source_id};
 use loglake_lake::{LakeError, LakeOptions, LakeWriter, REJECTS_DIR};
 use loglake_parser::{UserAgentCache, UtcHour};
-use loglake_stream::{KinesisBatch, KinesisEventText, RowsSink, StreamEncoder, StreamStats};
+use loglake_stream::{
+    KinesisBatch, KinesisEventText, RowsSink, StreamEncoder, StreamRecord, StreamStats,
+};
 use tokio::time::Instant;
 
 use crate::delivery::{classify_sdk_error, PutError, RetryPolicy};
@@ -89,6 +91,31 @@ pub fn prepare_objects<'a>(
     *user_agents = classified;
     let objects = sink.finish(staging, rejects_day)?;
     Ok((records?, PreparedObjects { objects, stats }))
+}
+
+/// [`prepare_objects`] for records in hand rather than in an event (`loglake ship --out`): each
+/// decoded as a stream record, the files named after `name` (the same name writes the same
+/// files), the rejects dated `rejects_day`.
+pub fn prepare_records<'r>(
+    records: impl IntoIterator<Item = StreamRecord<'r>>,
+    name: &str,
+    options: DecoderOptions,
+    user_agents: &mut UserAgentRows,
+    staging: &Path,
+    rejects_day: UtcHour,
+) -> Result<PreparedObjects, PrepareError> {
+    let mut encoder = StreamEncoder::<AccessLogBatchBuilder>::with_row_builder(
+        options,
+        std::mem::take(user_agents),
+    );
+    let mut sink = LakeSink::new(staging, name);
+    for (index, record) in records.into_iter().enumerate() {
+        encoder.push(index, record, &mut sink);
+    }
+    let (stats, classified) = encoder.finish_keeping_user_agents(&mut sink);
+    *user_agents = classified;
+    let objects = sink.finish(staging, rejects_day)?;
+    Ok(PreparedObjects { objects, stats })
 }
 
 /// Writes a batch's rows with a [`LakeWriter`] and keeps its rejects' NDJSON.
