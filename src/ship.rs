@@ -106,10 +106,17 @@ pub fn run(args: ShipArgs) -> anyhow::Result<()> {
     let mut outlet = match &args.target {
         Target::Stream { name, format } => {
             let aws = runtime.block_on(aws_config::load_from_env());
+            // (without timeouts a call to an endpoint that stops answering waits for ever, and
+            // with it the files' shipping)
+            let timeouts = aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .operation_attempt_timeout(Duration::from_secs(60))
+                .build();
+            let config = aws_sdk_kinesis::config::Builder::from(&aws).timeout_config(timeouts);
             Outlet::Stream {
                 packer: RecordPacker::new(*format),
                 sender: Sender {
-                    kinesis: aws_sdk_kinesis::Client::new(&aws),
+                    kinesis: aws_sdk_kinesis::Client::from_conf(config.build()),
                     stream: name.clone(),
                     pace: Duration::ZERO,
                 },
@@ -126,9 +133,8 @@ pub fn run(args: ShipArgs) -> anyhow::Result<()> {
         from_end: args.from_end,
     });
     let mut stats = Stats::default();
-    let started = Instant::now();
-    let (mut last_scan, mut last_flush, mut last_status) = (None::<Instant>, started, started);
-    let mut reported = Stats::default();
+    let mut reporter = Reporter::new(args.status_interval, args.metrics.clone());
+    let (mut last_scan, mut last_flush) = (None::<Instant>, Instant::now());
     loop {
         let stopping = stop.load(Ordering::SeqCst);
         if last_scan.is_none_or(|at| at.elapsed() >= args.scan_interval) {
@@ -145,11 +151,12 @@ pub fn run(args: ShipArgs) -> anyhow::Result<()> {
                 outlet.push(chunk);
             }
         }
+        reporter.observe(&follower);
         let idle = !read_any && follower.lag_bytes() == 0;
         let full = outlet.pending_bytes() >= outlet.memory_cap();
         let flush =
             stopping || full || last_flush.elapsed() >= args.flush_interval || (args.once && idle);
-        while let Some(positions) = outlet.deliver(flush, &mut stats, &stop)? {
+        while let Some(positions) = outlet.deliver(flush, &mut stats, &stop, &mut reporter)? {
             for (fingerprint, position) in positions {
                 checkpoints.advance(&fingerprint, position);
             }
@@ -159,14 +166,7 @@ pub fn run(args: ShipArgs) -> anyhow::Result<()> {
             last_flush = Instant::now();
             outlet.compact_closed_hours(&mut stats, stopping || args.once);
         }
-        if last_status.elapsed() >= args.status_interval {
-            status(&stats, &reported, last_status.elapsed(), &follower);
-            if let Some(path) = &args.metrics {
-                write_metrics(path, &stats, &follower)?;
-            }
-            reported = stats.clone();
-            last_status = Instant::now();
-        }
+        reporter.tick(&stats)?;
         if stopping || (args.once && idle && outlet.is_empty()) {
             break;
         }
@@ -174,11 +174,8 @@ pub fn run(args: ShipArgs) -> anyhow::Result<()> {
             sleep_unless(&stop, IDLE_POLL);
         }
     }
-    status(&stats, &Stats::default(), started.elapsed(), &follower);
-    if let Some(path) = &args.metrics {
-        write_metrics(path, &stats, &follower)?;
-    }
-    Ok(())
+    reporter.observe(&follower);
+    reporter.finish(&stats)
 }
 
 /// Where read lines wait and go.
@@ -230,6 +227,7 @@ impl Outlet {
         flush: bool,
         stats: &mut Stats,
         stop: &AtomicBool,
+        reporter: &mut Reporter,
     ) -> anyhow::Result<Option<Vec<(String, Position)>>> {
         match self {
             Outlet::Stream {
@@ -240,7 +238,7 @@ impl Outlet {
                 let Some(batch) = packer.take_batch(flush) else {
                     return Ok(None);
                 };
-                runtime.block_on(sender.put(&batch, stats, stop))?;
+                runtime.block_on(sender.put(&batch, stats, stop, reporter))?;
                 stats.delivered += batch.records.len() as u64;
                 stats.deliveries += 1;
                 Ok(Some(batch.positions().cloned().collect()))
@@ -249,7 +247,7 @@ impl Outlet {
                 if !flush || lake.chunks.is_empty() {
                     return Ok(None);
                 }
-                lake.write(stats, stop).map(Some)
+                lake.write(stats, stop, reporter).map(Some)
             }
         }
     }
@@ -290,6 +288,7 @@ impl Sender {
         batch: &Batch,
         stats: &mut Stats,
         stop: &AtomicBool,
+        reporter: &mut Reporter,
     ) -> anyhow::Result<()> {
         let mut pending: Vec<usize> = (0..batch.records.len()).collect();
         let mut tries = Tries::default();
@@ -355,6 +354,8 @@ impl Sender {
                 stats.throttled += 1;
                 self.pace = (self.pace * 2).clamp(FIRST_PAUSE, LONGEST_PAUSE);
             }
+            // (the status goes on while the stream refuses: that is when it is read)
+            reporter.tick(stats)?;
             tokio::time::sleep(tries.next_pause(stop)?).await;
         }
     }
@@ -419,6 +420,7 @@ impl LakeOutlet {
         &mut self,
         stats: &mut Stats,
         stop: &AtomicBool,
+        reporter: &mut Reporter,
     ) -> anyhow::Result<Vec<(String, Position)>> {
         // Named after the first lines: a write after a crash, from the same checkpoint, writes
         // the same files again instead of adding to them.
@@ -445,6 +447,7 @@ impl LakeOutlet {
                 Err(error) => {
                     stats.failed_calls += 1;
                     eprintln!("loglake ship: writing the lake failed, trying again: {error:#}");
+                    reporter.tick(stats)?;
                     std::thread::sleep(tries.next_pause(stop)?);
                 }
             }
@@ -623,89 +626,138 @@ fn sleep_unless(stop: &AtomicBool, duration: Duration) {
     }
 }
 
-/// One line on stderr: rates since the last, files, bytes behind, retries.
-fn status(stats: &Stats, before: &Stats, over: Duration, follower: &Follower) {
-    let seconds = over.as_secs_f64().max(1e-3);
-    eprintln!(
-        "loglake ship: {:.0} lines/s, {:.2} MB/s, {} lines in {} records or files ({} deliveries), {} files followed, {} bytes behind, {} put again, {} calls failed, {} throttled",
-        (stats.lines - before.lines) as f64 / seconds,
-        (stats.bytes - before.bytes) as f64 / seconds / 1e6,
-        stats.lines,
-        stats.delivered,
-        stats.deliveries,
-        follower.files(),
-        follower.lag_bytes(),
-        stats.retried,
-        stats.failed_calls,
-        stats.throttled,
-    );
+/// The status line on stderr and the metrics file, every `interval`: also while a delivery
+/// keeps failing, when they matter most.
+struct Reporter {
+    interval: Duration,
+    metrics: Option<PathBuf>,
+    started: Instant,
+    last: Instant,
+    before: Stats,
+    /// The follower's files and bytes behind, as last seen.
+    files: usize,
+    lag_bytes: u64,
 }
 
-/// The counters in Prometheus's text format (node_exporter's textfile collector reads it),
-/// written atomically.
-fn write_metrics(path: &Path, stats: &Stats, follower: &Follower) -> anyhow::Result<()> {
-    let counters = [
-        ("lines_total", "Lines read from the files.", stats.lines),
-        ("bytes_total", "Bytes of lines read.", stats.bytes),
-        (
-            "delivered_total",
-            "Kinesis records or lake files acknowledged.",
-            stats.delivered,
-        ),
-        (
-            "deliveries_total",
-            "PutRecords batches or lake writes acknowledged.",
-            stats.deliveries,
-        ),
-        (
-            "retried_total",
-            "Records or writes tried again after a refusal.",
-            stats.retried,
-        ),
-        (
-            "failed_calls_total",
-            "Calls that failed whole.",
-            stats.failed_calls,
-        ),
-        (
-            "throttled_total",
-            "Tries Kinesis throttled.",
-            stats.throttled,
-        ),
-        ("rows_total", "Rows written to a lake.", stats.rows),
-        (
-            "rejected_total",
-            "Lines written to a lake's rejects.",
-            stats.rejected,
-        ),
-        (
-            "compacted_hours_total",
-            "Hours of a lake compacted.",
-            stats.compacted_hours,
-        ),
-    ];
-    let gauges = [
-        ("files", "Files followed.", follower.files() as u64),
-        (
-            "lag_bytes",
-            "Bytes written to the files and not read yet.",
-            follower.lag_bytes(),
-        ),
-    ];
-    let mut text = String::new();
-    let kinds = counters
-        .iter()
-        .map(|c| (c, "counter"))
-        .chain(gauges.iter().map(|g| (g, "gauge")));
-    for ((name, help, value), kind) in kinds {
-        text.push_str(&format!(
-            "# HELP loglake_ship_{name} {help}\n# TYPE loglake_ship_{name} {kind}\nloglake_ship_{name} {value}\n"
-        ));
+impl Reporter {
+    fn new(interval: Duration, metrics: Option<PathBuf>) -> Self {
+        let now = Instant::now();
+        Self {
+            interval,
+            metrics,
+            started: now,
+            last: now,
+            before: Stats::default(),
+            files: 0,
+            lag_bytes: 0,
+        }
     }
-    let temporary = path.with_extension("tmp");
-    std::fs::write(&temporary, text)
-        .and_then(|()| std::fs::rename(&temporary, path))
-        .with_context(|| format!("writing {}", path.display()))
+
+    fn observe(&mut self, follower: &Follower) {
+        (self.files, self.lag_bytes) = (follower.files(), follower.lag_bytes());
+    }
+
+    /// Reports if `interval` has passed since the last report.
+    fn tick(&mut self, stats: &Stats) -> anyhow::Result<()> {
+        if self.last.elapsed() < self.interval {
+            return Ok(());
+        }
+        self.report(stats, &self.before.clone(), self.last.elapsed())?;
+        (self.before, self.last) = (stats.clone(), Instant::now());
+        Ok(())
+    }
+
+    /// The last report: the rates over the whole run.
+    fn finish(&mut self, stats: &Stats) -> anyhow::Result<()> {
+        self.report(stats, &Stats::default(), self.started.elapsed())
+    }
+
+    /// One line on stderr: rates since `before`, files, bytes behind, retries; and the metrics.
+    fn report(&self, stats: &Stats, before: &Stats, over: Duration) -> anyhow::Result<()> {
+        let seconds = over.as_secs_f64().max(1e-3);
+        eprintln!(
+            "loglake ship: {:.0} lines/s, {:.2} MB/s, {} lines in {} records or files ({} deliveries), {} files followed, {} bytes behind, {} put again, {} calls failed, {} throttled",
+            (stats.lines - before.lines) as f64 / seconds,
+            (stats.bytes - before.bytes) as f64 / seconds / 1e6,
+            stats.lines,
+            stats.delivered,
+            stats.deliveries,
+            self.files,
+            self.lag_bytes,
+            stats.retried,
+            stats.failed_calls,
+            stats.throttled,
+        );
+        match &self.metrics {
+            Some(path) => self.write_metrics(path, stats),
+            None => Ok(()),
+        }
+    }
+
+    /// The counters in Prometheus's text format (node_exporter's textfile collector reads it),
+    /// written atomically.
+    fn write_metrics(&self, path: &Path, stats: &Stats) -> anyhow::Result<()> {
+        let counters = [
+            ("lines_total", "Lines read from the files.", stats.lines),
+            ("bytes_total", "Bytes of lines read.", stats.bytes),
+            (
+                "delivered_total",
+                "Kinesis records or lake files acknowledged.",
+                stats.delivered,
+            ),
+            (
+                "deliveries_total",
+                "PutRecords batches or lake writes acknowledged.",
+                stats.deliveries,
+            ),
+            (
+                "retried_total",
+                "Records or writes tried again after a refusal.",
+                stats.retried,
+            ),
+            (
+                "failed_calls_total",
+                "Calls that failed whole.",
+                stats.failed_calls,
+            ),
+            (
+                "throttled_total",
+                "Tries Kinesis throttled.",
+                stats.throttled,
+            ),
+            ("rows_total", "Rows written to a lake.", stats.rows),
+            (
+                "rejected_total",
+                "Lines written to a lake's rejects.",
+                stats.rejected,
+            ),
+            (
+                "compacted_hours_total",
+                "Hours of a lake compacted.",
+                stats.compacted_hours,
+            ),
+        ];
+        let gauges = [
+            ("files", "Files followed.", self.files as u64),
+            (
+                "lag_bytes",
+                "Bytes written to the files and not read yet.",
+                self.lag_bytes,
+            ),
+        ];
+        let mut text = String::new();
+        let kinds =
+            (counters.iter().map(|c| (c, "counter"))).chain(gauges.iter().map(|g| (g, "gauge")));
+        for ((name, help, value), kind) in kinds {
+            text.push_str(&format!(
+                "# HELP loglake_ship_{name} {help}\n# TYPE loglake_ship_{name} {kind}\nloglake_ship_{name} {value}\n"
+            ));
+        }
+        let temporary = path.with_extension("tmp");
+        std::fs::write(&temporary, text)
+            .and_then(|()| std::fs::rename(&temporary, path))
+            .with_context(|| format!("writing {}", path.display()))
+    }
 }
 
 /// Where the positions are kept without `--state`: systemd's `StateDirectory=`, else the XDG

@@ -13,7 +13,7 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -49,10 +49,19 @@ impl Random {
 /// Reference, PutRecords: "ProvisionedThroughputExceededException … the request rate for the
 /// stream is too high", for a whole call; and per record, `ErrorCode` in a response whose other
 /// records were put): every fifth `PutRecords` is refused whole, and about a quarter of the
-/// records of the others are refused (each call's refusals decided by its number). moto itself
+/// records of the others are refused (each call's refusals decided by its number); while `down`,
+/// every call is answered 503 (Service Unavailable). moto itself
 /// refuses records over 1 MiB and calls over 500 records or 5 MiB, as Kinesis does.
-fn flaky_kinesis(moto: String, calls: Arc<AtomicU64>, refused: Arc<AtomicU64>) -> String {
+fn flaky_kinesis(
+    moto: String,
+    calls: Arc<AtomicU64>,
+    refused: Arc<AtomicU64>,
+    down: Arc<AtomicBool>,
+) -> String {
     let address = serve(move |request: HttpRequest| {
+        if down.load(Ordering::SeqCst) {
+            return HttpResponse::json(503, &json!({"__type": "ServiceUnavailable"}));
+        }
         let target = request
             .headers
             .get("x-amz-target")
@@ -240,7 +249,8 @@ fn every_line_reaches_the_lake_through_rotations_refusals_and_kill_9() {
         &json!({"StreamName": stream, "ShardCount": 2}),
     );
     let (calls, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let flaky = flaky_kinesis(moto.clone(), Arc::clone(&calls), Arc::clone(&refused));
+    let up = Arc::new(AtomicBool::new(false));
+    let flaky = flaky_kinesis(moto.clone(), Arc::clone(&calls), Arc::clone(&refused), up);
     let logs = tempfile::tempdir().unwrap();
     let dir = logs.path().to_path_buf();
     let lines = log_lines(9_000);
@@ -549,4 +559,83 @@ fn an_s3_lake_is_written_as_the_ingest_function_writes_it() {
         .unwrap();
     assert!(again.status.success());
     assert_eq!(lines_by_source(&lake, Some(&moto)), sources);
+}
+
+/// The stream away (every call answered 503): nothing more is read than the documented cap,
+/// nothing is dropped, and once the stream is back every line is put.
+#[test]
+fn while_the_stream_is_down_reading_stops_at_the_cap_and_resumes() {
+    let Some(moto) = aws_standin() else {
+        return;
+    };
+    let stream = format!("ship-down-{}", std::process::id());
+    aws_json(
+        &moto,
+        "kinesis",
+        "Kinesis_20131202.CreateStream",
+        &json!({"StreamName": stream, "ShardCount": 1}),
+    );
+    let down = Arc::new(AtomicBool::new(true));
+    let (calls, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let proxy = flaky_kinesis(moto.clone(), Arc::clone(&calls), refused, Arc::clone(&down));
+    let logs = tempfile::tempdir().unwrap();
+    let dir = logs.path();
+    // 24 MB of lines, twice the cap
+    let lines = log_lines(100_000);
+    append(&dir.join("access.log"), &lines);
+    let metrics = dir.join("ship.prom");
+    let mut child = ship(
+        dir,
+        &proxy,
+        &stream,
+        &["--metrics", &metrics.display().to_string()],
+    )
+    .stderr(fs::File::create(dir.join("ship.stderr")).unwrap())
+    .spawn()
+    .unwrap();
+    let said = || fs::read_to_string(dir.join("ship.stderr")).unwrap();
+    let metric = |name: &str| -> Option<u64> {
+        let text = fs::read_to_string(&metrics).ok()?;
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("loglake_ship_{name} ")))?;
+        line.split(' ').nth(1)?.parse().ok()
+    };
+    std::thread::sleep(Duration::from_secs(4));
+    let read = metric("bytes_total").expect("a metrics file");
+    let cap = 11 << 20;
+    assert!(
+        read > 0 && read <= cap,
+        "{read} bytes read while the stream is down"
+    );
+    assert!(metric("lag_bytes").unwrap() > 0);
+    assert!(metric("failed_calls_total").unwrap() > 0 && metric("delivered_total") == Some(0));
+    down.store(false, Ordering::SeqCst);
+    let started = Instant::now();
+    while metric("lag_bytes") != Some(0) || metric("lines_total") != Some(lines.len() as u64) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not caught up: {}",
+            said()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    assert!(child.wait().unwrap().success());
+    let (messages, _) = whole_stream_messages(&moto, &stream);
+    assert!(!messages.is_empty());
+    let state: Value =
+        serde_json::from_slice(&fs::read(dir.join("state/ship.json")).unwrap()).unwrap();
+    let next: Vec<i64> = (state["files"].as_object().unwrap().values())
+        .map(|f| f["next_line"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        next,
+        [lines.len() as i64 + 1],
+        "every line acknowledged and checkpointed"
+    );
 }
