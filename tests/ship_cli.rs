@@ -20,6 +20,12 @@ use std::time::{Duration, Instant};
 use http::{aws_json, aws_standin, http, serve, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+/// SIGTERM to a child (as systemd stops a service).
+fn terminate(child: &Child) {
+    // SAFETY: kill(2) with our own child's pid and a signal number.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+}
+
 fn loglake() -> Command {
     Command::new(env!("CARGO_BIN_EXE_loglake"))
 }
@@ -278,12 +284,7 @@ fn every_line_reaches_the_lake_through_rotations_refusals_and_kill_9() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(800));
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    terminate(&child);
     let started = Instant::now();
     let status = child.wait().unwrap();
     assert!(
@@ -465,11 +466,7 @@ fn a_local_lake_is_kept_current_and_its_closed_hours_compacted() {
     fs::rename(dir.join("access.log"), dir.join("access.log.1")).unwrap();
     append(&dir.join("access.log"), &lines[2_000..]);
     let rotated = wait_for(3_000);
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    terminate(&child);
     assert!(child.wait().unwrap().success());
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
@@ -620,11 +617,7 @@ fn while_the_stream_is_down_reading_stops_at_the_cap_and_resumes() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    terminate(&child);
     assert!(child.wait().unwrap().success());
     let (messages, _) = whole_stream_messages(&moto, &stream);
     assert!(!messages.is_empty());
