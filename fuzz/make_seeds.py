@@ -183,6 +183,9 @@ def main():
         "control": gzip.compress(cloudwatch([], control=True)),
         "kpl": kpl_record([two(ALB), gz_lines, gzip.compress(cw)]),
         "cut-gzip": gz_lines[:-7],
+        # `loglake ship`'s sections: a header naming the file and first line, then its lines
+        "shipped": (b"\x1eloglake-ship 1 41 web-1:/var/log/access.log*#9583d9aa14c1\n" + two(COMBINED)
+                    + b"\x1eloglake-ship 1 7 web-1:/var/log/other.log#00\n" + JUNK),
     }.items():
         seeds["record_payload"][name] = settings(0, keep=True) + data
     seeds["kpl_aggregate"]["three"] = settings(0, keep=True) + kpl_protobuf([two(ALB), gz_lines, two(COMMON)])
