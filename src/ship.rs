@@ -6,8 +6,9 @@
 //!
 //! Records Kinesis refuses are put again, alone, after a pause that grows (with jitter) while it
 //! keeps refusing; a lake write that fails is tried again the same way. Meanwhile nothing more is
-//! read ([`memory cap`](ShipArgs::memory_cap)), so nothing is dropped. SIGTERM or SIGINT: what was
-//! read is delivered, the checkpoints saved, and the command ends.
+//! read than a cap ([`STREAM_MEMORY_CAP_BYTES`], [`LAKE_MEMORY_CAP_BYTES`]), so nothing is
+//! dropped. SIGTERM or SIGINT: what was read is delivered, the checkpoints saved, and the command
+//! ends.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -141,18 +142,20 @@ pub fn run(args: ShipArgs) -> anyhow::Result<()> {
             follower.scan(&checkpoints).context("looking for files")?;
             last_scan = Some(Instant::now());
         }
-        let mut read_any = false;
-        if !stopping {
-            let room = outlet.memory_cap().saturating_sub(outlet.pending_bytes());
+        let (mut read_any, mut exhausted) = (false, false);
+        let room = outlet.memory_cap().saturating_sub(outlet.pending_bytes());
+        if !stopping && room > 0 {
             for chunk in follower.read(room).context("reading the files")? {
                 read_any = true;
                 stats.lines += chunk.line_count as u64;
                 stats.bytes += chunk.lines.len() as u64;
                 outlet.push(chunk);
             }
+            // (a last line without its newline yet is not read, and does not hold `--once` up)
+            exhausted = !read_any;
         }
         reporter.observe(&follower);
-        let idle = !read_any && follower.lag_bytes() == 0;
+        let idle = exhausted;
         let full = outlet.pending_bytes() >= outlet.memory_cap();
         let flush =
             stopping || full || last_flush.elapsed() >= args.flush_interval || (args.once && idle);
@@ -164,7 +167,7 @@ pub fn run(args: ShipArgs) -> anyhow::Result<()> {
         }
         if flush {
             last_flush = Instant::now();
-            outlet.compact_closed_hours(&mut stats, stopping || args.once);
+            outlet.compact_closed_hours(&mut stats, false);
         }
         reporter.tick(&stats)?;
         if stopping || (args.once && idle && outlet.is_empty()) {
@@ -174,6 +177,8 @@ pub fn run(args: ShipArgs) -> anyhow::Result<()> {
             sleep_unless(&stop, IDLE_POLL);
         }
     }
+    // (the hours this run wrote that have ended: a next run would not know them)
+    outlet.compact_closed_hours(&mut stats, true);
     reporter.observe(&follower);
     reporter.finish(&stats)
 }

@@ -510,6 +510,13 @@ fn an_s3_lake_is_written_as_the_ingest_function_writes_it() {
     let mut lines = log_lines(500);
     lines.insert(250, "not a log line".to_string());
     append(&dir.join("access.log"), &lines);
+    // a last line still being written (no newline yet): not shipped, and `--once` ends anyway
+    fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("access.log"))
+        .unwrap()
+        .write_all(b"203.0.113.9 - - [01/Nov/2026:00:00")
+        .unwrap();
     let output = loglake()
         .args([
             "ship",
