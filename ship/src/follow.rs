@@ -284,8 +284,17 @@ impl Follower {
             if followed.duplicate {
                 continue;
             }
+            // (a file with nothing new costs an fstat, not a buffer)
+            let new_bytes = followed
+                .file
+                .metadata()?
+                .len()
+                .saturating_sub(followed.offset);
+            if new_bytes == 0 {
+                continue;
+            }
             let want = left.min(READ_BYTES).max(max_line + 1);
-            let mut buffer = vec![0; want];
+            let mut buffer = vec![0; want.min(new_bytes as usize)];
             let n = read_at(&followed.file, &mut buffer, followed.offset)?;
             buffer.truncate(n);
             let mut start = 0;

@@ -9,6 +9,7 @@
 //! [`RecordFormat::Kpl`], each is a user record of a KPL aggregate (at most
 //! [`MAX_KPL_USER_RECORDS`] of them, the most Firehose deaggregates from one record).
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use loglake_parser::payload::{kpl_aggregate, kpl_overhead, ship_header};
@@ -133,16 +134,23 @@ impl RecordPacker {
                 false => ship_header(&chunk.source, line),
             };
             let room = self.room(follows).saturating_sub(header.len());
-            let take = whole_lines_within(rest, room);
-            if take == 0 {
-                if self.open.lines == 0 {
-                    // (a line as long as a record: the follower cuts lines far shorter)
-                    unreachable!("a line longer than a record");
+            let (part, after): (Cow<[u8]>, &[u8]) = match whole_lines_within(rest, room) {
+                0 if self.open.lines > 0 => {
+                    self.close();
+                    continue;
                 }
-                self.close();
-                continue;
-            }
-            let (part, after) = rest.split_at(take);
+                // A line longer than a record (the follower cuts lines far shorter): its start,
+                // which the ingest function rejects as too long; the rest of it is dropped.
+                0 => {
+                    let end = rest
+                        .iter()
+                        .position(|&b| b == b'\n')
+                        .map_or(rest.len(), |i| i + 1);
+                    let cut = [&rest[..room.saturating_sub(1).min(end)], b"\n"].concat();
+                    (Cow::Owned(cut), &rest[end..])
+                }
+                take => (Cow::Borrowed(&rest[..take]), &rest[take..]),
+            };
             let count = part.iter().filter(|&&b| b == b'\n').count();
             match follows {
                 true => self
@@ -150,8 +158,8 @@ impl RecordPacker {
                     .sections
                     .last_mut()
                     .expect("a section")
-                    .extend_from_slice(part),
-                false => self.open.sections.push([header.as_slice(), part].concat()),
+                    .extend_from_slice(&part),
+                false => self.open.sections.push([header.as_slice(), &part].concat()),
             }
             self.open.bytes += header.len() + part.len();
             self.open.lines += count;
@@ -333,6 +341,19 @@ mod tests {
             assert_eq!(positions.len(), 120);
             assert_eq!(positions.last().unwrap().1.next_line, 40_001);
         }
+    }
+
+    #[test]
+    fn a_line_longer_than_a_record_is_sent_cut() {
+        let mut long = chunk("a.log", 1, 0, 0);
+        long.lines = [&vec![b'x'; MAX_RECORD_BYTES * 2][..], b"\nnext\n"].concat();
+        long.line_count = 2;
+        let mut packer = RecordPacker::new(RecordFormat::Lines);
+        packer.push(long);
+        let lines = read_back(&[packer.take_batch(true).unwrap()]);
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].2.len() < MAX_RECORD_BYTES && lines[0].1 == 1);
+        assert_eq!((lines[1].1, lines[1].2.as_str()), (2, "next"));
     }
 
     #[test]
