@@ -38,8 +38,13 @@ pub struct Position {
     pub skipping: bool,
     /// The rows' `source`: host, path where the file was first seen, fingerprint.
     pub source: String,
-    /// Where the file was last seen, for people reading the state file.
+    /// Where the file was last seen (path, device, inode), for people reading the state file:
+    /// the file is known by its fingerprint, which a copy keeps and a rename does not change.
     pub path: String,
+    #[serde(default)]
+    pub device: u64,
+    #[serde(default)]
+    pub inode: u64,
     /// Unix seconds of the last change, to forget files long gone.
     pub updated: u64,
 }
@@ -138,6 +143,8 @@ mod tests {
             skipping: false,
             source: "h:/a.log#00".into(),
             path: "/a.log".into(),
+            device: 1,
+            inode: 2,
             updated: 0,
         }
     }

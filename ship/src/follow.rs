@@ -326,6 +326,8 @@ impl Follower {
                 skipping: followed.skipping,
                 source: followed.source.clone(),
                 path: followed.path.display().to_string(),
+                device: followed.dev,
+                inode: followed.ino,
                 updated: 0,
             };
             self.read_to.insert(print.clone(), end.clone());

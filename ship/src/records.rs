@@ -278,6 +278,8 @@ mod tests {
                 skipping: false,
                 source: format!("h:/{file}#0"),
                 path: file.into(),
+                device: 0,
+                inode: 0,
                 updated: 0,
             },
         }
