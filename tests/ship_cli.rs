@@ -279,11 +279,22 @@ fn every_line_reaches_the_lake_through_rotations_refusals_and_kill_9() {
     }
     writer.join().unwrap();
     // SIGTERM: what was read is put and the positions saved, and it ends by itself
-    let mut child = ship(&dir, &flaky, &stream, &[])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
+    // (once it has written its first metrics, it is listening for the signal)
+    let metrics = dir.join("ship.prom");
+    let mut child = ship(
+        &dir,
+        &flaky,
+        &stream,
+        &["--metrics", metrics.to_str().unwrap()],
+    )
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let started = Instant::now();
+    while !metrics.exists() {
+        assert!(started.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(50));
+    }
     terminate(&child);
     let started = Instant::now();
     let status = child.wait().unwrap();
@@ -605,15 +616,24 @@ fn while_the_stream_is_down_reading_stops_at_the_cap_and_resumes() {
             .find(|l| l.starts_with(&format!("loglake_ship_{name} ")))?;
         line.split(' ').nth(1)?.parse().ok()
     };
-    std::thread::sleep(Duration::from_secs(4));
-    let read = metric("bytes_total").expect("a metrics file");
+    // (until it has been refused twice: reading beyond the cap would have happened by then)
+    let started = Instant::now();
+    while metric("failed_calls_total").unwrap_or(0) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no refusal seen: {}",
+            said()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let read = metric("bytes_total").unwrap();
     let cap = 11 << 20;
     assert!(
         read > 0 && read <= cap,
         "{read} bytes read while the stream is down"
     );
     assert!(metric("lag_bytes").unwrap() > 0);
-    assert!(metric("failed_calls_total").unwrap() > 0 && metric("delivered_total") == Some(0));
+    assert_eq!(metric("delivered_total"), Some(0));
     down.store(false, Ordering::SeqCst);
     let started = Instant::now();
     while metric("lag_bytes") != Some(0) || metric("lines_total") != Some(lines.len() as u64) {
