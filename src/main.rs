@@ -214,6 +214,10 @@ enum Command {
         /// Into a lake: the enrichment data's folder; default: LOGLAKE_ENRICHMENT_DIR.
         #[arg(long)]
         enrichment_dir: Option<PathBuf>,
+        /// Into a lake: an hour's files are compacted once the hour ended and went unwritten
+        /// this many seconds.
+        #[arg(long, default_value_t = ship::HOUR_GRACE.as_secs())]
+        compact_after_secs: u64,
     },
     /// Any SQL over the local lake's tables, named as on Athena: access_logs,
     /// access_logs_unique (without redelivered copies) and rejects. With no statement, a shell:
@@ -537,7 +541,9 @@ fn main() -> ExitCode {
             extra_fields,
             anonymize_ip,
             enrichment_dir,
+            compact_after_secs,
         } => {
+            let compact_after = std::time::Duration::from_secs(compact_after_secs);
             let lake_options = || loglake_decode::DecoderOptions {
                 format,
                 keep_extra_fields: extra_fields,
@@ -549,6 +555,7 @@ fn main() -> ExitCode {
                 (_, Some(dir)) => Ok(ship::Target::Lake {
                     location: Location::Local(dir),
                     options: lake_options(),
+                    compact_after,
                 }),
                 (Some(to), None) => match to.strip_prefix("kinesis://") {
                     Some(name) if !name.is_empty() => Ok(ship::Target::Stream {
@@ -559,6 +566,7 @@ fn main() -> ExitCode {
                         Ok(location) if location.is_s3() => Ok(ship::Target::Lake {
                             location,
                             options: lake_options(),
+                            compact_after,
                         }),
                         _ => Err(format!(
                             "--to {to:?}: expected kinesis://STREAM_NAME or s3://bucket/prefix"

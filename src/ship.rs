@@ -43,6 +43,8 @@ pub enum Target {
     Lake {
         location: Location,
         options: DecoderOptions,
+        /// How long after it ended, and went unwritten, an hour is compacted ([`HOUR_GRACE`]).
+        compact_after: Duration,
     },
 }
 
@@ -69,10 +71,10 @@ pub const STREAM_MEMORY_CAP_BYTES: usize = 2 * MAX_BATCH_BYTES + MAX_RECORD_BYTE
 pub const LAKE_MEMORY_CAP_BYTES: usize = 64 << 20;
 /// How long the follower waits, when there was nothing new, before looking again.
 const IDLE_POLL: Duration = Duration::from_millis(200);
-/// An hour of a lake is compacted once it ended this long ago and has not been written to for
-/// as long (lines of it may still come in late; a log of past hours shipped now is compacted
-/// once, when it is through, not again at each write).
-const HOUR_GRACE: Duration = Duration::from_secs(10 * 60);
+/// An hour of a lake is compacted by default once it ended this long ago and has not been
+/// written to for as long (lines of it may still come in late; a log of past hours shipped now is
+/// compacted once, when it is through, not again at each write).
+pub const HOUR_GRACE: Duration = Duration::from_secs(10 * 60);
 /// Pauses between tries grow from this …
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 /// … up to this.
@@ -124,7 +126,11 @@ pub fn run(args: ShipArgs) -> anyhow::Result<()> {
                 runtime,
             }
         }
-        Target::Lake { location, options } => Outlet::Lake(LakeOutlet::new(location, *options)?),
+        Target::Lake {
+            location,
+            options,
+            compact_after,
+        } => Outlet::Lake(LakeOutlet::new(location, *options, *compact_after)?),
     };
     let mut checkpoints = Checkpoints::load(&args.state)?;
     let mut follower = Follower::new(FollowOptions {
@@ -401,15 +407,21 @@ struct LakeOutlet {
     user_agents: UserAgentRows,
     chunks: Vec<Chunk>,
     bytes: usize,
+    compact_after: Duration,
     /// Hours written to and not compacted yet, with when they were last written.
     hours: BTreeMap<UtcHour, Instant>,
 }
 
 impl LakeOutlet {
-    fn new(location: &Location, options: DecoderOptions) -> anyhow::Result<Self> {
+    fn new(
+        location: &Location,
+        options: DecoderOptions,
+        compact_after: Duration,
+    ) -> anyhow::Result<Self> {
         let (runtime, s3) = crate::backfill::s3_client(location.is_s3())?;
         Ok(Self {
             location: location.clone(),
+            compact_after,
             s3: s3.map(|s3| (runtime, s3)),
             options,
             user_agents: UserAgentRows::default(),
@@ -526,12 +538,16 @@ impl LakeOutlet {
         }
     }
 
-    /// Merges the files of each hour that ended and went quiet [`HOUR_GRACE`] ago (with
+    /// Merges the files of each hour that ended and went quiet `compact_after` ago (with
     /// `all_past`, of each that has ended): `loglake compact` on that hour. A failure is said and
     /// tried again at the next flush.
     fn compact_closed_hours(&mut self, stats: &mut Stats, all_past: bool) {
         let now = now_micros();
-        let grace = if all_past { Duration::ZERO } else { HOUR_GRACE };
+        let grace = if all_past {
+            Duration::ZERO
+        } else {
+            self.compact_after
+        };
         let closed: Vec<UtcHour> = (self.hours.iter())
             .filter(|(hour, written)| {
                 let end = (hour.hours_since_epoch + 1) * MICROS_PER_HOUR;
