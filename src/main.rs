@@ -44,23 +44,8 @@ enum Command {
     /// Parse access logs into the Parquet lake: OUT/access_logs/dt=YYYY-MM-DD/hour=HH/*.parquet,
     /// with every unparseable line in OUT/rejects/*.ndjson.
     Ingest {
-        /// Line format (see README.md's Formats).
-        #[arg(long, visible_alias = "log-format", default_value = "auto", value_parser = FormatParser)]
-        format: LogFormat,
-        /// Keep the format's fields that fill no column in `extra_fields`, a JSON object (see
-        /// README.md); without it the column is null. It costs time and lake space.
-        #[arg(long)]
-        extra_fields: bool,
-        /// How client addresses are written: none, truncate (IPv4 /24, IPv6 /48), truncate16
-        /// (IPv4 /16) or hash (a keyed hash; the key from ANONYMIZE_IP_KEY). Rows, rejects and
-        /// extra fields alike (README.md, Privacy).
-        #[arg(long, default_value = "none", value_parser = parse_anonymize_ip)]
-        anonymize_ip: IpAnonymization,
-        /// The folder with the enrichment data (country.mmdb, crawler-user-agents.json; fetched
-        /// by scripts/fetch-enrichment-data); default: LOGLAKE_ENRICHMENT_DIR. Without it the
-        /// country column is null and bots are found by the built-in rules only.
-        #[arg(long)]
-        enrichment_dir: Option<PathBuf>,
+        #[command(flatten)]
+        parse: ParseArgs,
         /// The lake's root directory.
         #[arg(long, default_value = "lake")]
         out: PathBuf,
@@ -84,23 +69,8 @@ enum Command {
         /// The lake's root: a directory or s3://bucket/prefix.
         #[arg(long)]
         dest: String,
-        /// Line format (see README.md's Formats).
-        #[arg(long, visible_alias = "log-format", default_value = "auto", value_parser = FormatParser)]
-        format: LogFormat,
-        /// Keep the format's fields that fill no column in `extra_fields`, a JSON object (see
-        /// README.md); without it the column is null. It costs time and lake space.
-        #[arg(long)]
-        extra_fields: bool,
-        /// How client addresses are written: none, truncate (IPv4 /24, IPv6 /48), truncate16
-        /// (IPv4 /16) or hash (a keyed hash; the key from ANONYMIZE_IP_KEY). Rows, rejects and
-        /// extra fields alike (README.md, Privacy).
-        #[arg(long, default_value = "none", value_parser = parse_anonymize_ip)]
-        anonymize_ip: IpAnonymization,
-        /// The folder with the enrichment data (country.mmdb, crawler-user-agents.json; fetched
-        /// by scripts/fetch-enrichment-data); default: LOGLAKE_ENRICHMENT_DIR. Without it the
-        /// country column is null and bots are found by the built-in rules only.
-        #[arg(long)]
-        enrichment_dir: Option<PathBuf>,
+        #[command(flatten)]
+        parse: ParseArgs,
         /// Keep only rows at or after this UTC time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ); only
         /// the hours in the range are replaced.
         #[arg(long, value_parser = parse_instant)]
@@ -202,18 +172,9 @@ enum Command {
         /// Ship what the files hold now, then stop.
         #[arg(long)]
         once: bool,
-        /// Into a lake: the line format (see README.md's Formats).
-        #[arg(long, default_value = "auto", value_parser = FormatParser)]
-        format: LogFormat,
-        /// Into a lake: keep the format's other fields in `extra_fields`.
-        #[arg(long)]
-        extra_fields: bool,
-        /// Into a lake: how client addresses are written (as `loglake ingest`).
-        #[arg(long, default_value = "none", value_parser = parse_anonymize_ip)]
-        anonymize_ip: IpAnonymization,
-        /// Into a lake: the enrichment data's folder; default: LOGLAKE_ENRICHMENT_DIR.
-        #[arg(long)]
-        enrichment_dir: Option<PathBuf>,
+        /// (Parsing happens here only into a lake; into a stream, the ingest function parses.)
+        #[command(flatten)]
+        parse: ParseArgs,
         /// Into a lake: an hour's files are compacted once the hour ended and went unwritten
         /// this many seconds.
         #[arg(long, default_value_t = ship::HOUR_GRACE.as_secs())]
@@ -293,6 +254,40 @@ enum Command {
         #[command(flatten)]
         settings: ReportSettings,
     },
+}
+
+/// How lines are parsed and written: the same flags for `ingest`, `backfill` and `ship`.
+#[derive(clap::Args)]
+struct ParseArgs {
+    /// Line format (see README.md's Formats).
+    #[arg(long, visible_alias = "log-format", default_value = "auto", value_parser = FormatParser)]
+    format: LogFormat,
+    /// Keep the format's fields that fill no column in `extra_fields`, a JSON object (see
+    /// README.md); without it the column is null. It costs time and lake space.
+    #[arg(long)]
+    extra_fields: bool,
+    /// How client addresses are written: none, truncate (IPv4 /24, IPv6 /48), truncate16
+    /// (IPv4 /16) or hash (a keyed hash; the key from ANONYMIZE_IP_KEY). Rows, rejects and
+    /// extra fields alike (README.md, Privacy).
+    #[arg(long, default_value = "none", value_parser = parse_anonymize_ip)]
+    anonymize_ip: IpAnonymization,
+    /// The folder with the enrichment data (country.mmdb, crawler-user-agents.json; fetched
+    /// by scripts/fetch-enrichment-data); default: LOGLAKE_ENRICHMENT_DIR. Without it the
+    /// country column is null and bots are found by the built-in rules only.
+    #[arg(long)]
+    enrichment_dir: Option<PathBuf>,
+}
+
+impl ParseArgs {
+    fn decoder_options(&self) -> loglake_decode::DecoderOptions {
+        loglake_decode::DecoderOptions {
+            format: self.format,
+            keep_extra_fields: self.extra_fields,
+            anonymize_ip: self.anonymize_ip,
+            enrichment: enrichment(self.enrichment_dir.clone()),
+            ..Default::default()
+        }
+    }
 }
 
 /// What the reports are run with, beyond their dates.
@@ -438,10 +433,7 @@ fn main() -> ExitCode {
     keep_freed_memory();
     match cli.command {
         Command::Ingest {
-            format,
-            extra_fields,
-            anonymize_ip,
-            enrichment_dir,
+            parse,
             out,
             parquet_encoder,
             json,
@@ -456,6 +448,12 @@ fn main() -> ExitCode {
                 .collect();
             let mut lake = LakeOptions::default();
             lake.file.encoder = parquet_encoder;
+            let ParseArgs {
+                format,
+                extra_fields,
+                anonymize_ip,
+                enrichment_dir,
+            } = parse;
             let options = IngestOptions {
                 format,
                 keep_extra_fields: extra_fields,
@@ -471,10 +469,7 @@ fn main() -> ExitCode {
         Command::Backfill {
             src,
             dest,
-            format,
-            extra_fields,
-            anonymize_ip,
-            enrichment_dir,
+            parse,
             since,
             until,
             dry_run,
@@ -483,6 +478,12 @@ fn main() -> ExitCode {
             jobs,
             json,
         } => {
+            let ParseArgs {
+                format,
+                extra_fields,
+                anonymize_ip,
+                enrichment_dir,
+            } = parse;
             let mut lake = BackfillOptions::backfill_lake_options();
             lake.file.encoder = parquet_encoder;
             let options = backfill::BackfillArgs {
@@ -537,20 +538,11 @@ fn main() -> ExitCode {
             status_secs,
             metrics,
             once,
-            format,
-            extra_fields,
-            anonymize_ip,
-            enrichment_dir,
+            parse,
             compact_after_secs,
         } => {
             let compact_after = std::time::Duration::from_secs(compact_after_secs);
-            let lake_options = || loglake_decode::DecoderOptions {
-                format,
-                keep_extra_fields: extra_fields,
-                anonymize_ip,
-                enrichment: enrichment(enrichment_dir.clone()),
-                ..Default::default()
-            };
+            let lake_options = || parse.decoder_options();
             let target = match (to, out) {
                 (_, Some(dir)) => Ok(ship::Target::Lake {
                     location: Location::Local(dir),

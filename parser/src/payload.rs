@@ -309,18 +309,6 @@ pub fn deaggregate(data: &[u8]) -> Result<Option<Vec<UserRecord>>, PayloadError>
 /// A KPL aggregate (as the Kinesis Producer Library writes it: [`KPL_MAGIC`], the protobuf
 /// `AggregatedRecord`, its MD5) of `user_records`, all under `partition_key`.
 pub fn kpl_aggregate(partition_key: &str, user_records: &[&[u8]]) -> Vec<u8> {
-    fn varint(mut value: u64, out: &mut Vec<u8>) {
-        while value >= 0x80 {
-            out.push((value as u8) | 0x80);
-            value >>= 7;
-        }
-        out.push(value as u8);
-    }
-    fn bytes_field(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
-        varint((field << 3) | 2, out);
-        varint(bytes.len() as u64, out);
-        out.extend_from_slice(bytes);
-    }
     let mut protobuf = Vec::with_capacity(user_records.iter().map(|r| r.len() + 8).sum());
     bytes_field(1, partition_key.as_bytes(), &mut protobuf);
     let mut record = Vec::new();
@@ -335,6 +323,22 @@ pub fn kpl_aggregate(partition_key: &str, user_records: &[&[u8]]) -> Vec<u8> {
     out.extend_from_slice(&protobuf);
     out.extend_from_slice(&md5::compute(&protobuf).0);
     out
+}
+
+/// Protobuf's base-128 varint of `value`, appended to `out`.
+fn varint(mut value: u64, out: &mut Vec<u8>) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// A length-delimited protobuf field (wire type 2), appended to `out`.
+fn bytes_field(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
+    varint((field << 3) | 2, out);
+    varint(bytes.len() as u64, out);
+    out.extend_from_slice(bytes);
 }
 
 /// At most the bytes [`kpl_aggregate`] adds to `count` user records of under 2 MiB each: what a
@@ -444,20 +448,6 @@ mod tests {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         encoder.write_all(data).unwrap();
         encoder.finish().unwrap()
-    }
-
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-
-    fn bytes_field(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
-        varint(field << 3 | 2, out);
-        varint(bytes.len() as u64, out);
-        out.extend_from_slice(bytes);
     }
 
     /// A KPL aggregate built by hand: partition keys, then records of (key index, data).

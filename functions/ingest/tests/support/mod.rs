@@ -49,35 +49,10 @@ pub fn cloudwatch_control_message() -> Vec<u8> {
     gzip(br#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE: Checking health of destination Kinesis stream."}]}"#)
 }
 
-fn varint(mut value: u64, out: &mut Vec<u8>) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-fn bytes_field(field: u64, bytes: &[u8], out: &mut Vec<u8>) {
-    varint((field << 3) | 2, out);
-    varint(bytes.len() as u64, out);
-    out.extend_from_slice(bytes);
-}
-
-/// A KPL aggregated record (the Kinesis Producer Library's format): magic, protobuf, MD5.
+/// A KPL aggregated record (the Kinesis Producer Library's format: magic, protobuf, MD5), as
+/// `loglake ship --record-format kpl` makes them.
 pub fn kpl_aggregate(user_records: &[&[u8]]) -> Vec<u8> {
-    let mut protobuf = Vec::new();
-    bytes_field(1, b"partition-key", &mut protobuf);
-    for data in user_records {
-        let mut record = Vec::new();
-        varint(1 << 3, &mut record); // partition_key_index = 0
-        varint(0, &mut record);
-        bytes_field(3, data, &mut record);
-        bytes_field(3, &record, &mut protobuf);
-    }
-    let mut out = vec![0xF3, 0x89, 0x9A, 0xC2];
-    out.extend_from_slice(&protobuf);
-    out.extend_from_slice(&md5::compute(&protobuf).0);
-    out
+    loglake_parser::payload::kpl_aggregate("partition-key", user_records)
 }
 
 /// The sequence number of record `index` of an event.
