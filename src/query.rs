@@ -680,7 +680,7 @@ pub fn run_sql(engine: &Engine, sql: &str) -> anyhow::Result<ResultTable> {
             Engine::Local { lake, .. } => {
                 // (the alert windows are UTC hours)
                 let context = local_context(lake).await?;
-                let batches = context.sql(sql).await?.collect().await?;
+                let (_, batches) = collect_sql(&context, sql).await?;
                 to_result_table(&batches)
             }
             Engine::Athena(target) => {

@@ -558,18 +558,16 @@ fn an_s3_lake_is_written_as_the_ingest_function_writes_it() {
         .unwrap()
         .write_all(b"203.0.113.9 - - [01/Nov/2026:00:00")
         .unwrap();
-    let output = loglake()
-        .args([
-            "ship",
-            &dir.join("access.log").display().to_string(),
-            "--to",
-            &lake,
-            "--once",
-        ])
-        .args(["--state", &dir.join("ship.json").display().to_string()])
-        .env("AWS_ENDPOINT_URL", &moto)
-        .output()
-        .unwrap();
+    let ship_once = || {
+        loglake()
+            .args(["ship", &dir.join("access.log").display().to_string()])
+            .args(["--to", &lake, "--once"])
+            .args(["--state", &dir.join("ship.json").display().to_string()])
+            .env("AWS_ENDPOINT_URL", &moto)
+            .output()
+            .unwrap()
+    };
+    let output = ship_once();
     assert!(
         output.status.success(),
         "{}",
@@ -590,18 +588,7 @@ fn an_s3_lake_is_written_as_the_ingest_function_writes_it() {
         [json!({"source_line": 251, "reason": "no_timestamp"})]
     );
     // again: nothing new, nothing written twice
-    let again = loglake()
-        .args([
-            "ship",
-            &dir.join("access.log").display().to_string(),
-            "--to",
-            &lake,
-            "--once",
-        ])
-        .args(["--state", &dir.join("ship.json").display().to_string()])
-        .env("AWS_ENDPOINT_URL", &moto)
-        .output()
-        .unwrap();
+    let again = ship_once();
     assert!(again.status.success());
     assert_eq!(lines_by_source(&lake, Some(&moto)), sources);
 }
