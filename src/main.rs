@@ -7,6 +7,7 @@ mod ingest;
 mod input;
 mod json_udf;
 mod query;
+mod regex_udf;
 mod replay;
 mod s3_store;
 mod ship;

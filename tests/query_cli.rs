@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use http::{aws_standin, http};
-use loglake_queries::dashboard::HOUR_DETAIL_REPORT;
+use http::{aws_json, aws_standin, http};
+use loglake_queries::dashboard::{HOUR_DETAIL_REPORT, OVERVIEW_REPORTS};
 use serde_json::{json, Value};
 
 fn loglake(args: &[&str]) -> Output {
@@ -304,9 +304,9 @@ fn list_and_errors() {
 }
 
 /// `report --html --athena`: every report goes to Athena (the stand-in, over the wire), and its
-/// answers become the page: the one report the stand-in has rows for gets its chart, the others
-/// say they have no rows. (The reports run six at a time, so which one started first, and got
-/// the rows, varies.)
+/// answers become the page, with the range picker's days queried there too: the stand-in answers
+/// every query with the same two days of rows, so `traffic_by_day` names two days to pick, and
+/// each day's reports (and the day before's overview) must be asked for with that day.
 #[test]
 fn the_html_report_runs_every_report_on_athena() {
     let Some(endpoint) = aws_standin() else {
@@ -318,21 +318,24 @@ fn the_html_report_runs_every_report_on_athena() {
                "Nullable": "UNKNOWN", "CaseSensitive": false})
     };
     let cell = |value: &str| json!({ "VarCharValue": value });
-    // moto hands queued results to the queries in the order they are run: the first one gets
-    // two hours, the rest nothing.
+    let rows = json!({
+        "rows": [
+            {"Data": [cell("dt"), cell("hour"), cell("requests"), cell("bytes"), cell("visitors")]},
+            {"Data": [cell("2026-11-01"), cell("0"), cell("120"), cell("4096"), cell("7")]},
+            {"Data": [cell("2026-11-02"), cell("1"), cell("80"), cell("2048"), cell("5")]}
+        ],
+        "column_info": [column("dt", "varchar"), column("hour", "integer"),
+                        column("requests", "bigint"), column("bytes", "bigint"),
+                        column("visitors", "bigint")]
+    });
+    // Each period: every report, and the overview's over the period before.
+    let per_period = loglake_queries::REPORTS.len() + OVERVIEW_REPORTS.len();
+    let periods = 3; // the two days, and the two-day range
+                     // moto hands queued results to queries in the order they are run, one each.
     let canned = json!({
         "account_id": "123456789012",
         "region": "us-east-1",
-        "results": [{
-            "rows": [
-                {"Data": [cell("dt"), cell("hour"), cell("requests"), cell("bytes"), cell("visitors")]},
-                {"Data": [cell("2026-11-01"), cell("0"), cell("120"), cell("4096"), cell("7")]},
-                {"Data": [cell("2026-11-01"), cell("1"), cell("80"), cell("2048"), cell("5")]}
-            ],
-            "column_info": [column("dt", "varchar"), column("hour", "integer"),
-                            column("requests", "bigint"), column("bytes", "bigint"),
-                            column("visitors", "bigint")]
-        }]
+        "results": vec![rows; per_period * periods],
     });
     let (status, body) = http(
         "POST",
@@ -340,6 +343,8 @@ fn the_html_report_runs_every_report_on_athena() {
         canned.to_string().as_bytes(),
     );
     assert!(status < 300, "{}", String::from_utf8_lossy(&body));
+    // a database of this run's own, to tell its queries from the other tests'
+    let database = format!("loglake_page_{}", std::process::id());
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("athena.html");
     let output = loglake(&[
@@ -348,13 +353,13 @@ fn the_html_report_runs_every_report_on_athena() {
         "--workgroup",
         "primary",
         "--database",
-        "loglake",
+        &database,
         "--output",
         "s3://results/athena/",
         "--from",
         "2026-11-01",
         "--to",
-        "2026-11-01",
+        "2026-11-02",
         "--html",
         page.to_str().unwrap(),
     ]);
@@ -364,17 +369,58 @@ fn the_html_report_runs_every_report_on_athena() {
         String::from_utf8_lossy(&output.stderr)
     );
     let html = std::fs::read_to_string(&page).unwrap();
-    assert!(html.contains("<title>loglake: Athena loglake.access_logs (2026-11-01 to 2026-11-01)"));
-    let sections: Vec<&str> = html.split("<section").skip(1).collect();
-    // (every report but the hours' details, which come last: the canned rows go to another)
-    assert_eq!(sections.len(), loglake_queries::REPORTS.len() - 1);
-    // on Athena the page holds the range alone: no picker of more (billed) periods
-    assert!(!html.contains("<nav class=\"periods\">"));
-    let (charted, empty): (Vec<&str>, Vec<&str>) =
-        sections.iter().partition(|s| s.contains("<svg"));
-    assert_eq!(charted.len(), 1, "{charted:?}");
-    assert!(charted[0].contains("2026-11-01 01:00"), "{}", charted[0]);
-    assert!(empty.iter().all(|s| s.contains("No rows in this range.")));
+    assert!(html.contains(&format!(
+        "<title>loglake: Athena {database}.access_logs (2026-11-01 to 2026-11-02)"
+    )));
+    assert!(html.contains("<nav class=\"periods\">"), "no range picker");
+    for day in ["2026-11-01", "2026-11-02"] {
+        assert!(
+            html.contains(&format!("href=\"#d-{day}\"")),
+            "{day} not offered"
+        );
+    }
+    assert!(
+        html.contains("2026-11-02 01:00"),
+        "the canned hours are not drawn"
+    );
+
+    // The queries Athena was asked, by their (from, to) parameters.
+    let athena = |target: &str, body: Value| {
+        aws_json(
+            &endpoint,
+            "athena",
+            &format!("AmazonAthena.{target}"),
+            &body,
+        )
+    };
+    let ids = athena("ListQueryExecutions", json!({"WorkGroup": "primary"}));
+    let mut asked: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for id in ids["QueryExecutionIds"].as_array().unwrap() {
+        let execution =
+            &athena("GetQueryExecution", json!({"QueryExecutionId": id}))["QueryExecution"];
+        if execution["QueryExecutionContext"]["Database"] != database.as_str() {
+            continue;
+        }
+        let parameters = &execution["ExecutionParameters"];
+        let day = |at: usize| {
+            parameters[at]
+                .as_str()
+                .unwrap()
+                .trim_matches('\'')
+                .to_string()
+        };
+        *asked.entry((day(0), day(1))).or_default() += 1;
+    }
+    let (reports, overview) = (loglake_queries::REPORTS.len(), OVERVIEW_REPORTS.len());
+    let range = |from: &str, to: &str| (from.to_string(), to.to_string());
+    let expected = BTreeMap::from([
+        (range("2026-11-01", "2026-11-02"), reports),
+        (range("2026-10-30", "2026-10-31"), overview),
+        (range("2026-11-02", "2026-11-02"), reports),
+        (range("2026-11-01", "2026-11-01"), reports + overview),
+        (range("2026-10-31", "2026-10-31"), overview),
+    ]);
+    assert_eq!(asked, expected);
 }
 
 /// A shorter visit gap splits visits: never fewer visits, and more on the sample, whose visitors

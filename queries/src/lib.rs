@@ -190,6 +190,18 @@ impl DateRange {
         })
     }
 
+    /// This range and the [`previous`](Self::previous) one, as one range: the days a
+    /// comparison with the period before reads.
+    pub fn with_previous(&self) -> DateRange {
+        match self.previous() {
+            Some(previous) => DateRange {
+                from: previous.from,
+                to: self.to.clone(),
+            },
+            None => self.clone(),
+        }
+    }
+
     /// The one day `date` (`YYYY-MM-DD`).
     pub fn day(date: &str) -> Result<Self, QueryError> {
         Self::new(date, date)
