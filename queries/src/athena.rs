@@ -8,7 +8,9 @@ use aws_sdk_athena::error::DisplayErrorContext;
 use aws_sdk_athena::types::{
     ColumnInfo, QueryExecutionContext, QueryExecutionState, ResultConfiguration, Row,
 };
-use aws_sdk_athena::Client;
+/// The Athena client the functions here take (one for many queries: each client resolves its
+/// credentials once).
+pub use aws_sdk_athena::Client;
 
 use crate::table::{Cell, ResultTable};
 
