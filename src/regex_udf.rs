@@ -44,35 +44,34 @@ impl ScalarUDFImpl for CachedRegexpLike {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
-        if let [ColumnarValue::Array(values), ColumnarValue::Scalar(pattern)] = args.args.as_slice()
+        if let [ColumnarValue::Array(values), ColumnarValue::Scalar(
+            ScalarValue::Utf8(pattern)
+            | ScalarValue::LargeUtf8(pattern)
+            | ScalarValue::Utf8View(pattern),
+        )] = args.args.as_slice()
         {
-            let pattern = match pattern {
-                ScalarValue::Utf8(p) | ScalarValue::LargeUtf8(p) | ScalarValue::Utf8View(p) => p,
-                _ => return self.builtin.invoke_with_args(args),
-            };
             let matched = match pattern {
-                None => BooleanArray::new_null(values.len()),
-                Some(pattern) => is_match(values, &*compiled(pattern)?)?,
+                None => Some(BooleanArray::new_null(values.len())),
+                Some(pattern) => is_match(values, &*compiled(pattern)?),
             };
-            return Ok(ColumnarValue::Array(Arc::new(matched) as ArrayRef));
+            if let Some(matched) = matched {
+                return Ok(ColumnarValue::Array(Arc::new(matched) as ArrayRef));
+            }
         }
         self.builtin.invoke_with_args(args)
     }
 }
 
-/// Whether each of `values` matches `regex` (NULL for NULL), as DataFusion's kernel answers.
-fn is_match(values: &ArrayRef, regex: &Regex) -> Result<BooleanArray> {
+/// Whether each of `values` matches `regex` (NULL for NULL), as DataFusion's kernel answers;
+/// `None` for values that are not text (DataFusion's own then answers).
+fn is_match(values: &ArrayRef, regex: &Regex) -> Option<BooleanArray> {
     let matches = |value: Option<&str>| value.map(|value| regex.is_match(value));
-    Ok(match values.data_type() {
-        DataType::Utf8 => values.as_string::<i32>().iter().map(matches).collect(),
-        DataType::LargeUtf8 => values.as_string::<i64>().iter().map(matches).collect(),
-        DataType::Utf8View => values.as_string_view().iter().map(matches).collect(),
-        other => {
-            return Err(DataFusionError::Execution(format!(
-                "regexp_like takes text, not {other}"
-            )))
-        }
-    })
+    match values.data_type() {
+        DataType::Utf8 => Some(values.as_string::<i32>().iter().map(matches).collect()),
+        DataType::LargeUtf8 => Some(values.as_string::<i64>().iter().map(matches).collect()),
+        DataType::Utf8View => Some(values.as_string_view().iter().map(matches).collect()),
+        _ => None,
+    }
 }
 
 /// `pattern` compiled, from the process's patterns when it was compiled before.
