@@ -676,6 +676,96 @@ fn the_page_compares_a_day_with_the_day_before() {
     assert!(last_day.contains("<span>requests</span><i>"));
 }
 
+/// In a zone half an hour off UTC (Kolkata, UTC+5:30), an hourly file's requests fall on two
+/// local days from 18:30 UTC: each day the page's picker offers counts that day's requests, as
+/// counted from the log's text (and as `loglake query traffic_by_day --tz` counts them).
+#[test]
+fn the_pages_days_in_a_half_hour_zone_count_their_own_requests() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample/access.log"))
+            .unwrap();
+    let mut by_day: BTreeMap<String, u64> = BTreeMap::new();
+    for line in text.lines() {
+        let Some(stamp) = line.split('[').nth(1) else {
+            continue;
+        };
+        let field = |at: std::ops::Range<usize>| stamp[at].parse::<i64>().unwrap();
+        // minutes since 2026-10-31 00:00 UTC, then in Kolkata
+        let day = match &stamp[3..6] {
+            "Oct" => field(0..2) - 31,
+            "Nov" => field(0..2),
+            _ => continue,
+        };
+        let local = day * 1440 + field(12..14) * 60 + field(15..17) + 330;
+        let date = match local.div_euclid(1440) {
+            0 => "2026-10-31".to_string(),
+            n => format!("2026-11-{n:02}"),
+        };
+        *by_day.entry(date).or_default() += 1;
+    }
+    assert!(by_day.len() >= 3, "{by_day:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let lake = sample_lake(dir.path());
+    let zone = ["--tz", "Asia/Kolkata"];
+    let output = loglake(
+        &[
+            &[
+                "query",
+                "traffic_by_day",
+                "--lake",
+                &lake,
+                "--format",
+                "json",
+            ][..],
+            &zone,
+        ]
+        .concat(),
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let queried: BTreeMap<String, u64> = (rows.iter())
+        .map(|row| {
+            (
+                row["dt"].as_str().unwrap().to_string(),
+                row["requests"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(queried, by_day);
+
+    let page = dir.path().join("kolkata.html");
+    let page = page.to_str().unwrap();
+    let output = loglake(&[&["report", "--lake", &lake, "--html", page][..], &zone].concat());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let html = std::fs::read_to_string(page).unwrap();
+    let mut picked = 0;
+    for period in html.split("<div class=\"period\" id=\"d-").skip(1) {
+        let day = &period[..10];
+        let card = period.split("</b><span>requests</span>").next().unwrap();
+        let requests = card.rsplit("<b>").next().unwrap().replace(',', "");
+        assert_eq!(
+            requests.parse::<u64>().ok(),
+            by_day.get(day).copied(),
+            "{day}"
+        );
+        picked += 1;
+    }
+    assert_eq!(
+        picked,
+        by_day.len().min(3),
+        "the last three days are offered"
+    );
+}
+
 /// The sample's requests by `(day, hour)` in Los Angeles, counted from the log's text: UTC-7
 /// until 2026-11-01 09:00 UTC, when summer time ends (the first Sunday of November at 2:00
 /// local), UTC-8 after. The sample's days are 2026-10-31 to 2026-11-02.
