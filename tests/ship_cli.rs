@@ -1,6 +1,6 @@
-//! `loglake ship` end to end, over the wire: log files written, rotated (by rename and by copy
-//! and truncate) and compressed while `loglake ship` follows them and is killed with SIGKILL at
-//! random points; a Kinesis stand-in in front of moto's Kinesis that throttles whole calls and
+//! `loglake ship` end to end, over the wire: log files written and rotated (by rename and by
+//! copy and truncate) while `loglake ship` follows them and is killed with SIGKILL at random
+//! points, the renamed one compressed once read; a Kinesis stand-in in front of moto's Kinesis that throttles whole calls and
 //! refuses some records of the others (as Kinesis does under load); then the stream read back by
 //! the real ingest function (through `loglake replay-failures`, which runs it on a stretch of a
 //! shard) into a lake in moto's S3, and counted there with `loglake sql`.
@@ -153,7 +153,7 @@ fn append(path: &Path, lines: &[String]) {
 }
 
 /// Writes `lines` into `dir/access.log` in bursts, rotating it by rename after the first third
-/// and by copy and truncate after the second, and compressing the renamed file at the end.
+/// and by copy and truncate after the second.
 fn write_and_rotate(dir: &Path, lines: &[String]) {
     let log = dir.join("access.log");
     let third = lines.len() / 3;
@@ -175,8 +175,6 @@ fn write_and_rotate(dir: &Path, lines: &[String]) {
             std::thread::sleep(Duration::from_millis(15));
         }
     }
-    // (gzip or not, a `.gz` name is never read again)
-    fs::rename(dir.join("access.log.1"), dir.join("access.log.1.gz")).unwrap();
 }
 
 fn ship(dir: &Path, endpoint: &str, stream: &str, extra: &[&str]) -> Command {
@@ -323,6 +321,25 @@ fn every_line_reaches_the_lake_through_rotations_refusals_and_kill_9() {
     assert!(output.status.success(), "{status_line}");
     assert!(status_line.contains(" 0 bytes behind"), "{status_line}");
     assert!(calls.load(Ordering::SeqCst) > 0 && refused.load(Ordering::SeqCst) > 0);
+    // The renamed file compressed once it was read, as logrotate's `delaycompress` leaves it
+    // until the next rotation (one compressed before the shipper read it to its end would lose
+    // its tail: a `.gz` is never read): nothing of the `.gz` is sent.
+    let rotated = dir.join("access.log.1");
+    let mut gzip = flate2::write::GzEncoder::new(
+        fs::File::create(dir.join("access.log.1.gz")).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gzip.write_all(&fs::read(&rotated).unwrap()).unwrap();
+    gzip.finish().unwrap();
+    fs::remove_file(&rotated).unwrap();
+    let before = calls.load(Ordering::SeqCst);
+    let output = ship(&dir, &flaky, &stream, &["--once"]).output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        before,
+        "something was sent again"
+    );
 
     // The stream read back by the ingest function into a lake, counted there.
     let bucket = format!("ship-lake-{}", std::process::id());
