@@ -449,17 +449,11 @@ fn main() -> ExitCode {
                 .collect();
             let mut lake = LakeOptions::default();
             lake.file.encoder = parquet_encoder;
-            let ParseArgs {
-                format,
-                extra_fields,
-                anonymize_ip,
-                enrichment_dir,
-            } = parse;
             let options = IngestOptions {
-                format,
-                keep_extra_fields: extra_fields,
-                anonymize_ip,
-                enrichment: enrichment(enrichment_dir),
+                format: parse.format,
+                keep_extra_fields: parse.extra_fields,
+                anonymize_ip: parse.anonymize_ip,
+                enrichment: enrichment(parse.enrichment_dir),
                 out,
                 lake,
             };
@@ -479,22 +473,16 @@ fn main() -> ExitCode {
             jobs,
             json,
         } => {
-            let ParseArgs {
-                format,
-                extra_fields,
-                anonymize_ip,
-                enrichment_dir,
-            } = parse;
             let mut lake = BackfillOptions::backfill_lake_options();
             lake.file.encoder = parquet_encoder;
             let options = backfill::BackfillArgs {
                 src,
                 dest,
                 options: BackfillOptions {
-                    format,
-                    keep_extra_fields: extra_fields,
-                    anonymize_ip,
-                    enrichment: enrichment(enrichment_dir),
+                    format: parse.format,
+                    keep_extra_fields: parse.extra_fields,
+                    anonymize_ip: parse.anonymize_ip,
+                    enrichment: enrichment(parse.enrichment_dir),
                     range: TimeRange { since, until },
                     force,
                     lake,
