@@ -177,6 +177,21 @@ fn write_and_rotate(dir: &Path, lines: &[String]) {
     }
 }
 
+/// Polls `done` until it holds and returns how long that took; fails with `waiting()` (what was
+/// seen) after `limit`.
+fn wait_until(
+    limit: Duration,
+    mut done: impl FnMut() -> bool,
+    waiting: impl Fn() -> String,
+) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{}", waiting());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    started.elapsed()
+}
+
 fn ship(dir: &Path, endpoint: &str, stream: &str, extra: &[&str]) -> Command {
     let mut command = loglake();
     command
@@ -304,11 +319,7 @@ fn every_line_reaches_the_lake_through_rotations_refusals_and_kill_9() {
         .spawn()
         .unwrap(),
     );
-    let started = Instant::now();
-    while !metrics.exists() {
-        assert!(started.elapsed() < Duration::from_secs(60));
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(Duration::from_secs(60), || metrics.exists(), String::new);
     let started = Instant::now();
     let status = child.terminate();
     assert!(
@@ -495,16 +506,11 @@ fn a_local_lake_is_kept_current_and_its_closed_hours_compacted() {
     };
     // new lines are in the lake within a flush interval (and a scan), rotation or not
     let wait_for = |rows: i64| {
-        let started = Instant::now();
-        while rows_in_lake() < rows {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "{} of {rows} rows",
-                rows_in_lake()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        started.elapsed()
+        wait_until(
+            Duration::from_secs(30),
+            || rows_in_lake() >= rows,
+            || format!("{} of {rows} rows", rows_in_lake()),
+        )
     };
     let first = wait_for(1_000);
     append(&dir.join("access.log"), &lines[1_000..2_000]);
@@ -526,15 +532,11 @@ fn a_local_lake_is_kept_current_and_its_closed_hours_compacted() {
         }
         counts
     };
-    let started = Instant::now();
-    while files_per_hour().iter().any(|&files| files > 1) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{:?}",
-            files_per_hour()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(
+        Duration::from_secs(60),
+        || files_per_hour().iter().all(|&files| files <= 1),
+        || format!("{:?}", files_per_hour()),
+    );
     assert!(child.terminate().success());
     // (counted once stopped: a query meeting a compaction between its merged file's rename and
     // its inputs' removal sees the hour twice, as README's Compaction says; the unique view not)
@@ -653,15 +655,11 @@ fn while_the_stream_is_down_reading_stops_at_the_cap_and_resumes() {
         line.split(' ').nth(1)?.parse().ok()
     };
     // (until it has been refused twice: reading beyond the cap would have happened by then)
-    let started = Instant::now();
-    while metric("failed_calls_total").unwrap_or(0) < 2 {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no refusal seen: {}",
-            said()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        Duration::from_secs(60),
+        || metric("failed_calls_total").unwrap_or(0) >= 2,
+        || format!("no refusal seen: {}", said()),
+    );
     let read = metric("bytes_total").unwrap();
     let cap = 11 << 20;
     assert!(
@@ -671,15 +669,11 @@ fn while_the_stream_is_down_reading_stops_at_the_cap_and_resumes() {
     assert!(metric("lag_bytes").unwrap() > 0);
     assert_eq!(metric("delivered_total"), Some(0));
     down.store(false, Ordering::SeqCst);
-    let started = Instant::now();
-    while metric("lag_bytes") != Some(0) || metric("lines_total") != Some(lines.len() as u64) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "not caught up: {}",
-            said()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_until(
+        Duration::from_secs(60),
+        || metric("lag_bytes") == Some(0) && metric("lines_total") == Some(lines.len() as u64),
+        || format!("not caught up: {}", said()),
+    );
     assert!(child.terminate().success());
     let (messages, _) = whole_stream_messages(&moto, &stream);
     assert!(!messages.is_empty());
