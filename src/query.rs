@@ -463,15 +463,12 @@ impl MemoryLake {
         })
     }
 
-    /// A session whose `access_logs` (and `access_logs_unique`) hold the rows of `days`, or all
-    /// the rows read: a day's reports then go through a day's rows, not the month's.
-    async fn session(&self, days: Option<&DateRange>) -> anyhow::Result<SessionContext> {
-        let batches = match days {
-            None => self.days.values().flatten().cloned().collect(),
-            Some(days) => (self.days.range(days.from.clone()..=days.to.clone()))
-                .flat_map(|(_, batches)| batches.iter().cloned())
-                .collect(),
-        };
+    /// A session whose `access_logs` (and `access_logs_unique`) hold the rows of `days`: a
+    /// day's reports then go through a day's rows, not the month's.
+    async fn session(&self, days: &DateRange) -> anyhow::Result<SessionContext> {
+        let batches = (self.days.range(days.from.clone()..=days.to.clone()))
+            .flat_map(|(_, batches)| batches.iter().cloned())
+            .collect();
         let context = SessionContext::new_with_config(self.config.clone());
         register_functions(&context);
         let partitions = dealt(batches, &self.config);
@@ -489,7 +486,7 @@ impl MemoryLake {
     /// [`session`](Self::session) of the lake in memory, if there is one.
     async fn session_of(
         lake: Option<&MemoryLake>,
-        days: Option<&DateRange>,
+        days: &DateRange,
     ) -> anyhow::Result<Option<SessionContext>> {
         Ok(match lake {
             Some(lake) => Some(lake.session(days).await?),
@@ -683,18 +680,17 @@ pub fn write_dashboard(
             Engine::Athena(_) => None,
         };
         // Each period's reports run on a session holding its days and the previous period's.
-        let session = MemoryLake::session_of;
-        let jobs = period_jobs(range, session(in_memory.as_ref(), None).await?);
-        let mut tables = run_each(jobs, engine, settings).await?;
+        let jobs = async |range: &DateRange| -> anyhow::Result<Vec<Job>> {
+            let days = range.with_previous();
+            let session = MemoryLake::session_of(in_memory.as_ref(), &days).await?;
+            Ok(period_jobs(range, session))
+        };
+        let mut tables = run_each(jobs(range).await?, engine, settings).await?;
         let mut ranges = vec![("all".into(), "the whole range".into(), range.clone())];
         ranges.extend(picked_periods(&tables[..loglake_queries::REPORTS.len()])?);
         let mut later = Vec::new();
         for (_, _, range) in &ranges[1..] {
-            let days = range.with_previous();
-            later.extend(period_jobs(
-                range,
-                session(in_memory.as_ref(), Some(&days)).await?,
-            ));
+            later.extend(jobs(range).await?);
         }
         tables.extend(run_each(later, engine, settings).await?);
         Ok((ranges, tables))
